@@ -1,0 +1,30 @@
+# hedge: one static binary with its BPF object embedded.
+CC      := musl-gcc
+CLANG   ?= clang
+CFLAGS  ?= -Os -Wall -Wextra -std=gnu11
+UAPI    := build/include
+BPF_OBJ := build/hedge.bpf.o
+SRCS    := hedge.c loader.c netlink.c delayline.c
+HDRS    := hedge.h hedge_user.h
+
+.PHONY: all clean test
+all: hedge
+
+# musl ships no kernel headers: give it the UAPI ones, and nothing else of
+# /usr/include, through a directory of symlinks.
+$(UAPI)/.stamp:
+	mkdir -p $(UAPI)
+	ln -sfn /usr/include/linux $(UAPI)/linux
+	ln -sfn /usr/include/asm-generic $(UAPI)/asm-generic
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(UAPI)/asm
+	touch $@
+
+$(BPF_OBJ): hedge.bpf.c hedge.h $(UAPI)/.stamp
+	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -I$(UAPI) -c $< -o $@
+
+hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ $(SRCS)
+	strip $@
+
+clean:
+	rm -rf build hedge

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * hedge.bpf.c - the kernel half of hedge: three TC programs and their maps.
+ *
+ *   Splitter  (egress of the hedged device): a new request to a target is
+ *             recorded PENDING in the Scoreboard and cloned into the delay
+ *             line; the original goes on untouched.
+ *   Watcher   (ingress of the hedged device): the first response moves its
+ *             request to DONE and passes; any later one is dropped.
+ *   Rescuer   (ingress of the delay line's far end): a clone that emerges
+ *             while its request is still PENDING is sent as the hedge;
+ *             otherwise it is dropped.
+ *
+ * Every program returns TC_ACT_UNSPEC for what it lets pass, so filters of
+ * other tools on the same clsact hook still see the packet.
+ *
+ * Built with clang -target bpf -mcpu=v3 (32-bit compare-and-swap). No BTF,
+ * no libbpf: hedge's own loader reads the "maps" section and the
+ * relocations (see loader.c).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <linux/in.h>
+#include "hedge.h"
+
+#define SEC(name) __attribute__((section(name), used))
+#undef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+
+#define htons(x) __builtin_bswap16(x)
+#define IP_MF		0x2000
+#define IP_OFFSET	0x1fff
+
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) =
+	(void *)BPF_FUNC_map_lookup_elem;
+static long (*bpf_map_update_elem)(void *map, const void *key,
+				   const void *value, __u64 flags) =
+	(void *)BPF_FUNC_map_update_elem;
+static long (*bpf_map_delete_elem)(void *map, const void *key) =
+	(void *)BPF_FUNC_map_delete_elem;
+static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
+static long (*bpf_skb_load_bytes)(const void *skb, __u32 offset, void *to,
+				  __u32 len) = (void *)BPF_FUNC_skb_load_bytes;
+static long (*bpf_clone_redirect)(struct __sk_buff *skb, __u32 ifindex,
+				  __u64 flags) = (void *)BPF_FUNC_clone_redirect;
+static long (*bpf_redirect)(__u32 ifindex, __u64 flags) =
+	(void *)BPF_FUNC_redirect;
+static long (*bpf_redirect_neigh)(__u32 ifindex, void *params, int plen,
+				  __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
+static long (*bpf_skb_change_type)(struct __sk_buff *skb, __u32 type) =
+	(void *)BPF_FUNC_skb_change_type;
+
+#define MAP(name_, type_, key_, value_, max_)				\
+	struct hedge_map_def name_ SEC("maps") = {			\
+		.type = type_, .key_size = sizeof(key_),		\
+		.value_size = sizeof(value_), .max_entries = max_,	\
+	}
+
+MAP(hedge_config, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_config, 1);
+MAP(hedge_targets, BPF_MAP_TYPE_HASH, struct hedge_target_key, __u32,
+    HEDGE_MAX_TARGETS);
+MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
+    HEDGE_MAX_TARGETS);
+MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
+    struct hedge_entry, HEDGE_SCOREBOARD_SIZE);
+
+char _license[] SEC("license") = "Dual BSD/GPL";
+
+/* A UDP datagram to or from a target, reduced to its Scoreboard key. */
+struct datagram {
+	struct hedge_key key;	/* oriented as the request: client -> target */
+	__u32 target;
+};
+
+enum direction { REQUEST, RESPONSE };
+
+static __always_inline struct hedge_config *config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&hedge_config, &zero);
+}
+
+/*
+ * Parse an Ethernet/IPv4/UDP datagram that hedge can track. Anything else
+ * -- not IPv4, IP options, a fragment, not UDP, a header outside the linear
+ * data, a payload too short to hold the ID, not to (or from) a target --
+ * returns -1 and is passed untouched by the caller.
+ */
+static __always_inline int parse(struct __sk_buff *skb,
+				 const struct hedge_config *cfg,
+				 enum direction dir, struct datagram *d)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct udphdr *udp = (void *)(ip + 1);
+	struct hedge_target_key tk = {};
+	__u32 *target, id_len, payload;
+
+	if (skb->protocol != htons(ETH_P_IP))
+		return -1;
+	if ((void *)(udp + 1) > data_end)
+		return -1;
+	if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
+		return -1;
+	if (ip->frag_off & htons(IP_MF | IP_OFFSET))
+		return -1;
+
+	if (dir == REQUEST) {
+		tk.addr = ip->daddr;
+		tk.port = udp->dest;
+	} else {
+		tk.addr = ip->saddr;
+		tk.port = udp->source;
+	}
+	target = bpf_map_lookup_elem(&hedge_targets, &tk);
+	if (!target)
+		return -1;
+
+	payload = sizeof(struct ethhdr) + sizeof(*ip) + sizeof(*udp);
+	id_len = cfg->id_len;
+	if (htons(udp->len) < sizeof(*udp) + cfg->id_offset + id_len)
+		return -1;
+	d->key.id = 0;
+	if (id_len > HEDGE_ID_MAX_LEN)
+		return -1;
+	/* bpf_skb_load_bytes() also fails if the datagram is truncated. */
+	if (id_len && bpf_skb_load_bytes(skb, payload + cfg->id_offset,
+					 &d->key.id, id_len))
+		return -1;
+
+	d->key.pad = 0;
+	if (dir == REQUEST) {
+		d->key.saddr = ip->saddr;
+		d->key.daddr = ip->daddr;
+		d->key.sport = udp->source;
+		d->key.dport = udp->dest;
+	} else {
+		d->key.saddr = ip->daddr;
+		d->key.daddr = ip->saddr;
+		d->key.sport = udp->dest;
+		d->key.dport = udp->source;
+	}
+	d->target = *target;
+	return 0;
+}
+
+static __always_inline struct hedge_stats *stats(__u32 target)
+{
+	return bpf_map_lookup_elem(&hedge_stats, &target);
+}
+
+static __always_inline int expired(const struct hedge_entry *e,
+				   const struct hedge_config *cfg, __u64 now)
+{
+	return now - e->sent_ns >= cfg->window_ns;
+}
+
+SEC("tc/splitter")
+int hedge_splitter(struct __sk_buff *skb)
+{
+	struct hedge_config *cfg = config();
+	struct hedge_entry *e, fresh = {};
+	struct hedge_stats *st;
+	struct datagram d;
+	__u64 now;
+
+	if (!cfg || parse(skb, cfg, REQUEST, &d))
+		return TC_ACT_UNSPEC;
+
+	now = bpf_ktime_get_ns();
+	e = bpf_map_lookup_elem(&hedge_scores, &d.key);
+	/*
+	 * A live entry that is not plainly DONE means this datagram is the
+	 * hedge itself passing the device's egress (or the application
+	 * resending before any answer): it is never cloned again. After a
+	 * hedge, DONE_HEDGED also blocks, so a hedge that races its own
+	 * response through this hook cannot restart the request.
+	 */
+	if (e && !expired(e, cfg, now) && e->state != HEDGE_DONE)
+		return TC_ACT_UNSPEC;
+
+	fresh.sent_ns = now;
+	fresh.state = HEDGE_PENDING;
+	fresh.target = d.target;
+	if (bpf_map_update_elem(&hedge_scores, &d.key, &fresh, BPF_ANY))
+		return TC_ACT_UNSPEC;
+	st = stats(d.target);
+	if (st)
+		st->requests++;
+	bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc/watcher")
+int hedge_watcher(struct __sk_buff *skb)
+{
+	struct hedge_config *cfg = config();
+	struct hedge_stats *st;
+	struct hedge_entry *e;
+	struct datagram d;
+	__u32 state, done;
+	int tries;
+
+	if (!cfg || parse(skb, cfg, RESPONSE, &d))
+		return TC_ACT_UNSPEC;
+	e = bpf_map_lookup_elem(&hedge_scores, &d.key);
+	if (!e)
+		return TC_ACT_UNSPEC;
+	if (expired(e, cfg, bpf_ktime_get_ns())) {
+		bpf_map_delete_elem(&hedge_scores, &d.key);
+		return TC_ACT_UNSPEC;
+	}
+	st = stats(e->target);
+
+	/* The Rescuer may move PENDING to HEDGED under us: one retry does. */
+	for (tries = 0; tries < 2; tries++) {
+		state = e->state;
+		if (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED) {
+			if (st)
+				st->duplicates++;
+			return TC_ACT_SHOT;
+		}
+		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
+		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
+			if (st)
+				st->responses++;
+			return TC_ACT_UNSPEC;
+		}
+	}
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc/rescuer")
+int hedge_rescuer(struct __sk_buff *skb)
+{
+	struct hedge_config *cfg = config();
+	struct hedge_stats *st;
+	struct hedge_entry *e;
+	struct datagram d;
+	__u32 state;
+
+	/* Everything on the delay line that is not a due hedge ends here. */
+	if (!cfg || parse(skb, cfg, REQUEST, &d))
+		return TC_ACT_SHOT;
+	e = bpf_map_lookup_elem(&hedge_scores, &d.key);
+	if (!e || expired(e, cfg, bpf_ktime_get_ns()))
+		return TC_ACT_SHOT;
+
+	st = stats(e->target);
+	state = __sync_val_compare_and_swap(&e->state, HEDGE_PENDING,
+					    HEDGE_HEDGED);
+	if (state != HEDGE_PENDING) {
+		if (st && (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED))
+			st->hedges_cancelled++;
+		return TC_ACT_SHOT;
+	}
+	if (st)
+		st->hedges_sent++;
+
+	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
+		/*
+		 * Crossing the veth made the clone OTHERHOST (ip_rcv would
+		 * drop it) and dropped its route. redirect_neigh routes it
+		 * again, so no martian check fires on lo and no sysctl needs
+		 * relaxing.
+		 */
+		bpf_skb_change_type(skb, PACKET_HOST);
+		return bpf_redirect_neigh(cfg->dev_ifindex, 0, 0, 0);
+	}
+	/* The clone was taken at the device's egress: its MACs are right. */
+	return bpf_redirect(cfg->dev_ifindex, 0);
+}

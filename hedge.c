@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * hedge.c - the command line: `hedge up`, `hedge down`, `hedge status`.
+ *
+ * up:     parse and validate -> load the BPF object -> build the delay
+ *         line -> attach the watcher and Splitter; any failure undoes
+ *         everything done so far.
+ * down:   find what `up` left through the kernel itself (the Rescuer's
+ *         filter on DL_OUT -> its program -> its maps -> the config) and
+ *         undo exactly that. Pins are a convenience, not the source of
+ *         truth: `ip netns exec` gives every run a private /sys.
+ * status: the same discovery, then the counters.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <net/if_arp.h>
+#include <linux/capability.h>
+#include "hedge.h"
+#include "hedge_user.h"
+
+#define HEDGE_VERSION	"0.1.0"
+#define EXIT_USAGE	2
+
+#define NS_PER_US	1000ULL
+#define NS_PER_MS	1000000ULL
+#define NS_PER_S	1000000000ULL
+#define DELAY_MIN_NS	(100 * NS_PER_US)
+#define DELAY_MAX_NS	(10 * NS_PER_S)
+#define WINDOW_MAX_NS	(60 * NS_PER_S)
+
+#define BPFFS		"/sys/fs/bpf"
+#define BPFFS_MAGIC	0xcafe4a11
+#define MAX_FILTERS	64
+
+static const char usage_text[] =
+	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
+	"                [--delay DURATION] [--id OFFSET:LEN|dns|none]\n"
+	"                [--window DURATION]\n"
+	"       hedge down\n"
+	"       hedge status [--json]\n"
+	"       hedge --help | --version\n"
+	"\n"
+	"Hedges UDP requests in the kernel: a request to a target that has no\n"
+	"response after --delay (default 10ms) is sent again; the first\n"
+	"response wins and the kernel drops the other.\n"
+	"\n"
+	"  --dev IFACE        device the requests leave by (default lo)\n"
+	"  --target IP:PORT   a server to hedge (up to 16)\n"
+	"  --delay DURATION   hedging threshold, 100us..10s (default 10ms)\n"
+	"  --id OFFSET:LEN    where the request ID is in the UDP payload, and\n"
+	"                     in the response (default 0:4; LEN 1..8);\n"
+	"                     dns = 0:2; none = one request per 5-tuple\n"
+	"  --window DURATION  how long a request is tracked (default 1s)\n"
+	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n";
+
+/* Everything `up` was asked to do, validated. */
+struct options {
+	const char *dev;
+	struct hedge_config cfg;	/* targets, delay, window, id */
+	int json;
+};
+
+/* What `up` has done so far, which is what `down` undoes. */
+struct setup {
+	struct hedge_config cfg;
+	const struct delay_line *line;	/* built, to be destroyed */
+	int attached;			/* filters may be on the device */
+	char pin_dir[64];
+	int pinned;
+};
+
+/* ---- parsing -------------------------------------------------------- */
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("hedge: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (see 'hedge --help')\n", stderr);
+	return -1;
+}
+
+/* "10ms", "1.5s", "500us": a decimal number and a unit, into ns. */
+static int parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *unit; uint64_t ns; } units[] = {
+		{ "us", NS_PER_US }, { "ms", NS_PER_MS }, { "s", NS_PER_S },
+	};
+	uint64_t whole = 0, frac = 0, scale = 1;
+	const char *p = s;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		if (whole > 1000000000ULL)
+			return -1;
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (scale < 1000000000ULL) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				scale *= 10;
+			}
+		if (p[-1] == '.')
+			return -1;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(p, units[i].unit)) {
+			*ns = whole * units[i].ns + frac * units[i].ns / scale;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno || *end || *v > max ? -1 : 0;
+}
+
+static int parse_target(const char *s, struct hedge_target_key *t)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	struct in_addr in;
+
+	if (s[0] == '[' || (colon && strchr(s, ':') != colon))
+		return usage_error("--target %s: IPv6 is not supported yet", s);
+	if (!colon || (size_t)(colon - s) >= sizeof(addr) ||
+	    parse_uint(colon + 1, 65535, &port) || !port)
+		return usage_error("--target %s: expected IPv4:PORT with a port "
+				   "in 1..65535", s);
+	memcpy(addr, s, colon - s);
+	addr[colon - s] = '\0';
+	if (inet_pton(AF_INET, addr, &in) != 1)
+		return usage_error("--target %s: not an IPv4 address", s);
+	memset(t, 0, sizeof(*t));
+	t->addr = in.s_addr;
+	t->port = htons((uint16_t)port);
+	return 0;
+}
+
+static int add_target(struct hedge_config *cfg, const char *s)
+{
+	struct hedge_target_key t;
+	uint32_t i;
+
+	if (parse_target(s, &t))
+		return -1;
+	if (cfg->n_targets == HEDGE_MAX_TARGETS)
+		return usage_error("--target %s: at most 16 targets", s);
+	for (i = 0; i < cfg->n_targets; i++)
+		if (!memcmp(&cfg->targets[i], &t, sizeof(t)))
+			return usage_error("--target %s: given twice", s);
+	cfg->targets[cfg->n_targets++] = t;
+	return 0;
+}
+
+static int parse_id(const char *s, struct hedge_config *cfg)
+{
+	unsigned long off, len;
+	char buf[32], *colon;
+
+	if (!strcmp(s, "dns"))
+		s = "0:2";
+	if (!strcmp(s, "none")) {
+		cfg->id_offset = cfg->id_len = 0;
+		return 0;
+	}
+	if (strlen(s) >= sizeof(buf) || !(colon = strchr(strcpy(buf, s), ':')))
+		return usage_error("--id %s: expected OFFSET:LEN, dns or none", s);
+	*colon = '\0';
+	if (parse_uint(buf, HEDGE_ID_MAX_OFFSET, &off) ||
+	    parse_uint(colon + 1, HEDGE_ID_MAX_LEN, &len) || !len)
+		return usage_error("--id %s: OFFSET must be 0..1464 and LEN "
+				   "1..8", s);
+	cfg->id_offset = (uint16_t)off;
+	cfg->id_len = (uint16_t)len;
+	return 0;
+}
+
+static int parse_up(int argc, char **argv, struct options *o)
+{
+	uint64_t ns;
+	int i;
+
+	o->cfg.delay_ns = 10 * NS_PER_MS;
+	o->cfg.window_ns = NS_PER_S;
+	o->cfg.id_len = 4;
+	o->dev = "lo";
+	for (i = 0; i < argc; i++) {
+		const char *opt = argv[i], *val = argv[i + 1];
+
+		if (!strcmp(opt, "--dev") || !strcmp(opt, "--target") ||
+		    !strcmp(opt, "--delay") || !strcmp(opt, "--id") ||
+		    !strcmp(opt, "--window")) {
+			if (!val)
+				return usage_error("%s needs a value", opt);
+			i++;
+		} else {
+			return usage_error("up: unknown option '%s'", opt);
+		}
+		if (!strcmp(opt, "--dev")) {
+			if (!*val || strlen(val) >= IF_NAMESIZE)
+				return usage_error("--dev '%s': not a device "
+						   "name", val);
+			o->dev = val;
+		} else if (!strcmp(opt, "--target")) {
+			if (add_target(&o->cfg, val))
+				return -1;
+		} else if (!strcmp(opt, "--delay")) {
+			if (parse_duration(val, &ns) || ns < DELAY_MIN_NS ||
+			    ns > DELAY_MAX_NS)
+				return usage_error("--delay %s: expected a "
+						   "duration in 100us..10s, "
+						   "e.g. 10ms", val);
+			o->cfg.delay_ns = ns;
+		} else if (!strcmp(opt, "--id")) {
+			if (parse_id(val, &o->cfg))
+				return -1;
+		} else if (parse_duration(val, &ns) || !ns ||
+			   ns > WINDOW_MAX_NS) {
+			return usage_error("--window %s: expected a duration "
+					   "up to 60s, e.g. 1s", val);
+		} else {
+			o->cfg.window_ns = ns;
+		}
+	}
+	if (!o->cfg.n_targets)
+		return usage_error("up: %s", "at least one --target IP:PORT "
+				   "is needed");
+	if (o->cfg.window_ns <= o->cfg.delay_ns)
+		return usage_error("up: %s", "--window must be longer than "
+				   "--delay");
+	return 0;
+}
+
+/* ---- the environment ------------------------------------------------ */
+
+static int has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return !!(d[cap / 32].effective & (1U << (cap % 32)));
+}
+
+static int check_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return fail("reading capabilities: %s", strerror(errno));
+	if (!has_cap(data, CAP_NET_ADMIN) ||
+	    !(has_cap(data, CAP_BPF) || has_cap(data, CAP_SYS_ADMIN)))
+		return fail("need CAP_NET_ADMIN and CAP_BPF (run as root)");
+	return 0;
+}
+
+/*
+ * One hedge at a time per network namespace: an abstract unix socket
+ * is scoped by netns, leaves no file behind, and dies with the process.
+ */
+static int take_lock(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return fail("creating the lock socket: %s", strerror(errno));
+	memcpy(sa.sun_path, "\0hedge.lock", 11);
+	if (bind(fd, (struct sockaddr *)&sa,
+		 offsetof(struct sockaddr_un, sun_path) + 11)) {
+		if (errno == EADDRINUSE)
+			return fail("another hedge is running in this network "
+				    "namespace");
+		return fail("taking the lock: %s", strerror(errno));
+	}
+	return fd;	/* held until exit */
+}
+
+/* Pins live per network namespace: bpffs is shared across them. */
+static int pin_dir(char *dir, size_t size)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return fail("finding the network namespace: %s",
+			    strerror(errno));
+	snprintf(dir, size, BPFFS "/hedge-net%lu", (unsigned long)st.st_ino);
+	return 0;
+}
+
+static int bpffs_mounted(void)
+{
+	struct statfs fs;
+
+	return !statfs(BPFFS, &fs) && (unsigned long)fs.f_type == BPFFS_MAGIC;
+}
+
+static int bpffs_empty(void)
+{
+	DIR *d = opendir(BPFFS);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+static const char *const pinned_maps[] = {
+	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, "hedge_targets", "hedge_scores",
+};
+#define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
+
+static int pin_maps(struct setup *s, const struct bpf_obj *obj)
+{
+	char path[128];
+	size_t i;
+	int err;
+
+	if (!bpffs_mounted()) {
+		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
+			return fail("mounting bpffs on " BPFFS ": %s",
+				    strerror(errno));
+		s->cfg.flags |= HEDGE_F_MOUNTED_BPFFS;
+	}
+	if (mkdir(s->pin_dir, 0700))
+		return fail("creating %s: %s", s->pin_dir, strerror(errno));
+	s->pinned = 1;
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->pin_dir,
+			 pinned_maps[i]);
+		err = obj_pin(obj_map_fd(obj, pinned_maps[i]), path);
+		if (err)
+			return fail("pinning %s: %s", path, strerror(-err));
+	}
+	return 0;
+}
+
+static int unpin_maps(const struct setup *s)
+{
+	char path[128];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->pin_dir,
+			 pinned_maps[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = fail("removing %s: %s", path, strerror(errno));
+	}
+	if (rmdir(s->pin_dir) && errno != ENOENT)
+		ret = fail("removing %s: %s", s->pin_dir, strerror(errno));
+	/* bpffs we mounted goes again, unless someone else used it since. */
+	if ((s->cfg.flags & HEDGE_F_MOUNTED_BPFFS) && bpffs_mounted() &&
+	    bpffs_empty() && umount(BPFFS))
+		ret = fail("unmounting " BPFFS ": %s", strerror(errno));
+	return ret;
+}
+
+/* ---- finding what `up` left ------------------------------------------ */
+
+/* hedge's filter `name` among `fs`, or NULL. */
+static const struct tc_filter *find_filter(const struct tc_filter *fs, int n,
+					   const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(fs[i].kind, "bpf") && !strcmp(fs[i].name, name))
+			return &fs[i];
+	return NULL;
+}
+
+/*
+ * Find the config map of the running hedge: 1 found (*config_fd and
+ * *stats_fd set), 0 not up, -1 error. A DL_OUT device without the Rescuer
+ * is somebody else's: *foreign says so.
+ */
+static int discover(struct nl *nl, int *config_fd, int *stats_fd,
+		    int *foreign)
+{
+	struct tc_filter fs[MAX_FILTERS];
+	const struct tc_filter *rescuer;
+	int out = if_nametoindex(DL_OUT), n, prog;
+
+	*foreign = !out && if_nametoindex(DL_IN);
+	if (!out)
+		return 0;
+	n = nl_filters(nl, out, 1, fs, MAX_FILTERS);
+	if (n < 0)
+		return nl_fail(nl, n, "listing the filters of " DL_OUT);
+	rescuer = find_filter(fs, n, HEDGE_PROG_RESCUER);
+	if (!rescuer) {
+		*foreign = 1;
+		return 0;
+	}
+	prog = prog_fd_by_id(rescuer->prog_id);
+	if (prog < 0)
+		return fail("opening the Rescuer (program %u): %s",
+			    rescuer->prog_id, strerror(-prog));
+	*config_fd = prog_map_fd(prog, HEDGE_MAP_CONFIG);
+	*stats_fd = prog_map_fd(prog, HEDGE_MAP_STATS);
+	close(prog);
+	if (*config_fd < 0 || *stats_fd < 0)
+		return fail("the Rescuer on " DL_OUT " has no hedge maps");
+	return 1;
+}
+
+static int read_config(int fd, struct hedge_config *cfg)
+{
+	uint32_t zero = 0;
+	int err = map_lookup(fd, &zero, cfg);
+
+	return err ? fail("reading the config map: %s", strerror(-err)) : 0;
+}
+
+/* ---- undoing -------------------------------------------------------- */
+
+/* Remove hedge's filters from one hook of the device: only its own. */
+static int detach(struct nl *nl, int ifindex, int ingress, const char *name,
+		  int *others)
+{
+	struct tc_filter fs[MAX_FILTERS];
+	const struct tc_filter *f;
+	int n, err;
+
+	n = nl_filters(nl, ifindex, ingress, fs, MAX_FILTERS);
+	if (n < 0)
+		return nl_fail(nl, n, "listing the device's filters");
+	*others += n;
+	f = find_filter(fs, n, name);
+	if (!f)
+		return 0;
+	(*others)--;
+	err = nl_filter_del(nl, ifindex, ingress, f->prio, f->handle);
+	return err ? nl_fail(nl, err, ingress ? "detaching the watcher" :
+			     "detaching the Splitter") : 0;
+}
+
+/* Undo `up`, step by step backwards; goes on past errors. */
+static int teardown(struct nl *nl, const struct setup *s)
+{
+	int dev = s->cfg.dev_ifindex, others = 0, ret = 0;
+
+	if (s->attached) {
+		/* The Splitter first: no new clones while the rest goes. */
+		ret |= detach(nl, dev, 0, HEDGE_PROG_SPLITTER, &others);
+		ret |= detach(nl, dev, 1, HEDGE_PROG_WATCHER, &others);
+		if ((s->cfg.flags & HEDGE_F_CREATED_CLSACT) && !ret &&
+		    !others) {
+			int err = nl_clsact_del(nl, dev);
+
+			if (err)
+				ret |= nl_fail(nl, err, "removing the clsact "
+					       "qdisc");
+		}
+	}
+	if (s->line)
+		ret |= s->line->destroy(nl);
+	if (s->pinned)
+		ret |= unpin_maps(s);
+	return ret ? -1 : 0;
+}
+
+/* ---- up ------------------------------------------------------------- */
+
+static int check_device(struct nl *nl, struct options *o)
+{
+	unsigned short type = 0;
+	int ifindex = if_nametoindex(o->dev), err;
+
+	if (!ifindex)
+		return fail("unknown device '%s'", o->dev);
+	err = nl_link_type(nl, ifindex, &type);
+	if (err)
+		return nl_fail(nl, err, "reading the device's type");
+	if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK)
+		return fail("device '%s' is not Ethernet-like (link type %u): "
+			    "hedge needs Ethernet headers", o->dev, type);
+	o->cfg.dev_ifindex = ifindex;
+	if (type == ARPHRD_LOOPBACK)
+		o->cfg.flags |= HEDGE_F_DEV_IS_LOOPBACK;
+	return 0;
+}
+
+static int check_not_up(struct nl *nl, const char *dev)
+{
+	int config_fd = -1, stats_fd = -1, foreign, found;
+
+	found = discover(nl, &config_fd, &stats_fd, &foreign);
+	if (found < 0)
+		return -1;
+	if (found) {
+		close(config_fd);
+		close(stats_fd);
+		return fail("already up (run 'hedge down' first)");
+	}
+	if (foreign || !strcmp(dev, DL_IN) || !strcmp(dev, DL_OUT))
+		return fail("a device named " DL_IN " or " DL_OUT " exists and "
+			    "is not hedge's: the delay line needs those names");
+	return 0;
+}
+
+static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
+{
+	int targets = obj_map_fd(obj, "hedge_targets");
+	uint32_t i, zero = 0;
+	int err = 0;
+
+	for (i = 0; i < cfg->n_targets && !err; i++)
+		err = map_update(targets, &cfg->targets[i], &i);
+	if (!err)
+		err = map_update(obj_map_fd(obj, HEDGE_MAP_CONFIG), &zero, cfg);
+	return err ? fail("filling the BPF maps: %s", strerror(-err)) : 0;
+}
+
+static int attach(struct nl *nl, struct setup *s, const struct bpf_obj *obj)
+{
+	int dev = s->cfg.dev_ifindex, err;
+
+	err = nl_clsact_add(nl, dev);
+	if (err == -EEXIST)
+		err = 0;	/* another tool's: share it, leave it */
+	else if (!err)
+		s->cfg.flags |= HEDGE_F_CREATED_CLSACT;
+	if (err)
+		return nl_fail(nl, err, "adding the clsact qdisc to the device");
+	s->attached = 1;
+	if (fill_maps(obj, &s->cfg))
+		return -1;
+	/* The watcher first: every response to a cloned request is seen. */
+	err = nl_bpf_filter_add(nl, dev, 1, obj_prog_fd(obj,
+				HEDGE_PROG_WATCHER), HEDGE_PROG_WATCHER);
+	if (err)
+		return nl_fail(nl, err, "attaching the watcher");
+	err = nl_bpf_filter_add(nl, dev, 0, obj_prog_fd(obj,
+				HEDGE_PROG_SPLITTER), HEDGE_PROG_SPLITTER);
+	return err ? nl_fail(nl, err, "attaching the Splitter") : 0;
+}
+
+static void format_duration(char *buf, size_t size, uint64_t ns)
+{
+	if (ns % NS_PER_S == 0)
+		snprintf(buf, size, "%llus", (unsigned long long)(ns / NS_PER_S));
+	else if (ns % NS_PER_MS == 0)
+		snprintf(buf, size, "%llums",
+			 (unsigned long long)(ns / NS_PER_MS));
+	else
+		snprintf(buf, size, "%lluus",
+			 (unsigned long long)(ns / NS_PER_US));
+}
+
+static int cmd_up(struct nl *nl, struct options *o)
+{
+	struct setup s;
+	struct bpf_obj obj;
+	char delay[32];
+
+	memset(&s, 0, sizeof(s));
+	if (check_device(nl, o) || check_not_up(nl, o->dev) ||
+	    pin_dir(s.pin_dir, sizeof(s.pin_dir)))
+		return 1;
+	if (obj_load(&obj))
+		return 1;
+
+	s.cfg = o->cfg;
+	s.cfg.delay_line = delay_line_netem.kind;
+	if (pin_maps(&s, &obj) ||
+	    delay_line_netem.create(nl, &s.cfg,
+				    obj_prog_fd(&obj, HEDGE_PROG_RESCUER)))
+		goto undo;
+	s.line = &delay_line_netem;
+	if (attach(nl, &s, &obj))
+		goto undo;
+	obj_close(&obj);
+
+	format_duration(delay, sizeof(delay), s.cfg.delay_ns);
+	printf("hedge up on %s: %u target%s, delay %s (%s delay line)\n",
+	       o->dev, s.cfg.n_targets, s.cfg.n_targets > 1 ? "s" : "", delay,
+	       s.line->name);
+	return 0;
+undo:
+	teardown(nl, &s);
+	obj_close(&obj);
+	return 1;
+}
+
+/* ---- down and status ------------------------------------------------ */
+
+static int cmd_down(struct nl *nl)
+{
+	int config_fd = -1, stats_fd = -1, foreign, found;
+	struct setup s;
+
+	memset(&s, 0, sizeof(s));
+	found = discover(nl, &config_fd, &stats_fd, &foreign);
+	if (found < 0)
+		return 1;
+	if (!found) {
+		printf("hedge is not up: nothing to do\n");
+		return 0;
+	}
+	found = read_config(config_fd, &s.cfg);
+	close(config_fd);
+	close(stats_fd);
+	if (found || pin_dir(s.pin_dir, sizeof(s.pin_dir)))
+		return 1;
+	s.line = &delay_line_netem;
+	s.attached = 1;
+	s.pinned = 1;
+	if (teardown(nl, &s))
+		return 1;
+	printf("hedge down\n");
+	return 0;
+}
+
+/* A per-CPU map returns one value per possible CPU, online or not. */
+static int possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	int first, last = 0, n;
+
+	/* The list is like "0-3" or "0"; its last number is the highest. */
+	n = f ? fscanf(f, "%d-%d", &first, &last) : 0;
+	if (f)
+		fclose(f);
+	if (n == 1)
+		last = first;
+	if (n < 1)
+		return (int)sysconf(_SC_NPROCESSORS_CONF);
+	return last + 1;
+}
+
+static void sum_stats(int fd, uint32_t target, struct hedge_stats *sum)
+{
+	int i, n = possible_cpus();
+	struct hedge_stats *per_cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	per_cpu = calloc(n > 0 ? n : 1, sizeof(*per_cpu));
+	if (!per_cpu || map_lookup(fd, &target, per_cpu)) {
+		free(per_cpu);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		sum->requests += per_cpu[i].requests;
+		sum->hedges_sent += per_cpu[i].hedges_sent;
+		sum->hedges_cancelled += per_cpu[i].hedges_cancelled;
+		sum->responses += per_cpu[i].responses;
+		sum->duplicates += per_cpu[i].duplicates;
+	}
+	free(per_cpu);
+}
+
+static void target_str(const struct hedge_target_key *t, char *buf,
+		       size_t size)
+{
+	char addr[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &t->addr, addr, sizeof(addr));
+	snprintf(buf, size, "%s:%u", addr, ntohs(t->port));
+}
+
+static void print_status(const struct hedge_config *cfg, int stats_fd,
+			 int json)
+{
+	char dev[IF_NAMESIZE] = "?", delay[32], window[32], target[64];
+	struct hedge_stats st;
+	uint32_t i;
+
+	if_indextoname(cfg->dev_ifindex, dev);
+	format_duration(delay, sizeof(delay), cfg->delay_ns);
+	format_duration(window, sizeof(window), cfg->window_ns);
+	if (json)
+		printf("{\"up\":true,\"dev\":\"%s\",\"delay_line\":\"netem\","
+		       "\"delay_ns\":%llu,\"window_ns\":%llu,"
+		       "\"id_offset\":%u,\"id_len\":%u,\"targets\":[",
+		       dev, (unsigned long long)cfg->delay_ns,
+		       (unsigned long long)cfg->window_ns, cfg->id_offset,
+		       cfg->id_len);
+	else
+		printf("up on %s: delay %s (netem delay line), window %s, "
+		       "id %u:%u\n", dev, delay, window, cfg->id_offset,
+		       cfg->id_len);
+	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
+		target_str(&cfg->targets[i], target, sizeof(target));
+		sum_stats(stats_fd, i, &st);
+		printf(json ? "%s{\"target\":\"%s\",\"requests\":%llu,"
+			      "\"hedges_sent\":%llu,\"hedges_cancelled\":%llu,"
+			      "\"responses\":%llu,\"duplicates_dropped\":%llu}"
+			    : "%starget %s: requests %llu, hedges sent %llu, "
+			      "hedges cancelled %llu, responses %llu, "
+			      "duplicates dropped %llu\n",
+		       json && i ? "," : "", target,
+		       (unsigned long long)st.requests,
+		       (unsigned long long)st.hedges_sent,
+		       (unsigned long long)st.hedges_cancelled,
+		       (unsigned long long)st.responses,
+		       (unsigned long long)st.duplicates);
+	}
+	if (json)
+		printf("]}\n");
+}
+
+static int cmd_status(struct nl *nl, int json)
+{
+	int config_fd = -1, stats_fd = -1, foreign, found;
+	struct hedge_config cfg;
+
+	found = discover(nl, &config_fd, &stats_fd, &foreign);
+	if (found < 0)
+		return 1;
+	if (!found) {
+		printf(json ? "{\"up\":false}\n" : "hedge is not up\n");
+		return 0;
+	}
+	found = read_config(config_fd, &cfg);
+	if (!found)
+		print_status(&cfg, stats_fd, json);
+	close(config_fd);
+	close(stats_fd);
+	return found ? 1 : 0;
+}
+
+/* ---- main ----------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct nl nl;
+	const char *cmd = argc > 1 ? argv[1] : "";
+	int err, ret;
+
+	memset(&o, 0, sizeof(o));
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("hedge %s\n", HEDGE_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "up")) {
+		if (parse_up(argc - 2, argv + 2, &o))
+			return EXIT_USAGE;
+	} else if (!strcmp(cmd, "status")) {
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json")))
+			return usage_error("status: unknown option '%s'",
+					   argv[argc - 1]), EXIT_USAGE;
+		o.json = argc == 3;
+	} else if (!strcmp(cmd, "down")) {
+		if (argc > 2)
+			return usage_error("down: unknown option '%s'",
+					   argv[2]), EXIT_USAGE;
+	} else {
+		if (*cmd)
+			usage_error("unknown command '%s'", cmd);
+		else
+			fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+
+	if (check_caps() || take_lock() < 0)
+		return 1;
+	err = nl_open(&nl);
+	if (err)
+		return fail("opening rtnetlink: %s", strerror(-err)), 1;
+	if (!strcmp(cmd, "up"))
+		ret = cmd_up(&nl, &o);
+	else if (!strcmp(cmd, "down"))
+		ret = cmd_down(&nl);
+	else
+		ret = cmd_status(&nl, o.json);
+	nl_close(&nl);
+	return ret;
+}

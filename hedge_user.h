@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * hedge_user.h - user-side interfaces: errors, the bpf() loader (loader.c)
+ * and hand-made rtnetlink (netlink.c).
+ */
+#ifndef HEDGE_USER_H
+#define HEDGE_USER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/bpf.h>
+
+/* Print "hedge: <message>" on stderr; returns -1 for `return fail(...)`. */
+static inline __attribute__((format(printf, 1, 2)))
+int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("hedge: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- bpf() ---------------------------------------------------------- */
+
+#define OBJ_MAX_MAPS	8
+#define OBJ_MAX_PROGS	4
+
+struct bpf_named_fd {
+	char name[BPF_OBJ_NAME_LEN];
+	int fd;
+};
+
+/* The maps and programs of the embedded BPF object, once loaded. */
+struct bpf_obj {
+	int n_maps, n_progs;
+	struct bpf_named_fd maps[OBJ_MAX_MAPS];
+	struct bpf_named_fd progs[OBJ_MAX_PROGS];
+};
+
+long sys_bpf(int cmd, union bpf_attr *attr);
+int obj_load(struct bpf_obj *obj);
+void obj_close(struct bpf_obj *obj);
+int obj_map_fd(const struct bpf_obj *obj, const char *name);
+int obj_prog_fd(const struct bpf_obj *obj, const char *name);
+
+int map_update(int fd, const void *key, const void *value);
+int map_lookup(int fd, const void *key, void *value);
+int obj_pin(int fd, const char *path);
+int obj_get(const char *path);
+int prog_fd_by_id(uint32_t id);
+/* The fd of the map called `name` that program `prog_fd` uses, or -1. */
+int prog_map_fd(int prog_fd, const char *name);
+
+/* ---- rtnetlink ------------------------------------------------------ */
+
+struct nl {
+	int fd;
+	uint32_t seq;
+	char ext_ack[256];	/* the kernel's text for the last error */
+};
+
+/* A TC filter as a dump shows it; prog_id and name are cls_bpf's. */
+struct tc_filter {
+	uint32_t prio, handle, prog_id;
+	char kind[16];
+	char name[64];
+};
+
+/* "hedge: <what>: <strerror(-err)> (kernel: <ext ack>)"; returns -1. */
+int nl_fail(const struct nl *nl, int err, const char *what);
+int nl_open(struct nl *nl);
+void nl_close(struct nl *nl);
+/* All return 0 or -errno; on error nl->ext_ack holds the kernel's text. */
+int nl_veth_add(struct nl *nl, const char *name, const char *peer,
+		unsigned int mtu);
+int nl_link_del(struct nl *nl, int ifindex);
+int nl_link_up(struct nl *nl, int ifindex);
+int nl_link_type(struct nl *nl, int ifindex, unsigned short *type);
+int nl_clsact_add(struct nl *nl, int ifindex);
+int nl_clsact_del(struct nl *nl, int ifindex);
+int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
+		 uint32_t limit);
+int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,
+		      const char *name);
+int nl_filter_del(struct nl *nl, int ifindex, int ingress, uint32_t prio,
+		  uint32_t handle);
+/* Fills up to `max` filters of a clsact hook; returns how many, or -errno. */
+int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
+	       int max);
+
+/* ---- delay lines ---------------------------------------------------- */
+
+/* The delay line's two ends; `down` and `status` find hedge by the second. */
+#define DL_IN	"hedge-dl0"	/* the Splitter clones into it */
+#define DL_OUT	"hedge-dl1"	/* the Rescuer sees clones leave it */
+
+struct hedge_config;
+
+/* Where the Splitter's clones wait out the delay. */
+struct delay_line {
+	const char *name;
+	unsigned int kind;	/* enum hedge_delay_line */
+	/*
+	 * Build the line, the Rescuer on its far end, and fill in
+	 * cfg->delay_ifindex and cfg->rescue_ifindex. All or nothing: on
+	 * failure it has said why and left nothing behind.
+	 */
+	int (*create)(struct nl *nl, struct hedge_config *cfg, int rescuer_fd);
+	/* Remove the line; 0 if it is gone (or was never there). */
+	int (*destroy)(struct nl *nl);
+};
+
+extern const struct delay_line delay_line_netem;
+
+#endif

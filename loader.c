@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * loader.c - a minimal loader for the BPF object embedded in the binary:
+ * maps from the "maps" section, programs from the "tc/" sections, map
+ * relocations of ld_imm64, the license. Plus the few bpf() commands hedge
+ * needs afterwards (map access, pinning, finding maps by program).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include "hedge.h"
+#include "hedge_user.h"
+
+/* The object, built by clang from hedge.bpf.c, embedded at link time. */
+__asm__(".section .rodata\n"
+	".balign 8\n"
+	"bpf_object_start:\n"
+	".incbin \"" HEDGE_BPF_OBJECT "\"\n"
+	"bpf_object_end:\n"
+	".previous\n");
+extern const unsigned char bpf_object_start[], bpf_object_end[];
+
+#define VERIFIER_LOG_SIZE	(1 << 20)
+#define VERIFIER_LOG_TAIL	2048
+
+long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static uint64_t ptr(const void *p)
+{
+	return (uint64_t)(uintptr_t)p;
+}
+
+/* ---- ELF ------------------------------------------------------------ */
+
+struct elf {
+	const unsigned char *data;
+	size_t size;
+	const Elf64_Ehdr *eh;
+	const Elf64_Shdr *sh;
+	const char *shstr;
+	const Elf64_Sym *syms;
+	size_t n_syms;
+	const char *symstr;
+	size_t symstr_size;
+};
+
+static const Elf64_Shdr *section(const struct elf *e, size_t i)
+{
+	return i < e->eh->e_shnum ? &e->sh[i] : NULL;
+}
+
+static const void *section_data(const struct elf *e, const Elf64_Shdr *s)
+{
+	if (s->sh_offset > e->size || s->sh_size > e->size - s->sh_offset)
+		return NULL;
+	return e->data + s->sh_offset;
+}
+
+static const char *section_name(const struct elf *e, const Elf64_Shdr *s)
+{
+	const Elf64_Shdr *strs = section(e, e->eh->e_shstrndx);
+
+	if (!strs || s->sh_name >= strs->sh_size)
+		return "";
+	return e->shstr + s->sh_name;
+}
+
+static const char *symbol_name(const struct elf *e, const Elf64_Sym *sym)
+{
+	return sym->st_name < e->symstr_size ? e->symstr + sym->st_name : "";
+}
+
+static int elf_open(struct elf *e, const unsigned char *data, size_t size)
+{
+	const Elf64_Shdr *strs;
+	size_t i;
+
+	memset(e, 0, sizeof(*e));
+	e->data = data;
+	e->size = size;
+	e->eh = (const Elf64_Ehdr *)data;
+	if (size < sizeof(*e->eh) || memcmp(data, ELFMAG, SELFMAG) ||
+	    e->eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    e->eh->e_machine != EM_BPF ||
+	    e->eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    e->eh->e_shoff > size ||
+	    (size - e->eh->e_shoff) / sizeof(Elf64_Shdr) < e->eh->e_shnum)
+		return fail("embedded BPF object: not a BPF ELF object");
+	e->sh = (const Elf64_Shdr *)(data + e->eh->e_shoff);
+	strs = section(e, e->eh->e_shstrndx);
+	if (!strs || !(e->shstr = section_data(e, strs)))
+		return fail("embedded BPF object: no section names");
+
+	for (i = 0; i < e->eh->e_shnum; i++) {
+		const Elf64_Shdr *s = &e->sh[i], *str;
+
+		if (s->sh_type != SHT_SYMTAB)
+			continue;
+		str = section(e, s->sh_link);
+		e->syms = section_data(e, s);
+		e->symstr = str ? section_data(e, str) : NULL;
+		if (!e->syms || !e->symstr)
+			break;
+		e->n_syms = s->sh_size / sizeof(Elf64_Sym);
+		e->symstr_size = str->sh_size;
+	}
+	if (!e->syms)
+		return fail("embedded BPF object: no symbol table");
+	return 0;
+}
+
+static int find_section(const struct elf *e, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < e->eh->e_shnum; i++)
+		if (!strcmp(section_name(e, &e->sh[i]), name))
+			return (int)i;
+	return -1;
+}
+
+/* ---- maps ----------------------------------------------------------- */
+
+static int map_create(const char *name, const struct hedge_map_def *def)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = def->type;
+	attr.key_size = def->key_size;
+	attr.value_size = def->value_size;
+	attr.max_entries = def->max_entries;
+	attr.map_flags = def->flags;
+	/* The kernel wants a NUL within BPF_OBJ_NAME_LEN: truncate. */
+	strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+	fd = sys_bpf(BPF_MAP_CREATE, &attr);
+	if (fd < 0)
+		return fail("creating BPF map %s: %s", name, strerror(errno));
+	return fd;
+}
+
+/* Create a map for every symbol in the "maps" section. */
+static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
+		       size_t *offsets)
+{
+	const Elf64_Shdr *s = section(e, maps_shndx);
+	const unsigned char *defs = section_data(e, s);
+	size_t i;
+
+	if (!defs)
+		return fail("embedded BPF object: bad maps section");
+	for (i = 0; i < e->n_syms; i++) {
+		const Elf64_Sym *sym = &e->syms[i];
+		struct hedge_map_def def;
+		int fd;
+
+		if (sym->st_shndx != maps_shndx || !*symbol_name(e, sym) ||
+		    ELF64_ST_TYPE(sym->st_info) == STT_SECTION)
+			continue;
+		if (obj->n_maps == OBJ_MAX_MAPS ||
+		    sym->st_value > s->sh_size ||
+		    s->sh_size - sym->st_value < sizeof(def))
+			return fail("embedded BPF object: bad map %s",
+				    symbol_name(e, sym));
+		memcpy(&def, defs + sym->st_value, sizeof(def));
+		fd = map_create(symbol_name(e, sym), &def);
+		if (fd < 0)
+			return -1;
+		offsets[obj->n_maps] = sym->st_value;
+		obj->maps[obj->n_maps].fd = fd;
+		strncpy(obj->maps[obj->n_maps].name, symbol_name(e, sym),
+			BPF_OBJ_NAME_LEN - 1);
+		obj->n_maps++;
+	}
+	return 0;
+}
+
+/* ---- programs ------------------------------------------------------- */
+
+/* Point every ld_imm64 that names a map at that map's fd. */
+static int relocate(const struct elf *e, int prog_shndx, int maps_shndx,
+		    struct bpf_insn *insns, size_t n_insns,
+		    const struct bpf_obj *obj, const size_t *offsets)
+{
+	size_t i, r;
+
+	for (i = 0; i < e->eh->e_shnum; i++) {
+		const Elf64_Shdr *s = &e->sh[i];
+		const Elf64_Rel *rels;
+
+		if (s->sh_type != SHT_REL || s->sh_info != (Elf64_Word)prog_shndx)
+			continue;
+		if (!(rels = section_data(e, s)))
+			return fail("embedded BPF object: bad relocations");
+		for (r = 0; r < s->sh_size / sizeof(*rels); r++) {
+			size_t sym_i = ELF64_R_SYM(rels[r].r_info);
+			size_t insn_i = rels[r].r_offset / sizeof(*insns);
+			const Elf64_Sym *sym;
+			int m;
+
+			if (sym_i >= e->n_syms || insn_i >= n_insns ||
+			    insns[insn_i].code != (BPF_LD | BPF_IMM | BPF_DW))
+				return fail("embedded BPF object: bad relocation");
+			sym = &e->syms[sym_i];
+			if (sym->st_shndx != maps_shndx)
+				return fail("embedded BPF object: relocation to "
+					    "%s is not a map", symbol_name(e, sym));
+			for (m = 0; m < obj->n_maps; m++)
+				if (offsets[m] == sym->st_value)
+					break;
+			if (m == obj->n_maps)
+				return fail("embedded BPF object: no map at %s",
+					    symbol_name(e, sym));
+			insns[insn_i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[insn_i].imm = obj->maps[m].fd;
+		}
+	}
+	return 0;
+}
+
+/* The last lines of the verifier's log: where it gave up, and why. */
+static void print_log_tail(const char *log)
+{
+	size_t len = strlen(log);
+	const char *tail = log;
+
+	if (len > VERIFIER_LOG_TAIL) {
+		tail = log + len - VERIFIER_LOG_TAIL;
+		tail = strchr(tail, '\n') ? strchr(tail, '\n') + 1 : tail;
+	}
+	fprintf(stderr, "%s%s", tail,
+		len && log[len - 1] != '\n' ? "\n" : "");
+}
+
+static int prog_load(const char *name, const struct bpf_insn *insns,
+		     size_t n_insns, const char *license)
+{
+	union bpf_attr attr;
+	char *log;
+	int fd, err;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_SCHED_CLS;
+	attr.insns = ptr(insns);
+	attr.insn_cnt = n_insns;
+	attr.license = ptr(license);
+	strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+	fd = sys_bpf(BPF_PROG_LOAD, &attr);
+	if (fd >= 0)
+		return fd;
+
+	/* Load again with the log on, to say why. */
+	err = errno;
+	log = calloc(1, VERIFIER_LOG_SIZE);
+	if (log) {
+		attr.log_buf = ptr(log);
+		attr.log_size = VERIFIER_LOG_SIZE;
+		attr.log_level = 1;
+		fd = sys_bpf(BPF_PROG_LOAD, &attr);
+		if (fd >= 0) {	/* passed this time: keep it */
+			free(log);
+			return fd;
+		}
+		err = errno;
+	}
+	fail("loading BPF program %s: %s%s", name, strerror(err),
+	     err == EPERM ? " (need CAP_BPF and CAP_NET_ADMIN)" :
+	     log && *log ? "; the verifier said:" : "");
+	if (log && *log)
+		print_log_tail(log);
+	free(log);
+	return -1;
+}
+
+/* The program's name: the function symbol at the start of its section. */
+static const char *prog_name(const struct elf *e, size_t shndx)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_syms; i++)
+		if (e->syms[i].st_shndx == shndx &&
+		    ELF64_ST_TYPE(e->syms[i].st_info) == STT_FUNC &&
+		    e->syms[i].st_value == 0)
+			return symbol_name(e, &e->syms[i]);
+	return NULL;
+}
+
+static int load_progs(const struct elf *e, int maps_shndx,
+		      const char *license, struct bpf_obj *obj,
+		      const size_t *offsets)
+{
+	size_t i;
+
+	for (i = 0; i < e->eh->e_shnum; i++) {
+		const Elf64_Shdr *s = &e->sh[i];
+		const char *name = prog_name(e, i);
+		const void *code = section_data(e, s);
+		struct bpf_insn *insns;
+		size_t n = s->sh_size / sizeof(*insns);
+		int fd;
+
+		if (s->sh_type != SHT_PROGBITS ||
+		    strncmp(section_name(e, s), "tc/", 3))
+			continue;
+		if (!name || !code || !n || obj->n_progs == OBJ_MAX_PROGS)
+			return fail("embedded BPF object: bad program %s",
+				    section_name(e, s));
+		/* The object is read-only: relocate a copy. */
+		insns = malloc(s->sh_size);
+		if (!insns)
+			return fail("loading BPF programs: %s", strerror(errno));
+		memcpy(insns, code, s->sh_size);
+		fd = relocate(e, (int)i, maps_shndx, insns, n, obj, offsets);
+		if (!fd)
+			fd = prog_load(name, insns, n, license);
+		free(insns);
+		if (fd < 0)
+			return -1;
+		obj->progs[obj->n_progs].fd = fd;
+		strncpy(obj->progs[obj->n_progs].name, name,
+			BPF_OBJ_NAME_LEN - 1);
+		obj->n_progs++;
+	}
+	return 0;
+}
+
+int obj_load(struct bpf_obj *obj)
+{
+	size_t offsets[OBJ_MAX_MAPS];
+	const Elf64_Shdr *lic;
+	const char *license;
+	struct elf e;
+	int maps, lic_i;
+
+	memset(obj, 0, sizeof(*obj));
+	if (elf_open(&e, bpf_object_start, bpf_object_end - bpf_object_start))
+		return -1;
+	maps = find_section(&e, "maps");
+	lic_i = find_section(&e, "license");
+	lic = lic_i < 0 ? NULL : section(&e, lic_i);
+	license = lic ? section_data(&e, lic) : NULL;
+	if (maps < 0 || !license || !lic->sh_size ||
+	    license[lic->sh_size - 1] != '\0')
+		return fail("embedded BPF object: no maps or license section");
+
+	if (create_maps(&e, maps, obj, offsets) ||
+	    load_progs(&e, maps, license, obj, offsets)) {
+		obj_close(obj);
+		return -1;
+	}
+	return 0;
+}
+
+void obj_close(struct bpf_obj *obj)
+{
+	int i;
+
+	for (i = 0; i < obj->n_maps; i++)
+		close(obj->maps[i].fd);
+	for (i = 0; i < obj->n_progs; i++)
+		close(obj->progs[i].fd);
+	obj->n_maps = obj->n_progs = 0;
+}
+
+static int named_fd(const struct bpf_named_fd *fds, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strncmp(fds[i].name, name, BPF_OBJ_NAME_LEN - 1))
+			return fds[i].fd;
+	return -1;
+}
+
+int obj_map_fd(const struct bpf_obj *obj, const char *name)
+{
+	return named_fd(obj->maps, obj->n_maps, name);
+}
+
+int obj_prog_fd(const struct bpf_obj *obj, const char *name)
+{
+	return named_fd(obj->progs, obj->n_progs, name);
+}
+
+/* ---- after loading -------------------------------------------------- */
+
+int map_update(int fd, const void *key, const void *value)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = fd;
+	attr.key = ptr(key);
+	attr.value = ptr(value);
+	attr.flags = BPF_ANY;
+	return sys_bpf(BPF_MAP_UPDATE_ELEM, &attr) ? -errno : 0;
+}
+
+int map_lookup(int fd, const void *key, void *value)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = fd;
+	attr.key = ptr(key);
+	attr.value = ptr(value);
+	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &attr) ? -errno : 0;
+}
+
+int obj_pin(int fd, const char *path)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.bpf_fd = fd;
+	attr.pathname = ptr(path);
+	return sys_bpf(BPF_OBJ_PIN, &attr) ? -errno : 0;
+}
+
+int obj_get(const char *path)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = ptr(path);
+	fd = sys_bpf(BPF_OBJ_GET, &attr);
+	return fd < 0 ? -errno : fd;
+}
+
+int prog_fd_by_id(uint32_t id)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_id = id;
+	fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+	return fd < 0 ? -errno : fd;
+}
+
+static int obj_info(int fd, void *info, uint32_t len)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = fd;
+	attr.info.info_len = len;
+	attr.info.info = ptr(info);
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) ? -errno : 0;
+}
+
+int prog_map_fd(int prog_fd, const char *name)
+{
+	struct bpf_prog_info prog;
+	uint32_t ids[OBJ_MAX_MAPS], i;
+
+	memset(&prog, 0, sizeof(prog));
+	prog.nr_map_ids = OBJ_MAX_MAPS;
+	prog.map_ids = ptr(ids);
+	if (obj_info(prog_fd, &prog, sizeof(prog)))
+		return -1;
+	for (i = 0; i < prog.nr_map_ids && i < OBJ_MAX_MAPS; i++) {
+		struct bpf_map_info map;
+		union bpf_attr attr;
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.map_id = ids[i];
+		fd = sys_bpf(BPF_MAP_GET_FD_BY_ID, &attr);
+		if (fd < 0)
+			continue;
+		memset(&map, 0, sizeof(map));
+		if (!obj_info(fd, &map, sizeof(map)) &&
+		    !strncmp(map.name, name, BPF_OBJ_NAME_LEN - 1))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
