@@ -28,3 +28,16 @@ hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
 
 clean:
 	rm -rf build hedge
+
+build/bpf_test: tests/bpf_test.c loader.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c loader.c
+
+build/netlink_test: tests/netlink_test.c loader.c netlink.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c netlink.c
+
+# hedge with an object the verifier rejects: how a rejection is reported.
+build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
+	$(CLANG) -O2 -target bpf -mcpu=v3 -I$(UAPI) -c $< -o $@
+
+build/hedge-broken: $(SRCS) $(HDRS) build/broken.bpf.o
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/broken.bpf.o"' -o $@ $(SRCS)

@@ -326,8 +326,11 @@ static int bpffs_empty(void)
 
 	if (!d)
 		return 0;
+	/* A fresh bpffs already holds the kernel's preloaded iterators. */
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, "maps.debug") &&
+		    strcmp(e->d_name, "progs.debug"))
 			empty = 0;
 	closedir(d);
 	return empty;
@@ -783,7 +786,7 @@ int main(int argc, char **argv)
 		if (*cmd)
 			usage_error("unknown command '%s'", cmd);
 		else
-			fputs(usage_text, stderr);
+			usage_error("%s", "no command given");
 		return EXIT_USAGE;
 	}
 

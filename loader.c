@@ -347,11 +347,10 @@ int obj_load(struct bpf_obj *obj)
 	lic_i = find_section(&e, "license");
 	lic = lic_i < 0 ? NULL : section(&e, lic_i);
 	license = lic ? section_data(&e, lic) : NULL;
-	if (maps < 0 || !license || !lic->sh_size ||
-	    license[lic->sh_size - 1] != '\0')
-		return fail("embedded BPF object: no maps or license section");
+	if (!license || !lic->sh_size || license[lic->sh_size - 1] != '\0')
+		return fail("embedded BPF object: no license section");
 
-	if (create_maps(&e, maps, obj, offsets) ||
+	if ((maps >= 0 && create_maps(&e, maps, obj, offsets)) ||
 	    load_progs(&e, maps, license, obj, offsets)) {
 		obj_close(obj);
 		return -1;

@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * bpf_test.c - the BPF programs' decisions, through the real verifier and
+ * BPF_PROG_TEST_RUN on crafted packets: the Splitter, the watcher and the
+ * Rescuer, and what they leave in the Scoreboard and the counters.
+ *
+ * Run as root in a network namespace of its own (tests/native.sh makes
+ * one), with a veth pair tdl0/tdl1 standing in for the delay line: the
+ * Splitter's clones are read back from tdl1 with a packet socket.
+ * Prints "PASS name" or "FAIL name: why" per check.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/pkt_cls.h>
+#include "../hedge.h"
+#include "../hedge_user.h"
+
+#define CLIENT	"10.0.0.1"
+#define SERVER	"10.0.0.2"
+#define CPORT	40000
+#define SPORT	9000
+
+static struct bpf_obj obj;
+static int failures;
+static int clone_sock = -1;
+
+static void check(int ok, const char *name, const char *why)
+{
+	if (ok)
+		printf("PASS %s\n", name);
+	else
+		printf("FAIL %s: %s\n", name, why);
+	failures += !ok;
+}
+
+/* ---- packets -------------------------------------------------------- */
+
+struct pkt {
+	unsigned char b[256];
+	unsigned int len;
+};
+
+static uint16_t ip_csum(const void *p, int len)
+{
+	const uint16_t *w = p;
+	uint32_t sum = 0;
+
+	for (; len > 1; len -= 2)
+		sum += *w++;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Ethernet + IPv4 + UDP with a 32-bit ID (network order) at payload 0. */
+static struct pkt udp_pkt(const char *src, uint16_t sport, const char *dst,
+			  uint16_t dport, uint32_t id, unsigned int payload)
+{
+	struct pkt p;
+	unsigned char *ip = p.b + 14, *udp = ip + 20;
+	uint32_t nid = htonl(id);
+	uint16_t v;
+
+	memset(&p, 0, sizeof(p));
+	p.len = 14 + 20 + 8 + payload;
+	p.b[12] = 0x08;				/* ETH_P_IP */
+	ip[0] = 0x45;
+	v = htons(20 + 8 + payload);
+	memcpy(ip + 2, &v, 2);
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	v = ip_csum(ip, 20);
+	memcpy(ip + 10, &v, 2);
+	v = htons(sport);
+	memcpy(udp, &v, 2);
+	v = htons(dport);
+	memcpy(udp + 2, &v, 2);
+	v = htons(8 + payload);
+	memcpy(udp + 4, &v, 2);
+	if (payload >= 4)
+		memcpy(udp + 8, &nid, 4);
+	return p;
+}
+
+static struct pkt request(uint32_t id)
+{
+	return udp_pkt(CLIENT, CPORT, SERVER, SPORT, id, 16);
+}
+
+static struct pkt response(uint32_t id)
+{
+	return udp_pkt(SERVER, SPORT, CLIENT, CPORT, id, 16);
+}
+
+/* ---- running the programs ------------------------------------------- */
+
+struct run {
+	int ret;		/* the program's verdict */
+	int unchanged;		/* the packet came out byte for byte */
+};
+
+static struct run run(const char *prog, const struct pkt *p)
+{
+	unsigned char out[sizeof(p->b) + 64];
+	union bpf_attr attr;
+	struct run r = { -1000, 0 };
+
+	memset(&attr, 0, sizeof(attr));
+	attr.test.prog_fd = obj_prog_fd(&obj, prog);
+	attr.test.data_in = (uint64_t)(uintptr_t)p->b;
+	attr.test.data_size_in = p->len;
+	attr.test.data_out = (uint64_t)(uintptr_t)out;
+	attr.test.data_size_out = sizeof(out);
+	attr.test.repeat = 1;
+	if (sys_bpf(BPF_PROG_TEST_RUN, &attr)) {
+		fprintf(stderr, "bpf_test: BPF_PROG_TEST_RUN %s: %s\n", prog,
+			strerror(errno));
+		return r;
+	}
+	r.ret = (int)attr.test.retval;
+	r.unchanged = attr.test.data_size_out == p->len &&
+		      !memcmp(out, p->b, p->len);
+	return r;
+}
+
+static struct hedge_key key_of(uint32_t id)
+{
+	struct hedge_key k;
+	uint32_t nid = htonl(id);
+
+	memset(&k, 0, sizeof(k));
+	inet_pton(AF_INET, CLIENT, &k.saddr);
+	inet_pton(AF_INET, SERVER, &k.daddr);
+	k.sport = htons(CPORT);
+	k.dport = htons(SPORT);
+	memcpy(&k.id, &nid, 4);	/* the ID's bytes as they are on the wire */
+	return k;
+}
+
+/* The request's state in the Scoreboard, 0 if it has none. */
+static uint32_t state_of(uint32_t id)
+{
+	struct hedge_key k = key_of(id);
+	struct hedge_entry e;
+
+	if (map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e))
+		return 0;
+	return e.state;
+}
+
+static struct hedge_stats counters(void)
+{
+	struct hedge_stats per_cpu[512], sum;
+	uint32_t zero = 0;
+	int i;
+
+	memset(&sum, 0, sizeof(sum));
+	memset(per_cpu, 0, sizeof(per_cpu));
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_STATS), &zero, per_cpu))
+		return sum;
+	for (i = 0; i < 512; i++) {
+		sum.requests += per_cpu[i].requests;
+		sum.hedges_sent += per_cpu[i].hedges_sent;
+		sum.hedges_cancelled += per_cpu[i].hedges_cancelled;
+		sum.responses += per_cpu[i].responses;
+		sum.duplicates += per_cpu[i].duplicates;
+	}
+	return sum;
+}
+
+static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
+		       uint32_t flags)
+{
+	struct hedge_config cfg;
+	struct hedge_target_key t;
+	uint32_t zero = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dev_ifindex = if_nametoindex("lo");
+	cfg.delay_ifindex = if_nametoindex("tdl0");
+	cfg.delay_ns = 10000000;
+	cfg.window_ns = window_ns;
+	cfg.id_offset = id_off;
+	cfg.id_len = id_len;
+	cfg.flags = flags;
+	cfg.n_targets = 1;
+	memset(&t, 0, sizeof(t));
+	inet_pton(AF_INET, SERVER, &t.addr);
+	t.port = htons(SPORT);
+	cfg.targets[0] = t;
+	if (map_update(obj_map_fd(&obj, "hedge_targets"), &t, &zero) ||
+	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
+		fprintf(stderr, "bpf_test: filling maps: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+/*
+ * How many clones reached the far end of the stand-in delay line; negative
+ * if one of them differs from `expect` (when given).
+ */
+static int clones_seen(const struct pkt *expect)
+{
+	unsigned char buf[2048];
+	struct pollfd pfd = { clone_sock, POLLIN, 0 };
+	int n = 0, same = 1;
+
+	while (poll(&pfd, 1, 50) > 0) {
+		ssize_t len = recv(clone_sock, buf, sizeof(buf), 0);
+
+		if (len < 0)
+			break;
+		if (expect)
+			same &= (size_t)len == expect->len &&
+				!memcmp(buf, expect->b, len);
+		n++;
+	}
+	return n && !same ? -n : n;
+}
+
+static int open_clone_socket(void)
+{
+	struct sockaddr_ll sa = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_IP),
+		.sll_ifindex = (int)if_nametoindex("tdl1"),
+	};
+	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP));
+
+	if (fd < 0 || !sa.sll_ifindex ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "bpf_test: packet socket on tdl1: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* ---- the checks ----------------------------------------------------- */
+
+static void test_request_response(void)
+{
+	struct pkt req = request(100), resp = response(100);
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged, "splitter passes the "
+	      "request untouched", "verdict or bytes changed");
+	check(state_of(100) == HEDGE_PENDING, "splitter records PENDING",
+	      "no PENDING entry");
+	check(clones_seen(&req) == 1, "splitter clones the request once, "
+	      "byte for byte, into the delay line", "clone missing or altered");
+
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	check(r.ret == TC_ACT_UNSPEC && clones_seen(NULL) == 0,
+	      "a resent request while pending is not cloned again",
+	      "cloned twice");
+
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      state_of(100) == HEDGE_DONE, "watcher passes the first "
+	      "response and marks DONE", "first response not passed/DONE");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_SHOT, "watcher drops the second response",
+	      "duplicate passed");
+	r = run(HEDGE_PROG_RESCUER, &req);
+	check(r.ret == TC_ACT_SHOT, "rescuer drops the clone of an answered "
+	      "request", "clone of an answered request sent");
+
+	after = counters();
+	check(after.requests == before.requests + 1 &&
+	      after.responses == before.responses + 1 &&
+	      after.duplicates == before.duplicates + 1 &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1 &&
+	      after.hedges_sent == before.hedges_sent,
+	      "counters: 1 request, 1 response, 1 duplicate, 1 cancelled",
+	      "counters off");
+}
+
+static void test_hedge(void)
+{
+	struct pkt req = request(200), resp = response(200);
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_RESCUER, &req);
+	check(r.ret == TC_ACT_REDIRECT && state_of(200) == HEDGE_HEDGED,
+	      "rescuer sends the clone of a pending request as the hedge",
+	      "hedge not redirected / not HEDGED");
+	r = run(HEDGE_PROG_RESCUER, &req);
+	check(r.ret == TC_ACT_SHOT, "rescuer sends one hedge per request",
+	      "second hedge sent");
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	check(r.ret == TC_ACT_UNSPEC && clones_seen(NULL) == 0 &&
+	      state_of(200) == HEDGE_HEDGED,
+	      "the hedge passing the splitter is never cloned again",
+	      "hedge cloned or state reset");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_UNSPEC && state_of(200) == HEDGE_DONE_HEDGED,
+	      "first response after a hedge passes", "not passed");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_SHOT, "second response after a hedge dropped",
+	      "duplicate passed");
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	check(clones_seen(NULL) == 0 && state_of(200) == HEDGE_DONE_HEDGED,
+	      "a hedge racing its own response does not restart the request",
+	      "request restarted");
+	after = counters();
+	check(after.hedges_sent == before.hedges_sent + 1 &&
+	      after.requests == before.requests + 1,
+	      "counters: 1 request, 1 hedge sent", "counters off");
+}
+
+static void test_reuse_after_done(void)
+{
+	struct pkt req = request(300), resp = response(300);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	clones_seen(NULL);
+	run(HEDGE_PROG_SPLITTER, &req);
+	check(state_of(300) == HEDGE_PENDING && clones_seen(NULL) == 1,
+	      "an ID reused after its answer is a new request",
+	      "reused ID not tracked again");
+}
+
+static void test_expiry(void)
+{
+	struct pkt req = request(400), resp = response(400);
+	struct timespec ts = { 0, 3000000 };
+	struct run r;
+
+	set_config(1000000, 0, 4, 0);		/* --window 1ms */
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	nanosleep(&ts, NULL);
+	r = run(HEDGE_PROG_RESCUER, &req);
+	check(r.ret == TC_ACT_SHOT, "rescuer drops a clone past the window",
+	      "expired request hedged");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && state_of(400) == 0,
+	      "an expired entry is removed and its response passes",
+	      "expired entry kept or response dropped");
+	run(HEDGE_PROG_SPLITTER, &req);
+	nanosleep(&ts, NULL);
+	run(HEDGE_PROG_SPLITTER, &req);
+	check(clones_seen(NULL) == 2, "a request resent after the window is "
+	      "new again", "not cloned again");
+	set_config(1000000000, 0, 4, 0);
+}
+
+static void test_untouched(void)
+{
+	static const struct { const char *name; int off, val; } mangles[] = {
+		{ "IP options", 14, 0x46 },
+		{ "a fragment (MF)", 14 + 6, 0x20 },
+		{ "a later fragment", 14 + 7, 0x10 },
+		{ "not UDP (TCP)", 14 + 9, IPPROTO_TCP },
+		{ "not IPv4 (ethertype IPv6)", 12, 0x86 },
+	};
+	const char *progs[] = { HEDGE_PROG_SPLITTER, HEDGE_PROG_WATCHER };
+	char name[160];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(mangles) / sizeof(mangles[0]); i++) {
+		for (j = 0; j < 2; j++) {
+			struct pkt p = j ? response(500 + i) : request(500 + i);
+			struct run r;
+
+			p.b[mangles[i].off] = (unsigned char)mangles[i].val;
+			r = run(progs[j], &p);
+			snprintf(name, sizeof(name), "%s passes %s untouched",
+				 progs[j], mangles[i].name);
+			check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+			      state_of(500 + i) == 0 && clones_seen(NULL) == 0,
+			      name, "touched, tracked or cloned");
+		}
+	}
+
+	struct pkt other = udp_pkt(CLIENT, CPORT, SERVER, SPORT + 1, 600, 16);
+	struct run r = run(HEDGE_PROG_SPLITTER, &other);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0,
+	      "traffic to a non-target passes byte for byte", "touched");
+
+	struct pkt shortp = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 601, 2);
+	r = run(HEDGE_PROG_SPLITTER, &shortp);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0,
+	      "a payload too short for the ID passes untouched", "tracked");
+
+	struct pkt trunc = request(602);
+	trunc.len = 14 + 20 + 4;		/* cut inside the UDP header */
+	r = run(HEDGE_PROG_SPLITTER, &trunc);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0,
+	      "a truncated datagram passes untouched", "tracked");
+
+	struct pkt lying = request(603);
+	lying.b[14 + 20 + 5] = 200;	/* UDP length beyond the packet */
+	lying.len = 14 + 20 + 8 + 2;
+	r = run(HEDGE_PROG_SPLITTER, &lying);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0,
+	      "a datagram shorter than its ID's place passes untouched",
+	      "tracked");
+
+	r = run(HEDGE_PROG_RESCUER, &other);
+	check(r.ret == TC_ACT_SHOT, "rescuer drops what is not a hedge",
+	      "stray packet left the delay line");
+}
+
+static void test_id_layouts(void)
+{
+	struct pkt a = request(700), b = request(700);
+	struct run r;
+
+	/* --id 8:2: the ID is payload bytes 8..9, the rest may differ. */
+	set_config(1000000000, 8, 2, 0);
+	a.b[42 + 8] = 0xab;
+	b.b[42 + 8] = 0xab;
+	b.b[42 + 12] = 0x55;
+	run(HEDGE_PROG_SPLITTER, &a);
+	run(HEDGE_PROG_SPLITTER, &b);
+	check(clones_seen(NULL) == 1, "--id 8:2 keys on payload bytes 8..9",
+	      "same ID tracked twice");
+
+	/* --id none: one request per 5-tuple. */
+	set_config(1000000000, 0, 0, 0);
+	a = request(701);
+	b = request(702);
+	run(HEDGE_PROG_SPLITTER, &a);
+	run(HEDGE_PROG_SPLITTER, &b);
+	check(clones_seen(NULL) == 1, "--id none: one request per 5-tuple",
+	      "second request on the 5-tuple tracked");
+
+	/* A hedge on lo: redirected with redirect_neigh all the same. */
+	set_config(1000000000, 0, 4, HEDGE_F_DEV_IS_LOOPBACK);
+	a = request(703);
+	run(HEDGE_PROG_SPLITTER, &a);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_RESCUER, &a);
+	check(r.ret == TC_ACT_REDIRECT, "rescuer on lo redirects the hedge",
+	      "not redirected");
+	set_config(1000000000, 0, 4, 0);
+}
+
+static void test_lru_bound(void)
+{
+	union bpf_attr attr;
+	struct bpf_map_info info;
+
+	memset(&info, 0, sizeof(info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = obj_map_fd(&obj, "hedge_scores");
+	attr.info.info_len = sizeof(info);
+	attr.info.info = (uint64_t)(uintptr_t)&info;
+	check(!sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) &&
+	      info.type == BPF_MAP_TYPE_LRU_HASH &&
+	      info.max_entries == HEDGE_SCOREBOARD_SIZE,
+	      "the Scoreboard is a bounded LRU hash", "not an LRU");
+}
+
+int main(void)
+{
+	if (obj_load(&obj)) {
+		printf("FAIL programs load through the verifier: see above\n");
+		return 1;
+	}
+	check(obj_prog_fd(&obj, HEDGE_PROG_SPLITTER) >= 0 &&
+	      obj_prog_fd(&obj, HEDGE_PROG_WATCHER) >= 0 &&
+	      obj_prog_fd(&obj, HEDGE_PROG_RESCUER) >= 0,
+	      "programs load through the verifier", "a program is missing");
+	clone_sock = open_clone_socket();
+	set_config(1000000000, 0, 4, 0);
+	test_request_response();
+	test_hedge();
+	test_reuse_after_done();
+	test_expiry();
+	test_untouched();
+	test_id_layouts();
+	test_lru_bound();
+	obj_close(&obj);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,67 @@
+# tests/lib.sh - shared by the test scripts: results, netns, snapshots.
+# Every check prints "PASS name" or "FAIL name: why"; tests/run counts them.
+
+HEDGE=${HEDGE:-$PWD/hedge}
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+check() {	# check NAME WHY COMMAND...: PASS if COMMAND succeeds
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+# expect NAME RC PATTERN COMMAND...: COMMAND exits RC and its stderr is one
+# line starting "hedge: " that matches PATTERN (grep -E).
+expect() {
+	local name=$1 rc=$2 pattern=$3 out got
+	shift 3
+	out=$("$@" 2>&1 >/dev/null)
+	got=$?
+	if [ "$got" != "$rc" ]; then
+		fail "$name" "exit $got, wanted $rc (stderr: $out)"
+	elif [ "$(printf '%s\n' "$out" | wc -l)" != 1 ] ||
+	     ! printf '%s' "$out" | grep -q '^hedge: ' ||
+	     ! printf '%s' "$out" | grep -Eq -- "$pattern"; then
+		fail "$name" "stderr not one 'hedge: ' line matching /$pattern/: $out"
+	else
+		pass "$name"
+	fi
+}
+
+# Network namespaces made by a test are named hedget-*, removed on exit.
+NETNS_MADE=""
+netns_add() { ip netns add "$1" && NETNS_MADE="$NETNS_MADE $1" &&
+	ip -n "$1" link set lo up; }
+netns_cleanup() {
+	local ns
+	for ns in $NETNS_MADE; do ip netns del "$ns" 2>/dev/null; done
+	NETNS_MADE=""
+}
+trap netns_cleanup EXIT
+
+# Everything hedge may touch in netns NS, as text: links, qdiscs, filters
+# on every device, the sysctls the seed's design relaxed, and the host's
+# bpffs (pins are made there when hedge runs without `ip netns exec`).
+snapshot() {
+	local ns=$1 dev
+	ip -n "$ns" -o link show | sed 's/^[0-9]*: //'
+	tc -n "$ns" qdisc show
+	for dev in $(ip -n "$ns" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+		echo "filters $dev ingress"; tc -n "$ns" filter show dev "$dev" ingress
+		echo "filters $dev egress"; tc -n "$ns" filter show dev "$dev" egress
+	done
+	find /sys/fs/bpf 2>/dev/null | sort
+	ip netns exec "$ns" sysctl -a 2>/dev/null |
+		grep -E '\.(rp_filter|accept_local|route_localnet) ' | sort
+}
+
+# same_snapshot NAME NS BEFORE_FILE: NS is as it was when BEFORE was taken.
+same_snapshot() {
+	local now
+	now=$(mktemp)
+	snapshot "$2" >"$now"
+	if diff -u "$3" "$now" >"$now.diff"; then pass "$1"
+	else fail "$1" "state differs: $(grep '^[-+][^-+]' "$now.diff" | tr '\n' ' ' | cut -c1-400)"; fi
+	rm -f "$now" "$now.diff"
+}

@@ -1,0 +1,102 @@
+#!/bin/bash
+# tests/native.sh - what runs on any kernel, this machine's 6.18 included
+# (no netem): the BPF programs under BPF_PROG_RUN, hedge's rtnetlink, the
+# command line's errors, and `up` failing cleanly where netem is missing.
+# Run as root from the checkout, after `make`.
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+
+NS=hedget-native
+
+# ---- BPF programs and netlink, each in a namespace of its own
+netns_add hedget-bpf
+ip -n hedget-bpf link add tdl0 type veth peer name tdl1
+ip -n hedget-bpf link set tdl0 up
+ip -n hedget-bpf link set tdl1 up
+ip netns exec hedget-bpf build/bpf_test || echo "FAIL bpf_test exited $?"
+netns_add hedget-nl
+ip netns exec hedget-nl build/netlink_test || echo "FAIL netlink_test exited $?"
+
+# ---- the command line
+check "hedge --help exits 0 and shows usage" "no usage" \
+	sh -c "$HEDGE --help | grep -q 'usage: hedge up'"
+check "hedge --version" "no version" sh -c "$HEDGE --version | grep -q '^hedge [0-9]'"
+expect "no command" 2 "no command given" $HEDGE
+expect "unknown command" 2 "unknown command 'frob'" $HEDGE frob
+expect "unknown option" 2 "unknown option '--bogus'" $HEDGE up --target 127.0.0.1:9 --bogus
+expect "up without a target" 2 "target" $HEDGE up
+expect "option without its value" 2 "--delay needs a value" $HEDGE up --target 127.0.0.1:9 --delay
+for t in 127.0.0.1 127.0.0.1:0 127.0.0.1:65536 127.0.0.1:x 300.1.1.1:9 :9 127.0.0.1:9:9 "" 127.0.0.1:-1; do
+	expect "malformed target '$t'" 2 "--target" $HEDGE up --target "$t"
+done
+expect "IPv6 target (not yet)" 2 "IPv6 is not supported" $HEDGE up --target '[::1]:53'
+expect "same target twice" 2 "given twice" $HEDGE up --target 127.0.0.1:9 --target 127.0.0.1:9
+targets=""; for p in $(seq 1 17); do targets="$targets --target 127.0.0.1:$p"; done
+expect "17 targets" 2 "at most 16" $HEDGE up $targets
+for d in abc 0ms 0 -5ms 10 10sec 99us 10.1s 11s 1e3ms 5.ms; do
+	expect "bad delay '$d'" 2 "--delay .*100us..10s" $HEDGE up --target 127.0.0.1:9 --delay "$d"
+done
+for i in 0:0 0:9 1465:1 x:4 4 -1:2 0:4:1; do
+	expect "bad --id '$i'" 2 "--id" $HEDGE up --target 127.0.0.1:9 --id "$i"
+done
+expect "bad window" 2 "--window" $HEDGE up --target 127.0.0.1:9 --window 0s
+expect "window not above delay" 2 "longer than --delay" $HEDGE up --target 127.0.0.1:9 --delay 1s --window 1s
+expect "status with a bad option" 2 "unknown option" $HEDGE status --yaml
+expect "down with an option" 2 "unknown option" $HEDGE down now
+
+# ---- errors at run time, each leaving the namespace as it was
+netns_add $NS
+before=$(mktemp)
+snapshot $NS >"$before"
+in_ns() { ip netns exec $NS "$@"; }
+
+expect "not root" 1 "need CAP_NET_ADMIN and CAP_BPF" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups $HEDGE up --target 127.0.0.1:9
+expect "unknown device" 1 "unknown device 'nosuch0'" in_ns $HEDGE up --dev nosuch0 --target 127.0.0.1:9
+check "status when not up says so" "wrong status" \
+	sh -c "ip netns exec $NS $HEDGE status | grep -q 'not up' &&
+	       ip netns exec $NS $HEDGE status --json | grep -q '\"up\":false'"
+check "down when not up succeeds and says so" "down failed" \
+	sh -c "ip netns exec $NS $HEDGE down | grep -q 'not up'"
+out=$(in_ns build/hedge-broken up --target 127.0.0.1:9 2>&1); rc=$?
+check "a verifier rejection: exit 1, named, with the log's tail" "rc $rc: $out" \
+	eval '[ $rc = 1 ] &&
+	      printf "%s" "$out" | head -1 | grep -q "^hedge: loading BPF program hedge_splitter: Permission denied; the verifier said:$" &&
+	      printf "%s" "$out" | grep -q "invalid access to packet"'
+
+
+ip -n $NS link add hedge-dl1 type veth peer name other1
+expect "a device named like the delay line" 1 "hedge-dl0 or hedge-dl1 exists and is not hedge's" \
+	in_ns $HEDGE up --target 127.0.0.1:9
+ip -n $NS link del hedge-dl1
+
+# The lock: an abstract socket in the namespace, held here by python.
+ip netns exec $NS python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind("\0hedge.lock")
+sys.stdout.write("held\n"); sys.stdout.flush(); time.sleep(5)' >/tmp/hedge-lock.$$ &
+lock_pid=$!
+for _ in $(seq 50); do grep -q held /tmp/hedge-lock.$$ && break; sleep 0.1; done
+expect "two at once: the second is refused" 1 "another hedge is running" in_ns $HEDGE up --target 127.0.0.1:9
+kill $lock_pid; wait $lock_pid 2>/dev/null; rm -f /tmp/hedge-lock.$$
+
+if ip netns exec $NS tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+	ip netns exec $NS tc qdisc del dev lo root
+	echo "SKIP no-netem error: this kernel has netem (the VM suite runs up for real)"
+else
+	expect "up on a kernel without netem names sch_netem" 1 \
+		"no netem qdisc \(sch_netem\).*modprobe sch_netem.*linux-modules-extra" \
+		in_ns $HEDGE up --target 127.0.0.1:9000
+	# Another tool's clsact and filter on the device must survive too.
+	ip netns exec $NS tc qdisc add dev lo clsact
+	ip netns exec $NS tc filter add dev lo ingress pref 7 bpf bytecode '1,6 0 0 0,'
+	snapshot $NS >"$before.tool"
+	expect "up fails the same beside another tool's filters" 1 "sch_netem" \
+		in_ns $HEDGE up --dev lo --target 127.0.0.1:9000
+	same_snapshot "failed up leaves another tool's clsact and filter" $NS "$before.tool"
+	ip netns exec $NS tc qdisc del dev lo clsact
+	expect "up without netem, run outside ip netns exec (host bpffs)" 1 "sch_netem" \
+		nsenter --net=/run/netns/$NS $HEDGE up --target 127.0.0.1:9000
+fi
+same_snapshot "failed runs leave links, qdiscs, filters, bpffs, sysctls as found" $NS "$before"
+rm -f "$before" "$before.tool"

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * netlink_test.c - hedge's own rtnetlink against the real kernel: a veth
+ * pair, links up, clsact, direct-action cls_bpf filters beside another
+ * tool's, the dump that finds them, and deleting exactly what was added.
+ * iproute2 (`ip`, `tc`) is the independent witness. Run as root in a
+ * network namespace of its own. Prints "PASS name" / "FAIL name: why".
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../hedge.h"
+#include "../hedge_user.h"
+
+static int failures;
+
+static void check(int ok, const char *name, const char *why)
+{
+	printf(ok ? "PASS %s\n" : "FAIL %s: %s\n", name, why);
+	failures += !ok;
+}
+
+/* The exit status of a shell command, quiet. */
+static int sh(const char *cmd)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s >/dev/null 2>&1", cmd);
+	return system(buf);
+}
+
+static int count_named(struct nl *nl, int ifindex, int ingress,
+		       const char *name, int *total)
+{
+	struct tc_filter fs[16];
+	int i, n = nl_filters(nl, ifindex, ingress, fs, 16), found = 0;
+
+	*total = n;
+	for (i = 0; i < n; i++)
+		found += !strcmp(fs[i].name, name) && fs[i].prog_id;
+	return found;
+}
+
+int main(void)
+{
+	struct bpf_obj obj;
+	struct nl nl;
+	int a, b, total, err;
+
+	if (nl_open(&nl) || obj_load(&obj)) {
+		printf("FAIL netlink and bpf set-up: see above\n");
+		return 1;
+	}
+	check(!nl_veth_add(&nl, "nlt0", "nlt1", 9000) &&
+	      !sh("ip link show nlt0 | grep -q 'mtu 9000'") &&
+	      !sh("ip link show nlt1 | grep -q 'mtu 9000'"),
+	      "netlink creates a veth pair with its MTU", "veth missing");
+	a = if_nametoindex("nlt0");
+	b = if_nametoindex("nlt1");
+	check(nl_veth_add(&nl, "nlt0", "nlt1", 1500) == -EEXIST,
+	      "creating it again is EEXIST", "not EEXIST");
+	check(!nl_link_up(&nl, a) && !nl_link_up(&nl, b) &&
+	      !sh("ip link show nlt0 | grep -q ',UP'"),
+	      "netlink sets links up", "not up");
+
+	check(!nl_clsact_add(&nl, a) &&
+	      !sh("tc qdisc show dev nlt0 | grep -q clsact"),
+	      "netlink adds a clsact qdisc", "no clsact");
+	check(nl_clsact_add(&nl, a) == -EEXIST,
+	      "a second clsact is EEXIST (hedge then shares it)", "not EEXIST");
+
+	/* Another tool's filter first; hedge's goes beside it. */
+	/* (classic BPF "return 0": no match, the chain goes on) */
+	sh("tc filter add dev nlt0 ingress pref 7 bpf bytecode '1,6 0 0 0,'");
+	err = nl_bpf_filter_add(&nl, a, 1,
+				obj_prog_fd(&obj, HEDGE_PROG_WATCHER),
+				HEDGE_PROG_WATCHER);
+	check(!err && !sh("tc filter show dev nlt0 ingress | "
+			  "grep -q 'hedge_watcher.*direct-action'"),
+	      "netlink attaches a direct-action cls_bpf filter",
+	      "filter missing or not direct-action");
+	check(count_named(&nl, a, 1, HEDGE_PROG_WATCHER, &total) == 1 &&
+	      total == 2, "the dump finds hedge's filter and its program id "
+	      "beside the other", "dump wrong");
+	check(nl_netem_add(&nl, b, 10000000, 1000) == 0 ||
+	      !strncmp(nl.ext_ack, "Specified qdisc kind is unknown", 31),
+	      "netem add works, or the kernel says it has no netem",
+	      nl.ext_ack);
+
+	{
+		struct tc_filter fs[16];
+		int i, n = nl_filters(&nl, a, 1, fs, 16);
+
+		for (i = 0; i < n; i++)
+			if (!strcmp(fs[i].name, HEDGE_PROG_WATCHER))
+				err = nl_filter_del(&nl, a, 1, fs[i].prio,
+						    fs[i].handle);
+	}
+	check(!err && count_named(&nl, a, 1, HEDGE_PROG_WATCHER, &total) == 0
+	      && total == 1 && !sh("tc filter show dev nlt0 ingress | "
+				  "grep -q 'pref 7 bpf.*bytecode'"),
+	      "deleting hedge's filter leaves the other tool's", "wrong filter");
+	check(!nl_clsact_del(&nl, a) &&
+	      sh("tc qdisc show dev nlt0 | grep -q clsact"),
+	      "netlink deletes the clsact qdisc", "clsact left");
+	err = nl_link_del(&nl, a);
+	check(!err && !if_nametoindex("nlt0") && !if_nametoindex("nlt1"),
+	      "deleting one end deletes the veth pair", "veth left");
+	check(nl_link_del(&nl, a) == -ENODEV, "deleting it again is ENODEV",
+	      "not ENODEV");
+	err = nl_clsact_add(&nl, a);
+	check(err == -ENODEV || err == -EINVAL,
+	      "errors come back as -errno", "no error");
+
+	obj_close(&obj);
+	nl_close(&nl);
+	return failures ? 1 : 0;
+}
