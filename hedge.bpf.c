@@ -127,12 +127,22 @@ static __always_inline int parse(struct __sk_buff *skb,
 	if (htons(udp->len) < sizeof(*udp) + cfg->id_offset + id_len)
 		return -1;
 	d->key.id = 0;
-	if (id_len > HEDGE_ID_MAX_LEN)
-		return -1;
-	/* bpf_skb_load_bytes() also fails if the datagram is truncated. */
-	if (id_len && bpf_skb_load_bytes(skb, payload + cfg->id_offset,
-					 &d->key.id, id_len))
-		return -1;
+	if (id_len) {
+		/*
+		 * Older verifiers (6.1) cannot see that id_len != 0 makes the
+		 * size non-zero: pass n + 1 with n bounded, and hide n from
+		 * the compiler so it does not fold n + 1 back into id_len.
+		 */
+		__u32 n = id_len - 1;
+
+		asm volatile("" : "+r"(n));
+		if (n >= HEDGE_ID_MAX_LEN)
+			return -1;
+		/* This also fails if the datagram is truncated. */
+		if (bpf_skb_load_bytes(skb, payload + cfg->id_offset,
+				       &d->key.id, n + 1))
+			return -1;
+	}
 
 	d->key.pad = 0;
 	if (dir == REQUEST) {
