@@ -7,7 +7,7 @@ BPF_OBJ := build/hedge.bpf.o
 SRCS    := hedge.c loader.c netlink.c delayline.c
 HDRS    := hedge.h hedge_user.h
 
-.PHONY: all clean test
+.PHONY: all clean test bench-tools
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -26,8 +26,18 @@ hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ $(SRCS)
 	strip $@
 
+bench-tools:
+	$(MAKE) -C bench
+
+TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken
+
+# Native tests here, then end to end under a netem kernel in qemu.
+test: hedge $(TEST_BINS) bench-tools
+	tests/run
+
 clean:
 	rm -rf build hedge
+	$(MAKE) -C bench clean
 
 build/bpf_test: tests/bpf_test.c loader.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c loader.c

@@ -498,6 +498,7 @@ static int check_device(struct nl *nl, struct options *o)
 {
 	unsigned short type = 0;
 	int ifindex = if_nametoindex(o->dev), err;
+	char kind[16];
 
 	if (!ifindex)
 		return fail("unknown device '%s'", o->dev);
@@ -507,6 +508,18 @@ static int check_device(struct nl *nl, struct options *o)
 	if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK)
 		return fail("device '%s' is not Ethernet-like (link type %u): "
 			    "hedge needs Ethernet headers", o->dev, type);
+	/*
+	 * The old ingress qdisc sits where clsact goes, and a filter meant
+	 * for egress would silently land on its ingress hook.
+	 */
+	err = nl_ingress_qdisc_kind(nl, ifindex, kind);
+	if (err && err != -ENOENT)
+		return nl_fail(nl, err, "reading the device's qdiscs");
+	if (!err && *kind && strcmp(kind, "clsact"))
+		return fail("device '%s' has an '%s' qdisc where hedge needs "
+			    "clsact (which does its job too): remove it with "
+			    "'tc qdisc del dev %s %s'", o->dev, kind, o->dev,
+			    kind);
 	o->cfg.dev_ifindex = ifindex;
 	if (type == ARPHRD_LOOPBACK)
 		o->cfg.flags |= HEDGE_F_DEV_IS_LOOPBACK;
@@ -549,11 +562,9 @@ static int attach(struct nl *nl, struct setup *s, const struct bpf_obj *obj)
 	int dev = s->cfg.dev_ifindex, err;
 
 	err = nl_clsact_add(nl, dev);
-	if (err == -EEXIST)
-		err = 0;	/* another tool's: share it, leave it */
-	else if (!err)
+	if (!err)
 		s->cfg.flags |= HEDGE_F_CREATED_CLSACT;
-	if (err)
+	else if (err != -EEXIST)	/* EEXIST: another tool's; share it */
 		return nl_fail(nl, err, "adding the clsact qdisc to the device");
 	s->attached = 1;
 	if (fill_maps(obj, &s->cfg))

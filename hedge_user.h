@@ -84,6 +84,9 @@ int nl_link_up(struct nl *nl, int ifindex);
 int nl_link_type(struct nl *nl, int ifindex, unsigned short *type);
 int nl_clsact_add(struct nl *nl, int ifindex);
 int nl_clsact_del(struct nl *nl, int ifindex);
+/* The kind ("clsact", "ingress") of the device's ingress-side qdisc;
+ * "" or -ENOENT when it has none. */
+int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 		 uint32_t limit);
 int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,

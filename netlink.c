@@ -213,6 +213,14 @@ static int nl_talk(struct nl *nl, struct req *r, nl_cb cb, void *arg)
 	}
 }
 
+static void copy_str(char *dst, size_t size, const struct rtattr *a)
+{
+	size_t len = RTA_PAYLOAD(a) < size ? RTA_PAYLOAD(a) : size;
+
+	memcpy(dst, RTA_DATA(a), len);
+	dst[len ? len - 1 : 0] = '\0';
+}
+
 /* ---- links ---------------------------------------------------------- */
 
 int nl_veth_add(struct nl *nl, const char *name, const char *peer,
@@ -288,7 +296,8 @@ static void qdisc_req(struct req *r, int type, int flags, int ifindex,
 	r->tc.tcm_ifindex = ifindex;
 	r->tc.tcm_parent = parent;
 	r->tc.tcm_handle = handle;
-	add_str(r, TCA_KIND, kind);
+	if (kind)
+		add_str(r, TCA_KIND, kind);
 }
 
 int nl_clsact_add(struct nl *nl, int ifindex)
@@ -307,6 +316,34 @@ int nl_clsact_del(struct nl *nl, int ifindex)
 	qdisc_req(&r, RTM_DELQDISC, 0, ifindex, TC_H_CLSACT,
 		  TC_H_MAKE(TC_H_CLSACT, 0), "clsact");
 	return nl_talk(nl, &r, NULL, NULL);
+}
+
+static int save_kind(const struct nlmsghdr *n, void *arg)
+{
+	const struct tcmsg *tc = NLMSG_DATA(n);
+	const struct rtattr *a;
+	int len;
+
+	if (n->nlmsg_type != RTM_NEWQDISC ||
+	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)))
+		return 0;
+	a = (const struct rtattr *)((const char *)tc + NLMSG_ALIGN(sizeof(*tc)));
+	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == TCA_KIND)
+			copy_str(arg, 16, a);
+	return 0;
+}
+
+int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
+{
+	struct req r;
+
+	/* clsact and the older ingress qdisc share this one place. The
+	 * kernel answers a qdisc get as a notification: only to NLM_F_ECHO. */
+	qdisc_req(&r, RTM_GETQDISC, NLM_F_ECHO, ifindex, TC_H_INGRESS, 0, NULL);
+	kind[0] = '\0';
+	return nl_talk(nl, &r, save_kind, kind);
 }
 
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
@@ -381,14 +418,6 @@ struct filter_list {
 	struct tc_filter *out;
 	int n, max;
 };
-
-static void copy_str(char *dst, size_t size, const struct rtattr *a)
-{
-	size_t len = RTA_PAYLOAD(a) < size ? RTA_PAYLOAD(a) : size;
-
-	memcpy(dst, RTA_DATA(a), len);
-	dst[len ? len - 1 : 0] = '\0';
-}
 
 static void parse_bpf_options(struct tc_filter *f, const struct rtattr *opts)
 {

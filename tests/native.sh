@@ -65,6 +65,11 @@ check "a verifier rejection: exit 1, named, with the log's tail" "rc $rc: $out" 
 	      printf "%s" "$out" | grep -q "invalid access to packet"'
 
 
+ip netns exec $NS tc qdisc add dev lo ingress
+expect "an old ingress qdisc in clsact's place" 1 "device 'lo' has an 'ingress' qdisc where hedge needs clsact.*tc qdisc del dev lo ingress" \
+	in_ns $HEDGE up --target 127.0.0.1:9
+ip netns exec $NS tc qdisc del dev lo ingress
+
 ip -n $NS link add hedge-dl1 type veth peer name other1
 expect "a device named like the delay line" 1 "hedge-dl0 or hedge-dl1 exists and is not hedge's" \
 	in_ns $HEDGE up --target 127.0.0.1:9

@@ -1,0 +1,141 @@
+#!/bin/bash
+# tests/e2e.sh - hedge end to end under a kernel with netem (tests/vm/run
+# boots one): the seed's chaos server (2% of IDs stall 400 ms) and an
+# unmodified blocking client, on lo and across two namespaces, with the
+# state of each namespace compared before `up` and after `down`.
+# TCG is emulated, so latency bounds are generous; bench/ has the figures.
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+
+N=${E2E_REQUESTS:-400}		# requests per run: 8 of them stall
+STALL_BOUND_MS=100		# a stalled request, hedged: ~delay + RTT
+OUT=tests/out/e2e
+mkdir -p $OUT
+
+# A number from one-line JSON (the client's summary, `hedge status --json`
+# with one target). Python starts in seconds under TCG: sed it is.
+json() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"; }
+
+# The slowest request whose ID stalls on the server (id % 100 < 2), in ms.
+stalled_max_ms() {
+	awk -F, 'NR > 1 && $1 % 100 < 2 { if ($2 > m) m = $2; n++ }
+		 END { printf "%d\n", (n ? m / 1000 : -1) }' "$1"
+}
+
+SERVER_PID=
+start_server() {	# start_server NS ADDR
+	# ip netns exec execs the server: $! is the server (for SIGUSR1)
+	ip netns exec "$1" bench/chaos_server --quiet --addr "$2" \
+		>$OUT/server.out 2>$OUT/server.err &
+	SERVER_PID=$!
+	for _ in $(seq 50); do grep -q ready $OUT/server.out && return 0; sleep 0.1; done
+	fail "chaos server starts" "no 'ready' in 5 s"
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
+trap 'stop_server; netns_cleanup' EXIT
+
+# run_client NS ADDR NAME START_ID: N sequential requests, blocking socket.
+run_client() {
+	ip netns exec "$1" bench/client --addr "$2" -n $N --start-id "$4" \
+		--duration-limit 120 --csv $OUT/$3.csv >$OUT/$3.json
+}
+
+# hedged_run NAME NS ADDR DEV: the whole story on one device.
+hedged_run() {
+	local name=$1 ns=$2 addr=$3 dev=$4 before p99 base_p99 sent st
+	before=$OUT/$name.before
+	snapshot "$ns" >"$before"
+
+	run_client "$ns" "$addr" "$name-baseline" 100000
+	base_p99=$(json $OUT/$name-baseline.json p99_ms)
+
+	check "$name: hedge up" "up failed: $(cat $OUT/up.err)" \
+		sh -c "ip netns exec $ns $HEDGE up --dev $dev --target $addr:9000 --delay 10ms >/dev/null 2>$OUT/up.err"
+	expect "$name: a second up is refused" 1 "already up" \
+		ip netns exec "$ns" $HEDGE up --dev "$dev" --target "$addr:9000"
+	run_client "$ns" "$addr" "$name-kernel" 200000
+
+	check "$name: every request answered (no timeout)" "$(cat $OUT/$name-kernel.json)" \
+		[ "$(json $OUT/$name-kernel.json timeouts)" = 0 ]
+	check "$name: no duplicate response ever reaches the client" \
+		"$(json $OUT/$name-kernel.json strays) strays" \
+		[ "$(json $OUT/$name-kernel.json strays)" = 0 ]
+	check "$name: stalled requests answered in < ${STALL_BOUND_MS} ms (400 ms unhedged)" \
+		"slowest stalled: $(stalled_max_ms $OUT/$name-kernel.csv) ms" \
+		[ "$(stalled_max_ms $OUT/$name-kernel.csv)" -lt $STALL_BOUND_MS ]
+	check "$name: without hedge the stalled ones take 400 ms" \
+		"slowest stalled: $(stalled_max_ms $OUT/$name-baseline.csv) ms" \
+		[ "$(stalled_max_ms $OUT/$name-baseline.csv)" -ge 400 ]
+	p99=$(json $OUT/$name-kernel.json p99_ms)
+	check "$name: P99 hedged / P99 baseline <= 0.1 ($p99 / $base_p99 ms)" "ratio too high" \
+		awk "BEGIN { exit !($p99 <= 0.1 * $base_p99) }"
+
+	st=$OUT/$name.status.json
+	ip netns exec "$ns" $HEDGE status --json >"$st"
+	sent=$(json "$st" hedges_sent)
+	check "$name: status counts every request" "requests $(json "$st" requests), want $N" \
+		[ "$(json "$st" requests)" = $N ]
+	check "$name: status counts every first response" "responses $(json "$st" responses), want $N" \
+		[ "$(json "$st" responses)" = $N ]
+	check "$name: every stalled ID was hedged ($sent hedges)" "too few hedges" \
+		[ "$sent" -ge $((N / 50)) ]
+	check "$name: every clone was sent or cancelled" \
+		"sent $sent + cancelled $(json "$st" hedges_cancelled) != $N" \
+		[ $((sent + $(json "$st" hedges_cancelled))) = $N ]
+	check "$name: every late response was dropped in the kernel" \
+		"duplicates $(json "$st" duplicates_dropped) != hedges $sent" \
+		[ "$(json "$st" duplicates_dropped)" = "$sent" ]
+	kill -USR1 "$SERVER_PID"; sleep 0.2
+	check "$name: the server saw each hedge" "$(tail -2 $OUT/server.err)" \
+		grep -q "duplicates=$sent " $OUT/server.err
+
+	check "$name: hedge down" "down failed" \
+		sh -c "ip netns exec $ns $HEDGE down >/dev/null"
+	same_snapshot "$name: after down, links/qdiscs/filters/bpffs/sysctls are as before up" "$ns" "$before"
+}
+
+# ---- client and server on lo, as in the seed
+netns_add hedget-lo
+start_server hedget-lo 127.0.0.1
+hedged_run lo hedget-lo 127.0.0.1 lo
+stop_server
+
+# ---- client and server in two namespaces joined by a veth pair
+netns_add hedget-c
+netns_add hedget-s
+ip link add hveth-c netns hedget-c type veth peer name hveth-s netns hedget-s
+ip -n hedget-c addr add 10.99.0.1/24 dev hveth-c
+ip -n hedget-s addr add 10.99.0.2/24 dev hveth-s
+ip -n hedget-c link set hveth-c up
+ip -n hedget-s link set hveth-s up
+start_server hedget-s 10.99.0.2
+hedged_run veth hedget-c 10.99.0.2 hveth-c
+stop_server
+
+# ---- beside another tool's clsact and filters, run without ip netns exec
+# (pins then go to the host's bpffs, and `down` must remove them)
+NS=hedget-lo
+ip netns exec $NS tc qdisc add dev lo clsact
+ip netns exec $NS tc filter add dev lo ingress pref 7 bpf bytecode '1,6 0 0 0,'
+ip netns exec $NS tc filter add dev lo egress pref 7 bpf bytecode '1,6 0 0 0,'
+before=$OUT/coexist.before
+snapshot $NS >"$before"
+start_server $NS 127.0.0.1
+nsenter --net=/run/netns/$NS $HEDGE up --target 127.0.0.1:9000 >/dev/null
+check "coexist: hedge's filters sit beside the other tool's" "$(tc -n $NS filter show dev lo ingress)" \
+	sh -c "tc -n $NS filter show dev lo ingress | grep -q hedge_watcher &&
+	       tc -n $NS filter show dev lo ingress | grep -q bytecode &&
+	       tc -n $NS filter show dev lo egress | grep -q hedge_splitter &&
+	       tc -n $NS filter show dev lo egress | grep -q bytecode"
+check "coexist: maps pinned in the host's bpffs" "$(ls -R /sys/fs/bpf)" \
+	sh -c "ls /sys/fs/bpf/hedge-net*/hedge_config >/dev/null"
+run_client $NS 127.0.0.1 coexist 300000
+check "coexist: stalled requests still hedged" "slowest stalled: $(stalled_max_ms $OUT/coexist.csv) ms" \
+	[ "$(stalled_max_ms $OUT/coexist.csv)" -lt $STALL_BOUND_MS ]
+check "coexist: status from another mount namespace (ip netns exec)" "no status" \
+	sh -c "ip netns exec $NS $HEDGE status | grep -q 'requests $N'"
+nsenter --net=/run/netns/$NS $HEDGE down >/dev/null
+same_snapshot "coexist: down removes only hedge's filters, pins and nothing else" $NS "$before"
+stop_server
+
+exit 0
