@@ -7,7 +7,7 @@ BPF_OBJ := build/hedge.bpf.o
 SRCS    := hedge.c loader.c netlink.c delayline.c
 HDRS    := hedge.h hedge_user.h
 
-.PHONY: all clean test bench-tools
+.PHONY: all clean test bench-tools bench demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -34,6 +34,18 @@ TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken
 # Native tests here, then end to end under a netem kernel in qemu.
 test: hedge $(TEST_BINS) bench-tools
 	tests/run
+
+# The seed's campaign (Table 4.1): natively with netem, else in the VM.
+# CONTENTION=K adds K busy loops on the client's CPU.
+CONTENTION ?= 0
+REQUESTS   ?= 5000
+bench: hedge bench-tools
+	bench/with-netem bench/campaign --requests $(REQUESTS) \
+		--contention $(CONTENTION) --out bench/out/campaign-k$(CONTENTION)
+
+# A newcomer's first look: ~1000 requests without and with hedge.
+demo: hedge bench-tools
+	bench/with-netem bench/demo
 
 clean:
 	rm -rf build hedge
