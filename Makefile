@@ -7,7 +7,7 @@ BPF_OBJ := build/hedge.bpf.o
 SRCS    := hedge.c loader.c netlink.c delayline.c
 HDRS    := hedge.h hedge_user.h
 
-.PHONY: all clean test bench-tools bench demo
+.PHONY: all clean deps test bench-tools bench demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -26,25 +26,32 @@ hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ $(SRCS)
 	strip $@
 
+# make test, demo and bench set up a fresh Debian/Ubuntu machine first.
+deps:
+	tests/install-deps
+
 bench-tools:
 	$(MAKE) -C bench
 
 TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken
 
 # Native tests here, then end to end under a netem kernel in qemu.
-test: hedge $(TEST_BINS) bench-tools
+test: deps
+	$(MAKE) hedge $(TEST_BINS) bench-tools
 	tests/run
 
 # The seed's campaign (Table 4.1): natively with netem, else in the VM.
 # CONTENTION=K adds K busy loops on the client's CPU.
 CONTENTION ?= 0
 REQUESTS   ?= 5000
-bench: hedge bench-tools
+bench: deps
+	$(MAKE) hedge bench-tools
 	bench/with-netem bench/campaign --requests $(REQUESTS) \
 		--contention $(CONTENTION) --out bench/out/campaign-k$(CONTENTION)
 
 # A newcomer's first look: ~1000 requests without and with hedge.
-demo: hedge bench-tools
+demo: deps
+	$(MAKE) hedge bench-tools
 	bench/with-netem bench/demo
 
 clean:

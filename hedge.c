@@ -401,6 +401,20 @@ static const struct tc_filter *find_filter(const struct tc_filter *fs, int n,
 	return NULL;
 }
 
+/* The program id of hedge's filter `name` on a hook: 0 none, -1 error. */
+static long filter_prog_id(struct nl *nl, int ifindex, int ingress,
+			   const char *name)
+{
+	struct tc_filter fs[MAX_FILTERS];
+	const struct tc_filter *f;
+	int n = nl_filters(nl, ifindex, ingress, fs, MAX_FILTERS);
+
+	if (n < 0)
+		return nl_fail(nl, n, "listing filters");
+	f = find_filter(fs, n, name);
+	return f ? f->prog_id : 0;
+}
+
 /*
  * Find the config map of the running hedge: 1 found (*config_fd and
  * *stats_fd set), 0 not up, -1 error. A DL_OUT device without the Rescuer
@@ -409,25 +423,21 @@ static const struct tc_filter *find_filter(const struct tc_filter *fs, int n,
 static int discover(struct nl *nl, int *config_fd, int *stats_fd,
 		    int *foreign)
 {
-	struct tc_filter fs[MAX_FILTERS];
-	const struct tc_filter *rescuer;
-	int out = if_nametoindex(DL_OUT), n, prog;
+	int out = if_nametoindex(DL_OUT), prog;
+	long id;
 
 	*foreign = !out && if_nametoindex(DL_IN);
 	if (!out)
 		return 0;
-	n = nl_filters(nl, out, 1, fs, MAX_FILTERS);
-	if (n < 0)
-		return nl_fail(nl, n, "listing the filters of " DL_OUT);
-	rescuer = find_filter(fs, n, HEDGE_PROG_RESCUER);
-	if (!rescuer) {
-		*foreign = 1;
-		return 0;
+	id = filter_prog_id(nl, out, 1, HEDGE_PROG_RESCUER);
+	if (id <= 0) {
+		*foreign = !id;
+		return id ? -1 : 0;
 	}
-	prog = prog_fd_by_id(rescuer->prog_id);
+	prog = prog_fd_by_id(id);
 	if (prog < 0)
-		return fail("opening the Rescuer (program %u): %s",
-			    rescuer->prog_id, strerror(-prog));
+		return fail("opening the Rescuer (program %ld): %s", id,
+			    strerror(-prog));
 	*config_fd = prog_map_fd(prog, HEDGE_MAP_CONFIG);
 	*stats_fd = prog_map_fd(prog, HEDGE_MAP_STATS);
 	close(prog);
@@ -740,7 +750,44 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 		       (unsigned long long)st.duplicates);
 	}
 	if (json)
-		printf("]}\n");
+		printf("]");
+}
+
+/*
+ * Each program's cost per packet by the kernel's own accounting, which
+ * counts only while kernel.bpf_stats_enabled is 1.
+ */
+static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
+			     int json)
+{
+	static const struct { const char *label, *name; int dl, ingress; }
+	progs[] = {
+		{ "splitter", HEDGE_PROG_SPLITTER, 0, 0 },
+		{ "watcher", HEDGE_PROG_WATCHER, 0, 1 },
+		{ "rescuer", HEDGE_PROG_RESCUER, 1, 1 },
+	};
+	uint64_t ns, cnt;
+	size_t i;
+
+	printf(json ? ",\"programs\":{" : "programs (ns per packet while "
+	       "kernel.bpf_stats_enabled=1):");
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		long id = filter_prog_id(nl, progs[i].dl ? cfg->rescue_ifindex :
+					 cfg->dev_ifindex, progs[i].ingress,
+					 progs[i].name);
+
+		if (id <= 0 || prog_run_stats(id, &ns, &cnt))
+			ns = cnt = 0;
+		if (json)
+			printf("%s\"%s\":{\"run_cnt\":%llu,\"run_time_ns\":%llu}",
+			       i ? "," : "", progs[i].label,
+			       (unsigned long long)cnt, (unsigned long long)ns);
+		else
+			printf(" %s %llu ns x %llu", progs[i].label,
+			       (unsigned long long)(cnt ? ns / cnt : 0),
+			       (unsigned long long)cnt);
+	}
+	printf(json ? "}" : "\n");
 }
 
 static int cmd_status(struct nl *nl, int json)
@@ -756,8 +803,12 @@ static int cmd_status(struct nl *nl, int json)
 		return 0;
 	}
 	found = read_config(config_fd, &cfg);
-	if (!found)
+	if (!found) {
 		print_status(&cfg, stats_fd, json);
+		print_prog_costs(nl, &cfg, json);
+		if (json)
+			printf("}\n");
+	}
 	close(config_fd);
 	close(stats_fd);
 	return found ? 1 : 0;

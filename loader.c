@@ -485,3 +485,18 @@ int prog_map_fd(int prog_fd, const char *name)
 	}
 	return -1;
 }
+
+int prog_run_stats(uint32_t id, uint64_t *run_time_ns, uint64_t *run_cnt)
+{
+	struct bpf_prog_info info;
+	int fd = prog_fd_by_id(id), err;
+
+	if (fd < 0)
+		return fd;
+	memset(&info, 0, sizeof(info));
+	err = obj_info(fd, &info, sizeof(info));
+	close(fd);
+	*run_time_ns = info.run_time_ns;
+	*run_cnt = info.run_cnt;
+	return err;
+}
