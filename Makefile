@@ -70,3 +70,6 @@ build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
 
 build/hedge-broken: $(SRCS) $(HDRS) build/broken.bpf.o
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/broken.bpf.o"' -o $@ $(SRCS)
+
+build/bpf_cost: bench/bpf_cost.c loader.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c

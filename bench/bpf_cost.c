@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * bpf_cost.c - what each of hedge's BPF programs costs per packet on the
+ * running kernel, measured with BPF_PROG_TEST_RUN (the kernel times the
+ * program runs itself). Needs no netem, so it runs natively anywhere.
+ *
+ *   Splitter, new request to a target: a fresh ID per run, so each run
+ *     records a Scoreboard entry and clones the packet into a veth pair
+ *     (tdl0 -> tdl1, no qdisc: the clone crosses at once and is dropped).
+ *   Splitter, other traffic: a datagram to a port that is not a target.
+ *   Watcher, response: first responses (fresh IDs), then duplicates.
+ *   Rescuer, due clone: a pending request's clone sent as the hedge.
+ *
+ * Run as root in a namespace with the veth pair (bench/bpf-cost does it).
+ * Prints one line per case: "case  ns_per_packet  runs".
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../hedge.h"
+#include "../hedge_user.h"
+
+#define RUNS 20000
+
+static struct bpf_obj obj;
+
+static void packet(unsigned char *b, int response, uint16_t port, uint32_t id)
+{
+	static const unsigned char hdr[42] = {
+		[12] = 0x08, [14] = 0x45, [16] = 0, [17] = 44, [22] = 64,
+		[23] = 17, [38] = 0, [39] = 24,
+	};
+	unsigned char client[4] = { 10, 0, 0, 1 }, server[4] = { 10, 0, 0, 2 };
+	uint16_t cport = htons(40000), sport = htons(port);
+
+	memcpy(b, hdr, sizeof(hdr));
+	memcpy(b + 26, response ? server : client, 4);
+	memcpy(b + 30, response ? client : server, 4);
+	memcpy(b + 34, response ? &sport : &cport, 2);
+	memcpy(b + 36, response ? &cport : &sport, 2);
+	id = htonl(id);
+	memcpy(b + 42, &id, 4);
+	memset(b + 46, 0, 12);
+}
+
+/* One run of `prog` on the packet; the kernel's time for it, in ns. */
+static uint64_t run(const char *prog, const unsigned char *pkt, uint32_t repeat)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.test.prog_fd = obj_prog_fd(&obj, prog);
+	attr.test.data_in = (uint64_t)(uintptr_t)pkt;
+	attr.test.data_size_in = 58;
+	attr.test.repeat = repeat;
+	if (sys_bpf(BPF_PROG_TEST_RUN, &attr)) {
+		fprintf(stderr, "bpf_cost: running %s: %s\n", prog,
+			strerror(errno));
+		exit(1);
+	}
+	return attr.test.duration;
+}
+
+static void print_cost(const char *name, double ns)
+{
+	printf("%-36s %6.0f ns\n", name, ns);
+}
+
+/*
+ * A packet that needs a fresh ID each time: RUNS single runs, each timed
+ * by the kernel. A single run's time also holds the timer's own reading
+ * (see "empty run" below for its size).
+ */
+static void measure_fresh(const char *name, const char *prog, int response,
+			  uint32_t first_id)
+{
+	unsigned char pkt[64];
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < RUNS; i++) {
+		packet(pkt, response, 9000, first_id + i);
+		total += run(prog, pkt, 1);
+	}
+	print_cost(name, (double)total / RUNS);
+}
+
+/* The same packet RUNS times in one call: the kernel's mean per run. */
+static void measure_same(const char *name, const char *prog, int response,
+			 uint16_t port, uint32_t id)
+{
+	unsigned char pkt[64];
+
+	packet(pkt, response, port, id);
+	print_cost(name, (double)run(prog, pkt, RUNS));
+}
+
+int main(void)
+{
+	struct hedge_config cfg;
+	struct hedge_target_key t = { .port = htons(9000) };
+	unsigned char pkt[64];
+	uint32_t zero = 0, i;
+	uint64_t total = 0;
+
+	if (obj_load(&obj))
+		return 1;
+	memset(&cfg, 0, sizeof(cfg));
+	inet_pton(AF_INET, "10.0.0.2", &t.addr);
+	cfg.dev_ifindex = if_nametoindex("tdl1");
+	cfg.delay_ifindex = if_nametoindex("tdl0");
+	cfg.delay_ns = 10000000;
+	cfg.window_ns = 60000000000ULL;
+	cfg.id_len = 4;
+	cfg.n_targets = 1;
+	cfg.targets[0] = t;
+	if (!cfg.delay_ifindex ||
+	    map_update(obj_map_fd(&obj, "hedge_targets"), &t, &zero) ||
+	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
+		fprintf(stderr, "bpf_cost: set-up failed (veth tdl0/tdl1?)\n");
+		return 1;
+	}
+
+	printf("mean per packet over %d runs:\n", RUNS);
+	measure_same("splitter: not a target", HEDGE_PROG_SPLITTER, 0, 9001, 0);
+	measure_same("watcher: not from a target", HEDGE_PROG_WATCHER, 1, 9001,
+		     0);
+	measure_fresh("splitter: new request (+ clone)", HEDGE_PROG_SPLITTER,
+		      0, 1000000);
+	measure_same("splitter: request in flight", HEDGE_PROG_SPLITTER, 0,
+		     9000, 1000000);
+	/* The clone's share: the same with a delay line that refuses it. */
+	cfg.delay_ifindex = 0x7fffffff;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	measure_fresh("splitter: new request, clone refused",
+		      HEDGE_PROG_SPLITTER, 0, 3000000);
+	cfg.delay_ifindex = if_nametoindex("tdl0");
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	measure_fresh("watcher: first response", HEDGE_PROG_WATCHER, 1,
+		      1000000);
+	measure_same("watcher: duplicate (dropped)", HEDGE_PROG_WATCHER, 1,
+		     9000, 1000000);
+	/* The Rescuer on clones of requests still pending. */
+	for (i = 0; i < RUNS; i++) {
+		packet(pkt, 0, 9000, 2000000 + i);
+		run(HEDGE_PROG_SPLITTER, pkt, 1);
+		total += run(HEDGE_PROG_RESCUER, pkt, 1);
+	}
+	print_cost("rescuer: due clone (hedge)", (double)total / RUNS);
+	/* The single-run figures hold this much of the timer itself. */
+	total = 0;
+	packet(pkt, 0, 9001, 0);
+	for (i = 0; i < RUNS; i++)
+		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
+	print_cost("(single run of 'not a target')", (double)total / RUNS);
+	obj_close(&obj);
+	return 0;
+}
