@@ -171,6 +171,20 @@ static __always_inline int expired(const struct hedge_entry *e,
 	return now - e->sent_ns >= cfg->window_ns;
 }
 
+/* The request's Scoreboard entry if it is within --window; an entry past
+ * it is void and goes (the LRU would only evict it later). */
+static __always_inline struct hedge_entry *
+live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
+{
+	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
+
+	if (e && expired(e, cfg, bpf_ktime_get_ns())) {
+		bpf_map_delete_elem(&hedge_scores, key);
+		return 0;
+	}
+	return e;
+}
+
 SEC("tc/splitter")
 int hedge_splitter(struct __sk_buff *skb)
 {
@@ -219,13 +233,9 @@ int hedge_watcher(struct __sk_buff *skb)
 
 	if (!cfg || parse(skb, cfg, RESPONSE, &d))
 		return TC_ACT_UNSPEC;
-	e = bpf_map_lookup_elem(&hedge_scores, &d.key);
+	e = live_entry(cfg, &d.key);
 	if (!e)
-		return TC_ACT_UNSPEC;
-	if (expired(e, cfg, bpf_ktime_get_ns())) {
-		bpf_map_delete_elem(&hedge_scores, &d.key);
-		return TC_ACT_UNSPEC;
-	}
+		return TC_ACT_UNSPEC;	/* not ours, or too late to judge */
 	st = stats(e->target);
 
 	/* The Rescuer may move PENDING to HEDGED under us: one retry does. */
@@ -258,8 +268,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 	/* Everything on the delay line that is not a due hedge ends here. */
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
 		return TC_ACT_SHOT;
-	e = bpf_map_lookup_elem(&hedge_scores, &d.key);
-	if (!e || expired(e, cfg, bpf_ktime_get_ns()))
+	e = live_entry(cfg, &d.key);
+	if (!e)
 		return TC_ACT_SHOT;
 
 	st = stats(e->target);
