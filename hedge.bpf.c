@@ -4,12 +4,17 @@
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
- *             line; the original goes on untouched.
+ *             line (netem), or parked for the ticker (tick line); the
+ *             original goes on untouched.
  *   Watcher   (ingress of the hedged device): the first response moves its
  *             request to DONE and passes; any later one is dropped.
  *   Rescuer   (ingress of the delay line's far end): a clone that emerges
  *             while its request is still PENDING is sent as the hedge;
  *             otherwise it is dropped.
+ *   Ticker    (tick line only, ingress of the tick veth): wakes when the
+ *             earliest parked request is due, turns the tick into each due
+ *             request in turn and clones it to the Rescuer, then sizes the
+ *             tick to sleep in TBF until the next deadline.
  *
  * Every program returns TC_ACT_UNSPEC for what it lets pass, so filters of
  * other tools on the same clsact hook still see the packet.
@@ -53,6 +58,20 @@ static long (*bpf_redirect_neigh)(__u32 ifindex, void *params, int plen,
 				  __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
 static long (*bpf_skb_change_type)(struct __sk_buff *skb, __u32 type) =
 	(void *)BPF_FUNC_skb_change_type;
+static long (*bpf_skb_change_tail)(struct __sk_buff *skb, __u32 len,
+				   __u64 flags) = (void *)BPF_FUNC_skb_change_tail;
+static long (*bpf_skb_store_bytes)(struct __sk_buff *skb, __u32 offset,
+				   const void *from, __u32 len, __u64 flags) =
+	(void *)BPF_FUNC_skb_store_bytes;
+static long (*bpf_map_push_elem)(void *map, const void *value, __u64 flags) =
+	(void *)BPF_FUNC_map_push_elem;
+static long (*bpf_map_peek_elem)(void *map, void *value) =
+	(void *)BPF_FUNC_map_peek_elem;
+static long (*bpf_map_pop_elem)(void *map, void *value) =
+	(void *)BPF_FUNC_map_pop_elem;
+static __s64 (*bpf_csum_diff)(__be32 *from, __u32 from_size, __be32 *to,
+			      __u32 to_size, __u32 seed) =
+	(void *)BPF_FUNC_csum_diff;
 
 #define MAP(name_, type_, key_, value_, max_)				\
 	struct hedge_map_def name_ SEC("maps") = {			\
@@ -67,6 +86,16 @@ MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
     HEDGE_MAX_TARGETS);
 MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
     struct hedge_entry, HEDGE_SCOREBOARD_SIZE);
+/* The tick line's; `up` shrinks them to one entry for netem. */
+MAP(hedge_parked, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
+    struct hedge_parked, HEDGE_PARKED_SIZE);
+MAP(hedge_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_parked, 1);
+MAP(hedge_tick, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_ticker, 1);
+struct hedge_map_def hedge_due SEC("maps") = {	/* a queue: no key */
+	.type = BPF_MAP_TYPE_QUEUE,
+	.value_size = sizeof(struct hedge_due),
+	.max_entries = HEDGE_PARKED_SIZE,
+};
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -185,6 +214,37 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
 	return e;
 }
 
+/*
+ * A length the verifier sees as 1..HEDGE_FRAME_MAX. Older verifiers (6.1)
+ * lose the lower bound of a plain check, so n + 1 with n bounded, n hidden
+ * from the compiler lest it fold n + 1 back.
+ */
+static __always_inline __u32 frame_len(__u32 len)
+{
+	__u32 n = len - 1;
+
+	asm volatile("" : "+r"(n));
+	return n < HEDGE_FRAME_MAX ? n + 1 : 0;
+}
+
+/* Tick line: keep the request's bytes and its deadline for the ticker. */
+static __always_inline void park(struct __sk_buff *skb,
+				 const struct hedge_config *cfg,
+				 const struct hedge_key *key, __u64 now)
+{
+	struct hedge_due due = { .deadline_ns = now + cfg->delay_ns };
+	__u32 zero = 0, len = frame_len(skb->len);
+	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_scratch, &zero);
+
+	/* Through a per-CPU scratch copy: 1.5 KB does not fit the stack. */
+	if (!p || !len || bpf_skb_load_bytes(skb, 0, p->data, len))
+		return;
+	p->len = len;
+	due.key = *key;
+	if (!bpf_map_update_elem(&hedge_parked, key, p, BPF_ANY))
+		bpf_map_push_elem(&hedge_due, &due, 0);
+}
+
 SEC("tc/splitter")
 int hedge_splitter(struct __sk_buff *skb)
 {
@@ -195,6 +255,9 @@ int hedge_splitter(struct __sk_buff *skb)
 	__u64 now;
 
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
+		return TC_ACT_UNSPEC;
+	/* The tick line parks whole frames: a bigger one is not hedged. */
+	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX)
 		return TC_ACT_UNSPEC;
 
 	now = bpf_ktime_get_ns();
@@ -217,7 +280,10 @@ int hedge_splitter(struct __sk_buff *skb)
 	st = stats(d.target);
 	if (st)
 		st->requests++;
-	bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+	if (cfg->delay_line == HEDGE_DL_TICK)
+		park(skb, cfg, &d.key, now);
+	else
+		bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
 	return TC_ACT_UNSPEC;
 }
 
@@ -295,4 +361,180 @@ int hedge_rescuer(struct __sk_buff *skb)
 	}
 	/* The clone was taken at the device's egress: its MACs are right. */
 	return bpf_redirect(cfg->dev_ifindex, 0);
+}
+
+/* ---- the tick delay line ------------------------------------------- */
+
+#define UDP_AT	(sizeof(struct ethhdr) + sizeof(struct iphdr))	/* 34 */
+#define UDP_MAX	(HEDGE_FRAME_MAX - UDP_AT)			/* 1480 */
+
+/* Sum `n4` bytes (a multiple of 4) of the UDP segment from byte k on, at
+ * most one 512-byte bpf_csum_diff() at a time; k is a constant. */
+static __always_inline __s64 csum_chunk(struct hedge_parked *p, __u32 k,
+					__u32 n4, __s64 sum)
+{
+	__u32 max = UDP_MAX - k < 512 ? UDP_MAX - k : 512, size;
+
+	if (sum < 0 || n4 <= k)
+		return sum;
+	size = n4 - k;
+	if (size > max)
+		size = max;
+	return bpf_csum_diff(0, 0, (__be32 *)(p->data + UDP_AT + k), size,
+			     (__u32)sum);
+}
+
+/*
+ * The parked request's UDP checksum, computed whole. Taken at egress, it
+ * may hold only the pseudo-header's sum (CHECKSUM_PARTIAL, to be finished
+ * by the device); the ticker's copy leaves as a fresh packet with nobody
+ * to finish it, and IPv6 forbids the zero checksum that would skip it.
+ */
+static __always_inline int fix_udp_csum(struct hedge_parked *p)
+{
+	struct { __be32 saddr, daddr; __u8 zero, proto; __be16 len; } ph;
+	__u8 tail[4] = {};
+	__u32 ulen, n4, i, at;
+	__s64 sum;
+
+	ulen = (__u32)p->data[UDP_AT + 4] << 8 | p->data[UDP_AT + 5];
+	if (ulen < 8 || ulen > UDP_MAX || UDP_AT + ulen > p->len)
+		return -1;
+	__builtin_memcpy(&ph.saddr, p->data + 26, 4);
+	__builtin_memcpy(&ph.daddr, p->data + 30, 4);
+	ph.zero = 0;
+	ph.proto = IPPROTO_UDP;
+	ph.len = htons(ulen);
+	p->data[UDP_AT + 6] = 0;
+	p->data[UDP_AT + 7] = 0;
+
+	sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	n4 = ulen & ~3U;
+	sum = csum_chunk(p, 0, n4, sum);
+	sum = csum_chunk(p, 512, n4, sum);
+	sum = csum_chunk(p, 1024, n4, sum);
+	for (i = 0; i < 3; i++) {	/* the last 1..3 bytes, zero-padded */
+		at = UDP_AT + n4 + i;
+		if (n4 + i < ulen && at < HEDGE_FRAME_MAX)
+			tail[i] = p->data[at];
+	}
+	sum = sum < 0 ? sum : bpf_csum_diff(0, 0, (__be32 *)tail, 4, (__u32)sum);
+	if (sum < 0)
+		return -1;
+	sum = (sum & 0xffff) + ((__u32)sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	if (!sum)
+		sum = 0xffff;	/* zero means "no checksum" */
+	__builtin_memcpy(p->data + UDP_AT + 6, &sum, 2);
+	return 0;
+}
+
+static __always_inline int is_tick(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct hedge_tick_head *t = data;
+
+	return (void *)(t + 1) <= data_end &&
+	       t->eth_type == htons(ETH_P_IP) && t->magic == HEDGE_TICK_MAGIC;
+}
+
+/* A due request: turn the tick into it and clone it to the Rescuer, which
+ * decides and sends it as it does netem's clones. */
+static __always_inline void send_due(struct __sk_buff *skb,
+				     const struct hedge_config *cfg,
+				     const struct hedge_key *key)
+{
+	struct hedge_entry *e = live_entry(cfg, key);
+	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_parked, key);
+	struct hedge_stats *st;
+	__u32 len;
+
+	if (e && e->state == HEDGE_PENDING) {
+		len = p ? frame_len(p->len) : 0;
+		if (len && !fix_udp_csum(p) &&
+		    !bpf_skb_change_tail(skb, len, 0) &&
+		    !bpf_skb_store_bytes(skb, 0, p->data, len, 0))
+			bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+	} else if (e && (e->state == HEDGE_DONE ||
+			 e->state == HEDGE_DONE_HEDGED)) {
+		st = stats(e->target);
+		if (st)
+			st->hedges_cancelled++;
+	}
+	bpf_map_delete_elem(&hedge_parked, key);
+}
+
+/*
+ * Size the tick to sleep until the next deadline (or as long as it may)
+ * and make it a tick again. TBF at 1 byte/us releases a tick of L bytes
+ * L us after it released the last one -- counting from that release's
+ * due time, not its actual one, since tokens carry over; only a bucket
+ * full to its burst forgets. Never early: L is rounded up.
+ */
+static __always_inline void rearm(struct __sk_buff *skb,
+				  const struct hedge_config *cfg,
+				  struct hedge_ticker *t, __u64 now)
+{
+	struct hedge_tick_head h = {};
+	struct hedge_due next;
+	__u64 base = t->release_ns, floor, wake, len, max_len;
+
+	/* The tick we hold was released at base; it cannot be later than
+	 * now, nor earlier than what a full bucket allows. */
+	floor = now - HEDGE_TICK_BURST * 1000ULL + skb->len * 1000ULL;
+	if (base > now)
+		base = now;
+	if (base < floor)
+		base = floor;
+	/* Sleep no longer than the delay, or a new request would be late. */
+	max_len = cfg->delay_ns / 1000;
+	if (max_len > HEDGE_TICK_MAX)
+		max_len = HEDGE_TICK_MAX;
+	if (max_len < HEDGE_TICK_MIN)
+		max_len = HEDGE_TICK_MIN;
+	wake = base + max_len * 1000;
+	if (!bpf_map_peek_elem(&hedge_due, &next) && next.deadline_ns < wake)
+		wake = next.deadline_ns;
+	len = wake > base ? (wake - base + 999) / 1000 : 0;
+	if (len < HEDGE_TICK_MIN)
+		len = HEDGE_TICK_MIN;
+	if (len > max_len)
+		len = max_len;
+	t->release_ns = base + len * 1000;
+
+	h.eth_type = htons(ETH_P_IP);
+	h.ip[0] = 0x45;
+	h.ip[9] = IPPROTO_UDP;
+	h.magic = HEDGE_TICK_MAGIC;
+	bpf_skb_change_tail(skb, len, 0);
+	bpf_skb_store_bytes(skb, 0, &h, sizeof(h), 0);
+}
+
+SEC("tc/ticker")
+int hedge_ticker(struct __sk_buff *skb)
+{
+	struct hedge_config *cfg = config();
+	struct hedge_ticker *t;
+	struct hedge_due due;
+	__u32 zero = 0;
+	__u64 now;
+	int i;
+
+	t = bpf_map_lookup_elem(&hedge_tick, &zero);
+	/* Anything else on the tick veth (IPv6 chatter, say) ends here. */
+	if (!cfg || !t || !is_tick(skb))
+		return TC_ACT_SHOT;
+	now = bpf_ktime_get_ns();
+	t->ticks++;
+	t->last_ns = now;
+	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
+		if (bpf_map_peek_elem(&hedge_due, &due) || due.deadline_ns > now)
+			break;
+		bpf_map_pop_elem(&hedge_due, &due);
+		send_due(skb, cfg, &due.key);
+	}
+	rearm(skb, cfg, t, now);
+	return bpf_redirect(cfg->tick_ifindex, 0);
 }

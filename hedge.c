@@ -25,6 +25,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <net/if_arp.h>
 #include <linux/capability.h>
 #include "hedge.h"
@@ -47,7 +48,7 @@
 static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
 	"                [--delay DURATION] [--id OFFSET:LEN|dns|none]\n"
-	"                [--window DURATION]\n"
+	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
 	"       hedge down\n"
 	"       hedge status [--json]\n"
 	"       hedge --help | --version\n"
@@ -63,12 +64,16 @@ static const char usage_text[] =
 	"                     in the response (default 0:4; LEN 1..8);\n"
 	"                     dns = 0:2; none = one request per 5-tuple\n"
 	"  --window DURATION  how long a request is tracked (default 1s)\n"
+	"  --delay-line KIND  where requests wait: netem, or tick (needs only\n"
+	"                     TBF); auto (default) is netem if the kernel has\n"
+	"                     it, else tick\n"
 	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n";
 
 /* Everything `up` was asked to do, validated. */
 struct options {
 	const char *dev;
 	struct hedge_config cfg;	/* targets, delay, window, id */
+	const struct delay_line *line;	/* NULL: auto, netem else tick */
 	int json;
 };
 
@@ -212,7 +217,7 @@ static int parse_up(int argc, char **argv, struct options *o)
 
 		if (!strcmp(opt, "--dev") || !strcmp(opt, "--target") ||
 		    !strcmp(opt, "--delay") || !strcmp(opt, "--id") ||
-		    !strcmp(opt, "--window")) {
+		    !strcmp(opt, "--window") || !strcmp(opt, "--delay-line")) {
 			if (!val)
 				return usage_error("%s needs a value", opt);
 			i++;
@@ -237,6 +242,14 @@ static int parse_up(int argc, char **argv, struct options *o)
 		} else if (!strcmp(opt, "--id")) {
 			if (parse_id(val, &o->cfg))
 				return -1;
+		} else if (!strcmp(opt, "--delay-line")) {
+			if (!strcmp(val, "netem"))
+				o->line = &delay_line_netem;
+			else if (!strcmp(val, "tick"))
+				o->line = &delay_line_tick;
+			else if (strcmp(val, "auto"))
+				return usage_error("--delay-line %s: expected "
+						   "auto, netem or tick", val);
 		} else if (parse_duration(val, &ns) || !ns ||
 			   ns > WINDOW_MAX_NS) {
 			return usage_error("--window %s: expected a duration "
@@ -252,6 +265,21 @@ static int parse_up(int argc, char **argv, struct options *o)
 		return usage_error("up: %s", "--window must be longer than "
 				   "--delay");
 	return 0;
+}
+
+static const struct delay_line *const delay_lines[] = {
+	&delay_line_netem, &delay_line_tick,
+};
+#define N_LINES (sizeof(delay_lines) / sizeof(delay_lines[0]))
+
+static const struct delay_line *line_of(unsigned int kind)
+{
+	size_t i;
+
+	for (i = 0; i < N_LINES; i++)
+		if (delay_lines[i]->kind == kind)
+			return delay_lines[i];
+	return NULL;
 }
 
 /* ---- the environment ------------------------------------------------ */
@@ -539,6 +567,8 @@ static int check_device(struct nl *nl, struct options *o)
 static int check_not_up(struct nl *nl, const char *dev)
 {
 	int config_fd = -1, stats_fd = -1, foreign, found;
+	const char *const *name;
+	size_t i;
 
 	found = discover(nl, &config_fd, &stats_fd, &foreign);
 	if (found < 0)
@@ -548,9 +578,15 @@ static int check_not_up(struct nl *nl, const char *dev)
 		close(stats_fd);
 		return fail("already up (run 'hedge down' first)");
 	}
-	if (foreign || !strcmp(dev, DL_IN) || !strcmp(dev, DL_OUT))
-		return fail("a device named " DL_IN " or " DL_OUT " exists and "
-			    "is not hedge's: the delay line needs those names");
+	if (foreign)
+		return fail("a device named " DL_OUT " exists and is not "
+			    "hedge's: the delay line needs that name");
+	for (i = 0; i < N_LINES; i++)
+		for (name = delay_lines[i]->devices; *name; name++)
+			if (!strcmp(dev, *name) || if_nametoindex(*name))
+				return fail("a device named %s exists and is "
+					    "not hedge's: the delay line needs "
+					    "that name", *name);
 	return 0;
 }
 
@@ -601,27 +637,52 @@ static void format_duration(char *buf, size_t size, uint64_t ns)
 			 (unsigned long long)(ns / NS_PER_US));
 }
 
+/*
+ * Load the object and build a delay line: the one asked for, or with
+ * auto netem, falling back to tick where the kernel has no netem.
+ */
+static int build_line(struct nl *nl, const struct options *o,
+		      struct setup *s, struct bpf_obj *obj)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < N_LINES; i++) {
+		const struct delay_line *line = o->line ? o->line :
+						delay_lines[i];
+
+		if (obj_load(obj, line->sizes))
+			return -1;
+		s->cfg.delay_line = line->kind;
+		err = line->create(nl, &s->cfg, obj);
+		if (!err) {
+			s->line = line;
+			return 0;
+		}
+		obj_close(obj);
+		if (err != -ENOENT)
+			return -1;
+		if (o->line || i == N_LINES - 1)
+			return fail("this kernel has no %s", line->needs);
+	}
+	return -1;
+}
+
 static int cmd_up(struct nl *nl, struct options *o)
 {
 	struct setup s;
-	struct bpf_obj obj;
+	struct bpf_obj obj = { 0 };
 	char delay[32];
 
 	memset(&s, 0, sizeof(s));
 	if (check_device(nl, o) || check_not_up(nl, o->dev) ||
 	    pin_dir(s.pin_dir, sizeof(s.pin_dir)))
 		return 1;
-	if (obj_load(&obj))
-		return 1;
-
 	s.cfg = o->cfg;
-	s.cfg.delay_line = delay_line_netem.kind;
-	if (pin_maps(&s, &obj) ||
-	    delay_line_netem.create(nl, &s.cfg,
-				    obj_prog_fd(&obj, HEDGE_PROG_RESCUER)))
-		goto undo;
-	s.line = &delay_line_netem;
-	if (attach(nl, &s, &obj))
+	if (build_line(nl, o, &s, &obj))
+		return 1;
+	if (pin_maps(&s, &obj) || attach(nl, &s, &obj) ||
+	    (s.line->start && s.line->start(&s.cfg)))
 		goto undo;
 	obj_close(&obj);
 
@@ -656,9 +717,12 @@ static int cmd_down(struct nl *nl)
 	close(stats_fd);
 	if (found || pin_dir(s.pin_dir, sizeof(s.pin_dir)))
 		return 1;
-	s.line = &delay_line_netem;
+	s.line = line_of(s.cfg.delay_line);
 	s.attached = 1;
 	s.pinned = 1;
+	if (!s.line)
+		return fail("unknown delay line %u in the config map",
+			    s.cfg.delay_line), 1;
 	if (teardown(nl, &s))
 		return 1;
 	printf("hedge down\n");
@@ -716,6 +780,8 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 			 int json)
 {
 	char dev[IF_NAMESIZE] = "?", delay[32], window[32], target[64];
+	const struct delay_line *line = line_of(cfg->delay_line);
+	const char *line_name = line ? line->name : "?";
 	struct hedge_stats st;
 	uint32_t i;
 
@@ -723,16 +789,16 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 	format_duration(delay, sizeof(delay), cfg->delay_ns);
 	format_duration(window, sizeof(window), cfg->window_ns);
 	if (json)
-		printf("{\"up\":true,\"dev\":\"%s\",\"delay_line\":\"netem\","
+		printf("{\"up\":true,\"dev\":\"%s\",\"delay_line\":\"%s\","
 		       "\"delay_ns\":%llu,\"window_ns\":%llu,"
 		       "\"id_offset\":%u,\"id_len\":%u,\"targets\":[",
-		       dev, (unsigned long long)cfg->delay_ns,
+		       dev, line_name, (unsigned long long)cfg->delay_ns,
 		       (unsigned long long)cfg->window_ns, cfg->id_offset,
 		       cfg->id_len);
 	else
-		printf("up on %s: delay %s (netem delay line), window %s, "
-		       "id %u:%u\n", dev, delay, window, cfg->id_offset,
-		       cfg->id_len);
+		printf("up on %s: delay %s (%s delay line), window %s, "
+		       "id %u:%u\n", dev, delay, line_name, window,
+		       cfg->id_offset, cfg->id_len);
 	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
 		target_str(&cfg->targets[i], target, sizeof(target));
 		sum_stats(stats_fd, i, &st);
@@ -760,21 +826,21 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
 			     int json)
 {
-	static const struct { const char *label, *name; int dl, ingress; }
+	const struct { const char *label, *name; int ifindex, ingress; }
 	progs[] = {
-		{ "splitter", HEDGE_PROG_SPLITTER, 0, 0 },
-		{ "watcher", HEDGE_PROG_WATCHER, 0, 1 },
-		{ "rescuer", HEDGE_PROG_RESCUER, 1, 1 },
+		{ "splitter", HEDGE_PROG_SPLITTER, (int)cfg->dev_ifindex, 0 },
+		{ "watcher", HEDGE_PROG_WATCHER, (int)cfg->dev_ifindex, 1 },
+		{ "rescuer", HEDGE_PROG_RESCUER, (int)cfg->rescue_ifindex, 1 },
+		{ "ticker", HEDGE_PROG_TICKER, (int)if_nametoindex(TL_OUT), 1 },
 	};
+	size_t i, n = cfg->delay_line == HEDGE_DL_TICK ? 4 : 3;
 	uint64_t ns, cnt;
-	size_t i;
 
 	printf(json ? ",\"programs\":{" : "programs (ns per packet while "
 	       "kernel.bpf_stats_enabled=1):");
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		long id = filter_prog_id(nl, progs[i].dl ? cfg->rescue_ifindex :
-					 cfg->dev_ifindex, progs[i].ingress,
-					 progs[i].name);
+	for (i = 0; i < n; i++) {
+		long id = filter_prog_id(nl, progs[i].ifindex,
+					 progs[i].ingress, progs[i].name);
 
 		if (id <= 0 || prog_run_stats(id, &ns, &cnt))
 			ns = cnt = 0;
@@ -788,6 +854,37 @@ static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
 			       (unsigned long long)cnt);
 	}
 	printf(json ? "}" : "\n");
+}
+
+/* The tick line's pulse: how many ticks, and how long since the last. */
+static void print_ticker(struct nl *nl, int json)
+{
+	long id = filter_prog_id(nl, if_nametoindex(TL_OUT), 1,
+				 HEDGE_PROG_TICKER);
+	int prog = id > 0 ? prog_fd_by_id(id) : -1, fd;
+	struct hedge_ticker t = { 0 };
+	struct timespec now;
+	uint32_t zero = 0;
+	uint64_t ago;
+
+	fd = prog >= 0 ? prog_map_fd(prog, "hedge_tick") : -1;
+	if (fd >= 0)
+		map_lookup(fd, &zero, &t);
+	if (prog >= 0)
+		close(prog);
+	if (fd >= 0)
+		close(fd);
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ago = (uint64_t)now.tv_sec * NS_PER_S + now.tv_nsec - t.last_ns;
+	if (json)
+		printf(",\"ticker\":{\"ticks\":%llu,\"last_tick_ago_us\":%llu}",
+		       (unsigned long long)t.ticks,
+		       (unsigned long long)(ago / NS_PER_US));
+	else
+		printf("ticker: %llu ticks, the last %llu us ago\n",
+		       (unsigned long long)t.ticks,
+		       (unsigned long long)(ago / NS_PER_US));
 }
 
 static int cmd_status(struct nl *nl, int json)
@@ -805,6 +902,8 @@ static int cmd_status(struct nl *nl, int json)
 	found = read_config(config_fd, &cfg);
 	if (!found) {
 		print_status(&cfg, stats_fd, json);
+		if (cfg.delay_line == HEDGE_DL_TICK)
+			print_ticker(nl, json);
 		print_prog_costs(nl, &cfg, json);
 		if (json)
 			printf("}\n");

@@ -16,10 +16,25 @@
 #define HEDGE_ID_MAX_LEN	8	/* bytes of request ID, at most a __u64 */
 #define HEDGE_ID_MAX_OFFSET	1464	/* offset + len stays within a 1500-byte MTU */
 
+/*
+ * The tick delay line (no netem): a tick packet circles a veth pair whose
+ * near end has TBF at 1 byte per microsecond, so a tick of N bytes sleeps
+ * N us. The ticker sizes each tick to wake at the earliest deadline.
+ */
+#define HEDGE_TICK_RATE		1000000	/* bytes/s: 1 byte = 1 us */
+#define HEDGE_TICK_MIN		64	/* bytes = us: shortest sleep */
+#define HEDGE_TICK_MAX		9000	/* bytes = us: longest; tick MTU */
+#define HEDGE_TICK_BURST	(2 * (HEDGE_TICK_MAX + 14))
+#define HEDGE_TICK_MAGIC	0x4349544547444548ULL	/* "HEDGETIC" in memory */
+#define HEDGE_TICK_BATCH	16	/* due requests sent per tick, at most */
+#define HEDGE_PARKED_SIZE	4096	/* requests waiting on the tick line */
+#define HEDGE_FRAME_MAX		1514	/* bytes of a parked request, L2 up */
+
 /* Names the kernel shows; `down` and `status` find hedge again by them. */
 #define HEDGE_PROG_SPLITTER	"hedge_splitter"
 #define HEDGE_PROG_WATCHER	"hedge_watcher"
 #define HEDGE_PROG_RESCUER	"hedge_rescuer"
+#define HEDGE_PROG_TICKER	"hedge_ticker"
 #define HEDGE_MAP_CONFIG	"hedge_config"
 #define HEDGE_MAP_STATS		"hedge_stats"
 
@@ -70,9 +85,11 @@ enum hedge_flags {
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
 	__u32 dev_ifindex;	/* device hedged: Splitter egress, watcher ingress */
-	__u32 delay_ifindex;	/* where the Splitter clones to */
+	__u32 delay_ifindex;	/* where clones of due requests go */
 	__u32 rescue_ifindex;	/* far end of the delay line: the Rescuer */
+	__u32 tick_ifindex;	/* tick line: where the tick goes round */
 	__u32 flags;		/* enum hedge_flags */
+	__u32 pad0;
 	__u64 delay_ns;
 	__u64 window_ns;	/* Scoreboard entries older than this are void */
 	__u16 id_offset;
@@ -96,7 +113,40 @@ struct hedge_map_def {
 };
 
 enum hedge_delay_line {
-	HEDGE_DL_NETEM = 1,
+	HEDGE_DL_NETEM = 1,	/* clones wait in netem on DL_IN */
+	HEDGE_DL_TICK = 2,	/* requests are parked; the ticker sends them */
+};
+
+/* A request parked on the tick line until its deadline. */
+struct hedge_parked {
+	__u32 len;
+	__u8 data[HEDGE_FRAME_MAX];
+	__u8 pad[2];
+};
+
+/*
+ * The head of the tick frame, as the ticker and `up` build it: Ethernet
+ * (type IPv4), IPv4 (protocol UDP), UDP, the magic; the rest is padding.
+ */
+struct hedge_tick_head {
+	__u8 eth[12];
+	__be16 eth_type;	/* ETH_P_IP */
+	__u8 ip[20];		/* ip[0] = 0x45, ip[9] = IPPROTO_UDP */
+	__u8 udp[8];
+	__u64 magic;		/* HEDGE_TICK_MAGIC */
+} __attribute__((packed));
+
+/* The tick line's deadlines, in the order requests left (a BPF queue). */
+struct hedge_due {
+	__u64 deadline_ns;
+	struct hedge_key key;
+};
+
+/* The ticker's own state (array entry 0). */
+struct hedge_ticker {
+	__u64 release_ns;	/* when TBF releases the tick now in it */
+	__u64 ticks;
+	__u64 last_ns;		/* bpf_ktime_get_ns() of the last tick */
 };
 
 #endif

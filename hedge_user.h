@@ -28,7 +28,7 @@ int fail(const char *fmt, ...)
 
 /* ---- bpf() ---------------------------------------------------------- */
 
-#define OBJ_MAX_MAPS	8
+#define OBJ_MAX_MAPS	12
 #define OBJ_MAX_PROGS	4
 
 struct bpf_named_fd {
@@ -44,7 +44,14 @@ struct bpf_obj {
 };
 
 long sys_bpf(int cmd, union bpf_attr *attr);
-int obj_load(struct bpf_obj *obj);
+/* A map's size set at load time: `up` shrinks what its delay line does
+ * not use. A list ends with a NULL name. */
+struct map_size {
+	const char *name;
+	uint32_t max_entries;
+};
+
+int obj_load(struct bpf_obj *obj, const struct map_size *sizes);
 void obj_close(struct bpf_obj *obj);
 int obj_map_fd(const struct bpf_obj *obj, const char *name);
 int obj_prog_fd(const struct bpf_obj *obj, const char *name);
@@ -83,6 +90,7 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer,
 		unsigned int mtu);
 int nl_link_del(struct nl *nl, int ifindex);
 int nl_link_up(struct nl *nl, int ifindex);
+int nl_link_no_ipv6(struct nl *nl, int ifindex);
 int nl_link_type(struct nl *nl, int ifindex, unsigned short *type);
 int nl_clsact_add(struct nl *nl, int ifindex);
 int nl_clsact_del(struct nl *nl, int ifindex);
@@ -91,6 +99,8 @@ int nl_clsact_del(struct nl *nl, int ifindex);
 int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 		 uint32_t limit);
+int nl_tbf_add(struct nl *nl, int ifindex, uint32_t rate, uint32_t burst,
+	       uint32_t limit);
 int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,
 		      const char *name);
 int nl_filter_del(struct nl *nl, int ifindex, int ingress, uint32_t prio,
@@ -101,26 +111,36 @@ int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
 
 /* ---- delay lines ---------------------------------------------------- */
 
-/* The delay line's two ends; `down` and `status` find hedge by the second. */
-#define DL_IN	"hedge-dl0"	/* the Splitter clones into it */
-#define DL_OUT	"hedge-dl1"	/* the Rescuer sees clones leave it */
+/* Every delay line has DL_OUT, with the Rescuer on it: `down` and `status`
+ * find hedge by it. */
+#define DL_IN	"hedge-dl0"	/* clones of due requests go in */
+#define DL_OUT	"hedge-dl1"	/* the Rescuer sees them come out */
+#define TL_IN	"hedge-tk0"	/* tick line: TBF */
+#define TL_OUT	"hedge-tk1"	/* tick line: the ticker */
 
 struct hedge_config;
 
-/* Where the Splitter's clones wait out the delay. */
+/* Where requests wait out the delay before the Rescuer sees them. */
 struct delay_line {
 	const char *name;
-	unsigned int kind;	/* enum hedge_delay_line */
+	unsigned int kind;		/* enum hedge_delay_line */
+	const char *devices[5];		/* the names it takes; NULL-ended */
+	const char *needs;		/* said when the kernel lacks its qdisc */
+	const struct map_size *sizes;	/* map sizes it wants */
 	/*
-	 * Build the line, the Rescuer on its far end, and fill in
-	 * cfg->delay_ifindex and cfg->rescue_ifindex. All or nothing: on
-	 * failure it has said why and left nothing behind.
+	 * Build the line with the Rescuer (and the rest of its programs)
+	 * and fill in cfg's ifindexes. All or nothing: on failure it leaves
+	 * nothing behind and returns -ENOENT, silently, if the kernel lacks
+	 * the line's qdisc, else -1 having said why.
 	 */
-	int (*create)(struct nl *nl, struct hedge_config *cfg, int rescuer_fd);
+	int (*create)(struct nl *nl, struct hedge_config *cfg,
+		      const struct bpf_obj *obj);
+	/* Set it going, once the config map is filled; may be NULL. */
+	int (*start)(const struct hedge_config *cfg);
 	/* Remove the line; 0 if it is gone (or was never there). */
 	int (*destroy)(struct nl *nl);
 };
 
-extern const struct delay_line delay_line_netem;
+extern const struct delay_line delay_line_netem, delay_line_tick;
 
 #endif

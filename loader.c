@@ -147,9 +147,17 @@ static int map_create(const char *name, const struct hedge_map_def *def)
 	return fd;
 }
 
+static void resize(struct hedge_map_def *def, const char *name,
+		   const struct map_size *sizes)
+{
+	for (; sizes && sizes->name; sizes++)
+		if (!strcmp(sizes->name, name))
+			def->max_entries = sizes->max_entries;
+}
+
 /* Create a map for every symbol in the "maps" section. */
 static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
-		       size_t *offsets)
+		       size_t *offsets, const struct map_size *sizes)
 {
 	const Elf64_Shdr *s = section(e, maps_shndx);
 	const unsigned char *defs = section_data(e, s);
@@ -171,6 +179,7 @@ static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
 			return fail("embedded BPF object: bad map %s",
 				    symbol_name(e, sym));
 		memcpy(&def, defs + sym->st_value, sizeof(def));
+		resize(&def, symbol_name(e, sym), sizes);
 		fd = map_create(symbol_name(e, sym), &def);
 		if (fd < 0)
 			return -1;
@@ -332,7 +341,7 @@ static int load_progs(const struct elf *e, int maps_shndx,
 	return 0;
 }
 
-int obj_load(struct bpf_obj *obj)
+int obj_load(struct bpf_obj *obj, const struct map_size *sizes)
 {
 	size_t offsets[OBJ_MAX_MAPS];
 	const Elf64_Shdr *lic;
@@ -350,7 +359,7 @@ int obj_load(struct bpf_obj *obj)
 	if (!license || !lic->sh_size || license[lic->sh_size - 1] != '\0')
 		return fail("embedded BPF object: no license section");
 
-	if ((maps >= 0 && create_maps(&e, maps, obj, offsets)) ||
+	if ((maps >= 0 && create_maps(&e, maps, obj, offsets, sizes)) ||
 	    load_progs(&e, maps, license, obj, offsets)) {
 		obj_close(obj);
 		return -1;

@@ -16,6 +16,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/if_addr.h>
 #include <linux/if_ether.h>
 #include <linux/veth.h>
 #include <linux/pkt_sched.h>
@@ -256,6 +257,23 @@ int nl_link_del(struct nl *nl, int ifindex)
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
+/* No IPv6 link-local address, hence no DAD, RS or MLD traffic. */
+int nl_link_no_ipv6(struct nl *nl, int ifindex)
+{
+	struct rtattr *spec, *inet6;
+	uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
+	struct req r;
+
+	req_init(&r, RTM_NEWLINK, 0, sizeof(r.ifi));
+	r.ifi.ifi_index = ifindex;
+	spec = nest_begin(&r, IFLA_AF_SPEC);
+	inet6 = nest_begin(&r, AF_INET6);
+	add_attr(&r, IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof(mode));
+	nest_end(&r, inet6);
+	nest_end(&r, spec);
+	return nl_talk(nl, &r, NULL, NULL);
+}
+
 int nl_link_up(struct nl *nl, int ifindex)
 {
 	struct req r;
@@ -361,6 +379,26 @@ int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 	opts = nest_begin(&r, TCA_OPTIONS);
 	add_raw(&r, &qopt, sizeof(qopt));
 	add_attr(&r, TCA_NETEM_LATENCY64, &latency, sizeof(latency));
+	nest_end(&r, opts);
+	return nl_talk(nl, &r, NULL, NULL);
+}
+
+/* TBF without a rate table: an Ethernet link layer needs none. */
+int nl_tbf_add(struct nl *nl, int ifindex, uint32_t rate, uint32_t burst,
+	       uint32_t limit)
+{
+	struct tc_tbf_qopt qopt = {
+		.rate = { .rate = rate, .linklayer = TC_LINKLAYER_ETHERNET },
+		.limit = limit,
+	};
+	struct rtattr *opts;
+	struct req r;
+
+	qdisc_req(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex,
+		  TC_H_ROOT, 0, "tbf");
+	opts = nest_begin(&r, TCA_OPTIONS);
+	add_attr(&r, TCA_TBF_PARMS, &qopt, sizeof(qopt));
+	add_u32(&r, TCA_TBF_BURST, burst);	/* bytes; else qopt.buffer */
 	nest_end(&r, opts);
 	return nl_talk(nl, &r, NULL, NULL);
 }

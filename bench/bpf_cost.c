@@ -106,7 +106,7 @@ int main(void)
 	uint32_t zero = 0, i;
 	uint64_t total = 0;
 
-	if (obj_load(&obj))
+	if (obj_load(&obj, NULL))
 		return 1;
 	memset(&cfg, 0, sizeof(cfg));
 	inet_pton(AF_INET, "10.0.0.2", &t.addr);

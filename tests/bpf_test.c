@@ -475,7 +475,7 @@ static void test_lru_bound(void)
 
 int main(void)
 {
-	if (obj_load(&obj)) {
+	if (obj_load(&obj, NULL)) {
 		printf("FAIL programs load through the verifier: see above\n");
 		return 1;
 	}
