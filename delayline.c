@@ -184,8 +184,12 @@ static int tick_create(struct nl *nl, struct hedge_config *cfg,
  * round for as long as the line exists. */
 static int tick_start(const struct hedge_config *cfg)
 {
+	struct hedge_tick_head h = {
+		.eth_type = htons(ETH_P_IP),
+		.ip = { [0] = 0x45, [9] = IPPROTO_UDP },
+		.magic = HEDGE_TICK_MAGIC,
+	};
 	unsigned char frame[HEDGE_TICK_MIN] = { 0 };
-	struct hedge_tick_head *h = (struct hedge_tick_head *)frame;
 	struct sockaddr_ll sa = {
 		.sll_family = AF_PACKET,
 		.sll_protocol = htons(ETH_P_IP),
@@ -198,10 +202,7 @@ static int tick_start(const struct hedge_config *cfg)
 	if (fd < 0)
 		return fail("opening a packet socket for the tick: %s",
 			    strerror(errno));
-	h->eth_type = htons(ETH_P_IP);
-	h->ip[0] = 0x45;
-	h->ip[9] = IPPROTO_UDP;
-	h->magic = HEDGE_TICK_MAGIC;
+	memcpy(frame, &h, sizeof(h));
 	sent = sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&sa,
 		      sizeof(sa));
 	close(fd);

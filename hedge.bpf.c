@@ -115,6 +115,22 @@ static __always_inline struct hedge_config *config(void)
 }
 
 /*
+ * `len` as a size the verifier sees as 1..max, or 0 if it is not in that
+ * range. Older verifiers (6.1) lose the lower bound of a plain check, so
+ * it is n + 1 with n checked; the empty asm after the check keeps the
+ * compiler from computing n + 1 (or reusing len) before it.
+ */
+static __always_inline __u32 bounded_len(__u32 len, __u32 max)
+{
+	__u32 n = len - 1;
+
+	if (n >= max)
+		return 0;
+	asm volatile("" : "+r"(n));
+	return n + 1;
+}
+
+/*
  * Parse an Ethernet/IPv4/UDP datagram that hedge can track. Anything else
  * -- not IPv4, IP options, a fragment, not UDP, a header outside the linear
  * data, a payload too short to hold the ID, not to (or from) a target --
@@ -157,19 +173,10 @@ static __always_inline int parse(struct __sk_buff *skb,
 		return -1;
 	d->key.id = 0;
 	if (id_len) {
-		/*
-		 * Older verifiers (6.1) cannot see that id_len != 0 makes the
-		 * size non-zero: pass n + 1 with n bounded, and hide n from
-		 * the compiler so it does not fold n + 1 back into id_len.
-		 */
-		__u32 n = id_len - 1;
-
-		asm volatile("" : "+r"(n));
-		if (n >= HEDGE_ID_MAX_LEN)
-			return -1;
+		id_len = bounded_len(id_len, HEDGE_ID_MAX_LEN);
 		/* This also fails if the datagram is truncated. */
-		if (bpf_skb_load_bytes(skb, payload + cfg->id_offset,
-				       &d->key.id, n + 1))
+		if (!id_len || bpf_skb_load_bytes(skb, payload + cfg->id_offset,
+						  &d->key.id, id_len))
 			return -1;
 	}
 
@@ -214,26 +221,13 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
 	return e;
 }
 
-/*
- * A length the verifier sees as 1..HEDGE_FRAME_MAX. Older verifiers (6.1)
- * lose the lower bound of a plain check, so n + 1 with n bounded, n hidden
- * from the compiler lest it fold n + 1 back.
- */
-static __always_inline __u32 frame_len(__u32 len)
-{
-	__u32 n = len - 1;
-
-	asm volatile("" : "+r"(n));
-	return n < HEDGE_FRAME_MAX ? n + 1 : 0;
-}
-
 /* Tick line: keep the request's bytes and its deadline for the ticker. */
 static __always_inline void park(struct __sk_buff *skb,
 				 const struct hedge_config *cfg,
 				 const struct hedge_key *key, __u64 now)
 {
 	struct hedge_due due = { .deadline_ns = now + cfg->delay_ns };
-	__u32 zero = 0, len = frame_len(skb->len);
+	__u32 zero = 0, len = bounded_len(skb->len, HEDGE_FRAME_MAX);
 	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_scratch, &zero);
 
 	/* Through a per-CPU scratch copy: 1.5 KB does not fit the stack. */
@@ -378,6 +372,9 @@ static __always_inline __s64 csum_chunk(struct hedge_parked *p, __u32 k,
 	if (sum < 0 || n4 <= k)
 		return sum;
 	size = n4 - k;
+	/* The compiler knows n4 <= UDP_MAX and would drop the clamp; 6.1's
+	 * verifier has lost that bound and needs it. */
+	asm volatile("" : "+r"(size));
 	if (size > max)
 		size = max;
 	return bpf_csum_diff(0, 0, (__be32 *)(p->data + UDP_AT + k), size,
@@ -415,6 +412,7 @@ static __always_inline int fix_udp_csum(struct hedge_parked *p)
 	sum = csum_chunk(p, 1024, n4, sum);
 	for (i = 0; i < 3; i++) {	/* the last 1..3 bytes, zero-padded */
 		at = UDP_AT + n4 + i;
+		asm volatile("" : "+r"(at));	/* as above */
 		if (n4 + i < ulen && at < HEDGE_FRAME_MAX)
 			tail[i] = p->data[at];
 	}
@@ -452,7 +450,7 @@ static __always_inline void send_due(struct __sk_buff *skb,
 	__u32 len;
 
 	if (e && e->state == HEDGE_PENDING) {
-		len = p ? frame_len(p->len) : 0;
+		len = p ? bounded_len(p->len, HEDGE_FRAME_MAX) : 0;
 		if (len && !fix_udp_csum(p) &&
 		    !bpf_skb_change_tail(skb, len, 0) &&
 		    !bpf_skb_store_bytes(skb, 0, p->data, len, 0))

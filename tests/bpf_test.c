@@ -181,6 +181,9 @@ static struct hedge_stats counters(void)
 	return sum;
 }
 
+static uint32_t delay_line = HEDGE_DL_NETEM;
+static uint64_t delay_ns = 10000000;
+
 static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 		       uint32_t flags)
 {
@@ -191,7 +194,9 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.dev_ifindex = if_nametoindex("lo");
 	cfg.delay_ifindex = if_nametoindex("tdl0");
-	cfg.delay_ns = 10000000;
+	cfg.delay_ns = delay_ns;
+	cfg.delay_line = delay_line;
+	cfg.tick_ifindex = if_nametoindex("lo");
 	cfg.window_ns = window_ns;
 	cfg.id_offset = id_off;
 	cfg.id_len = id_len;
@@ -206,6 +211,19 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 		fprintf(stderr, "bpf_test: filling maps: %s\n", strerror(errno));
 		exit(1);
 	}
+}
+
+/* The one clone waiting on tdl1, into `out`; its length, or -1. */
+static int next_clone(struct pkt *out)
+{
+	struct pollfd pfd = { clone_sock, POLLIN, 0 };
+	ssize_t len;
+
+	if (poll(&pfd, 1, 50) <= 0)
+		return -1;
+	len = recv(clone_sock, out->b, sizeof(out->b), 0);
+	out->len = len < 0 ? 0 : (unsigned int)len;
+	return (int)len;
 }
 
 /*
@@ -457,6 +475,94 @@ static void test_id_layouts(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* The tick frame as `up` sends it. */
+static struct pkt tick(void)
+{
+	struct hedge_tick_head h = {
+		.eth_type = htons(ETH_P_IP),
+		.ip = { [0] = 0x45, [9] = IPPROTO_UDP },
+		.magic = HEDGE_TICK_MAGIC,
+	};
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	memcpy(p.b, &h, sizeof(h));
+	p.len = HEDGE_TICK_MIN;
+	return p;
+}
+
+/* A UDP checksum over the pseudo-header and segment: 0 when right. */
+static uint16_t udp_check(const struct pkt *p)
+{
+	const unsigned char *ip = p->b + 14, *udp = ip + 20;
+	unsigned int ulen = udp[4] << 8 | udp[5], i;
+	uint32_t sum = IPPROTO_UDP + ulen;
+
+	if (p->len < 42 || ulen > p->len - 34)
+		return 1;
+
+	for (i = 0; i < 8; i += 2)
+		sum += ip[12 + i] << 8 | ip[13 + i];
+	for (i = 0; i < ulen; i += 2)
+		sum += udp[i] << 8 | (i + 1 < ulen ? udp[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void test_tick_line(void)
+{
+	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 800, 37), t,
+		   out, resp = response(801);
+	struct hedge_stats before, after;
+	struct run r;
+
+	delay_line = HEDGE_DL_TICK;
+	delay_ns = 0;			/* due at once */
+	set_config(1000000000, 0, 4, 0);
+	before = counters();
+
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0
+	      && state_of(800) == HEDGE_PENDING, "tick line: the splitter parks "
+	      "the request instead of cloning it", "cloned or not tracked");
+	t = tick();
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(r.ret == TC_ACT_REDIRECT, "the ticker sends the tick round again",
+	      "tick not redirected");
+	check(next_clone(&out) == (int)req.len &&
+	      !memcmp(out.b, req.b, 14 + 20 + 6) &&
+	      !memcmp(out.b + 42, req.b + 42, req.len - 42),
+	      "the ticker turns the tick into the due request, byte for byte "
+	      "but the checksum", "no clone, or bytes differ");
+	check(out.b[40] | out.b[41] && udp_check(&out) == 0,
+	      "the hedge carries a full, valid UDP checksum (odd length)",
+	      "checksum missing or wrong");
+	check(clones_seen(NULL) == 0, "each due request is sent once",
+	      "sent twice");
+
+	/* Answered before its deadline: the ticker cancels it. */
+	t = request(801);
+	run(HEDGE_PROG_SPLITTER, &t);
+	run(HEDGE_PROG_WATCHER, &resp);
+	t = tick();
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(clones_seen(NULL) == 0 &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1,
+	      "the ticker drops a request answered in time, counted cancelled",
+	      "sent or not counted");
+
+	t = request(802);
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(r.ret == TC_ACT_SHOT, "the ticker drops what is not the tick",
+	      "stray passed");
+
+	delay_line = HEDGE_DL_NETEM;
+	delay_ns = 10000000;
+	set_config(1000000000, 0, 4, 0);
+}
+
 static void test_lru_bound(void)
 {
 	union bpf_attr attr;
@@ -481,7 +587,8 @@ int main(void)
 	}
 	check(obj_prog_fd(&obj, HEDGE_PROG_SPLITTER) >= 0 &&
 	      obj_prog_fd(&obj, HEDGE_PROG_WATCHER) >= 0 &&
-	      obj_prog_fd(&obj, HEDGE_PROG_RESCUER) >= 0,
+	      obj_prog_fd(&obj, HEDGE_PROG_RESCUER) >= 0 &&
+	      obj_prog_fd(&obj, HEDGE_PROG_TICKER) >= 0,
 	      "programs load through the verifier", "a program is missing");
 	clone_sock = open_clone_socket();
 	set_config(1000000000, 0, 4, 0);
@@ -491,6 +598,7 @@ int main(void)
 	test_expiry();
 	test_untouched();
 	test_id_layouts();
+	test_tick_line();
 	test_lru_bound();
 	obj_close(&obj);
 	return failures ? 1 : 0;

@@ -1,6 +1,7 @@
 #!/bin/bash
-# tests/e2e.sh - hedge end to end under a kernel with netem (tests/vm/run
-# boots one): the seed's chaos server (2% of IDs stall 400 ms) and an
+# tests/e2e.sh - hedge end to end, with E2E_LINE=netem (under a kernel with
+# netem: tests/vm/run boots one) or E2E_LINE=tick (any kernel with TBF):
+# the seed's chaos server (2% of IDs stall 400 ms) and an
 # unmodified blocking client, on lo and across two namespaces, with the
 # state of each namespace compared before `up` and after `down`.
 # TCG is emulated, so latency bounds are generous; bench/ has the figures.
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 
 N=${E2E_REQUESTS:-400}		# requests per run: 8 of them stall
+LINE=${E2E_LINE:-netem}		# the delay line under test: netem or tick
+UP="$HEDGE up --delay-line $LINE"
 STALL_BOUND_MS=100		# a stalled request, hedged: ~delay + RTT
 OUT=tests/out/e2e
 mkdir -p $OUT
@@ -50,9 +53,9 @@ hedged_run() {
 	base_p99=$(json $OUT/$name-baseline.json p99_ms)
 
 	check "$name: hedge up" "up failed: $(cat $OUT/up.err)" \
-		sh -c "ip netns exec $ns $HEDGE up --dev $dev --target $addr:9000 --delay 10ms >/dev/null 2>$OUT/up.err"
+		sh -c "ip netns exec $ns $UP --dev $dev --target $addr:9000 --delay 10ms >/dev/null 2>$OUT/up.err"
 	expect "$name: a second up is refused" 1 "already up" \
-		ip netns exec "$ns" $HEDGE up --dev "$dev" --target "$addr:9000"
+		ip netns exec "$ns" $UP --dev "$dev" --target "$addr:9000"
 	run_client "$ns" "$addr" "$name-kernel" 200000
 
 	check "$name: every request answered (no timeout)" "$(cat $OUT/$name-kernel.json)" \
@@ -70,8 +73,12 @@ hedged_run() {
 	check "$name: P99 hedged / P99 baseline <= 0.1 ($p99 / $base_p99 ms)" "ratio too high" \
 		awk "BEGIN { exit !($p99 <= 0.1 * $base_p99) }"
 
+	# Late originals (400 ms) and the last clones settle first.
+	sleep 0.5
 	st=$OUT/$name.status.json
 	ip netns exec "$ns" $HEDGE status --json >"$st"
+	check "$name: status names the $LINE delay line" "$(cat "$st")" \
+		grep -q "\"delay_line\":\"$LINE\"" "$st"
 	sent=$(json "$st" hedges_sent)
 	check "$name: status counts every request" "requests $(json "$st" requests), want $N" \
 		[ "$(json "$st" requests)" = $N ]
@@ -97,7 +104,7 @@ hedged_run() {
 # ---- client and server on lo, as in the seed
 netns_add hedget-lo
 start_server hedget-lo 127.0.0.1
-hedged_run lo hedget-lo 127.0.0.1 lo
+hedged_run $LINE-lo hedget-lo 127.0.0.1 lo
 stop_server
 
 # ---- client and server in two namespaces joined by a veth pair
@@ -109,7 +116,7 @@ ip -n hedget-s addr add 10.99.0.2/24 dev hveth-s
 ip -n hedget-c link set hveth-c up
 ip -n hedget-s link set hveth-s up
 start_server hedget-s 10.99.0.2
-hedged_run veth hedget-c 10.99.0.2 hveth-c
+hedged_run $LINE-veth hedget-c 10.99.0.2 hveth-c
 stop_server
 
 # ---- beside another tool's clsact and filters, run without ip netns exec
@@ -118,24 +125,24 @@ NS=hedget-lo
 ip netns exec $NS tc qdisc add dev lo clsact
 ip netns exec $NS tc filter add dev lo ingress pref 7 bpf bytecode '1,6 0 0 0,'
 ip netns exec $NS tc filter add dev lo egress pref 7 bpf bytecode '1,6 0 0 0,'
-before=$OUT/coexist.before
+before=$OUT/$LINE-coexist.before
 snapshot $NS >"$before"
 start_server $NS 127.0.0.1
-nsenter --net=/run/netns/$NS $HEDGE up --target 127.0.0.1:9000 >/dev/null
-check "coexist: hedge's filters sit beside the other tool's" "$(tc -n $NS filter show dev lo ingress)" \
+nsenter --net=/run/netns/$NS $UP --target 127.0.0.1:9000 >/dev/null
+check "$LINE-coexist: hedge's filters sit beside the other tool's" "$(tc -n $NS filter show dev lo ingress)" \
 	sh -c "tc -n $NS filter show dev lo ingress | grep -q hedge_watcher &&
 	       tc -n $NS filter show dev lo ingress | grep -q bytecode &&
 	       tc -n $NS filter show dev lo egress | grep -q hedge_splitter &&
 	       tc -n $NS filter show dev lo egress | grep -q bytecode"
-check "coexist: maps pinned in the host's bpffs" "$(ls -R /sys/fs/bpf)" \
+check "$LINE-coexist: maps pinned in the host's bpffs" "$(ls -R /sys/fs/bpf)" \
 	sh -c "ls /sys/fs/bpf/hedge-net*/hedge_config >/dev/null"
-run_client $NS 127.0.0.1 coexist 300000
-check "coexist: stalled requests still hedged" "slowest stalled: $(stalled_max_ms $OUT/coexist.csv) ms" \
-	[ "$(stalled_max_ms $OUT/coexist.csv)" -lt $STALL_BOUND_MS ]
-check "coexist: status from another mount namespace (ip netns exec)" "no status" \
+run_client $NS 127.0.0.1 $LINE-coexist 300000
+check "$LINE-coexist: stalled requests still hedged" "slowest stalled: $(stalled_max_ms $OUT/$LINE-coexist.csv) ms" \
+	[ "$(stalled_max_ms $OUT/$LINE-coexist.csv)" -lt $STALL_BOUND_MS ]
+check "$LINE-coexist: status from another mount namespace (ip netns exec)" "no status" \
 	sh -c "ip netns exec $NS $HEDGE status | grep -q 'requests $N'"
 nsenter --net=/run/netns/$NS $HEDGE down >/dev/null
-same_snapshot "coexist: down removes only hedge's filters, pins and nothing else" $NS "$before"
+same_snapshot "$LINE-coexist: down removes only hedge's filters, pins and nothing else" $NS "$before"
 stop_server
 
 exit 0

@@ -9,11 +9,7 @@ cd "$(dirname "$0")/.." || exit 1
 NS=hedget-native
 
 # ---- BPF programs and netlink, each in a namespace of its own
-netns_add hedget-bpf
-ip -n hedget-bpf link add tdl0 type veth peer name tdl1
-ip -n hedget-bpf link set tdl0 up
-ip -n hedget-bpf link set tdl1 up
-ip netns exec hedget-bpf build/bpf_test || echo "FAIL bpf_test exited $?"
+bash tests/bpf.sh
 netns_add hedget-nl
 ip netns exec hedget-nl build/netlink_test || echo "FAIL netlink_test exited $?"
 
@@ -40,6 +36,7 @@ for i in 0:0 0:9 1465:1 x:4 4 -1:2 0:4:1; do
 	expect "bad --id '$i'" 2 "--id" $HEDGE up --target 127.0.0.1:9 --id "$i"
 done
 expect "bad window" 2 "--window" $HEDGE up --target 127.0.0.1:9 --window 0s
+expect "bad delay line" 2 "--delay-line fast: expected auto, netem or tick" $HEDGE up --target 127.0.0.1:9 --delay-line fast
 expect "window not above delay" 2 "longer than --delay" $HEDGE up --target 127.0.0.1:9 --delay 1s --window 1s
 expect "status with a bad option" 2 "unknown option" $HEDGE status --yaml
 expect "down with an option" 2 "unknown option" $HEDGE down now
@@ -71,9 +68,13 @@ expect "an old ingress qdisc in clsact's place" 1 "device 'lo' has an 'ingress' 
 ip netns exec $NS tc qdisc del dev lo ingress
 
 ip -n $NS link add hedge-dl1 type veth peer name other1
-expect "a device named like the delay line" 1 "hedge-dl0 or hedge-dl1 exists and is not hedge's" \
+expect "a device named like the delay line" 1 "a device named hedge-dl1 exists and is not hedge's" \
 	in_ns $HEDGE up --target 127.0.0.1:9
 ip -n $NS link del hedge-dl1
+ip -n $NS link add hedge-tk0 type veth peer name other1
+expect "a device named like the tick line" 1 "a device named hedge-tk0 exists and is not hedge's" \
+	in_ns $HEDGE up --target 127.0.0.1:9
+ip -n $NS link del hedge-tk0
 
 # The lock: an abstract socket in the namespace, held here by python.
 ip netns exec $NS python3 -c '
@@ -89,19 +90,22 @@ if ip netns exec $NS tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
 	ip netns exec $NS tc qdisc del dev lo root
 	echo "SKIP no-netem error: this kernel has netem (the VM suite runs up for real)"
 else
-	expect "up on a kernel without netem names sch_netem" 1 \
-		"no netem qdisc \(sch_netem\).*modprobe sch_netem.*linux-modules-extra" \
-		in_ns $HEDGE up --target 127.0.0.1:9000
+	expect "up --delay-line netem on a kernel without netem names sch_netem" 1 \
+		"this kernel has no netem qdisc \(sch_netem\).*modprobe sch_netem.*linux-modules-extra" \
+		in_ns $HEDGE up --delay-line netem --target 127.0.0.1:9000
 	# Another tool's clsact and filter on the device must survive too.
 	ip netns exec $NS tc qdisc add dev lo clsact
 	ip netns exec $NS tc filter add dev lo ingress pref 7 bpf bytecode '1,6 0 0 0,'
 	snapshot $NS >"$before.tool"
 	expect "up fails the same beside another tool's filters" 1 "sch_netem" \
-		in_ns $HEDGE up --dev lo --target 127.0.0.1:9000
+		in_ns $HEDGE up --delay-line netem --dev lo --target 127.0.0.1:9000
 	same_snapshot "failed up leaves another tool's clsact and filter" $NS "$before.tool"
 	ip netns exec $NS tc qdisc del dev lo clsact
 	expect "up without netem, run outside ip netns exec (host bpffs)" 1 "sch_netem" \
-		nsenter --net=/run/netns/$NS $HEDGE up --target 127.0.0.1:9000
+		nsenter --net=/run/netns/$NS $HEDGE up --delay-line netem --target 127.0.0.1:9000
+	check "auto picks the tick line where netem is missing" "$(in_ns $HEDGE up --target 127.0.0.1:9000 2>&1)" \
+		sh -c "ip netns exec $NS $HEDGE status | grep -q 'tick delay line'"
+	in_ns $HEDGE down >/dev/null
 fi
 same_snapshot "failed runs leave links, qdiscs, filters, bpffs, sysctls as found" $NS "$before"
 rm -f "$before" "$before.tool"
