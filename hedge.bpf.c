@@ -316,6 +316,28 @@ int hedge_watcher(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
+/* A hedge sent: count it and how late it left (per CPU: no atomics). */
+static __always_inline void count_hedge(struct hedge_stats *st,
+					const struct hedge_config *cfg,
+					const struct hedge_entry *e)
+{
+	__u64 due = e->sent_ns + cfg->delay_ns, now = bpf_ktime_get_ns();
+	__u64 bucket, late;
+
+	st->hedges_sent++;
+	if (now < due) {
+		st->early++;
+		return;
+	}
+	late = now - due;
+	if (late > st->late_max_ns)
+		st->late_max_ns = late;
+	bucket = late / HEDGE_LATE_STEP_NS;
+	if (bucket >= HEDGE_LATE_BUCKETS)
+		bucket = HEDGE_LATE_BUCKETS - 1;
+	st->late[bucket]++;
+}
+
 SEC("tc/rescuer")
 int hedge_rescuer(struct __sk_buff *skb)
 {
@@ -341,7 +363,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	if (st)
-		st->hedges_sent++;
+		count_hedge(st, cfg, e);
 
 	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
 		/*

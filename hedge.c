@@ -729,44 +729,6 @@ static int cmd_down(struct nl *nl)
 	return 0;
 }
 
-/* A per-CPU map returns one value per possible CPU, online or not. */
-static int possible_cpus(void)
-{
-	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
-	int first, last = 0, n;
-
-	/* The list is like "0-3" or "0"; its last number is the highest. */
-	n = f ? fscanf(f, "%d-%d", &first, &last) : 0;
-	if (f)
-		fclose(f);
-	if (n == 1)
-		last = first;
-	if (n < 1)
-		return (int)sysconf(_SC_NPROCESSORS_CONF);
-	return last + 1;
-}
-
-static void sum_stats(int fd, uint32_t target, struct hedge_stats *sum)
-{
-	int i, n = possible_cpus();
-	struct hedge_stats *per_cpu;
-
-	memset(sum, 0, sizeof(*sum));
-	per_cpu = calloc(n > 0 ? n : 1, sizeof(*per_cpu));
-	if (!per_cpu || map_lookup(fd, &target, per_cpu)) {
-		free(per_cpu);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		sum->requests += per_cpu[i].requests;
-		sum->hedges_sent += per_cpu[i].hedges_sent;
-		sum->hedges_cancelled += per_cpu[i].hedges_cancelled;
-		sum->responses += per_cpu[i].responses;
-		sum->duplicates += per_cpu[i].duplicates;
-	}
-	free(per_cpu);
-}
-
 static void target_str(const struct hedge_target_key *t, char *buf,
 		       size_t size)
 {
@@ -774,6 +736,45 @@ static void target_str(const struct hedge_target_key *t, char *buf,
 
 	inet_ntop(AF_INET, &t->addr, addr, sizeof(addr));
 	snprintf(buf, size, "%s:%u", addr, ntohs(t->port));
+}
+
+/* The lateness of `pct` percent of the hedges, at most: a bucket's top. */
+static uint64_t late_percentile_us(const struct hedge_stats *st, double pct)
+{
+	uint64_t seen = 0, late = st->hedges_sent - st->early;
+	int i;
+
+	for (i = 0; i < HEDGE_LATE_BUCKETS - 1; i++) {
+		seen += st->late[i];
+		if (late && seen >= pct / 100 * late)
+			break;
+	}
+	if (i < HEDGE_LATE_BUCKETS - 1 &&
+	    (i + 1) * HEDGE_LATE_STEP_NS < st->late_max_ns)
+		return (i + 1) * HEDGE_LATE_STEP_NS / NS_PER_US;
+	return st->late_max_ns / NS_PER_US;	/* the open last bucket */
+}
+
+/* How long after their deadlines hedges left: never before, if all is well. */
+static void print_lateness(const struct hedge_stats *st, int json)
+{
+	unsigned long long p50 = late_percentile_us(st, 50);
+	unsigned long long p99 = late_percentile_us(st, 99);
+	unsigned long long max = st->late_max_ns / NS_PER_US;
+	int i;
+
+	if (!json) {
+		printf("  hedge lateness: %llu early, p50 <= %llu us, "
+		       "p99 <= %llu us, max %llu us\n",
+		       (unsigned long long)st->early, p50, p99, max);
+		return;
+	}
+	printf("\"early\":%llu,\"late_p50_us\":%llu,\"late_p99_us\":%llu,"
+	       "\"late_max_us\":%llu,\"late_16us_buckets\":[",
+	       (unsigned long long)st->early, p50, p99, max);
+	for (i = 0; i < HEDGE_LATE_BUCKETS; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)st->late[i]);
+	printf("]}");
 }
 
 static void print_status(const struct hedge_config *cfg, int stats_fd,
@@ -801,10 +802,10 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 		       cfg->id_offset, cfg->id_len);
 	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
 		target_str(&cfg->targets[i], target, sizeof(target));
-		sum_stats(stats_fd, i, &st);
+		stats_read(stats_fd, i, &st);
 		printf(json ? "%s{\"target\":\"%s\",\"requests\":%llu,"
 			      "\"hedges_sent\":%llu,\"hedges_cancelled\":%llu,"
-			      "\"responses\":%llu,\"duplicates_dropped\":%llu}"
+			      "\"responses\":%llu,\"duplicates_dropped\":%llu,"
 			    : "%starget %s: requests %llu, hedges sent %llu, "
 			      "hedges cancelled %llu, responses %llu, "
 			      "duplicates dropped %llu\n",
@@ -814,6 +815,7 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 		       (unsigned long long)st.hedges_cancelled,
 		       (unsigned long long)st.responses,
 		       (unsigned long long)st.duplicates);
+		print_lateness(&st, json);
 	}
 	if (json)
 		printf("]");

@@ -68,12 +68,23 @@ struct hedge_target_key {
 	__u16 pad;
 };
 
+/*
+ * Hedge lateness: how long after its deadline (request sent + delay) the
+ * Rescuer sent a hedge, in buckets of HEDGE_LATE_STEP_NS; the last bucket
+ * holds everything later. A hedge before its deadline counts as early.
+ */
+#define HEDGE_LATE_BUCKETS	32
+#define HEDGE_LATE_STEP_NS	16000ULL	/* 16 us: 0..496 us, then > */
+
 struct hedge_stats {
 	__u64 requests;		/* new requests seen by the Splitter */
 	__u64 hedges_sent;	/* clones the Rescuer sent on */
 	__u64 hedges_cancelled;	/* clones dropped: the response came first */
 	__u64 responses;	/* first responses, passed to the client */
 	__u64 duplicates;	/* later responses, dropped */
+	__u64 early;		/* hedges sent before their deadline */
+	__u64 late_max_ns;
+	__u64 late[HEDGE_LATE_BUCKETS];
 };
 
 enum hedge_flags {

@@ -63,6 +63,9 @@ int obj_get(const char *path);
 int prog_fd_by_id(uint32_t id);
 /* The kernel's accounting (with kernel.bpf_stats_enabled=1) of program id. */
 int prog_run_stats(uint32_t id, uint64_t *run_time_ns, uint64_t *run_cnt);
+struct hedge_stats;
+/* Target `target`'s counters in the per-CPU stats map, summed; -errno. */
+int stats_read(int fd, uint32_t target, struct hedge_stats *sum);
 /* The fd of the map called `name` that program `prog_fd` uses, or -1. */
 int prog_map_fd(int prog_fd, const char *name);
 

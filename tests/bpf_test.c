@@ -163,21 +163,9 @@ static uint32_t state_of(uint32_t id)
 
 static struct hedge_stats counters(void)
 {
-	struct hedge_stats per_cpu[512], sum;
-	uint32_t zero = 0;
-	int i;
+	struct hedge_stats sum;
 
-	memset(&sum, 0, sizeof(sum));
-	memset(per_cpu, 0, sizeof(per_cpu));
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_STATS), &zero, per_cpu))
-		return sum;
-	for (i = 0; i < 512; i++) {
-		sum.requests += per_cpu[i].requests;
-		sum.hedges_sent += per_cpu[i].hedges_sent;
-		sum.hedges_cancelled += per_cpu[i].hedges_cancelled;
-		sum.responses += per_cpu[i].responses;
-		sum.duplicates += per_cpu[i].duplicates;
-	}
+	stats_read(obj_map_fd(&obj, HEDGE_MAP_STATS), 0, &sum);
 	return sum;
 }
 
