@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
- * delayline.c - the delay lines requests wait in before the Rescuer.
+ * delayline.c - the delay line requests wait in before the Rescuer.
  *
- * Both have a veth pair DL_IN/DL_OUT with the Rescuer on DL_OUT's clsact
- * ingress. They differ in what feeds DL_IN:
+ * One veth pair DL_IN/DL_OUT, the Rescuer on DL_OUT's clsact ingress: what
+ * comes out of DL_IN and is still unanswered is sent as the hedge. Two
+ * kinds differ in what feeds it:
  *
  * netem: DL_IN's root qdisc is `netem delay T`; the Splitter clones every
- *        request into it and the clone comes out T later.
+ *        request into DL_IN and the clone reaches the Rescuer T later.
  * tick:  no netem. The Splitter parks each request's bytes with its
- *        deadline; a tick packet circles the veth pair TL_IN/TL_OUT
- *        through TBF on TL_IN (1 byte = 1 us), and the ticker on TL_OUT
- *        sizes it to wake at the next deadline, then clones the due
- *        requests into DL_IN itself.
+ *        deadline. A tick packet circles the pair the other way, through
+ *        TBF on DL_OUT (1 byte = 1 us) to the ticker on DL_IN's ingress,
+ *        which sizes it to wake at the next deadline and then clones each
+ *        due request out of DL_IN to the Rescuer.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,8 +30,6 @@
 #define DL_MTU		65535
 /* Clones waiting at once; beyond it netem drops them (no hedge, no harm). */
 #define NETEM_LIMIT	10000
-/* The tick veths carry ticks of up to HEDGE_TICK_MAX bytes. */
-#define TL_MTU		HEDGE_TICK_MAX
 
 /* A missing kernel feature gets a message that names it. */
 static int explain(const struct nl *nl, int err, const char *what,
@@ -41,84 +40,82 @@ static int explain(const struct nl *nl, int err, const char *what,
 	return nl_fail(nl, err, what);
 }
 
-static int veth_add(struct nl *nl, const char *in, const char *out,
-		    unsigned int mtu, int *in_index, int *out_index)
+int dl_create(struct nl *nl, struct hedge_config *cfg)
 {
-	int err = nl_veth_add(nl, in, out, mtu);
+	int in, out, err = nl_veth_add(nl, DL_IN, DL_OUT, DL_MTU);
 
 	if (err)
-		return explain(nl, err, "creating a veth pair for the delay "
-			       "line", "veth driver (veth)");
-	*in_index = if_nametoindex(in);
-	*out_index = if_nametoindex(out);
-	if (!*in_index || !*out_index)
-		return fail("finding %s: %s", in, strerror(errno));
-	return 0;
+		return explain(nl, err, "creating the delay line " DL_IN "/"
+			       DL_OUT, "veth driver (veth)");
+	in = if_nametoindex(DL_IN);
+	out = if_nametoindex(DL_OUT);
+	if (!in || !out) {
+		fail("finding the delay line: %s", strerror(errno));
+	} else {
+		cfg->delay_ifindex = in;
+		cfg->rescue_ifindex = out;
+		/* No link-local address, so no IPv6 chatter on the line
+		 * (through TBF it would spend the tick's tokens). */
+		err = nl_link_no_ipv6(nl, in);
+		if (!err)
+			err = nl_link_no_ipv6(nl, out);
+		if (!err || err == -EAFNOSUPPORT)
+			return 0;
+		nl_fail(nl, err, "turning IPv6 off on the delay line");
+	}
+	dl_destroy(nl);
+	return -1;
 }
 
-/* Deleting one end of a veth pair deletes both. */
-static int veth_del(struct nl *nl, const char *name)
+/* `prog` on the clsact ingress of `ifindex`. */
+static int attach_ingress(struct nl *nl, int ifindex, const struct bpf_obj *obj,
+			  const char *prog)
 {
-	int ifindex = if_nametoindex(name), err;
-
-	if (!ifindex)
-		return 0;
-	err = nl_link_del(nl, ifindex);
-	return err ? nl_fail(nl, err, "removing the delay line's veth pair") : 0;
-}
-
-/* clsact on the far end, `prog` on its ingress, both ends up. */
-static int attach_far_end(struct nl *nl, int in, int out,
-			  const struct bpf_obj *obj, const char *prog)
-{
-	int err = nl_clsact_add(nl, out);
+	int err = nl_clsact_add(nl, ifindex);
 
 	if (err)
 		return explain(nl, err, "adding a clsact qdisc to the delay "
 			       "line", "clsact qdisc (sch_ingress)");
-	err = nl_bpf_filter_add(nl, out, 1, obj_prog_fd(obj, prog), prog);
-	if (err)
-		return explain(nl, err, "attaching a program to the delay line",
-			       "BPF classifier (cls_bpf)");
-	if ((err = nl_link_up(nl, out)) || (err = nl_link_up(nl, in)))
+	err = nl_bpf_filter_add(nl, ifindex, 1, obj_prog_fd(obj, prog), prog);
+	return err ? explain(nl, err, "attaching a program to the delay line",
+			     "BPF classifier (cls_bpf)") : 0;
+}
+
+int dl_attach(struct nl *nl, const struct hedge_config *cfg,
+	      const struct delay_line *line, const struct bpf_obj *obj)
+{
+	int err;
+
+	if (attach_ingress(nl, cfg->rescue_ifindex, obj, HEDGE_PROG_RESCUER) ||
+	    (line->program && attach_ingress(nl, cfg->delay_ifindex, obj,
+					     line->program)))
+		return -1;
+	if ((err = nl_link_up(nl, cfg->rescue_ifindex)) ||
+	    (err = nl_link_up(nl, cfg->delay_ifindex)))
 		return nl_fail(nl, err, "setting the delay line up");
 	return 0;
 }
 
-/* The Rescuer's half, common to both lines. */
-static int rescue_pair(struct nl *nl, struct hedge_config *cfg,
-		       const struct bpf_obj *obj)
+/* Deleting one end of a veth pair deletes both, and their qdiscs. */
+int dl_destroy(struct nl *nl)
 {
-	int in, out;
+	int ifindex = if_nametoindex(DL_IN), err;
 
-	if (veth_add(nl, DL_IN, DL_OUT, DL_MTU, &in, &out))
-		return -1;
-	cfg->delay_ifindex = in;
-	cfg->rescue_ifindex = out;
-	return attach_far_end(nl, in, out, obj, HEDGE_PROG_RESCUER);
+	if (!ifindex)
+		return 0;
+	err = nl_link_del(nl, ifindex);
+	return err ? nl_fail(nl, err, "removing the delay line " DL_IN) : 0;
 }
 
 /* ---- netem ---------------------------------------------------------- */
 
-static int netem_destroy(struct nl *nl)
+static int netem_build(struct nl *nl, struct hedge_config *cfg)
 {
-	return veth_del(nl, DL_IN);
-}
+	int err = nl_netem_add(nl, cfg->delay_ifindex, cfg->delay_ns,
+			       NETEM_LIMIT);
 
-static int netem_create(struct nl *nl, struct hedge_config *cfg,
-			const struct bpf_obj *obj)
-{
-	int err = rescue_pair(nl, cfg, obj);
-
-	if (!err) {
-		err = nl_netem_add(nl, cfg->delay_ifindex, cfg->delay_ns,
-				   NETEM_LIMIT);
-		if (err && err != -ENOENT)	/* ENOENT: the caller says */
-			err = nl_fail(nl, err, "adding the netem qdisc to "
-				      DL_IN);
-	}
-	if (err)
-		netem_destroy(nl);
+	if (err && err != -ENOENT)
+		return nl_fail(nl, err, "adding the netem qdisc to " DL_IN);
 	return err;
 }
 
@@ -131,52 +128,22 @@ static const struct map_size netem_sizes[] = {
 const struct delay_line delay_line_netem = {
 	.name = "netem",
 	.kind = HEDGE_DL_NETEM,
-	.devices = { DL_IN, DL_OUT, NULL },
 	.needs = "netem qdisc (sch_netem): load it with 'modprobe sch_netem' "
 		 "(on Ubuntu it is in linux-modules-extra-$(uname -r))",
 	.sizes = netem_sizes,
-	.create = netem_create,
-	.destroy = netem_destroy,
+	.build = netem_build,
 };
 
 /* ---- tick ----------------------------------------------------------- */
 
-static int tick_destroy(struct nl *nl)
+static int tick_build(struct nl *nl, struct hedge_config *cfg)
 {
-	int ret = veth_del(nl, TL_IN);
+	int err = nl_tbf_add(nl, cfg->rescue_ifindex, HEDGE_TICK_RATE,
+			     HEDGE_TICK_BURST, HEDGE_TICK_BURST);
 
-	return veth_del(nl, DL_IN) | ret;
-}
-
-static int tick_build(struct nl *nl, struct hedge_config *cfg,
-		      const struct bpf_obj *obj)
-{
-	int in, out, err;
-
-	if (rescue_pair(nl, cfg, obj) ||
-	    veth_add(nl, TL_IN, TL_OUT, TL_MTU, &in, &out))
-		return -1;
-	/* Stray IPv6 packets through TBF would spend the tick's tokens. */
-	if (((err = nl_link_no_ipv6(nl, in)) ||
-	     (err = nl_link_no_ipv6(nl, out))) && err != -EAFNOSUPPORT)
-		return nl_fail(nl, err, "turning IPv6 off on the tick line");
-	err = nl_tbf_add(nl, in, HEDGE_TICK_RATE, HEDGE_TICK_BURST,
-			 HEDGE_TICK_BURST);
-	if (err == -ENOENT)
-		return -ENOENT;
-	if (err)
-		return nl_fail(nl, err, "adding the TBF qdisc to " TL_IN);
-	cfg->tick_ifindex = in;
-	return attach_far_end(nl, in, out, obj, HEDGE_PROG_TICKER);
-}
-
-static int tick_create(struct nl *nl, struct hedge_config *cfg,
-		       const struct bpf_obj *obj)
-{
-	int err = tick_build(nl, cfg, obj);
-
-	if (err)
-		tick_destroy(nl);
+	if (err && err != -ENOENT)
+		return nl_fail(nl, err, "adding the TBF qdisc to " DL_OUT);
+	cfg->tick_ifindex = cfg->rescue_ifindex;
 	return err;
 }
 
@@ -215,9 +182,8 @@ static int tick_start(const struct hedge_config *cfg)
 const struct delay_line delay_line_tick = {
 	.name = "tick",
 	.kind = HEDGE_DL_TICK,
-	.devices = { DL_IN, DL_OUT, TL_IN, TL_OUT, NULL },
 	.needs = "TBF qdisc (sch_tbf), which the tick delay line needs",
-	.create = tick_create,
+	.program = HEDGE_PROG_TICKER,
+	.build = tick_build,
 	.start = tick_start,
-	.destroy = tick_destroy,
 };

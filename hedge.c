@@ -80,7 +80,8 @@ struct options {
 /* What `up` has done so far, which is what `down` undoes. */
 struct setup {
 	struct hedge_config cfg;
-	const struct delay_line *line;	/* built, to be destroyed */
+	const struct delay_line *line;	/* chosen */
+	int built;			/* the delay line's pair exists */
 	int attached;			/* filters may be on the device */
 	char pin_dir[64];
 	int pinned;
@@ -523,8 +524,8 @@ static int teardown(struct nl *nl, const struct setup *s)
 					       "qdisc");
 		}
 	}
-	if (s->line)
-		ret |= s->line->destroy(nl);
+	if (s->built)
+		ret |= dl_destroy(nl);
 	if (s->pinned)
 		ret |= unpin_maps(s);
 	return ret ? -1 : 0;
@@ -567,8 +568,6 @@ static int check_device(struct nl *nl, struct options *o)
 static int check_not_up(struct nl *nl, const char *dev)
 {
 	int config_fd = -1, stats_fd = -1, foreign, found;
-	const char *const *name;
-	size_t i;
 
 	found = discover(nl, &config_fd, &stats_fd, &foreign);
 	if (found < 0)
@@ -578,15 +577,10 @@ static int check_not_up(struct nl *nl, const char *dev)
 		close(stats_fd);
 		return fail("already up (run 'hedge down' first)");
 	}
-	if (foreign)
-		return fail("a device named " DL_OUT " exists and is not "
-			    "hedge's: the delay line needs that name");
-	for (i = 0; i < N_LINES; i++)
-		for (name = delay_lines[i]->devices; *name; name++)
-			if (!strcmp(dev, *name) || if_nametoindex(*name))
-				return fail("a device named %s exists and is "
-					    "not hedge's: the delay line needs "
-					    "that name", *name);
+	if (foreign || if_nametoindex(DL_IN) || !strcmp(dev, DL_IN) ||
+	    !strcmp(dev, DL_OUT))
+		return fail("a device named " DL_IN " or " DL_OUT " exists and "
+			    "is not hedge's: the delay line needs those names");
 	return 0;
 }
 
@@ -638,34 +632,31 @@ static void format_duration(char *buf, size_t size, uint64_t ns)
 }
 
 /*
- * Load the object and build a delay line: the one asked for, or with
- * auto netem, falling back to tick where the kernel has no netem.
+ * Build the delay line: the one asked for, or with auto netem, falling
+ * back to tick where the kernel has no netem. Then the object, sized for
+ * it, and its programs on the line.
  */
 static int build_line(struct nl *nl, const struct options *o,
 		      struct setup *s, struct bpf_obj *obj)
 {
 	size_t i;
-	int err;
+	int err = -ENOENT;
 
-	for (i = 0; i < N_LINES; i++) {
-		const struct delay_line *line = o->line ? o->line :
-						delay_lines[i];
-
-		if (obj_load(obj, line->sizes))
-			return -1;
-		s->cfg.delay_line = line->kind;
-		err = line->create(nl, &s->cfg, obj);
-		if (!err) {
-			s->line = line;
-			return 0;
-		}
-		obj_close(obj);
-		if (err != -ENOENT)
-			return -1;
-		if (o->line || i == N_LINES - 1)
-			return fail("this kernel has no %s", line->needs);
+	if (dl_create(nl, &s->cfg))
+		return -1;
+	s->built = 1;
+	for (i = 0; i < N_LINES && err == -ENOENT; i++) {
+		s->line = o->line ? o->line : delay_lines[i];
+		err = s->line->build(nl, &s->cfg);
+		if (err == -ENOENT && (o->line || i == N_LINES - 1))
+			return fail("this kernel has no %s", s->line->needs);
 	}
-	return -1;
+	if (err)
+		return -1;
+	s->cfg.delay_line = s->line->kind;
+	if (obj_load(obj, s->line->sizes))
+		return -1;
+	return dl_attach(nl, &s->cfg, s->line, obj);
 }
 
 static int cmd_up(struct nl *nl, struct options *o)
@@ -679,9 +670,8 @@ static int cmd_up(struct nl *nl, struct options *o)
 	    pin_dir(s.pin_dir, sizeof(s.pin_dir)))
 		return 1;
 	s.cfg = o->cfg;
-	if (build_line(nl, o, &s, &obj))
-		return 1;
-	if (pin_maps(&s, &obj) || attach(nl, &s, &obj) ||
+	if (build_line(nl, o, &s, &obj) || pin_maps(&s, &obj) ||
+	    attach(nl, &s, &obj) ||
 	    (s.line->start && s.line->start(&s.cfg)))
 		goto undo;
 	obj_close(&obj);
@@ -717,12 +707,9 @@ static int cmd_down(struct nl *nl)
 	close(stats_fd);
 	if (found || pin_dir(s.pin_dir, sizeof(s.pin_dir)))
 		return 1;
-	s.line = line_of(s.cfg.delay_line);
+	s.built = 1;
 	s.attached = 1;
 	s.pinned = 1;
-	if (!s.line)
-		return fail("unknown delay line %u in the config map",
-			    s.cfg.delay_line), 1;
 	if (teardown(nl, &s))
 		return 1;
 	printf("hedge down\n");
@@ -833,7 +820,7 @@ static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
 		{ "splitter", HEDGE_PROG_SPLITTER, (int)cfg->dev_ifindex, 0 },
 		{ "watcher", HEDGE_PROG_WATCHER, (int)cfg->dev_ifindex, 1 },
 		{ "rescuer", HEDGE_PROG_RESCUER, (int)cfg->rescue_ifindex, 1 },
-		{ "ticker", HEDGE_PROG_TICKER, (int)if_nametoindex(TL_OUT), 1 },
+		{ "ticker", HEDGE_PROG_TICKER, (int)cfg->delay_ifindex, 1 },
 	};
 	size_t i, n = cfg->delay_line == HEDGE_DL_TICK ? 4 : 3;
 	uint64_t ns, cnt;
@@ -859,10 +846,10 @@ static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
 }
 
 /* The tick line's pulse: how many ticks, and how long since the last. */
-static void print_ticker(struct nl *nl, int json)
+static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
+			 int json)
 {
-	long id = filter_prog_id(nl, if_nametoindex(TL_OUT), 1,
-				 HEDGE_PROG_TICKER);
+	long id = filter_prog_id(nl, cfg->delay_ifindex, 1, HEDGE_PROG_TICKER);
 	int prog = id > 0 ? prog_fd_by_id(id) : -1, fd;
 	struct hedge_ticker t = { 0 };
 	struct timespec now;
@@ -905,7 +892,7 @@ static int cmd_status(struct nl *nl, int json)
 	if (!found) {
 		print_status(&cfg, stats_fd, json);
 		if (cfg.delay_line == HEDGE_DL_TICK)
-			print_ticker(nl, json);
+			print_ticker(nl, &cfg, json);
 		print_prog_costs(nl, &cfg, json);
 		if (json)
 			printf("}\n");

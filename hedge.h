@@ -26,7 +26,7 @@
 #define HEDGE_TICK_MAX		9000	/* bytes = us: longest; tick MTU */
 #define HEDGE_TICK_BURST	(2 * (HEDGE_TICK_MAX + 14))
 #define HEDGE_TICK_MAGIC	0x4349544547444548ULL	/* "HEDGETIC" in memory */
-#define HEDGE_TICK_BATCH	16	/* due requests sent per tick, at most */
+#define HEDGE_TICK_BATCH	8	/* due requests sent per tick, at most */
 #define HEDGE_PARKED_SIZE	4096	/* requests waiting on the tick line */
 #define HEDGE_FRAME_MAX		1514	/* bytes of a parked request, L2 up */
 

@@ -114,36 +114,37 @@ int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
 
 /* ---- delay lines ---------------------------------------------------- */
 
-/* Every delay line has DL_OUT, with the Rescuer on it: `down` and `status`
- * find hedge by it. */
-#define DL_IN	"hedge-dl0"	/* clones of due requests go in */
-#define DL_OUT	"hedge-dl1"	/* the Rescuer sees them come out */
-#define TL_IN	"hedge-tk0"	/* tick line: TBF */
-#define TL_OUT	"hedge-tk1"	/* tick line: the ticker */
+/*
+ * The delay line is one veth pair, whatever its kind; the Rescuer is on
+ * DL_OUT's ingress, and `down` and `status` find hedge by it.
+ */
+#define DL_IN	"hedge-dl0"	/* requests' copies leave by its egress */
+#define DL_OUT	"hedge-dl1"	/* the Rescuer sees them arrive */
 
 struct hedge_config;
 
-/* Where requests wait out the delay before the Rescuer sees them. */
+/* What a kind of delay line adds to the pair. */
 struct delay_line {
 	const char *name;
 	unsigned int kind;		/* enum hedge_delay_line */
-	const char *devices[5];		/* the names it takes; NULL-ended */
 	const char *needs;		/* said when the kernel lacks its qdisc */
-	const struct map_size *sizes;	/* map sizes it wants */
-	/*
-	 * Build the line with the Rescuer (and the rest of its programs)
-	 * and fill in cfg's ifindexes. All or nothing: on failure it leaves
-	 * nothing behind and returns -ENOENT, silently, if the kernel lacks
-	 * the line's qdisc, else -1 having said why.
-	 */
-	int (*create)(struct nl *nl, struct hedge_config *cfg,
-		      const struct bpf_obj *obj);
-	/* Set it going, once the config map is filled; may be NULL. */
+	const struct map_size *sizes;	/* map sizes it wants; may be NULL */
+	const char *program;		/* on DL_IN's ingress, or NULL */
+	/* Its qdisc on the pair: 0, -ENOENT (silently) if the kernel lacks
+	 * it, else -1 having said why. */
+	int (*build)(struct nl *nl, struct hedge_config *cfg);
+	/* Set it going once the config map is filled; may be NULL. */
 	int (*start)(const struct hedge_config *cfg);
-	/* Remove the line; 0 if it is gone (or was never there). */
-	int (*destroy)(struct nl *nl);
 };
 
 extern const struct delay_line delay_line_netem, delay_line_tick;
+
+/* The pair, into cfg's ifindexes (all or nothing); then the programs on
+ * it, and its links up. */
+int dl_create(struct nl *nl, struct hedge_config *cfg);
+int dl_attach(struct nl *nl, const struct hedge_config *cfg,
+	      const struct delay_line *line, const struct bpf_obj *obj);
+/* Remove the pair; 0 if it is gone (or was never there). */
+int dl_destroy(struct nl *nl);
 
 #endif
