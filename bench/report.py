@@ -29,6 +29,8 @@ LABELS = {
     "app-c": "App-Hedged (C)",
     "app-py": "App-Hedged (Python)",
     "kernel": "Kernel-Hedged",
+    "kernel-netem": "Kernel-Hedged (netem line)",
+    "kernel-tick": "Kernel-Hedged (tick line)",
 }
 COLOURS = {
     "baseline": "#d62728",
