@@ -120,7 +120,8 @@ static int netem_build(struct nl *nl, struct hedge_config *cfg)
 }
 
 /* Only the tick line parks requests: netem's copies of its maps are
- * shrunk to nothing much. */
+ * shrunk to nothing much (so is the ring, whose slots the Splitter then
+ * never finds). */
 static const struct map_size netem_sizes[] = {
 	{ "hedge_parked", 1 }, { "hedge_due", 1 }, { NULL, 0 },
 };

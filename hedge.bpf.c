@@ -87,9 +87,8 @@ MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
 MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
     struct hedge_entry, HEDGE_SCOREBOARD_SIZE);
 /* The tick line's; `up` shrinks them to one entry for netem. */
-MAP(hedge_parked, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
-    struct hedge_parked, HEDGE_PARKED_SIZE);
-MAP(hedge_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_parked, 1);
+MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked,
+    HEDGE_PARKED_SIZE);
 MAP(hedge_tick, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_ticker, 1);
 struct hedge_map_def hedge_due SEC("maps") = {	/* a queue: no key */
 	.type = BPF_MAP_TYPE_QUEUE,
@@ -221,22 +220,33 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
 	return e;
 }
 
-/* Tick line: keep the request's bytes and its deadline for the ticker. */
+/*
+ * Tick line: keep the request's bytes in the next slot of the ring, and
+ * its deadline in the queue, for the ticker. The slot's seq is written
+ * first, so a ticker copying it out sees it change under it.
+ */
 static __always_inline void park(struct __sk_buff *skb,
 				 const struct hedge_config *cfg,
 				 const struct hedge_key *key, __u64 now)
 {
 	struct hedge_due due = { .deadline_ns = now + cfg->delay_ns };
-	__u32 zero = 0, len = bounded_len(skb->len, HEDGE_FRAME_MAX);
-	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_scratch, &zero);
+	__u32 zero = 0, slot, len = bounded_len(skb->len, HEDGE_FRAME_MAX);
+	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
+	struct hedge_parked *p;
 
-	/* Through a per-CPU scratch copy: 1.5 KB does not fit the stack. */
-	if (!p || !len || bpf_skb_load_bytes(skb, 0, p->data, len))
+	if (!t || !len)
 		return;
+	due.seq = __sync_fetch_and_add(&t->next_seq, 1);
+	slot = due.seq % HEDGE_PARKED_SIZE;
+	p = bpf_map_lookup_elem(&hedge_parked, &slot);
+	if (!p)
+		return;
+	p->seq = due.seq;
 	p->len = len;
+	if (bpf_skb_load_bytes(skb, 0, p->data, len))
+		return;
 	due.key = *key;
-	if (!bpf_map_update_elem(&hedge_parked, key, p, BPF_ANY))
-		bpf_map_push_elem(&hedge_due, &due, 0);
+	bpf_map_push_elem(&hedge_due, &due, 0);
 }
 
 SEC("tc/splitter")
@@ -460,22 +470,27 @@ static __always_inline int is_tick(struct __sk_buff *skb)
 	       t->eth_type == htons(ETH_P_IP) && t->magic == HEDGE_TICK_MAGIC;
 }
 
-/* A due request: turn the tick into it and clone it to the Rescuer, which
- * decides and sends it as it does netem's clones. */
+/*
+ * A due request: turn the tick into it and clone it to the Rescuer, which
+ * decides and sends it as it does netem's clones. Its slot must still hold
+ * it after the copy (seq unchanged), or the copy may be torn.
+ */
 static __always_inline void send_due(struct __sk_buff *skb,
 				     const struct hedge_config *cfg,
-				     const struct hedge_key *key)
+				     const struct hedge_due *due)
 {
-	struct hedge_entry *e = live_entry(cfg, key);
-	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_parked, key);
+	struct hedge_entry *e = live_entry(cfg, &due->key);
+	__u32 slot = due->seq % HEDGE_PARKED_SIZE, len = 0;
+	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_parked, &slot);
 	struct hedge_stats *st;
-	__u32 len;
 
 	if (e && e->state == HEDGE_PENDING) {
-		len = p ? bounded_len(p->len, HEDGE_FRAME_MAX) : 0;
+		if (p && p->seq == due->seq)
+			len = bounded_len(p->len, HEDGE_FRAME_MAX);
 		if (len && !fix_udp_csum(p) &&
 		    !bpf_skb_change_tail(skb, len, 0) &&
-		    !bpf_skb_store_bytes(skb, 0, p->data, len, 0))
+		    !bpf_skb_store_bytes(skb, 0, p->data, len, 0) &&
+		    p->seq == due->seq)
 			bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
 	} else if (e && (e->state == HEDGE_DONE ||
 			 e->state == HEDGE_DONE_HEDGED)) {
@@ -483,7 +498,6 @@ static __always_inline void send_due(struct __sk_buff *skb,
 		if (st)
 			st->hedges_cancelled++;
 	}
-	bpf_map_delete_elem(&hedge_parked, key);
 }
 
 /*
@@ -553,7 +567,7 @@ int hedge_ticker(struct __sk_buff *skb)
 		if (bpf_map_peek_elem(&hedge_due, &due) || due.deadline_ns > now)
 			break;
 		bpf_map_pop_elem(&hedge_due, &due);
-		send_due(skb, cfg, &due.key);
+		send_due(skb, cfg, &due);
 	}
 	rearm(skb, cfg, t, now);
 	return bpf_redirect(cfg->tick_ifindex, 0);

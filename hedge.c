@@ -376,6 +376,7 @@ static int pin_maps(struct setup *s, const struct bpf_obj *obj)
 	size_t i;
 	int err;
 
+	s->pinned = 1;		/* from here, teardown unpins (and unmounts) */
 	if (!bpffs_mounted()) {
 		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
 			return fail("mounting bpffs on " BPFFS ": %s",
@@ -384,7 +385,6 @@ static int pin_maps(struct setup *s, const struct bpf_obj *obj)
 	}
 	if (mkdir(s->pin_dir, 0700))
 		return fail("creating %s: %s", s->pin_dir, strerror(errno));
-	s->pinned = 1;
 	for (i = 0; i < N_PINNED; i++) {
 		snprintf(path, sizeof(path), "%s/%s", s->pin_dir,
 			 pinned_maps[i]);
@@ -455,7 +455,7 @@ static int discover(struct nl *nl, int *config_fd, int *stats_fd,
 	int out = if_nametoindex(DL_OUT), prog;
 	long id;
 
-	*foreign = !out && if_nametoindex(DL_IN);
+	*foreign = 0;
 	if (!out)
 		return 0;
 	id = filter_prog_id(nl, out, 1, HEDGE_PROG_RESCUER);
@@ -510,8 +510,10 @@ static int detach(struct nl *nl, int ifindex, int ingress, const char *name,
 static int teardown(struct nl *nl, const struct setup *s)
 {
 	int dev = s->cfg.dev_ifindex, others = 0, ret = 0;
+	char name[IF_NAMESIZE];
 
-	if (s->attached) {
+	/* A device deleted since took hedge's filters with it. */
+	if (s->attached && if_indextoname(dev, name)) {
 		/* The Splitter first: no new clones while the rest goes. */
 		ret |= detach(nl, dev, 0, HEDGE_PROG_SPLITTER, &others);
 		ret |= detach(nl, dev, 1, HEDGE_PROG_WATCHER, &others);

@@ -27,7 +27,8 @@
 #define HEDGE_TICK_BURST	(2 * (HEDGE_TICK_MAX + 14))
 #define HEDGE_TICK_MAGIC	0x4349544547444548ULL	/* "HEDGETIC" in memory */
 #define HEDGE_TICK_BATCH	8	/* due requests sent per tick, at most */
-#define HEDGE_PARKED_SIZE	4096	/* requests waiting on the tick line */
+#define HEDGE_PARKED_SIZE	4096	/* requests waiting on the tick line;
+					   a power of 2 */
 #define HEDGE_FRAME_MAX		1514	/* bytes of a parked request, L2 up */
 
 /* Names the kernel shows; `down` and `status` find hedge again by them. */
@@ -128,11 +129,16 @@ enum hedge_delay_line {
 	HEDGE_DL_TICK = 2,	/* requests are parked; the ticker sends them */
 };
 
-/* A request parked on the tick line until its deadline. */
+/*
+ * A request parked on the tick line until its deadline, in a ring of
+ * HEDGE_PARKED_SIZE slots. `seq` says which request a slot holds now: a
+ * ring that wrapped (overload) overwrote it, and the ticker then skips it.
+ */
 struct hedge_parked {
+	__u32 seq;
 	__u32 len;
 	__u8 data[HEDGE_FRAME_MAX];
-	__u8 pad[2];
+	__u8 pad[6];
 };
 
 /*
@@ -151,6 +157,8 @@ struct hedge_tick_head {
 struct hedge_due {
 	__u64 deadline_ns;
 	struct hedge_key key;
+	__u32 seq;		/* the slot is seq % HEDGE_PARKED_SIZE */
+	__u32 pad;
 };
 
 /* The ticker's own state (array entry 0). */
@@ -158,6 +166,8 @@ struct hedge_ticker {
 	__u64 release_ns;	/* when TBF releases the tick now in it */
 	__u64 ticks;
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last tick */
+	__u32 next_seq;		/* the Splitter's next parking slot */
+	__u32 pad;
 };
 
 #endif

@@ -6,7 +6,8 @@
  *
  *   Splitter, new request to a target: a fresh ID per run, so each run
  *     records a Scoreboard entry and clones the packet into a veth pair
- *     (tdl0 -> tdl1, no qdisc: the clone crosses at once and is dropped).
+ *     (tdl0 -> tdl1, no qdisc: the clone crosses at once and is dropped),
+ *     or, as on the tick line, parks its bytes.
  *   Splitter, other traffic: a datagram to a port that is not a target.
  *   Watcher, response: first responses (fresh IDs), then duplicates.
  *   Rescuer, due clone: a pending request's clone sent as the hedge.
@@ -132,6 +133,13 @@ int main(void)
 		      0, 1000000);
 	measure_same("splitter: request in flight", HEDGE_PROG_SPLITTER, 0,
 		     9000, 1000000);
+	/* The tick line parks the request's bytes instead of cloning. */
+	cfg.delay_line = HEDGE_DL_TICK;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	measure_fresh("splitter: new request, tick (parks)",
+		      HEDGE_PROG_SPLITTER, 0, 5000000);
+	cfg.delay_line = HEDGE_DL_NETEM;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
 	/* The clone's share: the same with a delay line that refuses it. */
 	cfg.delay_ifindex = 0x7fffffff;
 	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);

@@ -145,4 +145,15 @@ nsenter --net=/run/netns/$NS $HEDGE down >/dev/null
 same_snapshot "$LINE-coexist: down removes only hedge's filters, pins and nothing else" $NS "$before"
 stop_server
 
+# ---- the hedged device deleted while up: down still cleans up
+NS=hedget-gone
+netns_add $NS
+snapshot $NS >"$before"
+ip -n $NS link add hgone0 type veth peer name hgone1
+ip -n $NS link set hgone0 up
+ip netns exec $NS $UP --dev hgone0 --target 10.98.0.2:9000 >/dev/null
+ip -n $NS link del hgone0
+check "$LINE-gone: down succeeds after the device went away" "down failed" \
+	sh -c "ip netns exec $NS $HEDGE down >/dev/null"
+same_snapshot "$LINE-gone: and leaves nothing behind" $NS "$before"
 exit 0
