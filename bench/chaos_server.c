@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define QUEUE_MAX	65536		/* pending responses */
 #define HIST_BITS	16
 #define HIST_SLOTS	(1u << HIST_BITS)
@@ -76,14 +78,6 @@ static void on_signal(int sig)
 		got_usr1 = 1;
 	else
 		got_stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int before(const struct pending *a, const struct pending *b)
@@ -188,34 +182,6 @@ static void usage(FILE *f)
 	      "  --quiet         no line per stall and per duplicate\n"
 	      "SIGUSR1 prints the counters to stderr; SIGTERM/SIGINT exit.\n",
 	      f);
-}
-
-static int parse_ms(const char *s, uint64_t *ns)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0) || v > 86400000.0)
-		return -1;
-	*ns = (uint64_t)(v * 1e6 + 0.5);
-	return 0;
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* Reads what is queued on the socket, at most RECV_BATCH datagrams. */
@@ -334,11 +300,11 @@ int main(int argc, char **argv)
 			addr = optarg;
 			break;
 		case 'p':
-			if (parse_uint(optarg, 65535, &port) || !port)
+			if (parse_ul(optarg, 65535, &port) || !port)
 				goto bad_arg;
 			break;
 		case 'r':
-			if (parse_uint(optarg, 100, &rate))
+			if (parse_ul(optarg, 100, &rate))
 				goto bad_arg;
 			break;
 		case 's':

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define DGRAM_MAX	65536
 #define SIZE_MAX_UDP	65507
 #define N_MAX		10000000UL
@@ -58,14 +60,6 @@ struct opts {
 
 static unsigned long long strays, hedges;
 static unsigned char rbuf[DGRAM_MAX];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int is_answer(const unsigned char *b, ssize_t n, uint32_t id)
 {
@@ -325,34 +319,6 @@ static void usage(FILE *f)
 	      "                      the run is bounded anyway by"
 	      " (warmup+n) * timeout)\n",
 	      f);
-}
-
-static int parse_ms(const char *s, uint64_t *ns)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0) || v > 86400000.0)
-		return -1;
-	*ns = (uint64_t)(v * 1e6 + 0.5);
-	return 0;
-}
-
-static int parse_ul(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)

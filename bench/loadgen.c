@@ -57,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define DGRAM_MAX	65536
 #define SIZE_MAX_UDP	65507
 #define RATE_MAX	10000000UL	/* requests per second */
@@ -94,14 +96,6 @@ static unsigned char *ring_s;		/* FREE, PENDING or ANSWERED */
 static uint32_t ring_mask;
 static uint64_t hist[H_BUCKETS];
 static unsigned char rbuf[DGRAM_MAX];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static unsigned hist_index(uint64_t v)
 {
@@ -275,35 +269,6 @@ static void usage(FILE *f)
 	      "Prints one JSON line: sent, received, lost, duplicates, send"
 	      " rate, latency\np50/p99/max (us), CPU time of the generator.\n",
 	      f);
-}
-
-static int parse_ul(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* A number of units from 0 to max, scaled to ns. */
-static int parse_ns(const char *s, double max, double unit_ns, uint64_t *ns)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0) || v > max)
-		return -1;
-	*ns = (uint64_t)(v * unit_ns + 0.5);
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
