@@ -27,6 +27,8 @@ stalled_max_ms() {
 
 SERVER_PID=
 start_server() {	# start_server NS ADDR
+	# Empty first, lest the last server's "ready" pass for this one's.
+	: >$OUT/server.out
 	# ip netns exec execs the server: $! is the server (for SIGUSR1)
 	ip netns exec "$1" bench/chaos_server --quiet --addr "$2" \
 		>$OUT/server.out 2>$OUT/server.err &
