@@ -14,7 +14,9 @@
  *        which sizes it to wake at the next deadline and then clones each
  *        due request out of DL_IN to the Rescuer.
  */
+#define _GNU_SOURCE	/* sched_setaffinity */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -148,6 +150,25 @@ static int tick_build(struct nl *nl, struct hedge_config *cfg)
 	return err;
 }
 
+/*
+ * Send the first tick from `cpu`: TBF's timer fires where it was armed and
+ * a veth delivers on the sending CPU, so the tick stays on the CPU it
+ * starts on. A busy CPU delays it (its softirqs go to ksoftirqd).
+ */
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;	/* wherever `up` runs */
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return fail("--tick-cpu %d: %s", cpu, errno == EINVAL ?
+			    "no such CPU online" : strerror(errno));
+	return 0;
+}
+
 /* The first tick, sent through TBF from a packet socket; it then goes
  * round for as long as the line exists. */
 static int tick_start(const struct hedge_config *cfg)
@@ -170,6 +191,10 @@ static int tick_start(const struct hedge_config *cfg)
 	if (fd < 0)
 		return fail("opening a packet socket for the tick: %s",
 			    strerror(errno));
+	if (pin_to_cpu(cfg->tick_cpu)) {
+		close(fd);
+		return -1;
+	}
 	memcpy(frame, &h, sizeof(h));
 	sent = sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&sa,
 		      sizeof(sa));

@@ -48,6 +48,8 @@ static long (*bpf_map_update_elem)(void *map, const void *key,
 static long (*bpf_map_delete_elem)(void *map, const void *key) =
 	(void *)BPF_FUNC_map_delete_elem;
 static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
+static __u32 (*bpf_get_smp_processor_id)(void) =
+	(void *)BPF_FUNC_get_smp_processor_id;
 static long (*bpf_skb_load_bytes)(const void *skb, __u32 offset, void *to,
 				  __u32 len) = (void *)BPF_FUNC_skb_load_bytes;
 static long (*bpf_clone_redirect)(struct __sk_buff *skb, __u32 ifindex,
@@ -563,6 +565,7 @@ int hedge_ticker(struct __sk_buff *skb)
 	now = bpf_ktime_get_ns();
 	t->ticks++;
 	t->last_ns = now;
+	t->cpu = bpf_get_smp_processor_id();
 	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
 		if (bpf_map_peek_elem(&hedge_due, &due) || due.deadline_ns > now)
 			break;

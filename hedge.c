@@ -44,11 +44,13 @@
 #define BPFFS		"/sys/fs/bpf"
 #define BPFFS_MAGIC	0xcafe4a11
 #define MAX_FILTERS	64
+#define TICK_CPU_MAX	1023	/* the last CPU a cpu_set_t can name */
 
 static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
 	"                [--delay DURATION] [--id OFFSET:LEN|dns|none]\n"
 	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
+	"                [--tick-cpu CPU]\n"
 	"       hedge down\n"
 	"       hedge status [--json]\n"
 	"       hedge --help | --version\n"
@@ -67,6 +69,8 @@ static const char usage_text[] =
 	"  --delay-line KIND  where requests wait: netem, or tick (needs only\n"
 	"                     TBF); auto (default) is netem if the kernel has\n"
 	"                     it, else tick\n"
+	"  --tick-cpu CPU     tick line: the CPU the tick runs on (default: the\n"
+	"                     one `up` runs on); keep it off busy CPUs\n"
 	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n";
 
 /* Everything `up` was asked to do, validated. */
@@ -210,6 +214,7 @@ static int parse_up(int argc, char **argv, struct options *o)
 	int i;
 
 	o->cfg.delay_ns = 10 * NS_PER_MS;
+	o->cfg.tick_cpu = -1;
 	o->cfg.window_ns = NS_PER_S;
 	o->cfg.id_len = 4;
 	o->dev = "lo";
@@ -218,7 +223,8 @@ static int parse_up(int argc, char **argv, struct options *o)
 
 		if (!strcmp(opt, "--dev") || !strcmp(opt, "--target") ||
 		    !strcmp(opt, "--delay") || !strcmp(opt, "--id") ||
-		    !strcmp(opt, "--window") || !strcmp(opt, "--delay-line")) {
+		    !strcmp(opt, "--window") || !strcmp(opt, "--delay-line") ||
+		    !strcmp(opt, "--tick-cpu")) {
 			if (!val)
 				return usage_error("%s needs a value", opt);
 			i++;
@@ -243,6 +249,13 @@ static int parse_up(int argc, char **argv, struct options *o)
 		} else if (!strcmp(opt, "--id")) {
 			if (parse_id(val, &o->cfg))
 				return -1;
+		} else if (!strcmp(opt, "--tick-cpu")) {
+			unsigned long cpu;
+
+			if (parse_uint(val, TICK_CPU_MAX, &cpu))
+				return usage_error("--tick-cpu %s: expected a "
+						   "CPU number", val);
+			o->cfg.tick_cpu = (int32_t)cpu;
 		} else if (!strcmp(opt, "--delay-line")) {
 			if (!strcmp(val, "netem"))
 				o->line = &delay_line_netem;
@@ -262,6 +275,9 @@ static int parse_up(int argc, char **argv, struct options *o)
 	if (!o->cfg.n_targets)
 		return usage_error("up: %s", "at least one --target IP:PORT "
 				   "is needed");
+	if (o->cfg.tick_cpu >= 0 && o->line == &delay_line_netem)
+		return usage_error("up: %s", "--tick-cpu is for the tick delay "
+				   "line");
 	if (o->cfg.window_ns <= o->cfg.delay_ns)
 		return usage_error("up: %s", "--window must be longer than "
 				   "--delay");
@@ -655,6 +671,9 @@ static int build_line(struct nl *nl, const struct options *o,
 	}
 	if (err)
 		return -1;
+	if (s->cfg.tick_cpu >= 0 && !s->line->start)
+		return fail("--tick-cpu is for the tick delay line, and this "
+			    "kernel has netem: add --delay-line tick");
 	s->cfg.delay_line = s->line->kind;
 	if (obj_load(obj, s->line->sizes))
 		return -1;
@@ -869,12 +888,13 @@ static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ago = (uint64_t)now.tv_sec * NS_PER_S + now.tv_nsec - t.last_ns;
 	if (json)
-		printf(",\"ticker\":{\"ticks\":%llu,\"last_tick_ago_us\":%llu}",
-		       (unsigned long long)t.ticks,
+		printf(",\"ticker\":{\"ticks\":%llu,\"cpu\":%u,"
+		       "\"last_tick_ago_us\":%llu}",
+		       (unsigned long long)t.ticks, t.cpu,
 		       (unsigned long long)(ago / NS_PER_US));
 	else
-		printf("ticker: %llu ticks, the last %llu us ago\n",
-		       (unsigned long long)t.ticks,
+		printf("ticker: %llu ticks on CPU %u, the last %llu us ago\n",
+		       (unsigned long long)t.ticks, t.cpu,
 		       (unsigned long long)(ago / NS_PER_US));
 }
 

@@ -101,7 +101,7 @@ struct hedge_config {
 	__u32 rescue_ifindex;	/* far end of the delay line: the Rescuer */
 	__u32 tick_ifindex;	/* tick line: where the tick goes round */
 	__u32 flags;		/* enum hedge_flags */
-	__u32 pad0;
+	__s32 tick_cpu;		/* tick line: the tick's CPU; -1: up's own */
 	__u64 delay_ns;
 	__u64 window_ns;	/* Scoreboard entries older than this are void */
 	__u16 id_offset;
@@ -167,7 +167,7 @@ struct hedge_ticker {
 	__u64 ticks;
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last tick */
 	__u32 next_seq;		/* the Splitter's next parking slot */
-	__u32 pad;
+	__u32 cpu;		/* where the tick last ran */
 };
 
 #endif

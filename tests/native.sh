@@ -36,6 +36,8 @@ for i in 0:0 0:9 1465:1 x:4 4 -1:2 0:4:1; do
 	expect "bad --id '$i'" 2 "--id" $HEDGE up --target 127.0.0.1:9 --id "$i"
 done
 expect "bad window" 2 "--window" $HEDGE up --target 127.0.0.1:9 --window 0s
+expect "bad --tick-cpu" 2 "--tick-cpu x: expected a CPU number" $HEDGE up --target 127.0.0.1:9 --tick-cpu x
+expect "--tick-cpu with the netem line" 2 "--tick-cpu is for the tick delay line" $HEDGE up --target 127.0.0.1:9 --delay-line netem --tick-cpu 0
 expect "bad delay line" 2 "--delay-line fast: expected auto, netem or tick" $HEDGE up --target 127.0.0.1:9 --delay-line fast
 expect "window not above delay" 2 "longer than --delay" $HEDGE up --target 127.0.0.1:9 --delay 1s --window 1s
 expect "status with a bad option" 2 "unknown option" $HEDGE status --yaml
@@ -102,6 +104,14 @@ else
 	check "auto picks the tick line where netem is missing" "$(in_ns $HEDGE up --target 127.0.0.1:9000 2>&1)" \
 		sh -c "ip netns exec $NS $HEDGE status | grep -q 'tick delay line'"
 	in_ns $HEDGE down >/dev/null
+	last=$(( $(nproc) - 1 ))
+	in_ns $HEDGE up --target 127.0.0.1:9000 --tick-cpu $last >/dev/null
+	sleep 0.1
+	check "--tick-cpu $last: the tick runs there" "$(in_ns $HEDGE status | grep ticker)" \
+		sh -c "ip netns exec $NS $HEDGE status | grep -q 'ticks on CPU $last,'"
+	in_ns $HEDGE down >/dev/null
+	expect "--tick-cpu of a CPU not online" 1 "--tick-cpu $(nproc): no such CPU online" \
+		in_ns $HEDGE up --target 127.0.0.1:9000 --tick-cpu "$(nproc)"
 fi
 same_snapshot "failed runs leave links, qdiscs, filters, bpffs, sysctls as found" $NS "$before"
 rm -f "$before" "$before.tool"
