@@ -32,6 +32,8 @@
 #define DL_MTU		65535
 /* Clones waiting at once; beyond it netem drops them (no hedge, no harm). */
 #define NETEM_LIMIT	10000
+/* How long the delay line may take to come up. */
+#define LINK_WAIT_MS	2000
 
 /* A missing kernel feature gets a message that names it. */
 static int explain(const struct nl *nl, int err, const char *what,
@@ -95,6 +97,11 @@ int dl_attach(struct nl *nl, const struct hedge_config *cfg,
 	if ((err = nl_link_up(nl, cfg->rescue_ifindex)) ||
 	    (err = nl_link_up(nl, cfg->delay_ifindex)))
 		return nl_fail(nl, err, "setting the delay line up");
+	/* Until the kernel's link watcher has seen the carrier, a device
+	 * sends through noop_qdisc: a clone, or the first tick, would vanish. */
+	if ((err = nl_link_wait_up(nl, cfg->delay_ifindex, LINK_WAIT_MS)) ||
+	    (err = nl_link_wait_up(nl, cfg->rescue_ifindex, LINK_WAIT_MS)))
+		return nl_fail(nl, err, "waiting for the delay line to come up");
 	return 0;
 }
 

@@ -553,15 +553,17 @@ static int teardown(struct nl *nl, const struct setup *s)
 
 static int check_device(struct nl *nl, struct options *o)
 {
-	unsigned short type = 0;
 	int ifindex = if_nametoindex(o->dev), err;
+	struct nl_link link;
+	unsigned short type;
 	char kind[16];
 
 	if (!ifindex)
 		return fail("unknown device '%s'", o->dev);
-	err = nl_link_type(nl, ifindex, &type);
+	err = nl_link_get(nl, ifindex, &link);
 	if (err)
 		return nl_fail(nl, err, "reading the device's type");
+	type = link.type;
 	if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK)
 		return fail("device '%s' is not Ethernet-like (link type %u): "
 			    "hedge needs Ethernet headers", o->dev, type);

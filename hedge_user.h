@@ -94,7 +94,14 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer,
 int nl_link_del(struct nl *nl, int ifindex);
 int nl_link_up(struct nl *nl, int ifindex);
 int nl_link_no_ipv6(struct nl *nl, int ifindex);
-int nl_link_type(struct nl *nl, int ifindex, unsigned short *type);
+/* What hedge asks of a link: its type (ARPHRD_*) and operstate (IF_OPER_*). */
+struct nl_link {
+	unsigned short type;
+	unsigned char operstate;
+};
+int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link);
+/* Wait up to `ms` for the link's operstate to be UP; -ETIMEDOUT if not. */
+int nl_link_wait_up(struct nl *nl, int ifindex, int ms);
 int nl_clsact_add(struct nl *nl, int ifindex);
 int nl_clsact_del(struct nl *nl, int ifindex);
 /* The kind ("clsact", "ingress") of the device's ingress-side qdisc;

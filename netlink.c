@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -257,6 +258,25 @@ int nl_link_del(struct nl *nl, int ifindex)
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
+/*
+ * Wait for operstate UP: the link watcher sets it in the same step that
+ * activates the device's qdiscs. -ETIMEDOUT after `ms` milliseconds.
+ */
+int nl_link_wait_up(struct nl *nl, int ifindex, int ms)
+{
+	struct timespec one_ms = { 0, 1000000 };
+	struct nl_link link;
+	int i, err;
+
+	for (i = 0; i < ms; i++) {
+		err = nl_link_get(nl, ifindex, &link);
+		if (err || link.operstate == IF_OPER_UP)
+			return err;
+		nanosleep(&one_ms, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
 /* No IPv6 link-local address, hence no DAD, RS or MLD traffic. */
 int nl_link_no_ipv6(struct nl *nl, int ifindex)
 {
@@ -285,23 +305,33 @@ int nl_link_up(struct nl *nl, int ifindex)
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
-static int save_link_type(const struct nlmsghdr *n, void *arg)
+static int save_link(const struct nlmsghdr *n, void *arg)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(n);
+	struct nl_link *link = arg;
+	const struct rtattr *a;
+	int len;
 
-	if (n->nlmsg_type == RTM_NEWLINK &&
-	    n->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)))
-		*(unsigned short *)arg = ifi->ifi_type;
+	if (n->nlmsg_type != RTM_NEWLINK ||
+	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+		return 0;
+	link->type = ifi->ifi_type;
+	a = (const struct rtattr *)((const char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
+	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == IFLA_OPERSTATE && RTA_PAYLOAD(a) >= 1)
+			link->operstate = *(const uint8_t *)RTA_DATA(a);
 	return 0;
 }
 
-int nl_link_type(struct nl *nl, int ifindex, unsigned short *type)
+int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link)
 {
 	struct req r;
 
+	memset(link, 0, sizeof(*link));
 	req_init(&r, RTM_GETLINK, 0, sizeof(r.ifi));
 	r.ifi.ifi_index = ifindex;
-	return nl_talk(nl, &r, save_link_type, type);
+	return nl_talk(nl, &r, save_link, link);
 }
 
 /* ---- qdiscs --------------------------------------------------------- */
