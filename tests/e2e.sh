@@ -81,6 +81,10 @@ hedged_run() {
 	ip netns exec "$ns" $HEDGE status --json >"$st"
 	check "$name: status names the $LINE delay line" "$(cat "$st")" \
 		grep -q "\"delay_line\":\"$LINE\"" "$st"
+	if [ "$LINE" = tick ]; then
+		check "$name: the tick is going round" "$(cat "$st")" \
+			[ "$(json "$st" ticks)" -gt 0 ]
+	fi
 	sent=$(json "$st" hedges_sent)
 	check "$name: status counts every request" "requests $(json "$st" requests), want $N" \
 		[ "$(json "$st" requests)" = $N ]
