@@ -7,8 +7,9 @@
  *         everything done so far.
  * down:   find what `up` left through the kernel itself (the Rescuer's
  *         filter on DL_OUT -> its program -> its maps -> the config) and
- *         undo exactly that. Pins are a convenience, not the source of
- *         truth: `ip netns exec` gives every run a private /sys.
+ *         undo exactly that. Pins are a shortcut where they are visible,
+ *         not the source of truth: `ip netns exec` gives every run a
+ *         private /sys.
  * status: the same discovery, then the counters.
  */
 #include <errno.h>
@@ -465,6 +466,35 @@ static long filter_prog_id(struct nl *nl, int ifindex, int ingress,
  * *stats_fd set), 0 not up, -1 error. A DL_OUT device without the Rescuer
  * is somebody else's: *foreign says so.
  */
+/*
+ * The pinned maps, when this mount namespace sees them and they belong to
+ * the delay line that exists now (not to an earlier, crashed run): BPF_OBJ_GET
+ * needs no CAP_SYS_ADMIN, unlike looking programs up by id.
+ */
+static int pinned_fds(int out, int *config_fd, int *stats_fd)
+{
+	char dir[64], path[128];
+	struct hedge_config cfg;
+	uint32_t zero = 0;
+
+	if (pin_dir(dir, sizeof(dir)))
+		return 0;
+	snprintf(path, sizeof(path), "%s/" HEDGE_MAP_CONFIG, dir);
+	*config_fd = obj_get(path);
+	snprintf(path, sizeof(path), "%s/" HEDGE_MAP_STATS, dir);
+	*stats_fd = obj_get(path);
+	if (*config_fd >= 0 && *stats_fd >= 0 &&
+	    !map_lookup(*config_fd, &zero, &cfg) &&
+	    cfg.rescue_ifindex == (uint32_t)out)
+		return 1;
+	if (*config_fd >= 0)
+		close(*config_fd);
+	if (*stats_fd >= 0)
+		close(*stats_fd);
+	*config_fd = *stats_fd = -1;
+	return 0;
+}
+
 static int discover(struct nl *nl, int *config_fd, int *stats_fd,
 		    int *foreign)
 {
@@ -475,14 +505,17 @@ static int discover(struct nl *nl, int *config_fd, int *stats_fd,
 	if (!out)
 		return 0;
 	id = filter_prog_id(nl, out, 1, HEDGE_PROG_RESCUER);
+	if (id > 0 && pinned_fds(out, config_fd, stats_fd))
+		return 1;
 	if (id <= 0) {
 		*foreign = !id;
 		return id ? -1 : 0;
 	}
 	prog = prog_fd_by_id(id);
 	if (prog < 0)
-		return fail("opening the Rescuer (program %ld): %s", id,
-			    strerror(-prog));
+		return fail("opening the Rescuer (program %ld): %s%s", id,
+			    strerror(-prog), prog == -EPERM ? " (without the "
+			    "pins in " BPFFS ", this needs CAP_SYS_ADMIN)" : "");
 	*config_fd = prog_map_fd(prog, HEDGE_MAP_CONFIG);
 	*stats_fd = prog_map_fd(prog, HEDGE_MAP_STATS);
 	close(prog);

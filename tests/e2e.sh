@@ -145,6 +145,9 @@ check "$LINE-coexist: maps pinned in the host's bpffs" "$(ls -R /sys/fs/bpf)" \
 run_client $NS 127.0.0.1 $LINE-coexist 300000
 check "$LINE-coexist: stalled requests still hedged" "slowest stalled: $(stalled_max_ms $OUT/$LINE-coexist.csv) ms" \
 	[ "$(stalled_max_ms $OUT/$LINE-coexist.csv)" -lt $STALL_BOUND_MS ]
+check "$LINE-coexist: status with only CAP_NET_ADMIN and CAP_BPF, through the pins" \
+	"$(nsenter --net=/run/netns/$NS setpriv --bounding-set=-all,+net_admin,+bpf $HEDGE status 2>&1)" \
+	sh -c "nsenter --net=/run/netns/$NS setpriv --bounding-set=-all,+net_admin,+bpf $HEDGE status | grep -q 'requests $N'"
 check "$LINE-coexist: status from another mount namespace (ip netns exec)" "no status" \
 	sh -c "ip netns exec $NS $HEDGE status | grep -q 'requests $N'"
 nsenter --net=/run/netns/$NS $HEDGE down >/dev/null
