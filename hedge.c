@@ -435,37 +435,36 @@ static int unpin_maps(const struct setup *s)
 
 /* ---- finding what `up` left ------------------------------------------ */
 
-/* hedge's filter `name` among `fs`, or NULL. */
-static const struct tc_filter *find_filter(const struct tc_filter *fs, int n,
-					   const char *name)
+/*
+ * hedge's filter `name` on one clsact hook, into *ours (handle 0 if it
+ * is not there); returns how many filters the hook has, or -1.
+ */
+static int find_ours(struct nl *nl, int ifindex, int ingress, const char *name,
+		     struct tc_filter *ours)
 {
-	int i;
+	struct tc_filter fs[MAX_FILTERS];
+	int i, n = nl_filters(nl, ifindex, ingress, fs, MAX_FILTERS);
 
+	memset(ours, 0, sizeof(*ours));
+	if (n < 0)
+		return nl_fail(nl, n, "listing filters");
 	for (i = 0; i < n; i++)
 		if (!strcmp(fs[i].kind, "bpf") && !strcmp(fs[i].name, name))
-			return &fs[i];
-	return NULL;
+			*ours = fs[i];
+	return n;
 }
 
 /* The program id of hedge's filter `name` on a hook: 0 none, -1 error. */
 static long filter_prog_id(struct nl *nl, int ifindex, int ingress,
 			   const char *name)
 {
-	struct tc_filter fs[MAX_FILTERS];
-	const struct tc_filter *f;
-	int n = nl_filters(nl, ifindex, ingress, fs, MAX_FILTERS);
+	struct tc_filter ours;
 
-	if (n < 0)
-		return nl_fail(nl, n, "listing filters");
-	f = find_filter(fs, n, name);
-	return f ? f->prog_id : 0;
+	if (find_ours(nl, ifindex, ingress, name, &ours) < 0)
+		return -1;
+	return ours.prog_id;
 }
 
-/*
- * Find the config map of the running hedge: 1 found (*config_fd and
- * *stats_fd set), 0 not up, -1 error. A DL_OUT device without the Rescuer
- * is somebody else's: *foreign says so.
- */
 /*
  * The pinned maps, when this mount namespace sees them and they belong to
  * the delay line that exists now (not to an earlier, crashed run): BPF_OBJ_GET
@@ -534,23 +533,19 @@ static int read_config(int fd, struct hedge_config *cfg)
 
 /* ---- undoing -------------------------------------------------------- */
 
-/* Remove hedge's filters from one hook of the device: only its own. */
+/* Remove hedge's filter from one hook of the device: only its own. */
 static int detach(struct nl *nl, int ifindex, int ingress, const char *name,
 		  int *others)
 {
-	struct tc_filter fs[MAX_FILTERS];
-	const struct tc_filter *f;
-	int n, err;
+	struct tc_filter ours;
+	int n = find_ours(nl, ifindex, ingress, name, &ours), err;
 
-	n = nl_filters(nl, ifindex, ingress, fs, MAX_FILTERS);
 	if (n < 0)
-		return nl_fail(nl, n, "listing the device's filters");
-	*others += n;
-	f = find_filter(fs, n, name);
-	if (!f)
+		return -1;
+	*others += n - !!ours.handle;
+	if (!ours.handle)
 		return 0;
-	(*others)--;
-	err = nl_filter_del(nl, ifindex, ingress, f->prio, f->handle);
+	err = nl_filter_del(nl, ifindex, ingress, ours.prio, ours.handle);
 	return err ? nl_fail(nl, err, ingress ? "detaching the watcher" :
 			     "detaching the Splitter") : 0;
 }
