@@ -340,13 +340,8 @@ bad_arg:
 		return 2;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-		fprintf(stderr, "chaos_server: bad IPv4 address: %s\n", addr);
+	if (ipv4_sockaddr("chaos_server", addr, port, &sa))
 		return 2;
-	}
 
 	heap = calloc(QUEUE_MAX, sizeof(*heap));
 	buf = malloc(DGRAM_MAX);

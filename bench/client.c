@@ -428,13 +428,8 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return 2;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)o.port);
-	if (inet_pton(AF_INET, o.addr, &sa.sin_addr) != 1) {
-		fprintf(stderr, "client: bad IPv4 address: %s\n", o.addr);
+	if (ipv4_sockaddr("client", o.addr, o.port, &sa))
 		return 2;
-	}
 
 	res = calloc(o.n ? o.n : 1, sizeof(*res));
 	pkt = malloc(o.size);

@@ -427,13 +427,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o))
 		return 2;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)o.port);
-	if (inet_pton(AF_INET, o.addr, &sa.sin_addr) != 1) {
-		fprintf(stderr, "loadgen: bad IPv4 address: %s\n", o.addr);
+	if (ipv4_sockaddr("loadgen", o.addr, o.port, &sa))
 		return 2;
-	}
 
 	/* Requests k = 0 .. planned-1, due at k * 1e9 / rate ns < duration. */
 	planned = (uint64_t)(((double)o.duration * (double)o.rate + 1e9 - 1) /
