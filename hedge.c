@@ -523,12 +523,21 @@ static int discover(struct nl *nl, int *config_fd, int *stats_fd,
 	return 1;
 }
 
-static int read_config(int fd, struct hedge_config *cfg)
+/* The running hedge's config, and its stats map: 1, 0 if not up, -1. */
+static int running(struct nl *nl, struct hedge_config *cfg, int *stats_fd)
 {
+	int config_fd = -1, foreign, found, err;
 	uint32_t zero = 0;
-	int err = map_lookup(fd, &zero, cfg);
 
-	return err ? fail("reading the config map: %s", strerror(-err)) : 0;
+	found = discover(nl, &config_fd, stats_fd, &foreign);
+	if (found <= 0)
+		return found;
+	err = map_lookup(config_fd, &zero, cfg);
+	close(config_fd);
+	if (!err)
+		return 1;
+	close(*stats_fd);
+	return fail("reading the config map: %s", strerror(-err));
 }
 
 /* ---- undoing -------------------------------------------------------- */
@@ -742,21 +751,19 @@ undo:
 
 static int cmd_down(struct nl *nl)
 {
-	int config_fd = -1, stats_fd = -1, foreign, found;
+	int stats_fd = -1, found;
 	struct setup s;
 
 	memset(&s, 0, sizeof(s));
-	found = discover(nl, &config_fd, &stats_fd, &foreign);
+	found = running(nl, &s.cfg, &stats_fd);
 	if (found < 0)
 		return 1;
 	if (!found) {
 		printf("hedge is not up: nothing to do\n");
 		return 0;
 	}
-	found = read_config(config_fd, &s.cfg);
-	close(config_fd);
 	close(stats_fd);
-	if (found || pin_dir(s.pin_dir, sizeof(s.pin_dir)))
+	if (pin_dir(s.pin_dir, sizeof(s.pin_dir)))
 		return 1;
 	s.built = 1;
 	s.attached = 1;
@@ -906,14 +913,21 @@ static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 	struct timespec now;
 	uint32_t zero = 0;
 	uint64_t ago;
+	int err = -1;
 
 	fd = prog >= 0 ? prog_map_fd(prog, "hedge_tick") : -1;
 	if (fd >= 0)
-		map_lookup(fd, &zero, &t);
+		err = map_lookup(fd, &zero, &t);
 	if (prog >= 0)
 		close(prog);
 	if (fd >= 0)
 		close(fd);
+	if (err) {	/* say so, rather than print a tick that never was */
+		printf(json ? ",\"ticker\":null" : "ticker: its state cannot "
+		       "be read here (without the pins, that needs "
+		       "CAP_SYS_ADMIN)\n");
+		return;
+	}
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ago = (uint64_t)now.tv_sec * NS_PER_S + now.tv_nsec - t.last_ns;
@@ -930,28 +944,24 @@ static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 
 static int cmd_status(struct nl *nl, int json)
 {
-	int config_fd = -1, stats_fd = -1, foreign, found;
+	int stats_fd = -1, found;
 	struct hedge_config cfg;
 
-	found = discover(nl, &config_fd, &stats_fd, &foreign);
+	found = running(nl, &cfg, &stats_fd);
 	if (found < 0)
 		return 1;
 	if (!found) {
 		printf(json ? "{\"up\":false}\n" : "hedge is not up\n");
 		return 0;
 	}
-	found = read_config(config_fd, &cfg);
-	if (!found) {
-		print_status(&cfg, stats_fd, json);
-		if (cfg.delay_line == HEDGE_DL_TICK)
-			print_ticker(nl, &cfg, json);
-		print_prog_costs(nl, &cfg, json);
-		if (json)
-			printf("}\n");
-	}
-	close(config_fd);
+	print_status(&cfg, stats_fd, json);
+	if (cfg.delay_line == HEDGE_DL_TICK)
+		print_ticker(nl, &cfg, json);
+	print_prog_costs(nl, &cfg, json);
+	if (json)
+		printf("}\n");
 	close(stats_fd);
-	return found ? 1 : 0;
+	return 0;
 }
 
 /* ---- main ----------------------------------------------------------- */
