@@ -92,11 +92,16 @@ MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
 MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked,
     HEDGE_PARKED_SIZE);
 MAP(hedge_tick, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_ticker, 1);
-struct hedge_map_def hedge_due SEC("maps") = {	/* a queue: no key */
-	.type = BPF_MAP_TYPE_QUEUE,
-	.value_size = sizeof(struct hedge_due),
-	.max_entries = HEDGE_PARKED_SIZE,
+/* Per target, a queue of deadlines; `up` sizes it to the targets. */
+struct hedge_map_def hedge_due SEC("maps") = {
+	.type = BPF_MAP_TYPE_ARRAY_OF_MAPS,
+	.max_entries = HEDGE_MAX_TARGETS,
+	.inner_type = BPF_MAP_TYPE_QUEUE,
+	.inner_value_size = sizeof(struct hedge_due),
+	.inner_max_entries = HEDGE_PARKED_SIZE,
 };
+MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
+    HEDGE_MAX_TARGETS);
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -223,20 +228,45 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
 }
 
 /*
+ * When a request sent now to `target` is due for its hedge. An adaptive
+ * delay that fell since the last request may not put this deadline before
+ * that one's: its queue must stay in order.
+ */
+static __always_inline __u64 deadline(const struct hedge_config *cfg,
+				      __u32 target, __u64 now)
+{
+	struct hedge_adapt *a;
+	__u64 due;
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return now + cfg->delay_ns;
+	a = bpf_map_lookup_elem(&hedge_adapt, &target);
+	if (!a)
+		return now + cfg->delay_ns;
+	due = now + a->delay_ns;
+	if (due < a->last_due_ns)
+		due = a->last_due_ns;
+	a->last_due_ns = due;
+	return due;
+}
+
+/*
  * Tick line: keep the request's bytes in the next slot of the ring, and
- * its deadline in the queue, for the ticker. The slot's seq is written
- * first, so a ticker copying it out sees it change under it.
+ * its deadline in its target's queue, for the ticker. The slot's seq is
+ * written first, so a ticker copying it out sees it change under it.
  */
 static __always_inline void park(struct __sk_buff *skb,
-				 const struct hedge_config *cfg,
-				 const struct hedge_key *key, __u64 now)
+				 const struct hedge_key *key,
+				 const struct hedge_entry *e)
 {
-	struct hedge_due due = { .deadline_ns = now + cfg->delay_ns };
+	struct hedge_due due = { .deadline_ns = e->deadline_ns };
 	__u32 zero = 0, slot, len = bounded_len(skb->len, HEDGE_FRAME_MAX);
 	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
+	__u32 target = e->target;
 	struct hedge_parked *p;
+	void *queue = bpf_map_lookup_elem(&hedge_due, &target);
 
-	if (!t || !len)
+	if (!t || !len || !queue)
 		return;
 	due.seq = __sync_fetch_and_add(&t->next_seq, 1);
 	slot = due.seq % HEDGE_PARKED_SIZE;
@@ -248,7 +278,7 @@ static __always_inline void park(struct __sk_buff *skb,
 	if (bpf_skb_load_bytes(skb, 0, p->data, len))
 		return;
 	due.key = *key;
-	bpf_map_push_elem(&hedge_due, &due, 0);
+	bpf_map_push_elem(queue, &due, 0);
 }
 
 SEC("tc/splitter")
@@ -268,6 +298,7 @@ int hedge_splitter(struct __sk_buff *skb)
 
 	now = bpf_ktime_get_ns();
 	fresh.sent_ns = now;
+	fresh.deadline_ns = deadline(cfg, d.target, now);
 	fresh.state = HEDGE_PENDING;
 	fresh.target = d.target;
 	/* Nearly every request is new: insert first, look only if taken
@@ -293,10 +324,59 @@ int hedge_splitter(struct __sk_buff *skb)
 	if (st)
 		st->requests++;
 	if (cfg->delay_line == HEDGE_DL_TICK)
-		park(skb, cfg, &d.key, now);
+		park(skb, &d.key, &fresh);
 	else
 		bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
 	return TC_ACT_UNSPEC;
+}
+
+/* The bucket of response time `ns` (see hedge_hist_floor_ns()). */
+static __always_inline __u32 hist_bucket(__u64 ns)
+{
+	__u64 units = ns >> 10, x = units;
+	__u32 lg = 0, b;
+
+	if (x >> 32) { lg += 32; x >>= 32; }
+	if (x >> 16) { lg += 16; x >>= 16; }
+	if (x >> 8) { lg += 8; x >>= 8; }
+	if (x >> 4) { lg += 4; x >>= 4; }
+	if (x >> 2) { lg += 2; x >>= 2; }
+	if (x >> 1) lg += 1;
+	/* From 8 units on, units is in [2^lg, 2^(lg+1)): its top 4 bits
+	 * pick the bucket. */
+	b = units < HEDGE_HIST_SUB ? units :
+	    (lg - 2) * HEDGE_HIST_SUB + ((units >> (lg - 3)) & 7);
+	/* Hide what the compiler knows of b, or it drops the clamp the
+	 * verifier needs to see. */
+	asm volatile("" : "+r"(b));
+	return b < HEDGE_HIST_BUCKETS ? b : HEDGE_HIST_BUCKETS - 1;
+}
+
+/*
+ * A request's first response: its response time goes to the target's
+ * counters (per CPU) and, for an adaptive delay, to the histogram the
+ * ticker takes the delay from (shared, so atomic).
+ */
+static __always_inline void record_response(const struct hedge_config *cfg,
+					    struct hedge_stats *st,
+					    const struct hedge_entry *e)
+{
+	__u64 rt = bpf_ktime_get_ns() - e->sent_ns;
+	__u32 b = hist_bucket(rt), target = e->target;
+	struct hedge_adapt *a;
+
+	if (st) {
+		st->responses++;
+		st->rt_sum_ns += rt;
+		st->rt[b]++;
+	}
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return;
+	a = bpf_map_lookup_elem(&hedge_adapt, &target);
+	if (a) {
+		__sync_fetch_and_add(&a->hist[b], HEDGE_HIST_ONE);
+		__sync_fetch_and_add(&a->fresh, 1);
+	}
 }
 
 SEC("tc/watcher")
@@ -326,8 +406,7 @@ int hedge_watcher(struct __sk_buff *skb)
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
-			if (st)
-				st->responses++;
+			record_response(cfg, st, e);
 			return TC_ACT_UNSPEC;
 		}
 	}
@@ -336,10 +415,9 @@ int hedge_watcher(struct __sk_buff *skb)
 
 /* A hedge sent: count it and how late it left (per CPU: no atomics). */
 static __always_inline void count_hedge(struct hedge_stats *st,
-					const struct hedge_config *cfg,
 					const struct hedge_entry *e)
 {
-	__u64 due = e->sent_ns + cfg->delay_ns, now = bpf_ktime_get_ns();
+	__u64 due = e->deadline_ns, now = bpf_ktime_get_ns();
 	__u64 bucket, late;
 
 	st->hedges_sent++;
@@ -381,7 +459,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	if (st)
-		count_hedge(st, cfg, e);
+		count_hedge(st, e);
 
 	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
 		/*
@@ -508,6 +586,49 @@ static __always_inline void send_due(struct __sk_buff *skb,
 	}
 }
 
+/* The earliest head of the targets' deadline queues into *first: its
+ * target, or -1 if all are empty. */
+static __always_inline int earliest(const struct hedge_config *cfg,
+				    struct hedge_due *first)
+{
+	struct hedge_due head;
+	__u32 t, key;
+	void *queue;
+	int best = -1;
+
+	first->deadline_ns = ~0ULL;
+	for (t = 0; t < HEDGE_MAX_TARGETS && t < cfg->n_targets; t++) {
+		key = t;	/* the counter itself stays in a register */
+		queue = bpf_map_lookup_elem(&hedge_due, &key);
+		if (queue && !bpf_map_peek_elem(queue, &head) &&
+		    head.deadline_ns < first->deadline_ns) {
+			*first = head;
+			best = (int)t;
+		}
+	}
+	return best;
+}
+
+/* The shortest delay a request sent from now on can get: the tick must
+ * not sleep longer. Adaptive delays fall no faster than time passes. */
+static __always_inline __u64 shortest_delay(const struct hedge_config *cfg)
+{
+	__u64 least = cfg->delay_ns;
+	struct hedge_adapt *a;
+	__u32 t, key;
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return least;
+	least = cfg->delay_max_ns;
+	for (t = 0; t < HEDGE_MAX_TARGETS && t < cfg->n_targets; t++) {
+		key = t;
+		a = bpf_map_lookup_elem(&hedge_adapt, &key);
+		if (a && a->delay_ns < least)
+			least = a->delay_ns;
+	}
+	return least;
+}
+
 /*
  * Size the tick to sleep until the next deadline (or as long as it may)
  * and make it a tick again. TBF at 1 byte/us releases a tick of L bytes
@@ -531,13 +652,13 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	if (base < floor)
 		base = floor;
 	/* Sleep no longer than the delay, or a new request would be late. */
-	max_len = cfg->delay_ns / 1000;
+	max_len = shortest_delay(cfg) / 1000;
 	if (max_len > HEDGE_TICK_MAX)
 		max_len = HEDGE_TICK_MAX;
 	if (max_len < HEDGE_TICK_MIN)
 		max_len = HEDGE_TICK_MIN;
 	wake = base + max_len * 1000;
-	if (!bpf_map_peek_elem(&hedge_due, &next) && next.deadline_ns < wake)
+	if (earliest(cfg, &next) >= 0 && next.deadline_ns < wake)
 		wake = next.deadline_ns;
 	len = wake > base ? (wake - base + 999) / 1000 : 0;
 	if (len < HEDGE_TICK_MIN)
@@ -554,15 +675,71 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	bpf_skb_store_bytes(skb, 0, &h, sizeof(h), 0);
 }
 
+/*
+ * Adaptive delay: the target's delay becomes the --delay percentile of its
+ * recent response times, within --delay-min/--delay-max, interpolated
+ * within its bucket. The histogram is halved now and then (see
+ * struct hedge_adapt); watchers add to it meanwhile, hence the atomics.
+ */
+static __always_inline void adapt(const struct hedge_config *cfg,
+				  __u32 target, __u64 now)
+{
+	struct hedge_adapt *a = bpf_map_lookup_elem(&hedge_adapt, &target);
+	__u64 v, half, total = 0, rank, seen = 0, want, least, floor, width;
+	int b, decay;
+
+	if (!a || now - a->updated_ns < HEDGE_ADAPT_NS)
+		return;
+	decay = now - a->decayed_ns >= HEDGE_DECAY_NS &&
+		a->fresh >= HEDGE_DECAY_MIN;
+	for (b = 0; b < HEDGE_HIST_BUCKETS; b++) {
+		v = a->hist[b];
+		if (decay && v > 1) {
+			half = v / 2;
+			__sync_fetch_and_add(&a->hist[b], -half);
+			v -= half;
+		}
+		total += v;
+	}
+	if (decay) {
+		a->decayed_ns = now;
+		a->fresh = 0;
+	}
+	want = a->delay_ns;
+	if (total >= HEDGE_ADAPT_MIN) {
+		rank = total * cfg->delay_pct / 10000;
+		for (b = 0; b < HEDGE_HIST_BUCKETS; b++) {
+			v = a->hist[b];
+			if (v && seen + v >= rank)
+				break;
+			seen += v;
+		}
+		if (b < HEDGE_HIST_BUCKETS) {	/* v >= rank - seen > 0 */
+			floor = hedge_hist_floor_ns(b);
+			width = hedge_hist_floor_ns(b + 1) - floor;
+			want = floor + width * (rank - seen) / v;
+		}
+		if (want < cfg->delay_min_ns)
+			want = cfg->delay_min_ns;
+		if (want > cfg->delay_max_ns)
+			want = cfg->delay_max_ns;
+	}
+	least = now - a->updated_ns;
+	least = a->delay_ns > least ? a->delay_ns - least : 0;
+	a->delay_ns = want > least ? want : least;
+	a->updated_ns = now;
+}
+
 SEC("tc/ticker")
 int hedge_ticker(struct __sk_buff *skb)
 {
 	struct hedge_config *cfg = config();
 	struct hedge_ticker *t;
 	struct hedge_due due;
-	__u32 zero = 0;
+	__u32 zero = 0, target;
+	void *queue;
 	__u64 now;
-	int i;
+	int i, first;
 
 	t = bpf_map_lookup_elem(&hedge_tick, &zero);
 	/* Anything else on the tick veth (IPv6 chatter, say) ends here. */
@@ -573,11 +750,19 @@ int hedge_ticker(struct __sk_buff *skb)
 	t->last_ns = now;
 	t->cpu = bpf_get_smp_processor_id();
 	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
-		if (bpf_map_peek_elem(&hedge_due, &due) || due.deadline_ns > now)
+		first = earliest(cfg, &due);
+		if (first < 0 || due.deadline_ns > now)
 			break;
-		bpf_map_pop_elem(&hedge_due, &due);
+		/* Only the ticker pops: the head is still the one peeked. */
+		target = (__u32)first;
+		queue = bpf_map_lookup_elem(&hedge_due, &target);
+		if (!queue || bpf_map_pop_elem(queue, &due))
+			break;
 		send_due(skb, cfg, &due);
 	}
+	/* One target's delay per tick, in turn. */
+	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)
+		adapt(cfg, (__u32)(t->ticks % cfg->n_targets), now);
 	rearm(skb, cfg, t, now);
 	return bpf_redirect(cfg->tick_ifindex, 0);
 }

@@ -49,7 +49,8 @@
 
 static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
-	"                [--delay DURATION] [--id OFFSET:LEN|dns|none]\n"
+	"                [--delay DURATION|pNN] [--delay-min DURATION]\n"
+	"                [--delay-max DURATION] [--id OFFSET:LEN|dns|none]\n"
 	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
 	"                [--tick-cpu CPU]\n"
 	"       hedge down\n"
@@ -63,10 +64,15 @@ static const char usage_text[] =
 	"  --dev IFACE        device the requests leave by (default lo)\n"
 	"  --target IP:PORT   a server to hedge (up to 16)\n"
 	"  --delay DURATION   hedging threshold, 100us..10s (default 10ms)\n"
+	"  --delay pNN        adaptive: each target's NNth percentile of\n"
+	"                     response time (p50..p99.9), kept in the kernel\n"
+	"                     (tick delay line; starts at --delay-max)\n"
+	"  --delay-min/-max   bounds of an adaptive delay (default 1ms, 1s)\n"
 	"  --id OFFSET:LEN    where the request ID is in the UDP payload, and\n"
 	"                     in the response (default 0:4; LEN 1..8);\n"
 	"                     dns = 0:2; none = one request per 5-tuple\n"
-	"  --window DURATION  how long a request is tracked (default 1s)\n"
+	"  --window DURATION  how long a request is tracked (default 1s, or\n"
+	"                     twice the (largest) delay if that is longer)\n"
 	"  --delay-line KIND  where requests wait: netem, or tick (needs only\n"
 	"                     TBF); auto (default) is netem if the kernel has\n"
 	"                     it, else tick\n"
@@ -80,6 +86,7 @@ struct options {
 	struct hedge_config cfg;	/* targets, delay, window, id */
 	const struct delay_line *line;	/* NULL: auto, netem else tick */
 	int json;
+	int window_given, bounds_given;
 };
 
 /* What `up` has done so far, which is what `down` undoes. */
@@ -134,6 +141,29 @@ static int parse_duration(const char *s, uint64_t *ns)
 			return 0;
 		}
 	return -1;
+}
+
+/* "p95", "p99.9": a percentile in 50..99.9, into hundredths (9500). */
+static int parse_percentile(const char *s, uint32_t *x100)
+{
+	unsigned long whole, tenth = 0;
+	char *end;
+
+	if (s[0] != 'p' || s[1] < '0' || s[1] > '9')
+		return -1;
+	errno = 0;
+	whole = strtoul(s + 1, &end, 10);
+	if (errno || whole < 50 || whole > 99)
+		return -1;
+	if (*end == '.') {
+		if (end[1] < '0' || end[1] > '9' || end[2])
+			return -1;
+		tenth = (unsigned long)(end[1] - '0');
+	} else if (*end) {
+		return -1;
+	}
+	*x100 = (uint32_t)(whole * 100 + tenth * 10);
+	return 0;
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *v)
@@ -209,12 +239,62 @@ static int parse_id(const char *s, struct hedge_config *cfg)
 	return 0;
 }
 
+static int parse_delay(const char *opt, const char *val, __u64 *ns)
+{
+	char both[64];
+	uint64_t v;
+
+	if (parse_duration(val, &v) || v < DELAY_MIN_NS || v > DELAY_MAX_NS) {
+		snprintf(both, sizeof(both), "%s %s", opt, val);
+		return usage_error("%s: expected a duration in 100us..10s, "
+				   "e.g. 10ms", both);
+	}
+	*ns = v;
+	return 0;
+}
+
+/* The rules between options, once all are read. */
+static int check_up(struct options *o)
+{
+	struct hedge_config *c = &o->cfg;
+	int adaptive = !!(c->flags & HEDGE_F_ADAPTIVE);
+
+	if (!c->n_targets)
+		return usage_error("up: %s", "at least one --target IP:PORT "
+				   "is needed");
+	if (c->tick_cpu >= 0 && o->line == &delay_line_netem)
+		return usage_error("up: %s", "--tick-cpu is for the tick delay "
+				   "line");
+	if (o->bounds_given && !adaptive)
+		return usage_error("up: %s", "--delay-min and --delay-max are "
+				   "for an adaptive delay (--delay pNN)");
+	if (adaptive && o->line == &delay_line_netem)
+		return usage_error("up: %s", "an adaptive delay (--delay pNN) "
+				   "needs the tick delay line: netem's delay "
+				   "is one for all");
+	if (adaptive && c->delay_min_ns > c->delay_max_ns)
+		return usage_error("up: %s", "--delay-min is above --delay-max");
+	if (adaptive) {
+		c->delay_ns = c->delay_max_ns;	/* until responses come */
+		o->line = &delay_line_tick;
+	}
+	if (!o->window_given && c->window_ns < 2 * c->delay_ns)
+		c->window_ns = 2 * c->delay_ns;
+	if (c->window_ns <= c->delay_ns)
+		return usage_error("up: %s", adaptive ? "--window must be "
+				   "longer than --delay-max" : "--window must "
+				   "be longer than --delay");
+	return 0;
+}
+
 static int parse_up(int argc, char **argv, struct options *o)
 {
 	uint64_t ns;
 	int i;
 
 	o->cfg.delay_ns = 10 * NS_PER_MS;
+	o->cfg.delay_min_ns = NS_PER_MS;
+	o->cfg.delay_max_ns = NS_PER_S;
 	o->cfg.tick_cpu = -1;
 	o->cfg.window_ns = NS_PER_S;
 	o->cfg.id_len = 4;
@@ -225,7 +305,8 @@ static int parse_up(int argc, char **argv, struct options *o)
 		if (!strcmp(opt, "--dev") || !strcmp(opt, "--target") ||
 		    !strcmp(opt, "--delay") || !strcmp(opt, "--id") ||
 		    !strcmp(opt, "--window") || !strcmp(opt, "--delay-line") ||
-		    !strcmp(opt, "--tick-cpu")) {
+		    !strcmp(opt, "--tick-cpu") || !strcmp(opt, "--delay-min") ||
+		    !strcmp(opt, "--delay-max")) {
 			if (!val)
 				return usage_error("%s needs a value", opt);
 			i++;
@@ -240,13 +321,24 @@ static int parse_up(int argc, char **argv, struct options *o)
 		} else if (!strcmp(opt, "--target")) {
 			if (add_target(&o->cfg, val))
 				return -1;
-		} else if (!strcmp(opt, "--delay")) {
-			if (parse_duration(val, &ns) || ns < DELAY_MIN_NS ||
-			    ns > DELAY_MAX_NS)
+		} else if (!strcmp(opt, "--delay") && val[0] == 'p') {
+			if (parse_percentile(val, &o->cfg.delay_pct))
 				return usage_error("--delay %s: expected a "
-						   "duration in 100us..10s, "
-						   "e.g. 10ms", val);
-			o->cfg.delay_ns = ns;
+						   "percentile p50..p99.9, e.g. "
+						   "p95", val);
+			o->cfg.flags |= HEDGE_F_ADAPTIVE;
+		} else if (!strcmp(opt, "--delay")) {
+			if (parse_delay("--delay", val, &o->cfg.delay_ns))
+				return -1;
+			o->cfg.flags &= ~(uint32_t)HEDGE_F_ADAPTIVE;
+		} else if (!strcmp(opt, "--delay-min")) {
+			if (parse_delay("--delay-min", val, &o->cfg.delay_min_ns))
+				return -1;
+			o->bounds_given = 1;
+		} else if (!strcmp(opt, "--delay-max")) {
+			if (parse_delay("--delay-max", val, &o->cfg.delay_max_ns))
+				return -1;
+			o->bounds_given = 1;
 		} else if (!strcmp(opt, "--id")) {
 			if (parse_id(val, &o->cfg))
 				return -1;
@@ -271,18 +363,10 @@ static int parse_up(int argc, char **argv, struct options *o)
 					   "up to 60s, e.g. 1s", val);
 		} else {
 			o->cfg.window_ns = ns;
+			o->window_given = 1;
 		}
 	}
-	if (!o->cfg.n_targets)
-		return usage_error("up: %s", "at least one --target IP:PORT "
-				   "is needed");
-	if (o->cfg.tick_cpu >= 0 && o->line == &delay_line_netem)
-		return usage_error("up: %s", "--tick-cpu is for the tick delay "
-				   "line");
-	if (o->cfg.window_ns <= o->cfg.delay_ns)
-		return usage_error("up: %s", "--window must be longer than "
-				   "--delay");
-	return 0;
+	return check_up(o);
 }
 
 static const struct delay_line *const delay_lines[] = {
@@ -384,6 +468,7 @@ static int bpffs_empty(void)
 
 static const char *const pinned_maps[] = {
 	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, "hedge_targets", "hedge_scores",
+	HEDGE_MAP_ADAPT, HEDGE_MAP_TICK,
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -540,6 +625,41 @@ static int running(struct nl *nl, struct hedge_config *cfg, int *stats_fd)
 	return fail("reading the config map: %s", strerror(-err));
 }
 
+/*
+ * Read entry `key` of the running hedge's map `name` (a tick line map):
+ * through its pin when the pins are this run's, else through the ticker.
+ */
+static int read_tick_map(struct nl *nl, const struct hedge_config *cfg,
+			 const char *name, uint32_t key, void *value)
+{
+	int config_fd, stats_fd, fd = -1, prog, err;
+	char dir[64], path[128];
+	long id;
+
+	if (pinned_fds((int)cfg->rescue_ifindex, &config_fd, &stats_fd)) {
+		close(config_fd);
+		close(stats_fd);
+		if (!pin_dir(dir, sizeof(dir))) {
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			fd = obj_get(path);
+		}
+	}
+	if (fd < 0) {
+		id = filter_prog_id(nl, cfg->delay_ifindex, 1,
+				    HEDGE_PROG_TICKER);
+		prog = id > 0 ? prog_fd_by_id(id) : -1;
+		if (prog < 0)
+			return -1;
+		fd = prog_map_fd(prog, name);
+		close(prog);
+		if (fd < 0)
+			return -1;
+	}
+	err = map_lookup(fd, &key, value);
+	close(fd);
+	return err;
+}
+
 /* ---- undoing -------------------------------------------------------- */
 
 /* Remove hedge's filter from one hook of the device: only its own. */
@@ -644,11 +764,16 @@ static int check_not_up(struct nl *nl, const char *dev)
 static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 {
 	int targets = obj_map_fd(obj, "hedge_targets");
+	int adapt = obj_map_fd(obj, HEDGE_MAP_ADAPT);
+	struct hedge_adapt first = { .delay_ns = cfg->delay_ns };
 	uint32_t i, zero = 0;
 	int err = 0;
 
-	for (i = 0; i < cfg->n_targets && !err; i++)
+	for (i = 0; i < cfg->n_targets && !err; i++) {
 		err = map_update(targets, &cfg->targets[i], &i);
+		if (!err)
+			err = map_update(adapt, &i, &first);
+	}
 	if (!err)
 		err = map_update(obj_map_fd(obj, HEDGE_MAP_CONFIG), &zero, cfg);
 	return err ? fail("filling the BPF maps: %s", strerror(-err)) : 0;
@@ -688,14 +813,52 @@ static void format_duration(char *buf, size_t size, uint64_t ns)
 			 (unsigned long long)(ns / NS_PER_US));
 }
 
+/* How `up` was told to delay: "10ms", or "p95 in 1ms..1s". */
+static void describe_delay(const struct hedge_config *cfg, char *buf,
+			   size_t size)
+{
+	char min[24], max[24];
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE)) {
+		format_duration(buf, size, cfg->delay_ns);
+		return;
+	}
+	format_duration(min, sizeof(min), cfg->delay_min_ns);
+	format_duration(max, sizeof(max), cfg->delay_max_ns);
+	if (cfg->delay_pct % 100)
+		snprintf(buf, size, "p%u.%u in %s..%s", cfg->delay_pct / 100,
+			 cfg->delay_pct % 100 / 10, min, max);
+	else
+		snprintf(buf, size, "p%u in %s..%s", cfg->delay_pct / 100,
+			 min, max);
+}
+
 /*
  * Build the delay line: the one asked for, or with auto netem, falling
  * back to tick where the kernel has no netem. Then the object, sized for
  * it, and its programs on the line.
  */
+/* The map sizes for this run: a deadline queue per target, and whatever
+ * the delay line wants (which may shrink them further). */
+#define MAX_SIZES 8
+static const struct map_size *map_sizes(struct map_size *sizes,
+					const struct delay_line *line,
+					uint32_t n_targets)
+{
+	const struct map_size *l;
+	size_t n = 0;
+
+	sizes[n++] = (struct map_size){ "hedge_due", n_targets };
+	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
+		sizes[n++] = *l;
+	sizes[n] = (struct map_size){ NULL, 0 };
+	return sizes;
+}
+
 static int build_line(struct nl *nl, const struct options *o,
 		      struct setup *s, struct bpf_obj *obj)
 {
+	struct map_size sizes[MAX_SIZES];
 	size_t i;
 	int err = -ENOENT;
 
@@ -714,7 +877,7 @@ static int build_line(struct nl *nl, const struct options *o,
 		return fail("--tick-cpu is for the tick delay line, and this "
 			    "kernel has netem: add --delay-line tick");
 	s->cfg.delay_line = s->line->kind;
-	if (obj_load(obj, s->line->sizes))
+	if (obj_load(obj, map_sizes(sizes, s->line, s->cfg.n_targets)))
 		return -1;
 	return dl_attach(nl, &s->cfg, s->line, obj);
 }
@@ -723,7 +886,7 @@ static int cmd_up(struct nl *nl, struct options *o)
 {
 	struct setup s;
 	struct bpf_obj obj = { 0 };
-	char delay[32];
+	char delay[80];
 
 	memset(&s, 0, sizeof(s));
 	if (check_device(nl, o) || check_not_up(nl, o->dev) ||
@@ -736,7 +899,7 @@ static int cmd_up(struct nl *nl, struct options *o)
 		goto undo;
 	obj_close(&obj);
 
-	format_duration(delay, sizeof(delay), s.cfg.delay_ns);
+	describe_delay(&s.cfg, delay, sizeof(delay));
 	printf("hedge up on %s: %u target%s, delay %s (%s delay line)\n",
 	       o->dev, s.cfg.n_targets, s.cfg.n_targets > 1 ? "s" : "", delay,
 	       s.line->name);
@@ -822,23 +985,38 @@ static void print_lateness(const struct hedge_stats *st, int json)
 	printf("]}");
 }
 
-static void print_status(const struct hedge_config *cfg, int stats_fd,
-			 int json)
+/* A target's delay now: its adaptive delay, or the fixed one; 0 if it
+ * cannot be read. */
+static uint64_t current_delay(struct nl *nl, const struct hedge_config *cfg,
+			      uint32_t target)
 {
-	char dev[IF_NAMESIZE] = "?", delay[32], window[32], target[64];
+	struct hedge_adapt a;
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return cfg->delay_ns;
+	if (read_tick_map(nl, cfg, HEDGE_MAP_ADAPT, target, &a))
+		return 0;
+	return a.delay_ns;
+}
+
+static void print_status(struct nl *nl, const struct hedge_config *cfg,
+			 int stats_fd, int json)
+{
+	char dev[IF_NAMESIZE] = "?", delay[80], window[32], target[64];
 	const struct delay_line *line = line_of(cfg->delay_line);
 	const char *line_name = line ? line->name : "?";
 	struct hedge_stats st;
+	uint64_t now_ns;
 	uint32_t i;
 
 	if_indextoname(cfg->dev_ifindex, dev);
-	format_duration(delay, sizeof(delay), cfg->delay_ns);
+	describe_delay(cfg, delay, sizeof(delay));
 	format_duration(window, sizeof(window), cfg->window_ns);
 	if (json)
 		printf("{\"up\":true,\"dev\":\"%s\",\"delay_line\":\"%s\","
-		       "\"delay_ns\":%llu,\"window_ns\":%llu,"
+		       "\"delay\":\"%s\",\"window_ns\":%llu,"
 		       "\"id_offset\":%u,\"id_len\":%u,\"targets\":[",
-		       dev, line_name, (unsigned long long)cfg->delay_ns,
+		       dev, line_name, delay,
 		       (unsigned long long)cfg->window_ns, cfg->id_offset,
 		       cfg->id_len);
 	else
@@ -848,13 +1026,23 @@ static void print_status(const struct hedge_config *cfg, int stats_fd,
 	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
 		target_str(&cfg->targets[i], target, sizeof(target));
 		stats_read(stats_fd, i, &st);
-		printf(json ? "%s{\"target\":\"%s\",\"requests\":%llu,"
+		now_ns = current_delay(nl, cfg, i);
+		if (json)
+			printf("%s{\"target\":\"%s\",\"delay_ns\":%llu,",
+			       i ? "," : "", target,
+			       (unsigned long long)now_ns);
+		else if (!now_ns)
+			printf("target %s: delay now unknown (its state cannot "
+			       "be read here)\n", target);
+		else
+			printf("target %s: delay now %llu us\n", target,
+			       (unsigned long long)(now_ns / NS_PER_US));
+		printf(json ? "\"requests\":%llu,"
 			      "\"hedges_sent\":%llu,\"hedges_cancelled\":%llu,"
 			      "\"responses\":%llu,\"duplicates_dropped\":%llu,"
-			    : "%starget %s: requests %llu, hedges sent %llu, "
+			    : "  requests %llu, hedges sent %llu, "
 			      "hedges cancelled %llu, responses %llu, "
 			      "duplicates dropped %llu\n",
-		       json && i ? "," : "", target,
 		       (unsigned long long)st.requests,
 		       (unsigned long long)st.hedges_sent,
 		       (unsigned long long)st.hedges_cancelled,
@@ -907,22 +1095,12 @@ static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
 static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 			 int json)
 {
-	long id = filter_prog_id(nl, cfg->delay_ifindex, 1, HEDGE_PROG_TICKER);
-	int prog = id > 0 ? prog_fd_by_id(id) : -1, fd;
 	struct hedge_ticker t = { 0 };
 	struct timespec now;
-	uint32_t zero = 0;
 	uint64_t ago;
-	int err = -1;
 
-	fd = prog >= 0 ? prog_map_fd(prog, "hedge_tick") : -1;
-	if (fd >= 0)
-		err = map_lookup(fd, &zero, &t);
-	if (prog >= 0)
-		close(prog);
-	if (fd >= 0)
-		close(fd);
-	if (err) {	/* say so, rather than print a tick that never was */
+	if (read_tick_map(nl, cfg, HEDGE_MAP_TICK, 0, &t)) {
+		/* say so, rather than print a tick that never was */
 		printf(json ? ",\"ticker\":null" : "ticker: its state cannot "
 		       "be read here (without the pins, that needs "
 		       "CAP_SYS_ADMIN)\n");
@@ -954,7 +1132,7 @@ static int cmd_status(struct nl *nl, int json)
 		printf(json ? "{\"up\":false}\n" : "hedge is not up\n");
 		return 0;
 	}
-	print_status(&cfg, stats_fd, json);
+	print_status(nl, &cfg, stats_fd, json);
 	if (cfg.delay_line == HEDGE_DL_TICK)
 		print_ticker(nl, &cfg, json);
 	print_prog_costs(nl, &cfg, json);

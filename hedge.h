@@ -38,6 +38,8 @@
 #define HEDGE_PROG_TICKER	"hedge_ticker"
 #define HEDGE_MAP_CONFIG	"hedge_config"
 #define HEDGE_MAP_STATS		"hedge_stats"
+#define HEDGE_MAP_ADAPT		"hedge_adapt"
+#define HEDGE_MAP_TICK		"hedge_tick"
 
 /* Life of a request in the Scoreboard; moved only by compare-and-swap. */
 enum hedge_state {
@@ -59,6 +61,7 @@ struct hedge_key {
 
 struct hedge_entry {
 	__u64 sent_ns;		/* bpf_ktime_get_ns() when the request left */
+	__u64 deadline_ns;	/* when its hedge is due: sent + the delay */
 	__u32 state;		/* enum hedge_state */
 	__u32 target;		/* index into the stats map */
 };
@@ -77,6 +80,24 @@ struct hedge_target_key {
 #define HEDGE_LATE_BUCKETS	32
 #define HEDGE_LATE_STEP_NS	16000ULL	/* 16 us: 0..496 us, then > */
 
+/*
+ * Response times (request to first response) in log-linear buckets of
+ * 1.024 us units: 0..7 one unit wide, then 8 per power of two (12.5%
+ * wide); the last bucket also holds everything slower (~17 s and up).
+ */
+#define HEDGE_HIST_SUB		8
+#define HEDGE_HIST_BUCKETS	176
+
+/* The first response time, in ns, that falls in bucket b. */
+static inline __u64 hedge_hist_floor_ns(__u32 b)
+{
+	__u32 octave = b / HEDGE_HIST_SUB, sub = b % HEDGE_HIST_SUB;
+
+	if (!octave)
+		return (__u64)sub << 10;
+	return (__u64)(HEDGE_HIST_SUB + sub) << (octave - 1 + 10);
+}
+
 struct hedge_stats {
 	__u64 requests;		/* new requests seen by the Splitter */
 	__u64 hedges_sent;	/* clones the Rescuer sent on */
@@ -86,12 +107,40 @@ struct hedge_stats {
 	__u64 early;		/* hedges sent before their deadline */
 	__u64 late_max_ns;
 	__u64 late[HEDGE_LATE_BUCKETS];
+	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
+	__u64 rt[HEDGE_HIST_BUCKETS];
+};
+
+/*
+ * Adaptive delay (--delay pNN): per target, a decayed histogram of response
+ * times, in HEDGE_HIST_ONE units per response (halving keeps fractions),
+ * and the delay it gives. Samples are halved every HEDGE_DECAY_NS once
+ * HEDGE_DECAY_MIN new ones came, so the delay follows a change within
+ * about a second of traffic. The ticker recomputes each target's delay at
+ * most every HEDGE_ADAPT_NS; it rises at once but falls no faster than
+ * time passes, and the Splitter never gives a deadline before the last
+ * one: each target's deadlines never go backwards.
+ */
+#define HEDGE_HIST_ONE		16
+#define HEDGE_DECAY_NS		200000000ULL	/* 200 ms */
+#define HEDGE_DECAY_MIN		16
+#define HEDGE_ADAPT_NS		10000000ULL	/* 10 ms */
+#define HEDGE_ADAPT_MIN		(20 * HEDGE_HIST_ONE)	/* samples needed */
+
+struct hedge_adapt {
+	__u64 delay_ns;		/* the delay new requests get now */
+	__u64 last_due_ns;	/* the latest deadline given so far */
+	__u64 updated_ns;	/* when delay_ns was last computed */
+	__u64 decayed_ns;	/* when the histogram was last halved */
+	__u64 fresh;		/* responses since then */
+	__u64 hist[HEDGE_HIST_BUCKETS];
 };
 
 enum hedge_flags {
 	HEDGE_F_DEV_IS_LOOPBACK = 1 << 0,	/* hedges leave via redirect_neigh */
 	HEDGE_F_CREATED_CLSACT = 1 << 1,	/* `down` removes the dev's clsact */
 	HEDGE_F_MOUNTED_BPFFS = 1 << 2,		/* `down` unmounts /sys/fs/bpf */
+	HEDGE_F_ADAPTIVE = 1 << 3,		/* per-target delays: hedge_adapt */
 };
 
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
@@ -102,7 +151,11 @@ struct hedge_config {
 	__u32 tick_ifindex;	/* tick line: where the tick goes round */
 	__u32 flags;		/* enum hedge_flags */
 	__s32 tick_cpu;		/* tick line: the tick's CPU; -1: up's own */
-	__u64 delay_ns;
+	__u64 delay_ns;		/* fixed; adaptive: the first one */
+	__u64 delay_min_ns;	/* adaptive: bounds of the delay */
+	__u64 delay_max_ns;
+	__u32 delay_pct;	/* adaptive: the percentile, x100 (9500) */
+	__u32 pad0;
 	__u64 window_ns;	/* Scoreboard entries older than this are void */
 	__u16 id_offset;
 	__u16 id_len;		/* 0: one request per 5-tuple (--id none) */
@@ -122,6 +175,11 @@ struct hedge_map_def {
 	__u32 value_size;
 	__u32 max_entries;
 	__u32 flags;
+	/* BPF_MAP_TYPE_ARRAY_OF_MAPS: the loader fills every slot with a
+	 * map of this kind (keyless: a queue). */
+	__u32 inner_type;
+	__u32 inner_value_size;
+	__u32 inner_max_entries;
 };
 
 enum hedge_delay_line {
@@ -153,7 +211,8 @@ struct hedge_tick_head {
 	__u64 magic;		/* HEDGE_TICK_MAGIC */
 } __attribute__((packed));
 
-/* The tick line's deadlines, in the order requests left (a BPF queue). */
+/* The tick line's deadlines, in the order requests left: one BPF queue per
+ * target, whose deadlines never go backwards (see struct hedge_adapt). */
 struct hedge_due {
 	__u64 deadline_ns;
 	struct hedge_key key;

@@ -128,17 +128,20 @@ static int find_section(const struct elf *e, const char *name)
 
 /* ---- maps ----------------------------------------------------------- */
 
-static int map_create(const char *name, const struct hedge_map_def *def)
+static int map_create(const char *name, uint32_t type, uint32_t key_size,
+		      uint32_t value_size, uint32_t max_entries, uint32_t flags,
+		      int inner_fd)
 {
 	union bpf_attr attr;
 	int fd;
 
 	memset(&attr, 0, sizeof(attr));
-	attr.map_type = def->type;
-	attr.key_size = def->key_size;
-	attr.value_size = def->value_size;
-	attr.max_entries = def->max_entries;
-	attr.map_flags = def->flags;
+	attr.map_type = type;
+	attr.key_size = key_size;
+	attr.value_size = value_size;
+	attr.max_entries = max_entries;
+	attr.map_flags = flags;
+	attr.inner_map_fd = inner_fd >= 0 ? (uint32_t)inner_fd : 0;
 	/* The kernel wants a NUL within BPF_OBJ_NAME_LEN: truncate. */
 	strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
 	fd = sys_bpf(BPF_MAP_CREATE, &attr);
@@ -147,6 +150,54 @@ static int map_create(const char *name, const struct hedge_map_def *def)
 	return fd;
 }
 
+static int inner_create(const char *name, const struct hedge_map_def *def)
+{
+	return map_create(name, def->inner_type, 0, def->inner_value_size,
+			  def->inner_max_entries, 0, -1);
+}
+
+/*
+ * An array of maps, every slot filled with an inner map as the def says.
+ * The kernel takes the inner maps' layout from a template map, and each
+ * slot holds its own reference: the fds here are closed again.
+ */
+static int outer_create(const char *name, const struct hedge_map_def *def)
+{
+	int tmpl = inner_create(name, def), fd, inner, err = 0;
+	uint32_t i;
+
+	if (tmpl < 0)
+		return -1;
+	fd = map_create(name, def->type, sizeof(uint32_t), sizeof(uint32_t),
+			def->max_entries, def->flags, tmpl);
+	close(tmpl);
+	for (i = 0; fd >= 0 && i < def->max_entries && !err; i++) {
+		inner = inner_create(name, def);
+		if (inner < 0) {
+			err = -1;
+			break;
+		}
+		err = map_update(fd, &i, &inner);
+		if (err)
+			fail("filling BPF map %s: %s", name, strerror(-err));
+		close(inner);
+	}
+	if (fd >= 0 && err) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int map_create_def(const char *name, const struct hedge_map_def *def)
+{
+	if (def->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		return outer_create(name, def);
+	return map_create(name, def->type, def->key_size, def->value_size,
+			  def->max_entries, def->flags, -1);
+}
+
+/* The last size given for a map wins. */
 static void resize(struct hedge_map_def *def, const char *name,
 		   const struct map_size *sizes)
 {
@@ -180,7 +231,7 @@ static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
 				    symbol_name(e, sym));
 		memcpy(&def, defs + sym->st_value, sizeof(def));
 		resize(&def, symbol_name(e, sym), sizes);
-		fd = map_create(symbol_name(e, sym), &def);
+		fd = map_create_def(symbol_name(e, sym), &def);
 		if (fd < 0)
 			return -1;
 		offsets[obj->n_maps] = sym->st_value;
@@ -548,6 +599,9 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
 				sum->late_max_ns = c->late_max_ns;
 			for (i = 0; i < HEDGE_LATE_BUCKETS; i++)
 				sum->late[i] += c->late[i];
+			sum->rt_sum_ns += c->rt_sum_ns;
+			for (i = 0; i < HEDGE_HIST_BUCKETS; i++)
+				sum->rt[i] += c->rt[i];
 		}
 	}
 	free(per_cpu);

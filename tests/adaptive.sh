@@ -1,0 +1,81 @@
+#!/bin/bash
+# tests/adaptive.sh - adaptive delay (--delay pNN, tick delay line) on the
+# running kernel: the delay follows a server whose response time shifts
+# from 2 ms to 20 ms and back, and hedges still never leave early.
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+OUT=tests/out/adaptive
+mkdir -p $OUT
+NS=hedget-adapt
+netns_add $NS
+in_ns() { ip netns exec $NS "$@"; }
+field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
+server=""
+stop_server() { [ -n "$server" ] && kill $server && wait $server 2>/dev/null; server=""; }
+trap 'stop_server; in_ns $HEDGE down >/dev/null 2>&1; netns_cleanup' EXIT
+
+# A server that answers every request after MS ms.
+start_server() {
+	: >$OUT/server.out
+	in_ns bench/chaos_server --quiet --rate 0 --fast "$1" >$OUT/server.out 2>&1 &
+	server=$!
+	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+}
+delay_us() { in_ns $HEDGE status --json >$OUT/status.json && echo $(( $(field $OUT/status.json delay_ns) / 1000 )); }
+
+# phase SERVER_MS NAME LOW_US HIGH_US: 3 s of 500 requests/s against a
+# server answering in SERVER_MS; the delay gets into LOW..HIGH within 2 s
+# and is there at the end. Sampled every 100 ms: how long it took.
+phase() {
+	local d load took="" i
+	start_server "$1"
+	in_ns bench/loadgen --rate 500 --duration 3 --timeout 500 >$OUT/load-$2.json &
+	load=$!
+	for i in $(seq 30); do
+		sleep 0.1
+		d=$(delay_us)
+		[ -z "$took" ] && [ "${d:-0}" -ge "$3" -a "${d:-0}" -le "$4" ] && took=$((i * 100))
+	done
+	wait $load
+	d=$(delay_us)
+	stop_server
+	check "adaptive: $2: the delay follows the server ($1 ms) within 2 s (${took:-never} ms)" \
+		"" [ -n "$took" ] && [ "$took" -le 2000 ]
+	check "adaptive: $2: and stays there: ${d} us in $3..$4" \
+		"$(cat $OUT/load-$2.json)" [ "${d:-0}" -ge "$3" -a "${d:-0}" -le "$4" ]
+	check "adaptive: $2: no request lost, no duplicate delivered" "$(cat $OUT/load-$2.json)" \
+		[ "$(field $OUT/load-$2.json lost)" = 0 -a "$(field $OUT/load-$2.json duplicates)" = 0 ]
+}
+
+expect "adaptive: --delay p100 is refused" 2 "percentile p50..p99.9" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --delay p100
+expect "adaptive: --delay p95 with netem is refused" 2 "needs the tick delay line" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --delay p95 --delay-line netem
+expect "adaptive: --delay-min above --delay-max is refused" 2 "above --delay-max" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --delay p95 --delay-min 2s --delay-max 1s
+expect "adaptive: --delay-max with a fixed delay is refused" 2 "for an adaptive delay" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --delay 5ms --delay-max 1s
+
+in_ns $HEDGE up --target 127.0.0.1:9000 --delay p90 --delay-min 1ms --delay-max 200ms >$OUT/up.out
+check "adaptive: up says the percentile and its bounds" "$(cat $OUT/up.out)" \
+	grep -q "delay p90 in 1ms..200ms (tick delay line)" $OUT/up.out
+d=$(delay_us)
+check "adaptive: before any response the delay is --delay-max ($d us)" "" [ "$d" = 200000 ]
+
+# 2 ms and 20 ms fall in buckets [1.97, 2.21) and [19.7, 21.0) ms.
+phase 2 fast 1800 2600
+phase 20 slow 18000 24000
+phase 2 fast-again 1800 2600
+
+in_ns $HEDGE status --json >$OUT/status.json
+in_ns $HEDGE status >$OUT/status.txt
+check "adaptive: status shows the delay now" "$(cat $OUT/status.txt)" \
+	grep -q "target 127.0.0.1:9000: delay now [0-9]* us" $OUT/status.txt
+sent=$(field $OUT/status.json hedges_sent)
+check "adaptive: the shift was hedged ($sent hedges)" "" [ "${sent:-0}" -ge 100 ]
+check "adaptive: no hedge left before its deadline while the delay moved" \
+	"$(field $OUT/status.json early) early" [ "$(field $OUT/status.json early)" = 0 ]
+p99=$(field $OUT/status.json late_p99_us)
+check "adaptive: hedge lateness p99 <= 200 us while the delay moved ($p99 us)" \
+	"too late" [ "${p99:-999999}" -le 200 ]
+check "adaptive: down" "" eval "in_ns $HEDGE down >/dev/null"
