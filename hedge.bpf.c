@@ -102,6 +102,8 @@ struct hedge_map_def hedge_due SEC("maps") = {
 };
 MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
     HEDGE_MAX_TARGETS);
+MAP(hedge_budget, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_budget,
+    HEDGE_MAX_TARGETS);
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -281,6 +283,20 @@ static __always_inline void park(struct __sk_buff *skb,
 	bpf_map_push_elem(queue, &due, 0);
 }
 
+/* A new request: its share of a hedge goes to its target's budget. */
+static __always_inline void deposit(const struct hedge_config *cfg,
+				    __u32 target)
+{
+	struct hedge_budget *b;
+
+	if (cfg->budget_pct >= 100)
+		return;
+	b = bpf_map_lookup_elem(&hedge_budget, &target);
+	if (b)
+		__sync_fetch_and_add(&b->tokens,
+				     cfg->budget_pct * (HEDGE_MILLI / 100));
+}
+
 SEC("tc/splitter")
 int hedge_splitter(struct __sk_buff *skb)
 {
@@ -323,6 +339,7 @@ int hedge_splitter(struct __sk_buff *skb)
 	st = stats(d.target);
 	if (st)
 		st->requests++;
+	deposit(cfg, d.target);
 	if (cfg->delay_line == HEDGE_DL_TICK)
 		park(skb, &d.key, &fresh);
 	else
@@ -434,6 +451,48 @@ static __always_inline void count_hedge(struct hedge_stats *st,
 	st->late[bucket]++;
 }
 
+/*
+ * May the target afford a hedge now? Credits the time since the last
+ * credit (one CPU wins each stretch), then withdraws one hedge, keeping
+ * no more than the cap. Several CPUs may race here (netem line): every
+ * change is a compare-and-swap, and after a few lost races it says no.
+ */
+static __always_inline int withdraw(const struct hedge_config *cfg,
+				    __u32 target)
+{
+	struct hedge_budget *b;
+	__u64 now, last, span;
+	__s64 old, left;
+	int tries;
+
+	if (cfg->budget_pct >= 100)
+		return 1;
+	b = bpf_map_lookup_elem(&hedge_budget, &target);
+	if (!b)
+		return 1;
+	now = bpf_ktime_get_ns();
+	last = b->refilled_ns;
+	if (now > last &&
+	    __sync_val_compare_and_swap(&b->refilled_ns, last, now) == last) {
+		span = now - last;
+		if (span > 1000000000ULL)	/* more is over the cap anyway */
+			span = 1000000000ULL;
+		__sync_fetch_and_add(&b->tokens, (__s64)(span *
+				     cfg->budget_min_rate / 1000000));
+	}
+	for (tries = 0; tries < 4; tries++) {
+		old = b->tokens;
+		left = old > (__s64)cfg->budget_cap ? (__s64)cfg->budget_cap :
+						      old;
+		if (left < HEDGE_MILLI)
+			return 0;
+		left -= HEDGE_MILLI;
+		if (__sync_val_compare_and_swap(&b->tokens, old, left) == old)
+			return 1;
+	}
+	return 0;
+}
+
 SEC("tc/rescuer")
 int hedge_rescuer(struct __sk_buff *skb)
 {
@@ -456,6 +515,15 @@ int hedge_rescuer(struct __sk_buff *skb)
 	if (state != HEDGE_PENDING) {
 		if (st && (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED))
 			st->hedges_cancelled++;
+		return TC_ACT_SHOT;
+	}
+	if (!withdraw(cfg, e->target)) {
+		/* Not sent after all: the request waits for its own answer
+		 * (unless that came meanwhile and made it DONE_HEDGED). */
+		__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED,
+					    HEDGE_PENDING);
+		if (st)
+			st->hedges_refused++;
 		return TC_ACT_SHOT;
 	}
 	if (st)

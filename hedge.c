@@ -46,15 +46,17 @@
 #define BPFFS_MAGIC	0xcafe4a11
 #define MAX_FILTERS	64
 #define TICK_CPU_MAX	1023	/* the last CPU a cpu_set_t can name */
+#define BUDGET_RATE_MAX	1000000
 
 static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
 	"                [--delay DURATION|pNN] [--delay-min DURATION]\n"
 	"                [--delay-max DURATION] [--id OFFSET:LEN|dns|none]\n"
 	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
-	"                [--tick-cpu CPU]\n"
+	"                [--tick-cpu CPU] [--budget PERCENT]\n"
+	"                [--budget-min-rate N]\n"
 	"       hedge down\n"
-	"       hedge status [--json]\n"
+	"       hedge status [--json | --prometheus]\n"
 	"       hedge --help | --version\n"
 	"\n"
 	"Hedges UDP requests in the kernel: a request to a target that has no\n"
@@ -78,14 +80,20 @@ static const char usage_text[] =
 	"                     it, else tick\n"
 	"  --tick-cpu CPU     tick line: the CPU the tick runs on (default: the\n"
 	"                     one `up` runs on); keep it off busy CPUs\n"
+	"  --budget PERCENT   hedges per 100 requests, per target, at most\n"
+	"                     (default 10; 100: no budget)\n"
+	"  --budget-min-rate N  hedges/s a target may have whatever its\n"
+	"                     requests (default 10)\n"
 	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n";
+
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
 
 /* Everything `up` was asked to do, validated. */
 struct options {
 	const char *dev;
 	struct hedge_config cfg;	/* targets, delay, window, id */
 	const struct delay_line *line;	/* NULL: auto, netem else tick */
-	int json;
+	enum format format;		/* status */
 	int window_given, bounds_given;
 };
 
@@ -278,6 +286,9 @@ static int check_up(struct options *o)
 		c->delay_ns = c->delay_max_ns;	/* until responses come */
 		o->line = &delay_line_tick;
 	}
+	/* A budget saves up at most a second of its floor, or 10 hedges. */
+	c->budget_cap = (uint64_t)(c->budget_min_rate > 10 ?
+				   c->budget_min_rate : 10) * HEDGE_MILLI;
 	if (!o->window_given && c->window_ns < 2 * c->delay_ns)
 		c->window_ns = 2 * c->delay_ns;
 	if (c->window_ns <= c->delay_ns)
@@ -295,6 +306,8 @@ static int parse_up(int argc, char **argv, struct options *o)
 	o->cfg.delay_ns = 10 * NS_PER_MS;
 	o->cfg.delay_min_ns = NS_PER_MS;
 	o->cfg.delay_max_ns = NS_PER_S;
+	o->cfg.budget_pct = 10;
+	o->cfg.budget_min_rate = 10;
 	o->cfg.tick_cpu = -1;
 	o->cfg.window_ns = NS_PER_S;
 	o->cfg.id_len = 4;
@@ -306,7 +319,8 @@ static int parse_up(int argc, char **argv, struct options *o)
 		    !strcmp(opt, "--delay") || !strcmp(opt, "--id") ||
 		    !strcmp(opt, "--window") || !strcmp(opt, "--delay-line") ||
 		    !strcmp(opt, "--tick-cpu") || !strcmp(opt, "--delay-min") ||
-		    !strcmp(opt, "--delay-max")) {
+		    !strcmp(opt, "--delay-max") || !strcmp(opt, "--budget") ||
+		    !strcmp(opt, "--budget-min-rate")) {
 			if (!val)
 				return usage_error("%s needs a value", opt);
 			i++;
@@ -342,6 +356,21 @@ static int parse_up(int argc, char **argv, struct options *o)
 		} else if (!strcmp(opt, "--id")) {
 			if (parse_id(val, &o->cfg))
 				return -1;
+		} else if (!strcmp(opt, "--budget")) {
+			unsigned long pct;
+
+			if (parse_uint(val, 100, &pct))
+				return usage_error("--budget %s: expected a "
+						   "percentage 0..100", val);
+			o->cfg.budget_pct = (uint32_t)pct;
+		} else if (!strcmp(opt, "--budget-min-rate")) {
+			unsigned long rate;
+
+			if (parse_uint(val, BUDGET_RATE_MAX, &rate))
+				return usage_error("--budget-min-rate %s: "
+						   "expected hedges a second, "
+						   "0..1000000", val);
+			o->cfg.budget_min_rate = (uint32_t)rate;
 		} else if (!strcmp(opt, "--tick-cpu")) {
 			unsigned long cpu;
 
@@ -765,7 +794,9 @@ static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 {
 	int targets = obj_map_fd(obj, "hedge_targets");
 	int adapt = obj_map_fd(obj, HEDGE_MAP_ADAPT);
+	int budget = obj_map_fd(obj, "hedge_budget");
 	struct hedge_adapt first = { .delay_ns = cfg->delay_ns };
+	struct hedge_budget full = { .tokens = (int64_t)cfg->budget_cap };
 	uint32_t i, zero = 0;
 	int err = 0;
 
@@ -773,6 +804,8 @@ static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 		err = map_update(targets, &cfg->targets[i], &i);
 		if (!err)
 			err = map_update(adapt, &i, &first);
+		if (!err)
+			err = map_update(budget, &i, &full);
 	}
 	if (!err)
 		err = map_update(obj_map_fd(obj, HEDGE_MAP_CONFIG), &zero, cfg);
@@ -999,6 +1032,40 @@ static uint64_t current_delay(struct nl *nl, const struct hedge_config *cfg,
 	return a.delay_ns;
 }
 
+/* Response time of `pct` percent of the responses, at most: the top of
+ * the bucket it falls in (the last bucket has none: its bottom). */
+static uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct)
+{
+	uint64_t seen = 0, count = 0;
+	uint32_t b;
+
+	for (b = 0; b < HEDGE_HIST_BUCKETS; b++)
+		count += st->rt[b];
+	for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++) {
+		seen += st->rt[b];
+		if (count && seen >= pct / 100 * count)
+			return hedge_hist_floor_ns(b + 1);
+	}
+	return count ? hedge_hist_floor_ns(HEDGE_HIST_BUCKETS - 1) : 0;
+}
+
+static void print_response_time(const struct hedge_stats *st, int json)
+{
+	unsigned long long p50 = rt_percentile_ns(st, 50) / NS_PER_US;
+	unsigned long long p99 = rt_percentile_ns(st, 99) / NS_PER_US;
+	unsigned long long mean = st->responses ?
+		st->rt_sum_ns / st->responses / NS_PER_US : 0;
+
+	if (json)
+		printf("\"response_time\":{\"count\":%llu,\"sum_ns\":%llu,"
+		       "\"p50_us\":%llu,\"p99_us\":%llu},",
+		       (unsigned long long)st->responses,
+		       (unsigned long long)st->rt_sum_ns, p50, p99);
+	else if (st->responses)
+		printf("  response time: p50 <= %llu us, p99 <= %llu us, "
+		       "mean %llu us\n", p50, p99, mean);
+}
+
 static void print_status(struct nl *nl, const struct hedge_config *cfg,
 			 int stats_fd, int json)
 {
@@ -1015,14 +1082,16 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 	if (json)
 		printf("{\"up\":true,\"dev\":\"%s\",\"delay_line\":\"%s\","
 		       "\"delay\":\"%s\",\"window_ns\":%llu,"
-		       "\"id_offset\":%u,\"id_len\":%u,\"targets\":[",
+		       "\"id_offset\":%u,\"id_len\":%u,\"budget_pct\":%u,"
+		       "\"budget_min_rate\":%u,\"targets\":[",
 		       dev, line_name, delay,
 		       (unsigned long long)cfg->window_ns, cfg->id_offset,
-		       cfg->id_len);
+		       cfg->id_len, cfg->budget_pct, cfg->budget_min_rate);
 	else
 		printf("up on %s: delay %s (%s delay line), window %s, "
-		       "id %u:%u\n", dev, delay, line_name, window,
-		       cfg->id_offset, cfg->id_len);
+		       "id %u:%u, budget %u%% + %u/s\n", dev, delay, line_name,
+		       window, cfg->id_offset, cfg->id_len, cfg->budget_pct,
+		       cfg->budget_min_rate);
 	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
 		target_str(&cfg->targets[i], target, sizeof(target));
 		stats_read(stats_fd, i, &st);
@@ -1039,19 +1108,119 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 			       (unsigned long long)(now_ns / NS_PER_US));
 		printf(json ? "\"requests\":%llu,"
 			      "\"hedges_sent\":%llu,\"hedges_cancelled\":%llu,"
+			      "\"hedges_refused\":%llu,"
 			      "\"responses\":%llu,\"duplicates_dropped\":%llu,"
 			    : "  requests %llu, hedges sent %llu, "
-			      "hedges cancelled %llu, responses %llu, "
-			      "duplicates dropped %llu\n",
+			      "hedges cancelled %llu, hedges refused %llu, "
+			      "responses %llu, duplicates dropped %llu\n",
 		       (unsigned long long)st.requests,
 		       (unsigned long long)st.hedges_sent,
 		       (unsigned long long)st.hedges_cancelled,
+		       (unsigned long long)st.hedges_refused,
 		       (unsigned long long)st.responses,
 		       (unsigned long long)st.duplicates);
+		print_response_time(&st, json);
 		print_lateness(&st, json);
 	}
 	if (json)
 		printf("]");
+}
+
+/* ---- status --prometheus -------------------------------------------- */
+
+/* One counter family: HELP, TYPE, and a sample per target. */
+static void prom_counter(const char *name, const char *help,
+			 char targets[][64], const struct hedge_stats *st,
+			 uint32_t n, size_t field)
+{
+	uint32_t i;
+
+	printf("# HELP hedge_%s %s\n# TYPE hedge_%s counter\n", name, help,
+	       name);
+	for (i = 0; i < n; i++)
+		printf("hedge_%s{target=\"%s\"} %llu\n", name, targets[i],
+		       (unsigned long long)*(const uint64_t *)
+		       ((const char *)&st[i] + field));
+}
+
+/* Response times as a Prometheus histogram: a bucket per power of two
+ * (every HEDGE_HIST_SUB of hedge's own), cumulative, then +Inf. */
+static void prom_response_time(char targets[][64],
+			       const struct hedge_stats *st, uint32_t n)
+{
+	uint64_t below;
+	uint32_t i, b;
+
+	printf("# HELP hedge_response_time_seconds Time from a request to its "
+	       "first response.\n"
+	       "# TYPE hedge_response_time_seconds histogram\n");
+	for (i = 0; i < n; i++) {
+		below = 0;
+		for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++) {
+			below += st[i].rt[b];
+			if ((b + 1) % HEDGE_HIST_SUB == 0)
+				printf("hedge_response_time_seconds_bucket"
+				       "{target=\"%s\",le=\"%.9f\"} %llu\n",
+				       targets[i], (double)hedge_hist_floor_ns(
+				       b + 1) / NS_PER_S,
+				       (unsigned long long)below);
+		}
+		below += st[i].rt[HEDGE_HIST_BUCKETS - 1];
+		printf("hedge_response_time_seconds_bucket{target=\"%s\","
+		       "le=\"+Inf\"} %llu\n"
+		       "hedge_response_time_seconds_sum{target=\"%s\"} %.9f\n"
+		       "hedge_response_time_seconds_count{target=\"%s\"} %llu\n",
+		       targets[i], (unsigned long long)below, targets[i],
+		       (double)st[i].rt_sum_ns / NS_PER_S, targets[i],
+		       (unsigned long long)below);
+	}
+}
+
+static void print_prometheus(struct nl *nl, const struct hedge_config *cfg,
+			     int stats_fd)
+{
+	static const struct {
+		const char *name, *help;
+		size_t field;
+	} counters[] = {
+#define COUNTER(name, field, help) \
+	{ name, help, offsetof(struct hedge_stats, field) }
+		COUNTER("requests_total", requests,
+			"Requests to the target seen by the Splitter."),
+		COUNTER("responses_total", responses,
+			"First responses, passed to the client."),
+		COUNTER("duplicates_dropped_total", duplicates,
+			"Later responses to an answered request, dropped."),
+		COUNTER("hedges_sent_total", hedges_sent,
+			"Hedges sent: requests unanswered after the delay."),
+		COUNTER("hedges_cancelled_total", hedges_cancelled,
+			"Hedges not sent: the response came first."),
+		COUNTER("hedges_refused_total", hedges_refused,
+			"Hedges not sent: over the hedging budget."),
+		COUNTER("hedges_early_total", early,
+			"Hedges sent before their deadline (should stay 0)."),
+#undef COUNTER
+	};
+	static struct hedge_stats st[HEDGE_MAX_TARGETS];
+	char targets[HEDGE_MAX_TARGETS][64];
+	uint32_t i, n = cfg->n_targets < HEDGE_MAX_TARGETS ?
+			cfg->n_targets : HEDGE_MAX_TARGETS;
+
+	for (i = 0; i < n; i++) {
+		target_str(&cfg->targets[i], targets[i], sizeof(targets[i]));
+		stats_read(stats_fd, i, &st[i]);
+	}
+	printf("# HELP hedge_up Whether hedge is up.\n# TYPE hedge_up gauge\n"
+	       "hedge_up 1\n");
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		prom_counter(counters[i].name, counters[i].help, targets, st,
+			     n, counters[i].field);
+	printf("# HELP hedge_delay_seconds The delay a request gets now.\n"
+	       "# TYPE hedge_delay_seconds gauge\n");
+	for (i = 0; i < n; i++)
+		printf("hedge_delay_seconds{target=\"%s\"} %.9f\n", targets[i],
+		       (double)current_delay(nl, cfg, i) / NS_PER_S);
+	prom_response_time(targets, st, n);
 }
 
 /*
@@ -1120,16 +1289,23 @@ static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 		       (unsigned long long)(ago / NS_PER_US));
 }
 
-static int cmd_status(struct nl *nl, int json)
+static int cmd_status(struct nl *nl, enum format format)
 {
-	int stats_fd = -1, found;
+	int stats_fd = -1, found, json = format == FORMAT_JSON;
 	struct hedge_config cfg;
 
 	found = running(nl, &cfg, &stats_fd);
 	if (found < 0)
 		return 1;
 	if (!found) {
-		printf(json ? "{\"up\":false}\n" : "hedge is not up\n");
+		printf(format == FORMAT_PROMETHEUS ? "# HELP hedge_up Whether "
+		       "hedge is up.\n# TYPE hedge_up gauge\nhedge_up 0\n" :
+		       json ? "{\"up\":false}\n" : "hedge is not up\n");
+		return 0;
+	}
+	if (format == FORMAT_PROMETHEUS) {
+		print_prometheus(nl, &cfg, stats_fd);
+		close(stats_fd);
 		return 0;
 	}
 	print_status(nl, &cfg, stats_fd, json);
@@ -1164,10 +1340,13 @@ int main(int argc, char **argv)
 		if (parse_up(argc - 2, argv + 2, &o))
 			return EXIT_USAGE;
 	} else if (!strcmp(cmd, "status")) {
-		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json")))
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json") &&
+				  strcmp(argv[2], "--prometheus")))
 			return usage_error("status: unknown option '%s'",
 					   argv[argc - 1]), EXIT_USAGE;
-		o.json = argc == 3;
+		if (argc == 3)
+			o.format = strcmp(argv[2], "--json") ?
+				   FORMAT_PROMETHEUS : FORMAT_JSON;
 	} else if (!strcmp(cmd, "down")) {
 		if (argc > 2)
 			return usage_error("down: unknown option '%s'",
@@ -1190,7 +1369,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "down"))
 		ret = cmd_down(&nl);
 	else
-		ret = cmd_status(&nl, o.json);
+		ret = cmd_status(&nl, o.format);
 	nl_close(&nl);
 	return ret;
 }

@@ -104,6 +104,7 @@ struct hedge_stats {
 	__u64 hedges_cancelled;	/* clones dropped: the response came first */
 	__u64 responses;	/* first responses, passed to the client */
 	__u64 duplicates;	/* later responses, dropped */
+	__u64 hedges_refused;	/* due, but over the budget: not sent */
 	__u64 early;		/* hedges sent before their deadline */
 	__u64 late_max_ns;
 	__u64 late[HEDGE_LATE_BUCKETS];
@@ -143,6 +144,19 @@ enum hedge_flags {
 	HEDGE_F_ADAPTIVE = 1 << 3,		/* per-target delays: hedge_adapt */
 };
 
+/*
+ * Hedging budget (--budget), a token bucket per target as Finagle's
+ * RetryBudget: each request deposits budget_pct/100 of a hedge, time
+ * deposits budget_min_rate hedges a second, a hedge withdraws one. In
+ * milli-hedges; at most budget_cap is kept.
+ */
+#define HEDGE_MILLI		1000
+
+struct hedge_budget {
+	__s64 tokens;		/* milli-hedges */
+	__u64 refilled_ns;	/* time credited up to here */
+};
+
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
 	__u32 dev_ifindex;	/* device hedged: Splitter egress, watcher ingress */
@@ -155,7 +169,10 @@ struct hedge_config {
 	__u64 delay_min_ns;	/* adaptive: bounds of the delay */
 	__u64 delay_max_ns;
 	__u32 delay_pct;	/* adaptive: the percentile, x100 (9500) */
+	__u32 budget_pct;	/* hedges per 100 requests; 100: no budget */
+	__u32 budget_min_rate;	/* hedges/s allowed whatever the requests */
 	__u32 pad0;
+	__u64 budget_cap;	/* most milli-hedges a target may save up */
 	__u64 window_ns;	/* Scoreboard entries older than this are void */
 	__u16 id_offset;
 	__u16 id_len;		/* 0: one request per 5-tuple (--id none) */

@@ -594,6 +594,7 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
 			sum->hedges_cancelled += c->hedges_cancelled;
 			sum->responses += c->responses;
 			sum->duplicates += c->duplicates;
+			sum->hedges_refused += c->hedges_refused;
 			sum->early += c->early;
 			if (c->late_max_ns > sum->late_max_ns)
 				sum->late_max_ns = c->late_max_ns;

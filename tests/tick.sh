@@ -19,7 +19,7 @@ field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"; }
 in_ns bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
 server=$!
 for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
-in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms >/dev/null
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100 >/dev/null
 in_ns bench/loadgen --rate 2000 --duration 2 --timeout 500 >$OUT/load.json
 sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
