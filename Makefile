@@ -33,7 +33,7 @@ deps:
 bench-tools:
 	$(MAKE) -C bench
 
-TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken
+TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken build/lossy
 
 # Native tests here, then end to end under a netem kernel in qemu.
 test: deps
@@ -79,3 +79,11 @@ build/hedge-broken: $(SRCS) $(HDRS) build/broken.bpf.o
 
 build/bpf_cost: bench/bpf_cost.c loader.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c
+
+# tests/dns.sh's lossy link (no netem here): a TC program that drops and
+# duplicates DNS responses, loaded with hedge's own loader and netlink.
+build/lossy.bpf.o: tests/lossy.bpf.c tests/lossy.h hedge.h $(UAPI)/.stamp
+	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -I$(UAPI) -c $< -o $@
+
+build/lossy: tests/lossy.c tests/lossy.h loader.c netlink.c $(HDRS) build/lossy.bpf.o
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/lossy.bpf.o"' -o $@ tests/lossy.c loader.c netlink.c
