@@ -60,20 +60,6 @@ static inline int parse_ms(const char *s, uint64_t *ns)
 	return parse_ns(s, 86400000.0, 1e6, ns);
 }
 
-/* An IPv4 address and port as a sockaddr; says what is wrong if not. */
-static inline int ipv4_sockaddr(const char *prog, const char *addr,
-				unsigned long port, struct sockaddr_in *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1) {
-		fprintf(stderr, "%s: bad IPv4 address: %s\n", prog, addr);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * An IPv4 or IPv6 address (the latter plain or in brackets: ::1, [::1]) and
  * a port as a sockaddr of the address's family, and its length; says what is
