@@ -50,7 +50,12 @@
 struct pending {
 	uint64_t due;			/* CLOCK_MONOTONIC, ns */
 	uint64_t seq;			/* FIFO order among equal due times */
-	struct sockaddr_in peer;
+	union {				/* the client, as recvfrom() gave it */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+	socklen_t peer_len;
 	size_t len;
 	unsigned char *buf;
 };
@@ -171,7 +176,8 @@ static void usage(FILE *f)
 	fputs("usage: chaos_server [--addr IP] [--port N] [--rate PERCENT]"
 	      " [--stall MS]\n"
 	      "                    [--fast MS] [--memory MS] [--quiet]\n"
-	      "  --addr IP       address to bind (default 127.0.0.1)\n"
+	      "  --addr IP       IPv4 or IPv6 address to bind (default"
+	      " 127.0.0.1)\n"
 	      "  --port N        UDP port (default 9000)\n"
 	      "  --rate PERCENT  IDs with id %% 100 < PERCENT stall (integer"
 	      " 0-100, default 2)\n"
@@ -191,16 +197,15 @@ static void receive(int fd, unsigned char *buf, unsigned rate,
 	int i;
 
 	for (i = 0; i < RECV_BATCH; i++) {
-		struct sockaddr_in peer;
-		socklen_t plen = sizeof(peer);
 		struct pending p;
 		uint32_t id;
 		uint64_t now;
 		ssize_t n;
 		int dup, bad;
 
-		n = recvfrom(fd, buf, DGRAM_MAX, MSG_DONTWAIT,
-			     (struct sockaddr *)&peer, &plen);
+		p.peer_len = sizeof(p.peer);
+		n = recvfrom(fd, buf, DGRAM_MAX, MSG_DONTWAIT, &p.peer.sa,
+			     &p.peer_len);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR)
@@ -242,7 +247,6 @@ static void receive(int fd, unsigned char *buf, unsigned rate,
 		}
 		memcpy(p.buf, buf, (size_t)n);
 		p.len = (size_t)n;
-		p.peer = peer;
 		p.due = now + (bad && !dup ? stall : fast);
 		p.seq = seqno++;
 		heap_push(p);
@@ -260,8 +264,7 @@ static void send_due(int fd)
 
 		do
 			n = sendto(fd, p->buf, p->len, MSG_DONTWAIT,
-				   (struct sockaddr *)&p->peer,
-				   sizeof(p->peer));
+				   &p->peer.sa, p->peer_len);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			st.send_errors++;
@@ -289,7 +292,9 @@ int main(int argc, char **argv)
 	unsigned long port = 9000, rate = 2;
 	uint64_t stall = 400000000, fast = 2000000, mem = 1000000000;
 	int quiet = 0, fd, c, li = 0, one = 1;
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char name[SOCKADDR_STRLEN];
 	struct sigaction act;
 	sigset_t block, waitmask;
 	unsigned char *buf;
@@ -340,7 +345,7 @@ bad_arg:
 		return 2;
 	}
 
-	if (ipv4_sockaddr("chaos_server", addr, port, &sa))
+	if (parse_sockaddr("chaos_server", addr, port, &sa, &salen))
 		return 2;
 
 	heap = calloc(QUEUE_MAX, sizeof(*heap));
@@ -372,15 +377,21 @@ bad_arg:
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGUSR1, &act, NULL);
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		perror("chaos_server: socket");
 		return 1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "chaos_server: bind %s:%lu: %s\n", addr, port,
-			strerror(errno));
+	/* An IPv6 address serves IPv6 only, never v4-mapped clients. */
+	if (sa.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+		perror("chaos_server: setsockopt IPV6_V6ONLY");
+		return 1;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+		fprintf(stderr, "chaos_server: bind %s: %s\n",
+			sockaddr_str(&sa, name), strerror(errno));
 		return 1;
 	}
 	printf("ready\n");

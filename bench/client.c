@@ -301,7 +301,8 @@ static void usage(FILE *f)
 	      "              [--start-id ID] [--csv FILE]"
 	      " [--duration-limit S]\n"
 	      "  --mode M            baseline (default) or app-hedged\n"
-	      "  --addr IP, --port N server (default 127.0.0.1:9000)\n"
+	      "  --addr IP, --port N server, IPv4 or IPv6 (default"
+	      " 127.0.0.1:9000)\n"
 	      "  -n N                measured requests (default 5000)\n"
 	      "  --warmup N          requests sent first and discarded"
 	      " (default 0)\n"
@@ -417,7 +418,8 @@ int main(int argc, char **argv)
 		.n = 5000, .warmup = 0, .size = 16, .start_id = 0,
 		.timeout = 1000000000, .threshold = 10000000, .limit = 0,
 	};
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	struct sample *res, junk;
 	unsigned char *pkt;
 	uint64_t start;
@@ -428,7 +430,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return 2;
 
-	if (ipv4_sockaddr("client", o.addr, o.port, &sa))
+	if (parse_sockaddr("client", o.addr, o.port, &sa, &salen))
 		return 2;
 
 	res = calloc(o.n ? o.n : 1, sizeof(*res));
@@ -440,10 +442,10 @@ int main(int argc, char **argv)
 	for (i = 4; i < o.size; i++)
 		pkt[i] = (unsigned char)i;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fatal_io("socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (connect(fd, (struct sockaddr *)&sa, salen) < 0)
 		fatal_io("connect");
 	if (o.mode == BASELINE)
 		set_rcvtimeo(fd, o.timeout);

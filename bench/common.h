@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static inline uint64_t now_ns(void)
@@ -59,18 +60,62 @@ static inline int parse_ms(const char *s, uint64_t *ns)
 	return parse_ns(s, 86400000.0, 1e6, ns);
 }
 
-/* An IPv4 address and port as a sockaddr; says what is wrong if not. */
-static inline int ipv4_sockaddr(const char *prog, const char *addr,
-				unsigned long port, struct sockaddr_in *sa)
+/*
+ * An IPv4 or IPv6 address (the latter plain or in brackets: ::1, [::1]) and
+ * a port as a sockaddr of the address's family, and its length; says what is
+ * wrong if not.
+ */
+static inline int parse_sockaddr(const char *prog, const char *addr,
+				 unsigned long port,
+				 struct sockaddr_storage *ss, socklen_t *len)
 {
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1) {
-		fprintf(stderr, "%s: bad IPv4 address: %s\n", prog, addr);
-		return -1;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char buf[INET6_ADDRSTRLEN];
+	const char *a = addr;
+	size_t n = strlen(addr);
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len = sizeof(*sin);
+		return 0;
 	}
-	return 0;
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']' &&
+	    n - 2 < sizeof(buf)) {
+		memcpy(buf, addr + 1, n - 2);
+		buf[n - 2] = '\0';
+		a = buf;
+	}
+	if (inet_pton(AF_INET6, a, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	fprintf(stderr, "%s: bad address (neither IPv4 nor IPv6): %s\n",
+		prog, addr);
+	return -1;
+}
+
+/* HOST:PORT, [HOST]:PORT for IPv6, as a message names a socket address. */
+#define SOCKADDR_STRLEN (INET6_ADDRSTRLEN + sizeof("[]:65535"))
+
+static inline const char *sockaddr_str(const struct sockaddr_storage *ss,
+				       char buf[SOCKADDR_STRLEN])
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN];
+	int v6 = ss->ss_family == AF_INET6;
+
+	if (!inet_ntop(ss->ss_family, v6 ? (const void *)&sin6->sin6_addr :
+		       (const void *)&sin->sin_addr, host, sizeof(host)))
+		strcpy(host, "?");
+	snprintf(buf, SOCKADDR_STRLEN, "%s%s%s:%u", v6 ? "[" : "", host,
+		 v6 ? "]" : "", ntohs(v6 ? sin6->sin6_port : sin->sin_port));
+	return buf;
 }
 
 #endif

@@ -249,7 +249,8 @@ static void usage(FILE *f)
 	      " [--duration S] [--start-id ID]\n"
 	      "               [--timeout MS] [--size BYTES] [--linger MS]"
 	      " [--machine-cpu]\n"
-	      "  --addr IP, --port N  server (default 127.0.0.1:9000)\n"
+	      "  --addr IP, --port N  server, IPv4 or IPv6 (default"
+	      " 127.0.0.1:9000)\n"
 	      "  --rate R             requests per second (default 1000)\n"
 	      "  --duration S         sending time in seconds, at most 120"
 	      " (default 5)\n"
@@ -420,14 +421,15 @@ int main(int argc, char **argv)
 	uint64_t planned, t0, t_end_send, t_last_send = 0, t_all = 0, t_done;
 	uint64_t ring;
 	unsigned char *pkt;
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	double want;
 	int fd, have_ticks = 0, sbuf = SOCK_BUF;
 	unsigned long i;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
-	if (ipv4_sockaddr("loadgen", o.addr, o.port, &sa))
+	if (parse_sockaddr("loadgen", o.addr, o.port, &sa, &salen))
 		return 2;
 
 	/* Requests k = 0 .. planned-1, due at k * 1e9 / rate ns < duration. */
@@ -453,7 +455,8 @@ int main(int argc, char **argv)
 		pkt[i] = (unsigned char)i;
 
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);	/* precise wake-ups */
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
 	if (fd < 0) {
 		perror("loadgen: socket");
 		return 1;
@@ -461,7 +464,7 @@ int main(int argc, char **argv)
 	/* Best effort: capped by net.core.[rw]mem_max. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sbuf, sizeof(sbuf));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sbuf, sizeof(sbuf));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
 		perror("loadgen: connect");
 		return 1;
 	}
