@@ -148,9 +148,17 @@ const struct delay_line delay_line_netem = {
 
 static int tick_build(struct nl *nl, struct hedge_config *cfg)
 {
-	int err = nl_tbf_add(nl, cfg->rescue_ifindex, HEDGE_TICK_RATE,
-			     HEDGE_TICK_BURST, HEDGE_TICK_BURST);
+	int err = 0, i, ends[2] = { (int)cfg->delay_ifindex,
+				    (int)cfg->rescue_ifindex };
 
+	/* The largest tick, and hedges of up to HEDGE_FRAME_MAX, fit; and
+	 * TBF wants a burst of at least the MTU (or the kernel log says so). */
+	for (i = 0; i < 2 && !err; i++)
+		err = nl_link_set_mtu(nl, ends[i], HEDGE_TICK_MAX);
+	if (err)
+		return nl_fail(nl, err, "setting the tick line's MTU");
+	err = nl_tbf_add(nl, cfg->rescue_ifindex, HEDGE_TICK_RATE,
+			 HEDGE_TICK_BURST, HEDGE_TICK_BURST);
 	if (err && err != -ENOENT)
 		return nl_fail(nl, err, "adding the TBF qdisc to " DL_OUT);
 	cfg->tick_ifindex = cfg->rescue_ifindex;
@@ -196,8 +204,9 @@ static int tick_start(const struct hedge_config *cfg)
 	ssize_t sent;
 
 	if (fd < 0)
-		return fail("opening a packet socket for the tick: %s",
-			    strerror(errno));
+		return fail("opening a packet socket for the tick: %s%s",
+			    strerror(errno), errno == EPERM ? " (the tick "
+			    "delay line needs CAP_NET_RAW)" : "");
 	if (pin_to_cpu(cfg->tick_cpu)) {
 		close(fd);
 		return -1;

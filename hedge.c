@@ -420,19 +420,31 @@ static int has_cap(const struct __user_cap_data_struct *d, int cap)
 	return !!(d[cap / 32].effective & (1U << (cap % 32)));
 }
 
-static int check_caps(void)
+/*
+ * down and status need CAP_NET_ADMIN and CAP_BPF (the pins do the rest);
+ * up also CAP_PERFMON: without it the verifier sanitizes pointer
+ * arithmetic on map values and refuses hedge's per-bucket counters. The
+ * tick line's packet socket needs CAP_NET_RAW, checked where it opens.
+ */
+static int check_caps(int up)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2];
+	int admin;
 
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &hdr, data))
 		return fail("reading capabilities: %s", strerror(errno));
+	admin = has_cap(data, CAP_SYS_ADMIN);
 	if (!has_cap(data, CAP_NET_ADMIN) ||
-	    !(has_cap(data, CAP_BPF) || has_cap(data, CAP_SYS_ADMIN)))
-		return fail("need CAP_NET_ADMIN and CAP_BPF (run as root)");
+	    !(has_cap(data, CAP_BPF) || admin))
+		return fail("need CAP_NET_ADMIN and CAP_BPF%s (run as root)",
+			    up ? " and CAP_PERFMON" : "");
+	if (up && !(has_cap(data, CAP_PERFMON) || admin))
+		return fail("need CAP_PERFMON too: without it the verifier "
+			    "refuses hedge's programs (run as root)");
 	return 0;
 }
 
@@ -510,8 +522,9 @@ static int pin_maps(struct setup *s, const struct bpf_obj *obj)
 	s->pinned = 1;		/* from here, teardown unpins (and unmounts) */
 	if (!bpffs_mounted()) {
 		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
-			return fail("mounting bpffs on " BPFFS ": %s",
-				    strerror(errno));
+			return fail("mounting bpffs on " BPFFS ": %s%s",
+				    strerror(errno), errno == EPERM ? " (mount "
+				    "it first, or run with CAP_SYS_ADMIN)" : "");
 		s->cfg.flags |= HEDGE_F_MOUNTED_BPFFS;
 	}
 	if (mkdir(s->pin_dir, 0700))
@@ -1359,7 +1372,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	if (check_caps() || take_lock() < 0)
+	if (check_caps(!strcmp(cmd, "up")) || take_lock() < 0)
 		return 1;
 	err = nl_open(&nl);
 	if (err)

@@ -92,6 +92,7 @@ void nl_close(struct nl *nl);
 int nl_veth_add(struct nl *nl, const char *name, const char *peer,
 		unsigned int mtu);
 int nl_link_del(struct nl *nl, int ifindex);
+int nl_link_set_mtu(struct nl *nl, int ifindex, uint32_t mtu);
 int nl_link_up(struct nl *nl, int ifindex);
 int nl_link_no_ipv6(struct nl *nl, int ifindex);
 /* What hedge asks of a link: its type (ARPHRD_*) and operstate (IF_OPER_*). */

@@ -294,6 +294,16 @@ int nl_link_no_ipv6(struct nl *nl, int ifindex)
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
+int nl_link_set_mtu(struct nl *nl, int ifindex, uint32_t mtu)
+{
+	struct req r;
+
+	req_init(&r, RTM_NEWLINK, 0, sizeof(r.ifi));
+	r.ifi.ifi_index = ifindex;
+	add_u32(&r, IFLA_MTU, mtu);
+	return nl_talk(nl, &r, NULL, NULL);
+}
+
 int nl_link_up(struct nl *nl, int ifindex)
 {
 	struct req r;

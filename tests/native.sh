@@ -51,6 +51,28 @@ in_ns() { ip netns exec $NS "$@"; }
 
 expect "not root" 1 "need CAP_NET_ADMIN and CAP_BPF" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups $HEDGE up --target 127.0.0.1:9
+# Root with fewer capabilities, outside ip netns exec, in a private mount
+# namespace: with a bpffs mounted there, or none.
+OUT_CAPS=$(mktemp)
+caps() {	# caps CAPS BPFFS(mount|none) COMMAND...
+	local set=$1 fs=$2
+	shift 2
+	unshare -m sh -c 'umount /sys/fs/bpf 2>/dev/null
+		[ "$0" = mount ] && mount -t bpf bpf /sys/fs/bpf
+		exec nsenter --net=/run/netns/'$NS' setpriv --bounding-set=-all,'$set' -- "$@"' \
+		"$fs" "$@"
+}
+expect "up without CAP_PERFMON" 1 "need CAP_PERFMON too" \
+	caps +net_admin,+bpf mount $HEDGE up --delay-line tick --target 127.0.0.1:9
+expect "up without CAP_SYS_ADMIN where bpffs is not mounted" 1 "mounting bpffs on /sys/fs/bpf: Operation not permitted \(mount it first, or run with CAP_SYS_ADMIN\)" \
+	caps +net_admin,+bpf,+perfmon,+net_raw none $HEDGE up --delay-line tick --target 127.0.0.1:9
+expect "up on the tick line without CAP_NET_RAW" 1 "packet socket for the tick: Operation not permitted \(the tick delay line needs CAP_NET_RAW\)" \
+	caps +net_admin,+bpf,+perfmon mount $HEDGE up --delay-line tick --target 127.0.0.1:9
+check "up, status and down with only CAP_NET_ADMIN, CAP_BPF, CAP_PERFMON, CAP_NET_RAW (status, down: the first two)" \
+	"see $OUT_CAPS" caps +net_admin,+bpf,+perfmon,+net_raw mount sh -c \
+		"exec 2>$OUT_CAPS; $HEDGE up --delay-line tick --target 127.0.0.1:9 >/dev/null &&
+		 setpriv --bounding-set=-all,+net_admin,+bpf $HEDGE status | grep -q 'tick delay line' &&
+		 setpriv --bounding-set=-all,+net_admin,+bpf $HEDGE down >/dev/null"
 expect "unknown device" 1 "unknown device 'nosuch0'" in_ns $HEDGE up --dev nosuch0 --target 127.0.0.1:9
 check "status when not up says so" "wrong status" \
 	sh -c "ip netns exec $NS $HEDGE status | grep -q 'not up' &&
@@ -114,4 +136,4 @@ else
 		in_ns $HEDGE up --target 127.0.0.1:9000 --tick-cpu "$(nproc)"
 fi
 same_snapshot "failed runs leave links, qdiscs, filters, bpffs, sysctls as found" $NS "$before"
-rm -f "$before" "$before.tool"
+rm -f "$before" "$before.tool" "$OUT_CAPS"

@@ -16,7 +16,8 @@ field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"; }
 # ---- lateness: every request stalls (--rate 100), so every one is hedged;
 # 2000 requests/s for 2 s, open loop, many in flight.
 : >$OUT/server.out	# no "ready" left from an earlier run
-in_ns bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
+# ip netns exec execs the server: $! is the server, which kill must reach.
+ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
 server=$!
 for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
 in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100 >/dev/null
