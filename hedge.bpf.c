@@ -28,6 +28,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <linux/in.h>
 #include "hedge.h"
@@ -37,6 +38,7 @@
 #define __always_inline inline __attribute__((always_inline))
 
 #define htons(x) __builtin_bswap16(x)
+#define offsetof(type, member) __builtin_offsetof(type, member)
 #define IP_MF		0x2000
 #define IP_OFFSET	0x1fff
 
@@ -74,6 +76,12 @@ static long (*bpf_map_pop_elem)(void *map, void *value) =
 static __s64 (*bpf_csum_diff)(__be32 *from, __u32 from_size, __be32 *to,
 			      __u32 to_size, __u32 seed) =
 	(void *)BPF_FUNC_csum_diff;
+static long (*bpf_l3_csum_replace)(struct __sk_buff *skb, __u32 offset,
+				   __u64 from, __u64 to, __u64 size) =
+	(void *)BPF_FUNC_l3_csum_replace;
+static long (*bpf_l4_csum_replace)(struct __sk_buff *skb, __u32 offset,
+				   __u64 from, __u64 to, __u64 flags) =
+	(void *)BPF_FUNC_l4_csum_replace;
 
 #define MAP(name_, type_, key_, value_, max_)				\
 	struct hedge_map_def name_ SEC("maps") = {			\
@@ -111,6 +119,8 @@ char _license[] SEC("license") = "Dual BSD/GPL";
 struct datagram {
 	struct hedge_key key;	/* oriented as the request: client -> target */
 	__u32 target;
+	__u32 replica;		/* it comes from the target's replica */
+	__u32 udp_at;		/* HEDGE_UDP_AT4 or HEDGE_UDP_AT6 */
 };
 
 enum direction { REQUEST, RESPONSE };
@@ -138,70 +148,195 @@ static __always_inline __u32 bounded_len(__u32 len, __u32 max)
 	return n + 1;
 }
 
+/* ::ffff:a.b.c.d, as hedge keeps IPv4 addresses. */
+static __always_inline void map_v4(__u8 *out, const void *v4)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, v4, 4);
+}
+
 /*
- * Parse an Ethernet/IPv4/UDP datagram that hedge can track. Anything else
- * -- not IPv4, IP options, a fragment, not UDP, a header outside the linear
- * data, a payload too short to hold the ID, not to (or from) a target --
- * returns -1 and is passed untouched by the caller.
+ * The addresses and ports of an Ethernet/IPv4/UDP or Ethernet/IPv6/UDP
+ * datagram, into key as they appear (source first); -1 if it is not one
+ * hedge tracks: IP options, a fragment, an IPv6 extension header (not
+ * followed), not UDP, headers outside the linear data.
+ */
+static __always_inline int parse_headers(struct __sk_buff *skb,
+					 struct hedge_key *key, __u32 *udp_at,
+					 __u32 *udp_len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct udphdr *udp;
+
+	if (skb->protocol == htons(ETH_P_IP)) {
+		struct iphdr *ip = data + sizeof(struct ethhdr);
+
+		udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) > data_end || ip->version != 4 ||
+		    ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
+		    (ip->frag_off & htons(IP_MF | IP_OFFSET)))
+			return -1;
+		map_v4(key->saddr, &ip->saddr);
+		map_v4(key->daddr, &ip->daddr);
+		*udp_at = HEDGE_UDP_AT4;
+	} else if (skb->protocol == htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+
+		udp = (void *)(ip6 + 1);
+		if ((void *)(udp + 1) > data_end || ip6->version != 6 ||
+		    ip6->nexthdr != IPPROTO_UDP)
+			return -1;
+		__builtin_memcpy(key->saddr, &ip6->saddr, HEDGE_ADDR_LEN);
+		__builtin_memcpy(key->daddr, &ip6->daddr, HEDGE_ADDR_LEN);
+		*udp_at = HEDGE_UDP_AT6;
+	} else {
+		return -1;
+	}
+	key->sport = udp->source;
+	key->dport = udp->dest;
+	*udp_len = htons(udp->len);
+	return 0;
+}
+
+/* Swap the key's ends: a response's addresses, oriented as its request. */
+static __always_inline void reverse(struct hedge_key *key)
+{
+	__u8 addr[HEDGE_ADDR_LEN];
+	__be16 port = key->sport;
+
+	__builtin_memcpy(addr, key->saddr, HEDGE_ADDR_LEN);
+	__builtin_memcpy(key->saddr, key->daddr, HEDGE_ADDR_LEN);
+	__builtin_memcpy(key->daddr, addr, HEDGE_ADDR_LEN);
+	key->sport = key->dport;
+	key->dport = port;
+}
+
+/* The target's entry in the config; NULL past the table. */
+static __always_inline const struct hedge_target *
+target_of(const struct hedge_config *cfg, __u32 t)
+{
+	if (t >= HEDGE_MAX_TARGETS)
+		return 0;
+	return &cfg->targets[t];
+}
+
+/*
+ * Parse a datagram hedge can track, to (REQUEST) or from (RESPONSE) a
+ * target, into its Scoreboard key. Anything else -- see parse_headers(),
+ * a payload too short to hold the ID, not a target, a hedge on its way to
+ * a replica -- returns -1 and is passed untouched by the caller.
  */
 static __always_inline int parse(struct __sk_buff *skb,
 				 const struct hedge_config *cfg,
 				 enum direction dir, struct datagram *d)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct iphdr *ip = data + sizeof(struct ethhdr);
-	struct udphdr *udp = (void *)(ip + 1);
 	struct hedge_target_key tk = {};
-	__u32 *target, id_len, payload;
+	const struct hedge_target *t;
+	__u32 *target, id_len, udp_len;
 
-	if (skb->protocol != htons(ETH_P_IP))
+	d->key.pad = 0;
+	if (parse_headers(skb, &d->key, &d->udp_at, &udp_len))
 		return -1;
-	if ((void *)(udp + 1) > data_end)
-		return -1;
-	if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
-		return -1;
-	if (ip->frag_off & htons(IP_MF | IP_OFFSET))
-		return -1;
-
-	if (dir == REQUEST) {
-		tk.addr = ip->daddr;
-		tk.port = udp->dest;
-	} else {
-		tk.addr = ip->saddr;
-		tk.port = udp->source;
-	}
+	if (dir == RESPONSE)
+		reverse(&d->key);
+	/* The target end (for a response, where it came from). */
+	__builtin_memcpy(tk.addr, d->key.daddr, HEDGE_ADDR_LEN);
+	tk.port = d->key.dport;
 	target = bpf_map_lookup_elem(&hedge_targets, &tk);
 	if (!target)
 		return -1;
+	d->replica = !!(*target & HEDGE_TARGET_REPLICA);
+	d->target = *target & ~HEDGE_TARGET_REPLICA;
+	if (d->replica) {
+		/* A request to a replica is a hedge going out; a response
+		 * from one is keyed as its request was: to the primary. */
+		t = target_of(cfg, d->target);
+		if (dir == REQUEST || !t)
+			return -1;
+		__builtin_memcpy(d->key.daddr, t->primary.addr, HEDGE_ADDR_LEN);
+		d->key.dport = t->primary.port;
+	}
 
-	payload = sizeof(struct ethhdr) + sizeof(*ip) + sizeof(*udp);
 	id_len = cfg->id_len;
-	if (htons(udp->len) < sizeof(*udp) + cfg->id_offset + id_len)
+	if (udp_len < sizeof(struct udphdr) + cfg->id_offset + id_len)
 		return -1;
 	d->key.id = 0;
 	if (id_len) {
 		id_len = bounded_len(id_len, HEDGE_ID_MAX_LEN);
 		/* This also fails if the datagram is truncated. */
-		if (!id_len || bpf_skb_load_bytes(skb, payload + cfg->id_offset,
+		if (!id_len || bpf_skb_load_bytes(skb, d->udp_at +
+						  sizeof(struct udphdr) +
+						  cfg->id_offset,
 						  &d->key.id, id_len))
 			return -1;
 	}
-
-	d->key.pad = 0;
-	if (dir == REQUEST) {
-		d->key.saddr = ip->saddr;
-		d->key.daddr = ip->daddr;
-		d->key.sport = udp->source;
-		d->key.dport = udp->dest;
-	} else {
-		d->key.saddr = ip->daddr;
-		d->key.daddr = ip->saddr;
-		d->key.sport = udp->dest;
-		d->key.dport = udp->source;
-	}
-	d->target = *target;
 	return 0;
+}
+
+/*
+ * Rewrite the datagram's destination (dst) or source to `to`, keeping the
+ * checksums right: the IPv4 header's, and UDP's over the pseudo-header
+ * and the port. bpf_l4_csum_replace() copes with CHECKSUM_PARTIAL, where
+ * the field holds only the pseudo-header's sum.
+ */
+static __always_inline int rewrite(struct __sk_buff *skb,
+				   const struct datagram *d, int dst,
+				   const struct hedge_target_key *to)
+{
+	__u32 csum_at = d->udp_at + offsetof(struct udphdr, check);
+	__u32 port_at = d->udp_at + (dst ? offsetof(struct udphdr, dest) :
+				     offsetof(struct udphdr, source));
+	__u8 old[HEDGE_ADDR_LEN];
+	__u32 at, len = d->udp_at == HEDGE_UDP_AT6 ? 16 : 4;
+	__be32 old4, new4;
+	__be16 old_port;
+	__s64 diff;
+
+	if (len == 16) {
+		at = sizeof(struct ethhdr) + (dst ?
+			offsetof(struct ipv6hdr, daddr) :
+			offsetof(struct ipv6hdr, saddr));
+		if (bpf_skb_load_bytes(skb, at, old, 16))
+			return -1;
+		diff = bpf_csum_diff((__be32 *)old, 16, (__be32 *)to->addr, 16,
+				     0);
+		if (diff < 0 ||
+		    bpf_l4_csum_replace(skb, csum_at, 0, diff,
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0) ||
+		    bpf_skb_store_bytes(skb, at, to->addr, 16, 0))
+			return -1;
+	} else {
+		at = sizeof(struct ethhdr) + (dst ?
+			offsetof(struct iphdr, daddr) :
+			offsetof(struct iphdr, saddr));
+		__builtin_memcpy(&new4, to->addr + 12, 4);
+		if (bpf_skb_load_bytes(skb, at, &old4, 4) ||
+		    bpf_l4_csum_replace(skb, csum_at, old4, new4,
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4) ||
+		    bpf_l3_csum_replace(skb, sizeof(struct ethhdr) +
+					offsetof(struct iphdr, check),
+					old4, new4, 4) ||
+		    bpf_skb_store_bytes(skb, at, &new4, 4, 0))
+			return -1;
+	}
+	if (bpf_skb_load_bytes(skb, port_at, &old_port, 2) ||
+	    bpf_l4_csum_replace(skb, csum_at, old_port, to->port,
+				BPF_F_MARK_MANGLED_0 | 2) ||
+	    bpf_skb_store_bytes(skb, port_at, &to->port, 2, 0))
+		return -1;
+	return 0;
+}
+
+/* Where the target's hedges go: its replica, or NULL for itself. */
+static __always_inline const struct hedge_target_key *
+replica_of(const struct hedge_config *cfg, __u32 t)
+{
+	const struct hedge_target *target = target_of(cfg, t);
+
+	return target && target->replica.port ? &target->replica : 0;
 }
 
 static __always_inline struct hedge_stats *stats(__u32 target)
@@ -396,6 +531,29 @@ static __always_inline void record_response(const struct hedge_config *cfg,
 	}
 }
 
+/*
+ * A first response, where hedges go to a replica: count who won, and make
+ * the replica's answer look like the primary's, which is what the client
+ * (its socket perhaps connect()ed) waits for.
+ */
+static __always_inline int replica_answer(struct __sk_buff *skb,
+					  const struct hedge_config *cfg,
+					  struct hedge_stats *st,
+					  const struct datagram *d, __u32 state)
+{
+	const struct hedge_target *t = target_of(cfg, d->target);
+
+	if (!t || !t->replica.port)
+		return TC_ACT_UNSPEC;
+	if (st && d->replica)
+		st->hedges_won++;
+	else if (st && state == HEDGE_HEDGED)
+		st->hedges_lost++;
+	if (d->replica && rewrite(skb, d, 0, &t->primary))
+		return TC_ACT_SHOT;	/* half rewritten: no use to anyone */
+	return TC_ACT_UNSPEC;
+}
+
 SEC("tc/watcher")
 int hedge_watcher(struct __sk_buff *skb)
 {
@@ -424,7 +582,7 @@ int hedge_watcher(struct __sk_buff *skb)
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
 			record_response(cfg, st, e);
-			return TC_ACT_UNSPEC;
+			return replica_answer(skb, cfg, st, &d, state);
 		}
 	}
 	return TC_ACT_UNSPEC;
@@ -497,6 +655,7 @@ SEC("tc/rescuer")
 int hedge_rescuer(struct __sk_buff *skb)
 {
 	struct hedge_config *cfg = config();
+	const struct hedge_target_key *replica;
 	struct hedge_stats *st;
 	struct hedge_entry *e;
 	struct datagram d;
@@ -529,6 +688,9 @@ int hedge_rescuer(struct __sk_buff *skb)
 	if (st)
 		count_hedge(st, e);
 
+	replica = replica_of(cfg, e->target);
+	if (replica && rewrite(skb, &d, 1, replica))
+		return TC_ACT_SHOT;
 	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
 		/*
 		 * Crossing the veth made the clone OTHERHOST (ip_rcv would
@@ -539,32 +701,66 @@ int hedge_rescuer(struct __sk_buff *skb)
 		bpf_skb_change_type(skb, PACKET_HOST);
 		return bpf_redirect_neigh(cfg->dev_ifindex, 0, 0, 0);
 	}
-	/* The clone was taken at the device's egress: its MACs are right. */
+	/* To a replica, the next hop may differ: look it up. Otherwise the
+	 * clone, taken at the device's egress, has the right MACs. */
+	if (replica)
+		return bpf_redirect_neigh(cfg->dev_ifindex, 0, 0, 0);
 	return bpf_redirect(cfg->dev_ifindex, 0);
 }
 
 /* ---- the tick delay line ------------------------------------------- */
 
-#define UDP_AT	(sizeof(struct ethhdr) + sizeof(struct iphdr))	/* 34 */
-#define UDP_MAX	(HEDGE_FRAME_MAX - UDP_AT)			/* 1480 */
-
-/* Sum `n4` bytes (a multiple of 4) of the UDP segment from byte k on, at
- * most one 512-byte bpf_csum_diff() at a time; k is a constant. */
-static __always_inline __s64 csum_chunk(struct hedge_parked *p, __u32 k,
-					__u32 n4, __s64 sum)
+/* Sum `n4` bytes (a multiple of 4) of the UDP segment at `at` from byte k
+ * on, at most one 512-byte bpf_csum_diff() at a time; k is a constant. */
+static __always_inline __s64 csum_chunk(struct hedge_parked *p, __u32 at,
+					__u32 k, __u32 n4, __s64 sum)
 {
-	__u32 max = UDP_MAX - k < 512 ? UDP_MAX - k : 512, size;
+	__u32 max = HEDGE_UDP_MAX - k < 512 ? HEDGE_UDP_MAX - k : 512, size;
 
 	if (sum < 0 || n4 <= k)
 		return sum;
 	size = n4 - k;
-	/* The compiler knows n4 <= UDP_MAX and would drop the clamp; 6.1's
-	 * verifier has lost that bound and needs it. */
+	/* The compiler knows n4 <= HEDGE_UDP_MAX and would drop the clamp;
+	 * 6.1's verifier has lost that bound and needs it. */
 	asm volatile("" : "+r"(size));
 	if (size > max)
 		size = max;
-	return bpf_csum_diff(0, 0, (__be32 *)(p->data + UDP_AT + k), size,
+	return bpf_csum_diff(0, 0, (__be32 *)(p->data + at + k), size,
 			     (__u32)sum);
+}
+
+/* The pseudo-header UDP's checksum covers: IPv4's 12 bytes or IPv6's 40. */
+struct pseudo_header {
+	__u8 saddr[HEDGE_ADDR_LEN];
+	__u8 daddr[HEDGE_ADDR_LEN];
+	__u8 len[4];		/* big-endian */
+	__u8 zero[3];
+	__u8 proto;
+};
+
+static __always_inline __u32 pseudo_header(const struct hedge_parked *p,
+					   __u32 at, __u32 ulen,
+					   struct pseudo_header *ph)
+{
+	struct { __be32 saddr, daddr; __u8 zero, proto; __be16 len; } *v4;
+
+	if (at == HEDGE_UDP_AT6) {
+		__builtin_memcpy(ph->saddr, p->data + sizeof(struct ethhdr) +
+				 offsetof(struct ipv6hdr, saddr), 32);
+		ph->len[0] = ph->len[1] = 0;
+		ph->len[2] = ulen >> 8;
+		ph->len[3] = ulen & 0xff;
+		__builtin_memset(ph->zero, 0, 3);
+		ph->proto = IPPROTO_UDP;
+		return sizeof(*ph);
+	}
+	v4 = (void *)ph;
+	__builtin_memcpy(&v4->saddr, p->data + sizeof(struct ethhdr) +
+			 offsetof(struct iphdr, saddr), 8);
+	v4->zero = 0;
+	v4->proto = IPPROTO_UDP;
+	v4->len = htons(ulen);
+	return sizeof(*v4);
 }
 
 /*
@@ -575,32 +771,30 @@ static __always_inline __s64 csum_chunk(struct hedge_parked *p, __u32 k,
  */
 static __always_inline int fix_udp_csum(struct hedge_parked *p)
 {
-	struct { __be32 saddr, daddr; __u8 zero, proto; __be16 len; } ph;
+	struct pseudo_header ph;
 	__u8 tail[4] = {};
-	__u32 ulen, n4, i, at;
+	__u32 ulen, n4, i, at, ph_len, k;
 	__s64 sum;
 
-	ulen = (__u32)p->data[UDP_AT + 4] << 8 | p->data[UDP_AT + 5];
-	if (ulen < 8 || ulen > UDP_MAX || UDP_AT + ulen > p->len)
+	/* The Splitter parked only what parse() took: IPv4 or IPv6. */
+	at = p->data[12] == 0x86 ? HEDGE_UDP_AT6 : HEDGE_UDP_AT4;
+	ulen = (__u32)p->data[at + 4] << 8 | p->data[at + 5];
+	if (ulen < 8 || ulen > HEDGE_UDP_MAX || at + ulen > p->len)
 		return -1;
-	__builtin_memcpy(&ph.saddr, p->data + 26, 4);
-	__builtin_memcpy(&ph.daddr, p->data + 30, 4);
-	ph.zero = 0;
-	ph.proto = IPPROTO_UDP;
-	ph.len = htons(ulen);
-	p->data[UDP_AT + 6] = 0;
-	p->data[UDP_AT + 7] = 0;
+	ph_len = pseudo_header(p, at, ulen, &ph);
+	p->data[at + 6] = 0;
+	p->data[at + 7] = 0;
 
-	sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	sum = bpf_csum_diff(0, 0, (__be32 *)&ph, ph_len, 0);
 	n4 = ulen & ~3U;
-	sum = csum_chunk(p, 0, n4, sum);
-	sum = csum_chunk(p, 512, n4, sum);
-	sum = csum_chunk(p, 1024, n4, sum);
+	sum = csum_chunk(p, at, 0, n4, sum);
+	sum = csum_chunk(p, at, 512, n4, sum);
+	sum = csum_chunk(p, at, 1024, n4, sum);
 	for (i = 0; i < 3; i++) {	/* the last 1..3 bytes, zero-padded */
-		at = UDP_AT + n4 + i;
-		asm volatile("" : "+r"(at));	/* as above */
-		if (n4 + i < ulen && at < HEDGE_FRAME_MAX)
-			tail[i] = p->data[at];
+		k = at + n4 + i;
+		asm volatile("" : "+r"(k));	/* as above */
+		if (n4 + i < ulen && k < sizeof(p->data))
+			tail[i] = p->data[k];
 	}
 	sum = sum < 0 ? sum : bpf_csum_diff(0, 0, (__be32 *)tail, 4, (__u32)sum);
 	if (sum < 0)
@@ -610,7 +804,7 @@ static __always_inline int fix_udp_csum(struct hedge_parked *p)
 	sum = ~sum & 0xffff;
 	if (!sum)
 		sum = 0xffff;	/* zero means "no checksum" */
-	__builtin_memcpy(p->data + UDP_AT + 6, &sum, 2);
+	__builtin_memcpy(p->data + at + 6, &sum, 2);
 	return 0;
 }
 

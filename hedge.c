@@ -47,6 +47,7 @@
 #define MAX_FILTERS	64
 #define TICK_CPU_MAX	1023	/* the last CPU a cpu_set_t can name */
 #define BUDGET_RATE_MAX	1000000
+#define TARGET_STR	112	/* "[IPv6]:PORT,[IPv6]:PORT" */
 
 static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
@@ -185,41 +186,103 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *v)
 	return errno || *end || *v > max ? -1 : 0;
 }
 
-static int parse_target(const char *s, struct hedge_target_key *t)
+/* "192.0.2.2:53" or "[2001:db8::2]:53", into an address as hedge keeps
+ * it (IPv4 mapped into IPv6) and a port. */
+static int parse_endpoint(const char *s, const char *whole,
+			  struct hedge_target_key *t)
 {
-	char addr[INET_ADDRSTRLEN];
-	const char *colon = strrchr(s, ':');
+	char addr[INET6_ADDRSTRLEN];
+	const char *colon = strrchr(s, ':'), *host = s;
+	size_t len = colon ? (size_t)(colon - s) : 0;
 	unsigned long port;
 	struct in_addr in;
 
-	if (s[0] == '[' || (colon && strchr(s, ':') != colon))
-		return usage_error("--target %s: IPv6 is not supported yet", s);
-	if (!colon || (size_t)(colon - s) >= sizeof(addr) ||
+	if (s[0] == '[') {	/* IPv6 in brackets */
+		host++;
+		len = colon && colon > s + 1 && colon[-1] == ']' ?
+		      (size_t)(colon - host - 1) : 0;
+	} else if (colon && strchr(s, ':') != colon) {
+		return usage_error("--target %s: write an IPv6 address in "
+				   "brackets, e.g. [2001:db8::2]:53", whole);
+	}
+	if (!colon || !len || len >= sizeof(addr) ||
 	    parse_uint(colon + 1, 65535, &port) || !port)
-		return usage_error("--target %s: expected IPv4:PORT with a port "
-				   "in 1..65535", s);
-	memcpy(addr, s, colon - s);
-	addr[colon - s] = '\0';
-	if (inet_pton(AF_INET, addr, &in) != 1)
-		return usage_error("--target %s: not an IPv4 address", s);
+		return usage_error("--target %s: expected IP:PORT or [IPv6]:PORT "
+				   "with a port in 1..65535", whole);
+	memcpy(addr, host, len);
+	addr[len] = '\0';
 	memset(t, 0, sizeof(*t));
-	t->addr = in.s_addr;
+	if (s[0] == '[') {
+		if (inet_pton(AF_INET6, addr, t->addr) != 1)
+			return usage_error("--target %s: not an IPv6 address",
+					   whole);
+	} else if (inet_pton(AF_INET, addr, &in) == 1) {
+		t->addr[10] = t->addr[11] = 0xff;
+		memcpy(t->addr + 12, &in, 4);
+	} else {
+		return usage_error("--target %s: not an IPv4 address", whole);
+	}
 	t->port = htons((uint16_t)port);
 	return 0;
 }
 
+static int is_v4(const struct hedge_target_key *t)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(t->addr, mapped, sizeof(mapped));
+}
+
+/* "PRIMARY" or "PRIMARY,REPLICA": hedges to the same server, or to a
+ * replica of the same family. */
+static int parse_target(const char *s, struct hedge_target *t)
+{
+	char primary[64];
+	const char *comma = strchr(s, ',');
+	size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+	memset(t, 0, sizeof(*t));
+	if (len >= sizeof(primary))
+		return usage_error("--target %s: too long", s);
+	memcpy(primary, s, len);
+	primary[len] = '\0';
+	if (parse_endpoint(primary, s, &t->primary) ||
+	    (comma && parse_endpoint(comma + 1, s, &t->replica)))
+		return -1;
+	if (comma && is_v4(&t->primary) != is_v4(&t->replica))
+		return usage_error("--target %s: the replica must be of the "
+				   "primary's family", s);
+	if (comma && !memcmp(&t->primary, &t->replica, sizeof(t->primary)))
+		return usage_error("--target %s: the replica is the primary", s);
+	return 0;
+}
+
+static int same_endpoint(const struct hedge_target_key *a,
+			 const struct hedge_target_key *b)
+{
+	return b->port && !memcmp(a, b, sizeof(*a));
+}
+
 static int add_target(struct hedge_config *cfg, const char *s)
 {
-	struct hedge_target_key t;
+	struct hedge_target t;
 	uint32_t i;
 
 	if (parse_target(s, &t))
 		return -1;
 	if (cfg->n_targets == HEDGE_MAX_TARGETS)
 		return usage_error("--target %s: at most 16 targets", s);
-	for (i = 0; i < cfg->n_targets; i++)
-		if (!memcmp(&cfg->targets[i], &t, sizeof(t)))
-			return usage_error("--target %s: given twice", s);
+	/* Each address:port means one thing to the kernel's lookups. */
+	for (i = 0; i < cfg->n_targets; i++) {
+		const struct hedge_target *o = &cfg->targets[i];
+
+		if (same_endpoint(&t.primary, &o->primary) ||
+		    same_endpoint(&t.primary, &o->replica) ||
+		    same_endpoint(&t.replica, &o->primary) ||
+		    same_endpoint(&t.replica, &o->replica))
+			return usage_error("--target %s: a server given twice",
+					   s);
+	}
 	cfg->targets[cfg->n_targets++] = t;
 	return 0;
 }
@@ -814,7 +877,12 @@ static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 	int err = 0;
 
 	for (i = 0; i < cfg->n_targets && !err; i++) {
-		err = map_update(targets, &cfg->targets[i], &i);
+		uint32_t replica = i | HEDGE_TARGET_REPLICA;
+
+		err = map_update(targets, &cfg->targets[i].primary, &i);
+		if (!err && cfg->targets[i].replica.port)
+			err = map_update(targets, &cfg->targets[i].replica,
+					 &replica);
 		if (!err)
 			err = map_update(adapt, &i, &first);
 		if (!err)
@@ -983,13 +1051,31 @@ static int cmd_down(struct nl *nl)
 	return 0;
 }
 
-static void target_str(const struct hedge_target_key *t, char *buf,
-		       size_t size)
+static void endpoint_str(const struct hedge_target_key *t, char *buf,
+			 size_t size)
 {
-	char addr[INET_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN];
 
-	inet_ntop(AF_INET, &t->addr, addr, sizeof(addr));
-	snprintf(buf, size, "%s:%u", addr, ntohs(t->port));
+	if (is_v4(t)) {
+		inet_ntop(AF_INET, t->addr + 12, addr, sizeof(addr));
+		snprintf(buf, size, "%s:%u", addr, ntohs(t->port));
+	} else {
+		inet_ntop(AF_INET6, t->addr, addr, sizeof(addr));
+		snprintf(buf, size, "[%s]:%u", addr, ntohs(t->port));
+	}
+}
+
+/* The target as --target took it. */
+static void target_str(const struct hedge_target *t, char *buf, size_t size)
+{
+	size_t n;
+
+	endpoint_str(&t->primary, buf, size);
+	n = strlen(buf);
+	if (t->replica.port && n + 1 < size) {
+		buf[n] = ',';
+		endpoint_str(&t->replica, buf + n + 1, size - n - 1);
+	}
 }
 
 /* The lateness of `pct` percent of the hedges, at most: a bucket's top. */
@@ -1082,7 +1168,7 @@ static void print_response_time(const struct hedge_stats *st, int json)
 static void print_status(struct nl *nl, const struct hedge_config *cfg,
 			 int stats_fd, int json)
 {
-	char dev[IF_NAMESIZE] = "?", delay[80], window[32], target[64];
+	char dev[IF_NAMESIZE] = "?", delay[80], window[32], target[TARGET_STR];
 	const struct delay_line *line = line_of(cfg->delay_line);
 	const char *line_name = line ? line->name : "?";
 	struct hedge_stats st;
@@ -1132,6 +1218,12 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 		       (unsigned long long)st.hedges_refused,
 		       (unsigned long long)st.responses,
 		       (unsigned long long)st.duplicates);
+		if (cfg->targets[i].replica.port)
+			printf(json ? "\"hedges_won\":%llu,\"hedges_lost\":%llu,"
+				    : "  hedges won %llu (the replica answered "
+				      "first), lost %llu\n",
+			       (unsigned long long)st.hedges_won,
+			       (unsigned long long)st.hedges_lost);
 		print_response_time(&st, json);
 		print_lateness(&st, json);
 	}
@@ -1143,7 +1235,7 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 
 /* One counter family: HELP, TYPE, and a sample per target. */
 static void prom_counter(const char *name, const char *help,
-			 char targets[][64], const struct hedge_stats *st,
+			 char targets[][TARGET_STR], const struct hedge_stats *st,
 			 uint32_t n, size_t field)
 {
 	uint32_t i;
@@ -1158,7 +1250,7 @@ static void prom_counter(const char *name, const char *help,
 
 /* Response times as a Prometheus histogram: a bucket per power of two
  * (every HEDGE_HIST_SUB of hedge's own), cumulative, then +Inf. */
-static void prom_response_time(char targets[][64],
+static void prom_response_time(char targets[][TARGET_STR],
 			       const struct hedge_stats *st, uint32_t n)
 {
 	uint64_t below;
@@ -1210,12 +1302,16 @@ static void print_prometheus(struct nl *nl, const struct hedge_config *cfg,
 			"Hedges not sent: the response came first."),
 		COUNTER("hedges_refused_total", hedges_refused,
 			"Hedges not sent: over the hedging budget."),
+		COUNTER("hedges_won_total", hedges_won,
+			"Hedges to a replica that answered first."),
+		COUNTER("hedges_lost_total", hedges_lost,
+			"Hedges to a replica answered second."),
 		COUNTER("hedges_early_total", early,
 			"Hedges sent before their deadline (should stay 0)."),
 #undef COUNTER
 	};
 	static struct hedge_stats st[HEDGE_MAX_TARGETS];
-	char targets[HEDGE_MAX_TARGETS][64];
+	char targets[HEDGE_MAX_TARGETS][TARGET_STR];
 	uint32_t i, n = cfg->n_targets < HEDGE_MAX_TARGETS ?
 			cfg->n_targets : HEDGE_MAX_TARGETS;
 

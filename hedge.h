@@ -49,10 +49,16 @@ enum hedge_state {
 	HEDGE_DONE_HEDGED = 4,	/* the same, after a hedge was sent */
 };
 
+/*
+ * Addresses are IPv6, or IPv4 mapped into it (::ffff:a.b.c.d), so one key
+ * and one target table serve both.
+ */
+#define HEDGE_ADDR_LEN		16
+
 /* Scoreboard key: the request's 5-tuple (UDP implied) plus its ID. */
 struct hedge_key {
-	__be32 saddr;		/* client */
-	__be32 daddr;		/* target */
+	__u8 saddr[HEDGE_ADDR_LEN];	/* client */
+	__u8 daddr[HEDGE_ADDR_LEN];	/* target (its primary) */
 	__be16 sport;
 	__be16 dport;
 	__u32 pad;		/* keep the key free of holes: it is hashed */
@@ -67,10 +73,21 @@ struct hedge_entry {
 };
 
 struct hedge_target_key {
-	__be32 addr;
+	__u8 addr[HEDGE_ADDR_LEN];
 	__be16 port;
 	__u16 pad;
 };
+
+/* A target: the server requests go to, and where hedges go (its replica,
+ * or the server itself when replica.port is 0). */
+struct hedge_target {
+	struct hedge_target_key primary;
+	struct hedge_target_key replica;
+};
+
+/* hedge_targets maps an address:port to its target's index, flagged when
+ * it is the target's replica. */
+#define HEDGE_TARGET_REPLICA	(1U << 31)
 
 /*
  * Hedge lateness: how long after its deadline (request sent + delay) the
@@ -105,6 +122,8 @@ struct hedge_stats {
 	__u64 responses;	/* first responses, passed to the client */
 	__u64 duplicates;	/* later responses, dropped */
 	__u64 hedges_refused;	/* due, but over the budget: not sent */
+	__u64 hedges_won;	/* replica: its answer came first */
+	__u64 hedges_lost;	/* replica: the primary's came first anyway */
 	__u64 early;		/* hedges sent before their deadline */
 	__u64 late_max_ns;
 	__u64 late[HEDGE_LATE_BUCKETS];
@@ -179,7 +198,7 @@ struct hedge_config {
 	__u32 n_targets;
 	__u32 delay_line;	/* enum hedge_delay_line */
 	__u32 pad;
-	struct hedge_target_key targets[HEDGE_MAX_TARGETS];
+	struct hedge_target targets[HEDGE_MAX_TARGETS];
 };
 
 /*
@@ -204,6 +223,11 @@ enum hedge_delay_line {
 	HEDGE_DL_TICK = 2,	/* requests are parked; the ticker sends them */
 };
 
+/* Ethernet, then IPv4 (no options) or IPv6 (UDP next), then UDP. */
+#define HEDGE_UDP_AT4		34
+#define HEDGE_UDP_AT6		54
+#define HEDGE_UDP_MAX		(HEDGE_FRAME_MAX - HEDGE_UDP_AT4)	/* 1480 */
+
 /*
  * A request parked on the tick line until its deadline, in a ring of
  * HEDGE_PARKED_SIZE slots. `seq` says which request a slot holds now: a
@@ -212,8 +236,10 @@ enum hedge_delay_line {
 struct hedge_parked {
 	__u32 seq;
 	__u32 len;
-	__u8 data[HEDGE_FRAME_MAX];
-	__u8 pad[6];
+	/* Room past the frame: the checksum's reads are bounded for the
+	 * verifier by the larger IPv6 header and the IPv4 payload at once. */
+	__u8 data[HEDGE_UDP_AT6 + HEDGE_UDP_MAX];
+	__u8 pad[2];
 };
 
 /*

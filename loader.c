@@ -595,6 +595,8 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
 			sum->responses += c->responses;
 			sum->duplicates += c->duplicates;
 			sum->hedges_refused += c->hedges_refused;
+			sum->hedges_won += c->hedges_won;
+			sum->hedges_lost += c->hedges_lost;
 			sum->early += c->early;
 			if (c->late_max_ns > sum->late_max_ns)
 				sum->late_max_ns = c->late_max_ns;

@@ -102,7 +102,7 @@ static void measure_same(const char *name, const char *prog, int response,
 int main(void)
 {
 	struct hedge_config cfg;
-	struct hedge_target_key t = { .port = htons(9000) };
+	struct hedge_target t = { .primary.port = htons(9000) };
 	unsigned char pkt[64];
 	uint32_t zero = 0, i;
 	uint64_t total = 0;
@@ -110,7 +110,8 @@ int main(void)
 	if (obj_load(&obj, NULL))
 		return 1;
 	memset(&cfg, 0, sizeof(cfg));
-	inet_pton(AF_INET, "10.0.0.2", &t.addr);
+	t.primary.addr[10] = t.primary.addr[11] = 0xff;	/* ::ffff:10.0.0.2 */
+	inet_pton(AF_INET, "10.0.0.2", t.primary.addr + 12);
 	cfg.dev_ifindex = if_nametoindex("tdl1");
 	cfg.delay_ifindex = if_nametoindex("tdl0");
 	cfg.delay_ns = 10000000;
@@ -118,8 +119,11 @@ int main(void)
 	cfg.id_len = 4;
 	cfg.n_targets = 1;
 	cfg.targets[0] = t;
+	cfg.budget_pct = 10;	/* the default budget, as `up` sets it */
+	cfg.budget_min_rate = 10;
+	cfg.budget_cap = 10 * HEDGE_MILLI;
 	if (!cfg.delay_ifindex ||
-	    map_update(obj_map_fd(&obj, "hedge_targets"), &t, &zero) ||
+	    map_update(obj_map_fd(&obj, "hedge_targets"), &t.primary, &zero) ||
 	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
 		fprintf(stderr, "bpf_cost: set-up failed (veth tdl0/tdl1?)\n");
 		return 1;

@@ -136,14 +136,22 @@ static struct run run(const char *prog, const struct pkt *p)
 	return r;
 }
 
+/* An IPv4 address as hedge keeps it: ::ffff:a.b.c.d. */
+static void mapped(uint8_t *out, const char *v4)
+{
+	memset(out, 0, HEDGE_ADDR_LEN);
+	out[10] = out[11] = 0xff;
+	inet_pton(AF_INET, v4, out + 12);
+}
+
 static struct hedge_key key_of(uint32_t id)
 {
 	struct hedge_key k;
 	uint32_t nid = htonl(id);
 
 	memset(&k, 0, sizeof(k));
-	inet_pton(AF_INET, CLIENT, &k.saddr);
-	inet_pton(AF_INET, SERVER, &k.daddr);
+	mapped(k.saddr, CLIENT);
+	mapped(k.daddr, SERVER);
 	k.sport = htons(CPORT);
 	k.dport = htons(SPORT);
 	memcpy(&k.id, &nid, 4);	/* the ID's bytes as they are on the wire */
@@ -176,7 +184,7 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 		       uint32_t flags)
 {
 	struct hedge_config cfg;
-	struct hedge_target_key t;
+	struct hedge_target t;
 	uint32_t zero = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -191,10 +199,11 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	cfg.flags = flags;
 	cfg.n_targets = 1;
 	memset(&t, 0, sizeof(t));
-	inet_pton(AF_INET, SERVER, &t.addr);
-	t.port = htons(SPORT);
+	mapped(t.primary.addr, SERVER);
+	t.primary.port = htons(SPORT);
 	cfg.targets[0] = t;
-	if (map_update(obj_map_fd(&obj, "hedge_targets"), &t, &zero) ||
+	cfg.budget_pct = 100;
+	if (map_update(obj_map_fd(&obj, "hedge_targets"), &t.primary, &zero) ||
 	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
 		fprintf(stderr, "bpf_test: filling maps: %s\n", strerror(errno));
 		exit(1);

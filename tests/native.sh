@@ -22,11 +22,19 @@ expect "unknown command" 2 "unknown command 'frob'" $HEDGE frob
 expect "unknown option" 2 "unknown option '--bogus'" $HEDGE up --target 127.0.0.1:9 --bogus
 expect "up without a target" 2 "target" $HEDGE up
 expect "option without its value" 2 "--delay needs a value" $HEDGE up --target 127.0.0.1:9 --delay
-for t in 127.0.0.1 127.0.0.1:0 127.0.0.1:65536 127.0.0.1:x 300.1.1.1:9 :9 127.0.0.1:9:9 "" 127.0.0.1:-1; do
+for t in 127.0.0.1 127.0.0.1:0 127.0.0.1:65536 127.0.0.1:x 300.1.1.1:9 :9 127.0.0.1:9:9 "" 127.0.0.1:-1 \
+	 '[::1]' '[::1]:0' '[::1' '[::1:53' '[]:53' '[::g]:53' '[1.2.3.4]:53' 127.0.0.1:9, ,127.0.0.1:9 \
+	 127.0.0.1:9,127.0.0.1:9,127.0.0.1:10; do
 	expect "malformed target '$t'" 2 "--target" $HEDGE up --target "$t"
 done
-expect "IPv6 target (not yet)" 2 "IPv6 is not supported" $HEDGE up --target '[::1]:53'
+expect "IPv6 without brackets" 2 "write an IPv6 address in brackets" $HEDGE up --target '::1:53'
+expect "a replica of another family" 2 "the replica must be of the primary's family" \
+	$HEDGE up --target '127.0.0.1:53,[::1]:53'
+expect "a replica that is the primary" 2 "the replica is the primary" \
+	$HEDGE up --target '[::1]:53,[::1]:53'
 expect "same target twice" 2 "given twice" $HEDGE up --target 127.0.0.1:9 --target 127.0.0.1:9
+expect "a target that is another's replica" 2 "given twice" \
+	$HEDGE up --target 127.0.0.1:9,127.0.0.2:9 --target 127.0.0.2:9
 targets=""; for p in $(seq 1 17); do targets="$targets --target 127.0.0.1:$p"; done
 expect "17 targets" 2 "at most 16" $HEDGE up $targets
 for d in abc 0ms 0 -5ms 10 10sec 99us 10.1s 11s 1e3ms 5.ms; do
