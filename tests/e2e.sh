@@ -45,6 +45,9 @@ run_client() {
 		--duration-limit 120 --csv $OUT/$3.csv >$OUT/$3.json
 }
 
+# ADDR:PORT as --target takes it: IPv6 in brackets.
+endpoint() { case $1 in *:*) echo "[$1]:9000";; *) echo "$1:9000";; esac; }
+
 # hedged_run NAME NS ADDR DEV: the whole story on one device.
 hedged_run() {
 	local name=$1 ns=$2 addr=$3 dev=$4 before p99 base_p99 sent st
@@ -55,9 +58,9 @@ hedged_run() {
 	base_p99=$(json $OUT/$name-baseline.json p99_ms)
 
 	check "$name: hedge up" "up failed: $(cat $OUT/up.err)" \
-		sh -c "ip netns exec $ns $UP --dev $dev --target $addr:9000 --delay 10ms >/dev/null 2>$OUT/up.err"
+		sh -c "ip netns exec $ns $UP --dev $dev --target $(endpoint $addr) --delay 10ms >/dev/null 2>$OUT/up.err"
 	expect "$name: a second up is refused" 1 "already up" \
-		ip netns exec "$ns" $UP --dev "$dev" --target "$addr:9000"
+		ip netns exec "$ns" $UP --dev "$dev" --target "$(endpoint $addr)"
 	run_client "$ns" "$addr" "$name-kernel" 200000
 
 	check "$name: every request answered (no timeout)" "$(cat $OUT/$name-kernel.json)" \
@@ -124,6 +127,62 @@ ip -n hedget-s link set hveth-s up
 start_server hedget-s 10.99.0.2
 hedged_run $LINE-veth hedget-c 10.99.0.2 hveth-c
 stop_server
+
+# ---- the same over IPv6: on lo, and across the veth pair
+start_server hedget-lo ::1
+hedged_run $LINE-lo6 hedget-lo ::1 lo
+stop_server
+ip -n hedget-c addr add fd00:99::1/64 dev hveth-c nodad
+ip -n hedget-s addr add fd00:99::2/64 dev hveth-s nodad
+ip -n hedget-s addr add fd00:99::3/64 dev hveth-s nodad
+ip -n hedget-s addr add 10.99.0.3/24 dev hveth-s
+start_server hedget-s fd00:99::2
+hedged_run $LINE-veth6 hedget-c fd00:99::2 hveth-c
+stop_server
+
+# replica_run NAME PRIMARY REPLICA: hedges go to a second server (healthy:
+# no stalls) and its answers reach the client, whose socket is connect()ed
+# to the primary, as the primary's.
+replica_run() {
+	local name=$1 primary=$2 replica=$3 st sent replica_pid
+	: >$OUT/replica.out
+	ip netns exec hedget-s bench/chaos_server --quiet --rate 0 --addr "$replica" \
+		>$OUT/replica.out 2>$OUT/replica.err &
+	replica_pid=$!
+	start_server hedget-s "$primary"
+	for _ in $(seq 50); do grep -q ready $OUT/replica.out && break; sleep 0.1; done
+	before=$OUT/$name.before
+	snapshot hedget-c >"$before"
+	check "$name: hedge up --target PRIMARY,REPLICA" "up failed: $(cat $OUT/up.err)" \
+		sh -c "ip netns exec hedget-c $UP --dev hveth-c --target $(endpoint $primary),$(endpoint $replica) >/dev/null 2>$OUT/up.err"
+	run_client hedget-c "$primary" "$name" 400000
+	check "$name: every request answered (no timeout)" "$(cat $OUT/$name.json)" \
+		[ "$(json $OUT/$name.json timeouts)" = 0 ]
+	check "$name: no stray or second answer reaches the connected client" \
+		"$(json $OUT/$name.json strays) strays" [ "$(json $OUT/$name.json strays)" = 0 ]
+	check "$name: stalled requests answered by the replica in < ${STALL_BOUND_MS} ms" \
+		"slowest stalled: $(stalled_max_ms $OUT/$name.csv) ms" \
+		[ "$(stalled_max_ms $OUT/$name.csv)" -lt $STALL_BOUND_MS ]
+	sleep 0.5
+	st=$OUT/$name.status.json
+	ip netns exec hedget-c $HEDGE status --json >"$st"
+	sent=$(json "$st" hedges_sent)
+	check "$name: every stalled ID was hedged, and the replica won each ($sent sent, $(json "$st" hedges_won) won)" \
+		"$(cat "$st")" [ "$sent" -ge $((N / 50)) -a "$(json "$st" hedges_won)" = "$sent" ]
+	check "$name: the primary's late answers were dropped in the kernel" \
+		"duplicates $(json "$st" duplicates_dropped) != hedges $sent" \
+		[ "$(json "$st" duplicates_dropped)" = "$sent" ]
+	kill -USR1 "$SERVER_PID" "$replica_pid"; sleep 0.2
+	check "$name: the replica got the hedges, the primary none" \
+		"primary: $(tail -1 $OUT/server.err); replica: $(tail -1 $OUT/replica.err)" \
+		sh -c "grep -q 'received=$sent ' $OUT/replica.err && grep -q 'duplicates=0 ' $OUT/server.err"
+	check "$name: hedge down" "down failed" sh -c "ip netns exec hedget-c $HEDGE down >/dev/null"
+	same_snapshot "$name: after down, the client namespace is as before up" hedget-c "$before"
+	kill "$replica_pid"; wait "$replica_pid" 2>/dev/null
+	stop_server
+}
+replica_run $LINE-replica 10.99.0.2 10.99.0.3
+replica_run $LINE-replica6 fd00:99::2 fd00:99::3
 
 # ---- beside another tool's clsact and filters, run without ip netns exec
 # (pins then go to the host's bpffs, and `down` must remove them)
