@@ -95,6 +95,69 @@ static struct pkt udp_pkt(const char *src, uint16_t sport, const char *dst,
 	return p;
 }
 
+/* The UDP checksum of a packet (IPv4 or IPv6 by its ethertype): what
+ * belongs in the field, or 0 over a packet whose field is right. */
+static uint16_t udp_sum(const struct pkt *p)
+{
+	int v6 = p->b[12] == 0x86;
+	const unsigned char *ip = p->b + 14, *udp = ip + (v6 ? 40 : 20);
+	unsigned int ulen = udp[4] << 8 | udp[5], i, at = v6 ? 8 : 12;
+	uint32_t sum = IPPROTO_UDP + ulen;
+
+	if (udp + ulen > p->b + p->len)
+		return 1;
+	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
+		sum += ip[at + i] << 8 | ip[at + 1 + i];
+	for (i = 0; i < ulen; i += 2)
+		sum += udp[i] << 8 | (i + 1 < ulen ? udp[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Fill in a full UDP checksum. */
+static void udp_sum_fill(struct pkt *p)
+{
+	unsigned char *udp = p->b + 14 + (p->b[12] == 0x86 ? 40 : 20);
+	uint16_t sum;
+
+	udp[6] = udp[7] = 0;
+	sum = htons(udp_sum(p));
+	memcpy(udp + 6, &sum, 2);
+}
+
+/* Ethernet + IPv6 + UDP, as udp_pkt(); with a full checksum. */
+static struct pkt udp6_pkt(const char *src, uint16_t sport, const char *dst,
+			   uint16_t dport, uint32_t id, unsigned int payload)
+{
+	struct pkt p;
+	unsigned char *ip = p.b + 14, *udp = ip + 40;
+	uint32_t nid = htonl(id);
+	uint16_t v;
+
+	memset(&p, 0, sizeof(p));
+	p.len = 14 + 40 + 8 + payload;
+	p.b[12] = 0x86;				/* ETH_P_IPV6 */
+	p.b[13] = 0xdd;
+	ip[0] = 0x60;
+	v = htons(8 + payload);
+	memcpy(ip + 4, &v, 2);
+	ip[6] = IPPROTO_UDP;
+	ip[7] = 64;
+	inet_pton(AF_INET6, src, ip + 8);
+	inet_pton(AF_INET6, dst, ip + 24);
+	v = htons(sport);
+	memcpy(udp, &v, 2);
+	v = htons(dport);
+	memcpy(udp + 2, &v, 2);
+	v = htons(8 + payload);
+	memcpy(udp + 4, &v, 2);
+	if (payload >= 4)
+		memcpy(udp + 8, &nid, 4);
+	udp_sum_fill(&p);
+	return p;
+}
+
 static struct pkt request(uint32_t id)
 {
 	return udp_pkt(CLIENT, CPORT, SERVER, SPORT, id, 16);
@@ -110,13 +173,14 @@ static struct pkt response(uint32_t id)
 struct run {
 	int ret;		/* the program's verdict */
 	int unchanged;		/* the packet came out byte for byte */
+	struct pkt out;		/* as it came out */
 };
 
 static struct run run(const char *prog, const struct pkt *p)
 {
 	unsigned char out[sizeof(p->b) + 64];
 	union bpf_attr attr;
-	struct run r = { -1000, 0 };
+	struct run r = { .ret = -1000 };
 
 	memset(&attr, 0, sizeof(attr));
 	attr.test.prog_fd = obj_prog_fd(&obj, prog);
@@ -133,6 +197,9 @@ static struct run run(const char *prog, const struct pkt *p)
 	r.ret = (int)attr.test.retval;
 	r.unchanged = attr.test.data_size_out == p->len &&
 		      !memcmp(out, p->b, p->len);
+	r.out.len = attr.test.data_size_out < sizeof(r.out.b) ?
+		    attr.test.data_size_out : sizeof(r.out.b);
+	memcpy(r.out.b, out, r.out.len);
 	return r;
 }
 
@@ -169,12 +236,23 @@ static uint32_t state_of(uint32_t id)
 	return e.state;
 }
 
-static struct hedge_stats counters(void)
+static struct hedge_stats counters_of(uint32_t target)
 {
 	struct hedge_stats sum;
 
-	stats_read(obj_map_fd(&obj, HEDGE_MAP_STATS), 0, &sum);
+	stats_read(obj_map_fd(&obj, HEDGE_MAP_STATS), target, &sum);
 	return sum;
+}
+
+static struct hedge_stats counters(void)
+{
+	return counters_of(0);
+}
+
+/* The IPv6 target's. */
+static struct hedge_stats counters1(void)
+{
+	return counters_of(1);
 }
 
 static uint32_t delay_line = HEDGE_DL_NETEM;
@@ -488,25 +566,6 @@ static struct pkt tick(void)
 	return p;
 }
 
-/* A UDP checksum over the pseudo-header and segment: 0 when right. */
-static uint16_t udp_check(const struct pkt *p)
-{
-	const unsigned char *ip = p->b + 14, *udp = ip + 20;
-	unsigned int ulen = udp[4] << 8 | udp[5], i;
-	uint32_t sum = IPPROTO_UDP + ulen;
-
-	if (p->len < 42 || ulen > p->len - 34)
-		return 1;
-
-	for (i = 0; i < 8; i += 2)
-		sum += ip[12 + i] << 8 | ip[13 + i];
-	for (i = 0; i < ulen; i += 2)
-		sum += udp[i] << 8 | (i + 1 < ulen ? udp[i + 1] : 0);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void test_tick_line(void)
 {
 	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 800, 37), t,
@@ -532,7 +591,7 @@ static void test_tick_line(void)
 	      !memcmp(out.b + 42, req.b + 42, req.len - 42),
 	      "the ticker turns the tick into the due request, byte for byte "
 	      "but the checksum", "no clone, or bytes differ");
-	check(out.b[40] | out.b[41] && udp_check(&out) == 0,
+	check(out.b[40] | out.b[41] && udp_sum(&out) == 0,
 	      "the hedge carries a full, valid UDP checksum (odd length)",
 	      "checksum missing or wrong");
 	check(clones_seen(NULL) == 0, "each due request is sent once",
@@ -557,6 +616,141 @@ static void test_tick_line(void)
 
 	delay_line = HEDGE_DL_NETEM;
 	delay_ns = 10000000;
+	set_config(1000000000, 0, 4, 0);
+}
+
+#define CLIENT6		"fd00::1"
+#define SERVER6		"fd00::2"
+#define REPLICA		"10.0.0.3"
+#define REPLICA6	"fd00::3"
+#define RPORT		9001
+
+static void endpoint(struct hedge_target_key *k, const char *addr,
+		     uint16_t port)
+{
+	memset(k, 0, sizeof(*k));
+	if (strchr(addr, ':'))
+		inet_pton(AF_INET6, addr, k->addr);
+	else
+		mapped(k->addr, addr);
+	k->port = htons(port);
+}
+
+/* Target 0 hedges to REPLICA:RPORT; target 1 is [SERVER6]:SPORT, with
+ * [REPLICA6]:RPORT as its replica. */
+static void set_replicas(void)
+{
+	int targets = obj_map_fd(&obj, "hedge_targets");
+	uint32_t zero = 0, one = 1, flagged;
+	struct hedge_config cfg;
+
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	endpoint(&cfg.targets[0].replica, REPLICA, RPORT);
+	endpoint(&cfg.targets[1].primary, SERVER6, SPORT);
+	endpoint(&cfg.targets[1].replica, REPLICA6, RPORT);
+	cfg.n_targets = 2;
+	flagged = HEDGE_TARGET_REPLICA;
+	map_update(targets, &cfg.targets[0].replica, &flagged);
+	map_update(targets, &cfg.targets[1].primary, &one);
+	flagged = 1 | HEDGE_TARGET_REPLICA;
+	map_update(targets, &cfg.targets[1].replica, &flagged);
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+}
+
+/* Address `len` bytes at `at` of the packet, and port at `pat`, equal
+ * what they should be. */
+static int has_endpoint(const struct pkt *p, int at, int len,
+			const char *addr, int pat, uint16_t port)
+{
+	unsigned char want[16];
+	uint16_t nport = htons(port);
+
+	inet_pton(len == 16 ? AF_INET6 : AF_INET, addr, want);
+	return !memcmp(p->b + at, want, len) && !memcmp(p->b + pat, &nport, 2);
+}
+
+static void test_ipv6_and_replicas(void)
+{
+	struct pkt req = udp6_pkt(CLIENT6, CPORT, SERVER6, SPORT, 900, 16),
+		   ext = udp6_pkt(CLIENT6, CPORT, SERVER6, SPORT, 902, 16),
+		   resp6, req4, resp4;
+	struct hedge_stats before, after;
+	struct hedge_key k;
+	struct hedge_entry e;
+	struct run r;
+
+	set_replicas();
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	memset(&k, 0, sizeof(k));
+	inet_pton(AF_INET6, CLIENT6, k.saddr);
+	inet_pton(AF_INET6, SERVER6, k.daddr);
+	k.sport = htons(CPORT);
+	k.dport = htons(SPORT);
+	k.id = htonl(900);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      !map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e) &&
+	      e.state == HEDGE_PENDING, "IPv6: the splitter records a request",
+	      "not tracked");
+
+	ext.b[14 + 6] = 0;		/* a hop-by-hop header comes first */
+	r = run(HEDGE_PROG_SPLITTER, &ext);
+	k.id = htonl(902);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e),
+	      "IPv6: an extension header the parser does not follow passes "
+	      "untouched", "touched");
+
+	/* The clone, out of the delay line, goes to the replica. */
+	r = run(HEDGE_PROG_RESCUER, &req);
+	check(r.ret == TC_ACT_REDIRECT &&
+	      has_endpoint(&r.out, 14 + 24, 16, REPLICA6, 14 + 40 + 2, RPORT) &&
+	      has_endpoint(&r.out, 14 + 8, 16, CLIENT6, 14 + 40, CPORT) &&
+	      udp_sum(&r.out) == 0,
+	      "IPv6: the rescuer sends the hedge to the replica, checksum right",
+	      "not redirected, wrong address or port, or bad checksum");
+
+	before = counters1();
+	resp6 = udp6_pkt(REPLICA6, RPORT, CLIENT6, CPORT, 900, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp6);
+	check(r.ret == TC_ACT_UNSPEC &&
+	      has_endpoint(&r.out, 14 + 8, 16, SERVER6, 14 + 40, SPORT) &&
+	      udp_sum(&r.out) == 0,
+	      "IPv6: the replica's answer passes as the primary's, checksum "
+	      "right", "dropped, not rewritten, or bad checksum");
+	resp6 = udp6_pkt(SERVER6, SPORT, CLIENT6, CPORT, 900, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp6);
+	after = counters1();
+	check(r.ret == TC_ACT_SHOT && after.hedges_won == before.hedges_won + 1,
+	      "IPv6: the primary's later answer is dropped; the hedge won",
+	      "passed, or not counted");
+
+	/* IPv4, with a full checksum to keep right (and the header's). */
+	req4 = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 901, 16);
+	udp_sum_fill(&req4);
+	run(HEDGE_PROG_SPLITTER, &req4);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_RESCUER, &req4);
+	check(r.ret == TC_ACT_REDIRECT &&
+	      has_endpoint(&r.out, 14 + 16, 4, REPLICA, 14 + 20 + 2, RPORT) &&
+	      ip_csum(r.out.b + 14, 20) == 0 && udp_sum(&r.out) == 0,
+	      "IPv4: the rescuer sends the hedge to the replica, checksums "
+	      "right", "wrong address or port, or bad checksum");
+	resp4 = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 901, 16);
+	udp_sum_fill(&resp4);
+	before = counters();
+	r = run(HEDGE_PROG_WATCHER, &resp4);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged,
+	      "IPv4: the primary's answer first passes as it is",
+	      "dropped or touched");
+	resp4 = udp_pkt(REPLICA, RPORT, CLIENT, CPORT, 901, 16);
+	udp_sum_fill(&resp4);
+	r = run(HEDGE_PROG_WATCHER, &resp4);
+	after = counters();
+	check(r.ret == TC_ACT_SHOT &&
+	      after.hedges_lost == before.hedges_lost + 1 &&
+	      after.hedges_won == before.hedges_won,
+	      "IPv4: the replica's later answer is dropped; the hedge lost",
+	      "passed, or not counted");
 	set_config(1000000000, 0, 4, 0);
 }
 
@@ -596,6 +790,7 @@ int main(void)
 	test_untouched();
 	test_id_layouts();
 	test_tick_line();
+	test_ipv6_and_replicas();
 	test_lru_bound();
 	obj_close(&obj);
 	return failures ? 1 : 0;
