@@ -50,7 +50,7 @@
 #define TARGET_STR	112	/* "[IPv6]:PORT,[IPv6]:PORT" */
 
 static const char usage_text[] =
-	"usage: hedge up [--dev IFACE] --target IP:PORT [--target IP:PORT]...\n"
+	"usage: hedge up [--dev IFACE] --target TARGET [--target TARGET]...\n"
 	"                [--delay DURATION|pNN] [--delay-min DURATION]\n"
 	"                [--delay-max DURATION] [--id OFFSET:LEN|dns|none]\n"
 	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
@@ -65,7 +65,10 @@ static const char usage_text[] =
 	"response wins and the kernel drops the other.\n"
 	"\n"
 	"  --dev IFACE        device the requests leave by (default lo)\n"
-	"  --target IP:PORT   a server to hedge (up to 16)\n"
+	"  --target TARGET    a server to hedge (up to 16): IP:PORT or\n"
+	"                     [IPv6]:PORT; PRIMARY,REPLICA sends the hedges\n"
+	"                     to REPLICA, whose answers reach the client as\n"
+	"                     PRIMARY's\n"
 	"  --delay DURATION   hedging threshold, 100us..10s (default 10ms)\n"
 	"  --delay pNN        adaptive: each target's NNth percentile of\n"
 	"                     response time (p50..p99.9), kept in the kernel\n"
