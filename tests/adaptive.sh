@@ -9,11 +9,7 @@ OUT=tests/out/adaptive
 mkdir -p $OUT
 NS=hedget-adapt
 netns_add $NS
-in_ns() { ip netns exec $NS "$@"; }
-field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
-server=""
-stop_server() { [ -n "$server" ] && kill $server && wait $server 2>/dev/null; server=""; }
-trap 'stop_server; in_ns $HEDGE down >/dev/null 2>&1; netns_cleanup' EXIT
+trap ns_test_cleanup EXIT
 
 # The tick on CPU 0, the load elsewhere: a CPU busy with the load defers
 # its softirqs to ksoftirqd, and the tick with them (BENCHMARKS.md).

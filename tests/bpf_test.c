@@ -63,13 +63,30 @@ static uint16_t ip_csum(const void *p, int len)
 	return (uint16_t)~sum;
 }
 
-/* Ethernet + IPv4 + UDP with a 32-bit ID (network order) at payload 0. */
+/* A UDP header, its checksum left 0, and a 32-bit ID (network order) at
+ * payload 0 if there is room. */
+static void fill_udp(unsigned char *udp, uint16_t sport, uint16_t dport,
+		     uint32_t id, unsigned int payload)
+{
+	uint32_t nid = htonl(id);
+	uint16_t v;
+
+	v = htons(sport);
+	memcpy(udp, &v, 2);
+	v = htons(dport);
+	memcpy(udp + 2, &v, 2);
+	v = htons(8 + payload);
+	memcpy(udp + 4, &v, 2);
+	if (payload >= 4)
+		memcpy(udp + 8, &nid, 4);
+}
+
+/* Ethernet + IPv4 + UDP (no checksum) with the ID at payload 0. */
 static struct pkt udp_pkt(const char *src, uint16_t sport, const char *dst,
 			  uint16_t dport, uint32_t id, unsigned int payload)
 {
 	struct pkt p;
-	unsigned char *ip = p.b + 14, *udp = ip + 20;
-	uint32_t nid = htonl(id);
+	unsigned char *ip = p.b + 14;
 	uint16_t v;
 
 	memset(&p, 0, sizeof(p));
@@ -84,14 +101,7 @@ static struct pkt udp_pkt(const char *src, uint16_t sport, const char *dst,
 	inet_pton(AF_INET, dst, ip + 16);
 	v = ip_csum(ip, 20);
 	memcpy(ip + 10, &v, 2);
-	v = htons(sport);
-	memcpy(udp, &v, 2);
-	v = htons(dport);
-	memcpy(udp + 2, &v, 2);
-	v = htons(8 + payload);
-	memcpy(udp + 4, &v, 2);
-	if (payload >= 4)
-		memcpy(udp + 8, &nid, 4);
+	fill_udp(ip + 20, sport, dport, id, payload);
 	return p;
 }
 
@@ -131,8 +141,7 @@ static struct pkt udp6_pkt(const char *src, uint16_t sport, const char *dst,
 			   uint16_t dport, uint32_t id, unsigned int payload)
 {
 	struct pkt p;
-	unsigned char *ip = p.b + 14, *udp = ip + 40;
-	uint32_t nid = htonl(id);
+	unsigned char *ip = p.b + 14;
 	uint16_t v;
 
 	memset(&p, 0, sizeof(p));
@@ -146,14 +155,7 @@ static struct pkt udp6_pkt(const char *src, uint16_t sport, const char *dst,
 	ip[7] = 64;
 	inet_pton(AF_INET6, src, ip + 8);
 	inet_pton(AF_INET6, dst, ip + 24);
-	v = htons(sport);
-	memcpy(udp, &v, 2);
-	v = htons(dport);
-	memcpy(udp + 2, &v, 2);
-	v = htons(8 + payload);
-	memcpy(udp + 4, &v, 2);
-	if (payload >= 4)
-		memcpy(udp + 8, &nid, 4);
+	fill_udp(ip + 40, sport, dport, id, payload);
 	udp_sum_fill(&p);
 	return p;
 }

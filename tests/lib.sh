@@ -40,6 +40,16 @@ netns_cleanup() {
 }
 trap netns_cleanup EXIT
 
+# For the timing tests, each in one namespace $NS with one server ($server,
+# started with `ip netns exec` so that $! is the server itself):
+in_ns() { ip netns exec "$NS" "$@"; }
+# field FILE KEY: the first number after "KEY": in one-line JSON.
+field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
+server=""
+stop_server() { [ -n "$server" ] && kill $server && wait $server 2>/dev/null; server=""; }
+# On exit: the server, hedge in $NS, the namespaces.
+ns_test_cleanup() { stop_server; [ -n "$NS" ] && in_ns $HEDGE down >/dev/null 2>&1; netns_cleanup; }
+
 # Everything hedge may touch in netns NS, as text: links, qdiscs, filters
 # on every device, the sysctls the seed's design relaxed, and the host's
 # bpffs (pins are made there when hedge runs without `ip netns exec`).

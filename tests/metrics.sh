@@ -9,11 +9,7 @@ OUT=tests/out/metrics
 mkdir -p $OUT
 NS=hedget-metrics
 netns_add $NS
-in_ns() { ip netns exec $NS "$@"; }
-field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
-server=""
-stop_server() { [ -n "$server" ] && kill $server && wait $server 2>/dev/null; server=""; }
-trap 'stop_server; in_ns $HEDGE down >/dev/null 2>&1; netns_cleanup' EXIT
+trap ns_test_cleanup EXIT
 
 expect "budget: --budget 101 is refused" 2 "--budget 101: expected a percentage 0..100" \
 	in_ns $HEDGE up --target 127.0.0.1:9000 --budget 101

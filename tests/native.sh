@@ -55,7 +55,6 @@ expect "down with an option" 2 "unknown option" $HEDGE down now
 netns_add $NS
 before=$(mktemp)
 snapshot $NS >"$before"
-in_ns() { ip netns exec $NS "$@"; }
 
 expect "not root" 1 "need CAP_NET_ADMIN and CAP_BPF" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups $HEDGE up --target 127.0.0.1:9

@@ -10,8 +10,7 @@ OUT=tests/out/tick
 mkdir -p $OUT
 NS=hedget-tick
 netns_add $NS
-in_ns() { ip netns exec $NS "$@"; }
-field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"; }
+trap ns_test_cleanup EXIT
 
 # ---- lateness: every request stalls (--rate 100), so every one is hedged;
 # 2000 requests/s for 2 s, open loop, many in flight.
@@ -24,7 +23,7 @@ in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 1
 in_ns bench/loadgen --rate 2000 --duration 2 --timeout 500 >$OUT/load.json
 sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
-kill $server; wait $server 2>/dev/null
+stop_server
 sent=$(field $OUT/status.json hedges_sent)
 check "tick: 4000 requests at 2000/s, each hedged ($sent hedges)" "$(cat $OUT/load.json)" \
 	[ "${sent:-0}" -ge 3900 ]
