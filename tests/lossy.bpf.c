@@ -2,13 +2,17 @@
 /*
  * lossy.bpf.c - a lossy link for tests/dns.sh, on a kernel without netem:
  * on a device's TC egress, a random fraction of DNS responses (UDP from
- * port 53) is dropped and another fraction is sent twice.
+ * port 53, over IPv4 without options or IPv6 without extension headers,
+ * not fragments) is dropped and another fraction is sent twice.
  *
  * One impairment per query at most: once a response to (client address,
  * client port, DNS ID) was dropped or duplicated, further responses to it
  * within 2 s pass untouched. Hedging sends one extra copy of a request, so
  * it can save a query from one lost response but not from two; this keeps
- * the test's "no query lost" exact instead of a matter of luck.
+ * the test's "no query lost" exact instead of a matter of luck. The key
+ * has no server address in it: a replica's answer to the hedge (same
+ * client address, port and ID) shares the query's one impairment with the
+ * primary's answer, whichever server the link sees answer first.
  *
  * Loaded by build/lossy (tests/lossy.c) with hedge's own loader, so it
  * follows hedge.bpf.c's conventions: a "maps" section of struct
@@ -18,6 +22,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <linux/in.h>
 #include "../hedge.h"
@@ -40,7 +45,7 @@ static long (*bpf_clone_redirect)(struct __sk_buff *skb, __u32 ifindex,
 				  __u64 flags) = (void *)BPF_FUNC_clone_redirect;
 
 struct query {		/* a response's query: the client's side of it */
-	__u32 addr;
+	__u8 addr[16];	/* IPv6, or IPv4 mapped (::ffff:a.b.c.d) */
 	__u16 port;
 	__u16 id;
 };
@@ -70,28 +75,48 @@ int lossy(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
-	__u16 *dns_id = (void *)(udp + 1);
 	struct lossy_config *cfg;
+	struct udphdr *udp;
 	struct query q = {};
 	__u32 zero = 0, r, mark;
 	__u64 now, *last;
+	__u16 *dns_id;
 
 	/* Our own second copy, on its way out: it passes. */
 	if (skb->mark == LOSSY_MARK)
 		return TC_ACT_UNSPEC;
-	if ((void *)(dns_id + 1) > end || eth->h_proto != htons(ETH_P_IP) ||
-	    ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
-	    (ip->frag_off & htons(IP_MF | IP_OFFSET)) ||
-	    udp->source != htons(53))
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_UNSPEC;
+	if (eth->h_proto == htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		udp = (void *)(ip + 1);
+		dns_id = (void *)(udp + 1);
+		if ((void *)(dns_id + 1) > end || ip->ihl != 5 ||
+		    ip->protocol != IPPROTO_UDP ||
+		    (ip->frag_off & htons(IP_MF | IP_OFFSET)))
+			return TC_ACT_UNSPEC;
+		q.addr[10] = q.addr[11] = 0xff;
+		__builtin_memcpy(q.addr + 12, &ip->daddr, 4);
+	} else if (eth->h_proto == htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		udp = (void *)(ip6 + 1);
+		dns_id = (void *)(udp + 1);
+		if ((void *)(dns_id + 1) > end ||
+		    ip6->nexthdr != IPPROTO_UDP)
+			return TC_ACT_UNSPEC;
+		__builtin_memcpy(q.addr, &ip6->daddr, 16);
+	} else {
+		return TC_ACT_UNSPEC;
+	}
+	if (udp->source != htons(53))
 		return TC_ACT_UNSPEC;
 	cfg = bpf_map_lookup_elem(&lossy_config, &zero);
 	if (!cfg)
 		return TC_ACT_UNSPEC;
 	count(LOSSY_SEEN);
 
-	q.addr = ip->daddr;
 	q.port = udp->dest;
 	q.id = *dns_id;
 	now = bpf_ktime_get_ns();
