@@ -999,6 +999,16 @@ static int build_line(struct nl *nl, const struct options *o,
 	return dl_attach(nl, &s->cfg, s->line, obj);
 }
 
+static int has_replica(const struct hedge_config *cfg)
+{
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_targets; i++)
+		if (cfg->targets[i].replica.port)
+			return 1;
+	return 0;
+}
+
 static int cmd_up(struct nl *nl, struct options *o)
 {
 	struct setup s;
@@ -1017,9 +1027,10 @@ static int cmd_up(struct nl *nl, struct options *o)
 	obj_close(&obj);
 
 	describe_delay(&s.cfg, delay, sizeof(delay));
-	printf("hedge up on %s: %u target%s, delay %s (%s delay line)\n",
-	       o->dev, s.cfg.n_targets, s.cfg.n_targets > 1 ? "s" : "", delay,
-	       s.line->name);
+	printf("hedge up on %s: %u target%s%s, delay %s (%s delay line)\n",
+	       o->dev, s.cfg.n_targets, s.cfg.n_targets > 1 ? "s" : "",
+	       has_replica(&s.cfg) ? " (hedged to replicas where given)" : "",
+	       delay, s.line->name);
 	return 0;
 undo:
 	teardown(nl, &s);
