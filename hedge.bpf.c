@@ -148,70 +148,64 @@ static __always_inline __u32 bounded_len(__u32 len, __u32 max)
 	return n + 1;
 }
 
-/* ::ffff:a.b.c.d, as hedge keeps IPv4 addresses. */
-static __always_inline void map_v4(__u8 *out, const void *v4)
-{
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, v4, 4);
-}
+/* Where a datagram's addresses and UDP header are, in the packet. */
+struct headers {
+	const void *src, *dst;	/* addresses, 4 or 16 bytes */
+	const struct udphdr *udp;
+	__u32 udp_at;		/* HEDGE_UDP_AT4 or HEDGE_UDP_AT6 */
+};
 
 /*
- * The addresses and ports of an Ethernet/IPv4/UDP or Ethernet/IPv6/UDP
- * datagram, into key as they appear (source first); -1 if it is not one
- * hedge tracks: IP options, a fragment, an IPv6 extension header (not
- * followed), not UDP, headers outside the linear data.
+ * Find an Ethernet/IPv4/UDP or Ethernet/IPv6/UDP datagram's headers; -1 if
+ * it is not one hedge tracks: IP options, a fragment, an IPv6 extension
+ * header (not followed), not UDP, headers outside the linear data.
  */
-static __always_inline int parse_headers(struct __sk_buff *skb,
-					 struct hedge_key *key, __u32 *udp_at,
-					 __u32 *udp_len)
+static __always_inline int find_headers(struct __sk_buff *skb,
+					struct headers *h)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct udphdr *udp;
 
 	if (skb->protocol == htons(ETH_P_IP)) {
 		struct iphdr *ip = data + sizeof(struct ethhdr);
 
-		udp = (void *)(ip + 1);
-		if ((void *)(udp + 1) > data_end || ip->version != 4 ||
+		h->udp = (void *)(ip + 1);
+		if ((void *)(h->udp + 1) > data_end || ip->version != 4 ||
 		    ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
 		    (ip->frag_off & htons(IP_MF | IP_OFFSET)))
 			return -1;
-		map_v4(key->saddr, &ip->saddr);
-		map_v4(key->daddr, &ip->daddr);
-		*udp_at = HEDGE_UDP_AT4;
-	} else if (skb->protocol == htons(ETH_P_IPV6)) {
+		h->src = &ip->saddr;
+		h->dst = &ip->daddr;
+		h->udp_at = HEDGE_UDP_AT4;
+		return 0;
+	}
+	if (skb->protocol == htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 
-		udp = (void *)(ip6 + 1);
-		if ((void *)(udp + 1) > data_end || ip6->version != 6 ||
+		h->udp = (void *)(ip6 + 1);
+		if ((void *)(h->udp + 1) > data_end || ip6->version != 6 ||
 		    ip6->nexthdr != IPPROTO_UDP)
 			return -1;
-		__builtin_memcpy(key->saddr, &ip6->saddr, HEDGE_ADDR_LEN);
-		__builtin_memcpy(key->daddr, &ip6->daddr, HEDGE_ADDR_LEN);
-		*udp_at = HEDGE_UDP_AT6;
-	} else {
-		return -1;
+		h->src = &ip6->saddr;
+		h->dst = &ip6->daddr;
+		h->udp_at = HEDGE_UDP_AT6;
+		return 0;
 	}
-	key->sport = udp->source;
-	key->dport = udp->dest;
-	*udp_len = htons(udp->len);
-	return 0;
+	return -1;
 }
 
-/* Swap the key's ends: a response's addresses, oriented as its request. */
-static __always_inline void reverse(struct hedge_key *key)
+/* An address as hedge keeps it: IPv6, or IPv4 mapped (::ffff:a.b.c.d). */
+static __always_inline void put_addr(__u8 *out, const void *addr,
+				     const struct headers *h)
 {
-	__u8 addr[HEDGE_ADDR_LEN];
-	__be16 port = key->sport;
-
-	__builtin_memcpy(addr, key->saddr, HEDGE_ADDR_LEN);
-	__builtin_memcpy(key->saddr, key->daddr, HEDGE_ADDR_LEN);
-	__builtin_memcpy(key->daddr, addr, HEDGE_ADDR_LEN);
-	key->sport = key->dport;
-	key->dport = port;
+	if (h->udp_at == HEDGE_UDP_AT6) {
+		__builtin_memcpy(out, addr, HEDGE_ADDR_LEN);
+		return;
+	}
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, addr, 4);
 }
 
 /* The target's entry in the config; NULL past the table. */
@@ -225,9 +219,9 @@ target_of(const struct hedge_config *cfg, __u32 t)
 
 /*
  * Parse a datagram hedge can track, to (REQUEST) or from (RESPONSE) a
- * target, into its Scoreboard key. Anything else -- see parse_headers(),
- * a payload too short to hold the ID, not a target, a hedge on its way to
- * a replica -- returns -1 and is passed untouched by the caller.
+ * target, into its Scoreboard key. Anything else -- see find_headers(),
+ * not a target, a hedge on its way to a replica, a payload too short to
+ * hold the ID -- returns -1 and is passed untouched by the caller.
  */
 static __always_inline int parse(struct __sk_buff *skb,
 				 const struct hedge_config *cfg,
@@ -236,20 +230,26 @@ static __always_inline int parse(struct __sk_buff *skb,
 	struct hedge_target_key tk = {};
 	const struct hedge_target *t;
 	__u32 *target, id_len, udp_len;
+	struct headers h;
 
-	d->key.pad = 0;
-	if (parse_headers(skb, &d->key, &d->udp_at, &udp_len))
+	if (find_headers(skb, &h))
 		return -1;
-	if (dir == RESPONSE)
-		reverse(&d->key);
-	/* The target end (for a response, where it came from). */
-	__builtin_memcpy(tk.addr, d->key.daddr, HEDGE_ADDR_LEN);
-	tk.port = d->key.dport;
+	/* The target end, looked up before anything else is copied: most
+	 * traffic is not to (or from) a target. */
+	put_addr(tk.addr, dir == REQUEST ? h.dst : h.src, &h);
+	tk.port = dir == REQUEST ? h.udp->dest : h.udp->source;
 	target = bpf_map_lookup_elem(&hedge_targets, &tk);
 	if (!target)
 		return -1;
 	d->replica = !!(*target & HEDGE_TARGET_REPLICA);
 	d->target = *target & ~HEDGE_TARGET_REPLICA;
+	d->udp_at = h.udp_at;
+	udp_len = htons(h.udp->len);
+
+	/* The key, oriented as the request: client -> target. */
+	d->key.pad = 0;
+	put_addr(d->key.saddr, dir == REQUEST ? h.src : h.dst, &h);
+	d->key.sport = dir == REQUEST ? h.udp->source : h.udp->dest;
 	if (d->replica) {
 		/* A request to a replica is a hedge going out; a response
 		 * from one is keyed as its request was: to the primary. */
@@ -258,6 +258,9 @@ static __always_inline int parse(struct __sk_buff *skb,
 			return -1;
 		__builtin_memcpy(d->key.daddr, t->primary.addr, HEDGE_ADDR_LEN);
 		d->key.dport = t->primary.port;
+	} else {
+		__builtin_memcpy(d->key.daddr, tk.addr, HEDGE_ADDR_LEN);
+		d->key.dport = tk.port;
 	}
 
 	id_len = cfg->id_len;
