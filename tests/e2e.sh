@@ -144,7 +144,7 @@ stop_server
 # no stalls) and its answers reach the client, whose socket is connect()ed
 # to the primary, as the primary's.
 replica_run() {
-	local name=$1 primary=$2 replica=$3 st sent replica_pid
+	local name=$1 primary=$2 replica=$3 st sent won replica_pid
 	: >$OUT/replica.out
 	ip netns exec hedget-s bench/chaos_server --quiet --rate 0 --addr "$replica" \
 		>$OUT/replica.out 2>$OUT/replica.err &
@@ -167,8 +167,11 @@ replica_run() {
 	st=$OUT/$name.status.json
 	ip netns exec hedget-c $HEDGE status --json >"$st"
 	sent=$(json "$st" hedges_sent)
-	check "$name: every stalled ID was hedged, and the replica won each ($sent sent, $(json "$st" hedges_won) won)" \
-		"$(cat "$st")" [ "$sent" -ge $((N / 50)) -a "$(json "$st" hedges_won)" = "$sent" ]
+	# Each stalled ID's hedge wins; a request merely slow (a busy host)
+	# may be hedged too, and then its primary may answer first.
+	won=$(json "$st" hedges_won)
+	check "$name: every stalled ID was hedged and the replica won ($sent sent, $won won, $(json "$st" hedges_lost) lost)" \
+		"$(cat "$st")" [ "$won" -ge $((N / 50)) -a $((won + $(json "$st" hedges_lost))) = "$sent" ]
 	check "$name: the primary's late answers were dropped in the kernel" \
 		"duplicates $(json "$st" duplicates_dropped) != hedges $sent" \
 		[ "$(json "$st" duplicates_dropped)" = "$sent" ]
