@@ -217,6 +217,21 @@ target_of(const struct hedge_config *cfg, __u32 t)
 	return &cfg->targets[t];
 }
 
+/* Key the datagram as an answer from target t's replica: to t's primary. */
+static __always_inline int as_replica_of(const struct hedge_config *cfg,
+					 struct datagram *d, __u32 t)
+{
+	const struct hedge_target *target = target_of(cfg, t);
+
+	if (!target)
+		return -1;
+	__builtin_memcpy(d->key.daddr, target->primary.addr, HEDGE_ADDR_LEN);
+	d->key.dport = target->primary.port;
+	d->target = t;
+	d->replica = 1;
+	return 0;
+}
+
 /*
  * Parse a datagram hedge can track, to (REQUEST) or from (RESPONSE) a
  * target, into its Scoreboard key. Anything else -- see find_headers(),
@@ -228,7 +243,6 @@ static __always_inline int parse(struct __sk_buff *skb,
 				 enum direction dir, struct datagram *d)
 {
 	struct hedge_target_key tk = {};
-	const struct hedge_target *t;
 	__u32 *target, id_len, udp_len;
 	struct headers h;
 
@@ -253,11 +267,8 @@ static __always_inline int parse(struct __sk_buff *skb,
 	if (d->replica) {
 		/* A request to a replica is a hedge going out; a response
 		 * from one is keyed as its request was: to the primary. */
-		t = target_of(cfg, d->target);
-		if (dir == REQUEST || !t)
+		if (dir == REQUEST || as_replica_of(cfg, d, d->target))
 			return -1;
-		__builtin_memcpy(d->key.daddr, t->primary.addr, HEDGE_ADDR_LEN);
-		d->key.dport = t->primary.port;
 	} else {
 		__builtin_memcpy(d->key.daddr, tk.addr, HEDGE_ADDR_LEN);
 		d->key.dport = tk.port;
@@ -570,6 +581,10 @@ int hedge_watcher(struct __sk_buff *skb)
 	if (!cfg || parse(skb, cfg, RESPONSE, &d))
 		return TC_ACT_UNSPEC;
 	e = live_entry(cfg, &d.key);
+	/* The answer to a hedge this target got as another's replica. */
+	if (e && e->state == HEDGE_COPY)
+		e = as_replica_of(cfg, &d, e->target) ? 0 :
+		    live_entry(cfg, &d.key);
 	if (!e)
 		return TC_ACT_UNSPEC;	/* not ours, or too late to judge */
 	st = stats(e->target);
@@ -654,6 +669,33 @@ static __always_inline int withdraw(const struct hedge_config *cfg,
 	return 0;
 }
 
+/*
+ * A hedge to a replica that is also a target: record the hedge under its
+ * own key as a COPY first, or the Splitter would take it for a new request
+ * to that target (and hedge it back), and the watcher would not know its
+ * answer for the replica's.
+ */
+static __always_inline int mark_copy(const struct datagram *d,
+				     const struct hedge_target_key *replica,
+				     __u32 target)
+{
+	struct hedge_entry copy = {
+		.sent_ns = bpf_ktime_get_ns(),
+		.state = HEDGE_COPY,
+		.target = target,
+	};
+	struct hedge_target_key tk = *replica;
+	struct hedge_key key = d->key;
+	__u32 *role = bpf_map_lookup_elem(&hedge_targets, &tk);
+
+	if (!role || (*role & HEDGE_TARGET_REPLICA))
+		return 0;	/* only a replica: its answers are known */
+	__builtin_memcpy(key.daddr, replica->addr, HEDGE_ADDR_LEN);
+	key.dport = replica->port;
+	copy.deadline_ns = copy.sent_ns;
+	return bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_ANY) ? -1 : 0;
+}
+
 SEC("tc/rescuer")
 int hedge_rescuer(struct __sk_buff *skb)
 {
@@ -692,7 +734,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 		count_hedge(st, e);
 
 	replica = replica_of(cfg, e->target);
-	if (replica && rewrite(skb, &d, 1, replica))
+	if (replica && (rewrite(skb, &d, 1, replica) ||
+			mark_copy(&d, replica, e->target)))
 		return TC_ACT_SHOT;
 	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
 		/*

@@ -275,13 +275,12 @@ static int add_target(struct hedge_config *cfg, const char *s)
 		return -1;
 	if (cfg->n_targets == HEDGE_MAX_TARGETS)
 		return usage_error("--target %s: at most 16 targets", s);
-	/* Each address:port means one thing to the kernel's lookups. */
+	/* A server is one target's primary, one target's replica, or both
+	 * (two servers may be each other's replicas), but only once each. */
 	for (i = 0; i < cfg->n_targets; i++) {
 		const struct hedge_target *o = &cfg->targets[i];
 
 		if (same_endpoint(&t.primary, &o->primary) ||
-		    same_endpoint(&t.primary, &o->replica) ||
-		    same_endpoint(&t.replica, &o->primary) ||
 		    same_endpoint(&t.replica, &o->replica))
 			return usage_error("--target %s: a server given twice",
 					   s);
@@ -869,6 +868,17 @@ static int check_not_up(struct nl *nl, const char *dev)
 	return 0;
 }
 
+static int is_primary(const struct hedge_config *cfg,
+		      const struct hedge_target_key *k)
+{
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_targets; i++)
+		if (!memcmp(&cfg->targets[i].primary, k, sizeof(*k)))
+			return 1;
+	return 0;
+}
+
 static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 {
 	int targets = obj_map_fd(obj, "hedge_targets");
@@ -883,7 +893,10 @@ static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 		uint32_t replica = i | HEDGE_TARGET_REPLICA;
 
 		err = map_update(targets, &cfg->targets[i].primary, &i);
-		if (!err && cfg->targets[i].replica.port)
+		/* A replica that is a target too is known as that (its
+		 * answers to hedges are told apart by the Scoreboard). */
+		if (!err && cfg->targets[i].replica.port &&
+		    !is_primary(cfg, &cfg->targets[i].replica))
 			err = map_update(targets, &cfg->targets[i].replica,
 					 &replica);
 		if (!err)

@@ -47,6 +47,13 @@ enum hedge_state {
 	HEDGE_HEDGED = 2,	/* the Rescuer sent the hedge */
 	HEDGE_DONE = 3,		/* first response seen; later ones are dropped */
 	HEDGE_DONE_HEDGED = 4,	/* the same, after a hedge was sent */
+	/*
+	 * The hedge's own key, where its replica is also a target (two
+	 * servers each other's replicas): the Splitter then knows the hedge
+	 * from a new request to that target, and the watcher the replica's
+	 * answer. `target` is the request's, not the replica's.
+	 */
+	HEDGE_COPY = 5,
 };
 
 /*

@@ -756,6 +756,68 @@ static void test_ipv6_and_replicas(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* SERVER and REPLICA each other's replicas: targets 0 and 2. */
+static void test_mutual_replicas(void)
+{
+	int targets = obj_map_fd(&obj, "hedge_targets");
+	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1000, 16),
+		   hedge, resp, direct;
+	struct hedge_stats before = counters(), after;
+	struct hedge_config cfg;
+	uint32_t zero = 0, two = 2;
+	struct hedge_key k;
+	struct hedge_entry e;
+	struct run r;
+
+	set_replicas();
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	endpoint(&cfg.targets[2].primary, REPLICA, RPORT);
+	endpoint(&cfg.targets[2].replica, SERVER, SPORT);
+	cfg.n_targets = 3;
+	map_update(targets, &cfg.targets[2].primary, &two);	/* not flagged */
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_RESCUER, &req);
+	hedge = r.out;
+	check(r.ret == TC_ACT_REDIRECT &&
+	      has_endpoint(&hedge, 14 + 16, 4, REPLICA, 14 + 20 + 2, RPORT),
+	      "mutual replicas: the hedge goes to the replica", "not sent there");
+	r = run(HEDGE_PROG_SPLITTER, &hedge);
+	k = key_of(1000);
+	mapped(k.daddr, REPLICA);
+	k.dport = htons(RPORT);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0 &&
+	      !map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e) &&
+	      e.state == HEDGE_COPY && counters_of(2).requests == 0,
+	      "mutual replicas: the hedge passing the splitter is no new "
+	      "request to the replica", "tracked or cloned as a request");
+	resp = udp_pkt(REPLICA, RPORT, CLIENT, CPORT, 1000, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC &&
+	      has_endpoint(&r.out, 14 + 12, 4, SERVER, 14 + 20, SPORT) &&
+	      after.hedges_won == before.hedges_won + 1 &&
+	      state_of(1000) == HEDGE_DONE_HEDGED,
+	      "mutual replicas: the replica's answer passes as the primary's",
+	      "dropped, not rewritten or not counted");
+	resp = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 1000, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_SHOT, "mutual replicas: the primary's later "
+	      "answer is dropped", "passed");
+
+	/* A request of the client's own to the replica: a request of its
+	 * target's, hedged to the other server. */
+	direct = udp_pkt(CLIENT, CPORT, REPLICA, RPORT, 1001, 16);
+	r = run(HEDGE_PROG_SPLITTER, &direct);
+	check(r.ret == TC_ACT_UNSPEC && clones_seen(NULL) == 1 &&
+	      counters_of(2).requests == 1,
+	      "mutual replicas: a request to the other server is its own",
+	      "not tracked");
+	set_config(1000000000, 0, 4, 0);
+}
+
 static void test_lru_bound(void)
 {
 	union bpf_attr attr;
@@ -793,6 +855,7 @@ int main(void)
 	test_id_layouts();
 	test_tick_line();
 	test_ipv6_and_replicas();
+	test_mutual_replicas();
 	test_lru_bound();
 	obj_close(&obj);
 	return failures ? 1 : 0;

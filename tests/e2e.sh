@@ -15,9 +15,9 @@ STALL_BOUND_MS=100		# a stalled request, hedged: ~delay + RTT
 OUT=tests/out/e2e
 mkdir -p $OUT
 
-# A number from one-line JSON (the client's summary, `hedge status --json`
-# with one target). Python starts in seconds under TCG: sed it is.
-json() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"; }
+# The first number under KEY in one-line JSON (the client's summary, `hedge
+# status --json`: the first target's). Python starts in seconds under TCG.
+json() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
 
 # The slowest request whose ID stalls on the server (id % 100 < 2), in ms.
 stalled_max_ms() {
@@ -140,11 +140,12 @@ start_server hedget-s fd00:99::2
 hedged_run $LINE-veth6 hedget-c fd00:99::2 hveth-c
 stop_server
 
-# replica_run NAME PRIMARY REPLICA: hedges go to a second server (healthy:
-# no stalls) and its answers reach the client, whose socket is connect()ed
-# to the primary, as the primary's.
+# replica_run NAME PRIMARY REPLICA [mutual]: hedges go to a second server
+# (healthy: no stalls) and its answers reach the client, whose socket is
+# connect()ed to the primary, as the primary's. With "mutual" the second
+# server is a target too, hedged to the first: each other's replicas.
 replica_run() {
-	local name=$1 primary=$2 replica=$3 st sent won replica_pid
+	local name=$1 primary=$2 replica=$3 st sent won replica_pid targets
 	: >$OUT/replica.out
 	ip netns exec hedget-s bench/chaos_server --quiet --rate 0 --addr "$replica" \
 		>$OUT/replica.out 2>$OUT/replica.err &
@@ -153,8 +154,10 @@ replica_run() {
 	for _ in $(seq 50); do grep -q ready $OUT/replica.out && break; sleep 0.1; done
 	before=$OUT/$name.before
 	snapshot hedget-c >"$before"
-	check "$name: hedge up --target PRIMARY,REPLICA" "up failed: $(cat $OUT/up.err)" \
-		sh -c "ip netns exec hedget-c $UP --dev hveth-c --target $(endpoint $primary),$(endpoint $replica) >/dev/null 2>$OUT/up.err"
+	targets="--target $(endpoint $primary),$(endpoint $replica)"
+	[ "$4" = mutual ] && targets="$targets --target $(endpoint $replica),$(endpoint $primary)"
+	check "$name: hedge up $targets" "up failed: $(cat $OUT/up.err 2>/dev/null)" \
+		sh -c "ip netns exec hedget-c $UP --dev hveth-c $targets >/dev/null 2>$OUT/up.err"
 	run_client hedget-c "$primary" "$name" 400000
 	check "$name: every request answered (no timeout)" "$(cat $OUT/$name.json)" \
 		[ "$(json $OUT/$name.json timeouts)" = 0 ]
@@ -186,6 +189,7 @@ replica_run() {
 }
 replica_run $LINE-replica 10.99.0.2 10.99.0.3
 replica_run $LINE-replica6 fd00:99::2 fd00:99::3
+replica_run $LINE-mutual 10.99.0.2 10.99.0.3 mutual
 
 # ---- beside another tool's clsact and filters, run without ip netns exec
 # (pins then go to the host's bpffs, and `down` must remove them)

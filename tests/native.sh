@@ -33,8 +33,8 @@ expect "a replica of another family" 2 "the replica must be of the primary's fam
 expect "a replica that is the primary" 2 "the replica is the primary" \
 	$HEDGE up --target '[::1]:53,[::1]:53'
 expect "same target twice" 2 "given twice" $HEDGE up --target 127.0.0.1:9 --target 127.0.0.1:9
-expect "a target that is another's replica" 2 "given twice" \
-	$HEDGE up --target 127.0.0.1:9,127.0.0.2:9 --target 127.0.0.2:9
+expect "a replica shared by two targets" 2 "given twice" \
+	$HEDGE up --target 127.0.0.1:9,127.0.0.3:9 --target 127.0.0.2:9,127.0.0.3:9
 targets=""; for p in $(seq 1 17); do targets="$targets --target 127.0.0.1:$p"; done
 expect "17 targets" 2 "at most 16" $HEDGE up $targets
 for d in abc 0ms 0 -5ms 10 10sec 99us 10.1s 11s 1e3ms 5.ms; do
