@@ -733,13 +733,13 @@ static int running(struct nl *nl, struct hedge_config *cfg, int *stats_fd)
 }
 
 /*
- * Read entry `key` of the running hedge's map `name` (a tick line map):
- * through its pin when the pins are this run's, else through the ticker.
+ * The running hedge's map `name` (a tick line map): through its pin when
+ * the pins are this run's, else through the ticker; -1 if neither opens.
  */
-static int read_tick_map(struct nl *nl, const struct hedge_config *cfg,
-			 const char *name, uint32_t key, void *value)
+static int tick_map_fd(struct nl *nl, const struct hedge_config *cfg,
+		       const char *name)
 {
-	int config_fd, stats_fd, fd = -1, prog, err;
+	int config_fd, stats_fd, fd = -1, prog;
 	char dir[64], path[128];
 	long id;
 
@@ -759,9 +759,17 @@ static int read_tick_map(struct nl *nl, const struct hedge_config *cfg,
 			return -1;
 		fd = prog_map_fd(prog, name);
 		close(prog);
-		if (fd < 0)
-			return -1;
 	}
+	return fd;
+}
+
+static int read_tick_map(struct nl *nl, const struct hedge_config *cfg,
+			 const char *name, uint32_t key, void *value)
+{
+	int fd = tick_map_fd(nl, cfg, name), err;
+
+	if (fd < 0)
+		return -1;
 	err = map_lookup(fd, &key, value);
 	close(fd);
 	return err;
@@ -874,7 +882,7 @@ static int is_primary(const struct hedge_config *cfg,
 	uint32_t i;
 
 	for (i = 0; i < cfg->n_targets; i++)
-		if (!memcmp(&cfg->targets[i].primary, k, sizeof(*k)))
+		if (same_endpoint(k, &cfg->targets[i].primary))
 			return 1;
 	return 0;
 }
@@ -1144,18 +1152,26 @@ static void print_lateness(const struct hedge_stats *st, int json)
 	printf("]}");
 }
 
-/* A target's delay now: its adaptive delay, or the fixed one; 0 if it
- * cannot be read. */
-static uint64_t current_delay(struct nl *nl, const struct hedge_config *cfg,
-			      uint32_t target)
+/* Each target's delay now: its adaptive delay, or the fixed one; 0 where
+ * it cannot be read. The map is opened once for all targets. */
+static void current_delays(struct nl *nl, const struct hedge_config *cfg,
+			   uint64_t delays[HEDGE_MAX_TARGETS])
 {
+	int fd = -1;
 	struct hedge_adapt a;
+	uint32_t i;
 
-	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
-		return cfg->delay_ns;
-	if (read_tick_map(nl, cfg, HEDGE_MAP_ADAPT, target, &a))
-		return 0;
-	return a.delay_ns;
+	if (cfg->flags & HEDGE_F_ADAPTIVE)
+		fd = tick_map_fd(nl, cfg, HEDGE_MAP_ADAPT);
+	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
+		if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+			delays[i] = cfg->delay_ns;
+		else
+			delays[i] = fd >= 0 && !map_lookup(fd, &i, &a) ?
+				    a.delay_ns : 0;
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Response time of `pct` percent of the responses, at most: the top of
@@ -1198,11 +1214,12 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 	char dev[IF_NAMESIZE] = "?", delay[80], window[32], target[TARGET_STR];
 	const struct delay_line *line = line_of(cfg->delay_line);
 	const char *line_name = line ? line->name : "?";
+	uint64_t delays[HEDGE_MAX_TARGETS], now_ns;
 	struct hedge_stats st;
-	uint64_t now_ns;
 	uint32_t i;
 
 	if_indextoname(cfg->dev_ifindex, dev);
+	current_delays(nl, cfg, delays);
 	describe_delay(cfg, delay, sizeof(delay));
 	format_duration(window, sizeof(window), cfg->window_ns);
 	if (json)
@@ -1221,7 +1238,7 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
 		target_str(&cfg->targets[i], target, sizeof(target));
 		stats_read(stats_fd, i, &st);
-		now_ns = current_delay(nl, cfg, i);
+		now_ns = delays[i];
 		if (json)
 			printf("%s{\"target\":\"%s\",\"delay_ns\":%llu,",
 			       i ? "," : "", target,
@@ -1339,6 +1356,7 @@ static void print_prometheus(struct nl *nl, const struct hedge_config *cfg,
 	};
 	static struct hedge_stats st[HEDGE_MAX_TARGETS];
 	char targets[HEDGE_MAX_TARGETS][TARGET_STR];
+	uint64_t delays[HEDGE_MAX_TARGETS];
 	uint32_t i, n = cfg->n_targets < HEDGE_MAX_TARGETS ?
 			cfg->n_targets : HEDGE_MAX_TARGETS;
 
@@ -1351,11 +1369,12 @@ static void print_prometheus(struct nl *nl, const struct hedge_config *cfg,
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		prom_counter(counters[i].name, counters[i].help, targets, st,
 			     n, counters[i].field);
+	current_delays(nl, cfg, delays);
 	printf("# HELP hedge_delay_seconds The delay a request gets now.\n"
 	       "# TYPE hedge_delay_seconds gauge\n");
 	for (i = 0; i < n; i++)
 		printf("hedge_delay_seconds{target=\"%s\"} %.9f\n", targets[i],
-		       (double)current_delay(nl, cfg, i) / NS_PER_S);
+		       (double)delays[i] / NS_PER_S);
 	prom_response_time(targets, st, n);
 }
 
