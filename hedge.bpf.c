@@ -333,3 +333,18 @@ int hedge_ticker(struct __sk_buff *skb)
 	rearm(skb, cfg, t, now);
 	return bpf_redirect(cfg->tick_ifindex, 0);
 }
+
+/* The programs user space names (HEDGE_PROG_*, hedge.h) are these: read
+ * with HEDGE_NAME() as the identifier itself, each must be a program. */
+#pragma push_macro("HEDGE_NAME")
+#undef HEDGE_NAME
+#define HEDGE_NAME(ident) ident
+#define HEDGE_IS_PROG(name)						\
+	_Static_assert(__builtin_types_compatible_p(__typeof__(name),	\
+		       int (struct __sk_buff *)), #name " is a program here")
+HEDGE_IS_PROG(HEDGE_PROG_SPLITTER);
+HEDGE_IS_PROG(HEDGE_PROG_WATCHER);
+HEDGE_IS_PROG(HEDGE_PROG_RESCUER);
+HEDGE_IS_PROG(HEDGE_PROG_TICKER);
+#undef HEDGE_IS_PROG
+#pragma pop_macro("HEDGE_NAME")

@@ -2,8 +2,8 @@
 /*
  * bpf/maps.h - hedge's maps, as the loader creates them from the "maps"
  * section. Each map's C identifier is its name in the kernel, which user
- * space finds it by: HEDGE_MAP_* in hedge.h (HEDGE_MAP_NAME() ties the
- * two, see the end of this file). Layouts are hedge.h's.
+ * space finds it by: HEDGE_MAP_* in hedge.h (HEDGE_NAME() ties the two,
+ * see the end of this file). Layouts are hedge.h's.
  */
 #ifndef HEDGE_BPF_MAPS_H
 #define HEDGE_BPF_MAPS_H
@@ -33,5 +33,28 @@ MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
     HEDGE_MAX_TARGETS);
 MAP(hedge_budget, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_budget,
     HEDGE_MAX_TARGETS);
+
+/*
+ * Every map user space names (HEDGE_MAP_*, hedge.h) is one of these: read
+ * with HEDGE_NAME() as the identifier itself, each must be a map here.
+ */
+#pragma push_macro("HEDGE_NAME")
+#undef HEDGE_NAME
+#define HEDGE_NAME(ident) ident
+#define HEDGE_IS_MAP(name)						\
+	_Static_assert(__builtin_types_compatible_p(__typeof__(name),	\
+						    struct hedge_map_def), \
+		       #name " is a map of bpf/maps.h")
+HEDGE_IS_MAP(HEDGE_MAP_CONFIG);
+HEDGE_IS_MAP(HEDGE_MAP_TARGETS);
+HEDGE_IS_MAP(HEDGE_MAP_STATS);
+HEDGE_IS_MAP(HEDGE_MAP_SCORES);
+HEDGE_IS_MAP(HEDGE_MAP_PARKED);
+HEDGE_IS_MAP(HEDGE_MAP_TICK);
+HEDGE_IS_MAP(HEDGE_MAP_DUE);
+HEDGE_IS_MAP(HEDGE_MAP_ADAPT);
+HEDGE_IS_MAP(HEDGE_MAP_BUDGET);
+#undef HEDGE_IS_MAP
+#pragma pop_macro("HEDGE_NAME")
 
 #endif

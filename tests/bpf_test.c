@@ -233,7 +233,7 @@ static uint32_t state_of(uint32_t id)
 	struct hedge_key k = key_of(id);
 	struct hedge_entry e;
 
-	if (map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e))
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
 		return 0;
 	return e.state;
 }
@@ -283,7 +283,7 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	t.primary.port = htons(SPORT);
 	cfg.targets[0] = t;
 	cfg.budget_pct = 100;
-	if (map_update(obj_map_fd(&obj, "hedge_targets"), &t.primary, &zero) ||
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
 	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
 		fprintf(stderr, "bpf_test: filling maps: %s\n", strerror(errno));
 		exit(1);
@@ -642,7 +642,7 @@ static void endpoint(struct hedge_target_key *k, const char *addr,
  * [REPLICA6]:RPORT as its replica. */
 static void set_replicas(void)
 {
-	int targets = obj_map_fd(&obj, "hedge_targets");
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
 	uint32_t zero = 0, one = 1, flagged;
 	struct hedge_config cfg;
 
@@ -690,7 +690,7 @@ static void test_ipv6_and_replicas(void)
 	k.dport = htons(SPORT);
 	k.id = htonl(900);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
-	      !map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e) &&
+	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_PENDING, "IPv6: the splitter records a request",
 	      "not tracked");
 
@@ -698,7 +698,7 @@ static void test_ipv6_and_replicas(void)
 	r = run(HEDGE_PROG_SPLITTER, &ext);
 	k.id = htonl(902);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
-	      map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e),
+	      map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e),
 	      "IPv6: an extension header the parser does not follow passes "
 	      "untouched", "touched");
 
@@ -759,7 +759,7 @@ static void test_ipv6_and_replicas(void)
 /* SERVER and REPLICA each other's replicas: targets 0 and 2. */
 static void test_mutual_replicas(void)
 {
-	int targets = obj_map_fd(&obj, "hedge_targets");
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
 	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1000, 16),
 		   hedge, resp, direct;
 	struct hedge_stats before = counters(), after;
@@ -789,7 +789,7 @@ static void test_mutual_replicas(void)
 	mapped(k.daddr, REPLICA);
 	k.dport = htons(RPORT);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0 &&
-	      !map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e) &&
+	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_COPY && counters_of(2).requests == 0,
 	      "mutual replicas: the hedge passing the splitter is no new "
 	      "request to the replica", "tracked or cloned as a request");
@@ -825,7 +825,7 @@ static void test_lru_bound(void)
 
 	memset(&info, 0, sizeof(info));
 	memset(&attr, 0, sizeof(attr));
-	attr.info.bpf_fd = obj_map_fd(&obj, "hedge_scores");
+	attr.info.bpf_fd = obj_map_fd(&obj, HEDGE_MAP_SCORES);
 	attr.info.info_len = sizeof(info);
 	attr.info.info = (uint64_t)(uintptr_t)&info;
 	check(!sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) &&
