@@ -19,7 +19,7 @@ $(UAPI)/.stamp:
 	ln -sfn /usr/include/x86_64-linux-gnu/asm $(UAPI)/asm
 	touch $@
 
-$(BPF_OBJ): hedge.bpf.c hedge.h $(UAPI)/.stamp
+$(BPF_OBJ): hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp
 	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -I$(UAPI) -c $< -o $@
 
 hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
@@ -82,7 +82,7 @@ build/bpf_cost: bench/bpf_cost.c loader.c $(HDRS) $(BPF_OBJ)
 
 # tests/dns.sh's lossy link (no netem here): a TC program that drops and
 # duplicates DNS responses, loaded with hedge's own loader and netlink.
-build/lossy.bpf.o: tests/lossy.bpf.c tests/lossy.h hedge.h $(UAPI)/.stamp
+build/lossy.bpf.o: tests/lossy.bpf.c tests/lossy.h hedge.h bpf/helpers.h $(UAPI)/.stamp
 	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -I$(UAPI) -c $< -o $@
 
 build/lossy: tests/lossy.c tests/lossy.h loader.c netlink.c $(HDRS) build/lossy.bpf.o

@@ -573,7 +573,7 @@ static int bpffs_empty(void)
 }
 
 static const char *const pinned_maps[] = {
-	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, "hedge_targets", "hedge_scores",
+	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, HEDGE_MAP_TARGETS, HEDGE_MAP_SCORES,
 	HEDGE_MAP_ADAPT, HEDGE_MAP_TICK,
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
@@ -889,9 +889,9 @@ static int is_primary(const struct hedge_config *cfg,
 
 static int fill_maps(const struct bpf_obj *obj, const struct hedge_config *cfg)
 {
-	int targets = obj_map_fd(obj, "hedge_targets");
+	int targets = obj_map_fd(obj, HEDGE_MAP_TARGETS);
 	int adapt = obj_map_fd(obj, HEDGE_MAP_ADAPT);
-	int budget = obj_map_fd(obj, "hedge_budget");
+	int budget = obj_map_fd(obj, HEDGE_MAP_BUDGET);
 	struct hedge_adapt first = { .delay_ns = cfg->delay_ns };
 	struct hedge_budget full = { .tokens = (int64_t)cfg->budget_cap };
 	uint32_t i, zero = 0;
@@ -986,7 +986,7 @@ static const struct map_size *map_sizes(struct map_size *sizes,
 	const struct map_size *l;
 	size_t n = 0;
 
-	sizes[n++] = (struct map_size){ "hedge_due", n_targets };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets };
 	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
 		sizes[n++] = *l;
 	sizes[n] = (struct map_size){ NULL, 0 };

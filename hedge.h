@@ -31,15 +31,29 @@
 					   a power of 2 */
 #define HEDGE_FRAME_MAX		1514	/* bytes of a parked request, L2 up */
 
-/* Names the kernel shows; `down` and `status` find hedge again by them. */
-#define HEDGE_PROG_SPLITTER	"hedge_splitter"
-#define HEDGE_PROG_WATCHER	"hedge_watcher"
-#define HEDGE_PROG_RESCUER	"hedge_rescuer"
-#define HEDGE_PROG_TICKER	"hedge_ticker"
-#define HEDGE_MAP_CONFIG	"hedge_config"
-#define HEDGE_MAP_STATS		"hedge_stats"
-#define HEDGE_MAP_ADAPT		"hedge_adapt"
-#define HEDGE_MAP_TICK		"hedge_tick"
+/*
+ * Names the kernel shows; `down` and `status` find hedge again by them.
+ * Each is the C identifier of the program or map in hedge.bpf.c, made a
+ * string here by HEDGE_NAME(). The BPF side reads the same macros with
+ * HEDGE_NAME() as the identifier itself and asserts that each names one
+ * of its programs or maps (end of hedge.bpf.c, bpf/maps.h): renaming one
+ * side alone breaks the build.
+ */
+#define HEDGE_NAME_(ident)	#ident
+#define HEDGE_NAME(ident)	HEDGE_NAME_(ident)
+#define HEDGE_PROG_SPLITTER	HEDGE_NAME(hedge_splitter)
+#define HEDGE_PROG_WATCHER	HEDGE_NAME(hedge_watcher)
+#define HEDGE_PROG_RESCUER	HEDGE_NAME(hedge_rescuer)
+#define HEDGE_PROG_TICKER	HEDGE_NAME(hedge_ticker)
+#define HEDGE_MAP_CONFIG	HEDGE_NAME(hedge_config)
+#define HEDGE_MAP_TARGETS	HEDGE_NAME(hedge_targets)
+#define HEDGE_MAP_STATS		HEDGE_NAME(hedge_stats)
+#define HEDGE_MAP_SCORES	HEDGE_NAME(hedge_scores)
+#define HEDGE_MAP_PARKED	HEDGE_NAME(hedge_parked)
+#define HEDGE_MAP_TICK		HEDGE_NAME(hedge_tick)
+#define HEDGE_MAP_DUE		HEDGE_NAME(hedge_due)
+#define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
+#define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
 
 /* Life of a request in the Scoreboard; moved only by compare-and-swap. */
 enum hedge_state {
@@ -278,5 +292,71 @@ struct hedge_ticker {
 	__u32 next_seq;		/* the Splitter's next parking slot */
 	__u32 cpu;		/* where the tick last ran */
 };
+
+/*
+ * The layouts both sides rely on: sizes, the offsets the BPF code and the
+ * loader use, and no holes (a hole in a hashed key would hash garbage; in
+ * a value, the two compilers could disagree).
+ */
+#define HEDGE_OFF(type, member)	__builtin_offsetof(type, member)
+_Static_assert(sizeof(struct hedge_key) == 48 &&
+	       HEDGE_OFF(struct hedge_key, daddr) == 16 &&
+	       HEDGE_OFF(struct hedge_key, sport) == 32 &&
+	       HEDGE_OFF(struct hedge_key, dport) == 34 &&
+	       HEDGE_OFF(struct hedge_key, pad) == 36 &&
+	       HEDGE_OFF(struct hedge_key, id) == 40,
+	       "struct hedge_key: 48 bytes, no holes (it is hashed)");
+_Static_assert(sizeof(struct hedge_entry) == 24 &&
+	       HEDGE_OFF(struct hedge_entry, state) == 16 &&
+	       HEDGE_OFF(struct hedge_entry, target) == 20,
+	       "struct hedge_entry: 24 bytes, no holes");
+_Static_assert(sizeof(struct hedge_target_key) == 20 &&
+	       HEDGE_OFF(struct hedge_target_key, port) == 16 &&
+	       HEDGE_OFF(struct hedge_target_key, pad) == 18,
+	       "struct hedge_target_key: 20 bytes, no holes (it is hashed)");
+_Static_assert(sizeof(struct hedge_target) ==
+	       2 * sizeof(struct hedge_target_key),
+	       "struct hedge_target: no holes");
+_Static_assert(sizeof(struct hedge_stats) ==
+	       (10 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 &&
+	       sizeof(struct hedge_stats) % 8 == 0 &&
+	       HEDGE_OFF(struct hedge_stats, late) == 80 &&
+	       HEDGE_OFF(struct hedge_stats, rt) ==
+	       88 + HEDGE_LATE_BUCKETS * 8,
+	       "struct hedge_stats: __u64 counters only, no holes");
+_Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
+	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
+	       "struct hedge_adapt: __u64s only, no holes");
+_Static_assert(sizeof(struct hedge_budget) == 16,
+	       "struct hedge_budget: 16 bytes, no holes");
+_Static_assert(HEDGE_OFF(struct hedge_config, delay_ns) == 24 &&
+	       HEDGE_OFF(struct hedge_config, delay_pct) == 48 &&
+	       HEDGE_OFF(struct hedge_config, budget_cap) == 64 &&
+	       HEDGE_OFF(struct hedge_config, id_offset) == 80 &&
+	       HEDGE_OFF(struct hedge_config, n_targets) == 84 &&
+	       HEDGE_OFF(struct hedge_config, targets) == 96 &&
+	       sizeof(struct hedge_config) ==
+	       96 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target),
+	       "struct hedge_config: no holes");
+_Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
+	       "struct hedge_map_def: eight __u32s, as the loader reads them");
+_Static_assert(sizeof(struct hedge_parked) ==
+	       8 + HEDGE_UDP_AT6 + HEDGE_UDP_MAX + 2 &&
+	       HEDGE_OFF(struct hedge_parked, data) == 8 &&
+	       sizeof(struct hedge_parked) % 8 == 0,
+	       "struct hedge_parked: no holes, 8-byte slots");
+_Static_assert(sizeof(struct hedge_tick_head) == 50 &&
+	       HEDGE_OFF(struct hedge_tick_head, eth_type) == 12 &&
+	       HEDGE_OFF(struct hedge_tick_head, magic) == HEDGE_UDP_AT4 + 8,
+	       "struct hedge_tick_head: Ethernet, IPv4, UDP, then the magic");
+_Static_assert(sizeof(struct hedge_due) == 8 + sizeof(struct hedge_key) + 8 &&
+	       HEDGE_OFF(struct hedge_due, key) == 8 &&
+	       HEDGE_OFF(struct hedge_due, seq) == 56,
+	       "struct hedge_due: 64 bytes, no holes");
+_Static_assert(sizeof(struct hedge_ticker) == 32 &&
+	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24,
+	       "struct hedge_ticker: 32 bytes, no holes");
+_Static_assert(HEDGE_UDP_AT4 == 14 + 20 && HEDGE_UDP_AT6 == 14 + 40,
+	       "UDP follows Ethernet and IPv4 without options or IPv6");
 
 #endif

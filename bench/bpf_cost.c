@@ -123,7 +123,7 @@ int main(void)
 	cfg.budget_min_rate = 10;
 	cfg.budget_cap = 10 * HEDGE_MILLI;
 	if (!cfg.delay_ifindex ||
-	    map_update(obj_map_fd(&obj, "hedge_targets"), &t.primary, &zero) ||
+	    map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
 	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
 		fprintf(stderr, "bpf_cost: set-up failed (veth tdl0/tdl1?)\n");
 		return 1;

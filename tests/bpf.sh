@@ -10,5 +10,13 @@ netns_add hedget-bpf
 ip -n hedget-bpf link add tdl0 type veth peer name tdl1
 ip -n hedget-bpf link set tdl0 up
 ip -n hedget-bpf link set tdl1 up
-ip netns exec hedget-bpf build/bpf_test 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 [$kernel] /"
-[ "${PIPESTATUS[0]}" = 0 ] || echo "FAIL [$kernel] bpf_test exited non-zero"
+# The cases each start on a fresh state: in order, reversed and shuffled
+# they must give the same results.
+seed=$(( $(date +%s) % 100000 ))
+for order in "" --reverse "--shuffle $seed"; do
+	tag="$kernel${order:+ ${order#--}}"
+	# shellcheck disable=SC2086
+	ip netns exec hedget-bpf build/bpf_test $order 2>&1 |
+		sed "s/^\(PASS\|FAIL\) /\1 [$tag] /"
+	[ "${PIPESTATUS[0]}" = 0 ] || echo "FAIL [$tag] bpf_test exited non-zero"
+done

@@ -233,7 +233,7 @@ static uint32_t state_of(uint32_t id)
 	struct hedge_key k = key_of(id);
 	struct hedge_entry e;
 
-	if (map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e))
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
 		return 0;
 	return e.state;
 }
@@ -260,6 +260,18 @@ static struct hedge_stats counters1(void)
 static uint32_t delay_line = HEDGE_DL_NETEM;
 static uint64_t delay_ns = 10000000;
 
+/*
+ * The case's own settings, applied by set_config() over the defaults
+ * (budget_pct 100: no budget; a fixed delay) every time a case sets the
+ * config. A case gives it in its cases[] entry; e.g. a budget case:
+ *	static void budget_10(struct hedge_config *c)
+ *	{ c->budget_pct = 10; c->budget_cap = 5 * HEDGE_MILLI; }
+ *	{ "budget", test_budget, budget_10 },
+ * or an adaptive one: c->flags |= HEDGE_F_ADAPTIVE; c->delay_pct = 9500;
+ * c->delay_min_ns = ...; c->delay_max_ns = ...;
+ */
+static void (*case_config)(struct hedge_config *cfg);
+
 static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 		       uint32_t flags)
 {
@@ -283,7 +295,9 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	t.primary.port = htons(SPORT);
 	cfg.targets[0] = t;
 	cfg.budget_pct = 100;
-	if (map_update(obj_map_fd(&obj, "hedge_targets"), &t.primary, &zero) ||
+	if (case_config)
+		case_config(&cfg);
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
 	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
 		fprintf(stderr, "bpf_test: filling maps: %s\n", strerror(errno));
 		exit(1);
@@ -642,7 +656,7 @@ static void endpoint(struct hedge_target_key *k, const char *addr,
  * [REPLICA6]:RPORT as its replica. */
 static void set_replicas(void)
 {
-	int targets = obj_map_fd(&obj, "hedge_targets");
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
 	uint32_t zero = 0, one = 1, flagged;
 	struct hedge_config cfg;
 
@@ -690,7 +704,7 @@ static void test_ipv6_and_replicas(void)
 	k.dport = htons(SPORT);
 	k.id = htonl(900);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
-	      !map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e) &&
+	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_PENDING, "IPv6: the splitter records a request",
 	      "not tracked");
 
@@ -698,7 +712,7 @@ static void test_ipv6_and_replicas(void)
 	r = run(HEDGE_PROG_SPLITTER, &ext);
 	k.id = htonl(902);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
-	      map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e),
+	      map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e),
 	      "IPv6: an extension header the parser does not follow passes "
 	      "untouched", "touched");
 
@@ -759,7 +773,7 @@ static void test_ipv6_and_replicas(void)
 /* SERVER and REPLICA each other's replicas: targets 0 and 2. */
 static void test_mutual_replicas(void)
 {
-	int targets = obj_map_fd(&obj, "hedge_targets");
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
 	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1000, 16),
 		   hedge, resp, direct;
 	struct hedge_stats before = counters(), after;
@@ -789,7 +803,7 @@ static void test_mutual_replicas(void)
 	mapped(k.daddr, REPLICA);
 	k.dport = htons(RPORT);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0 &&
-	      !map_lookup(obj_map_fd(&obj, "hedge_scores"), &k, &e) &&
+	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_COPY && counters_of(2).requests == 0,
 	      "mutual replicas: the hedge passing the splitter is no new "
 	      "request to the replica", "tracked or cloned as a request");
@@ -825,7 +839,7 @@ static void test_lru_bound(void)
 
 	memset(&info, 0, sizeof(info));
 	memset(&attr, 0, sizeof(attr));
-	attr.info.bpf_fd = obj_map_fd(&obj, "hedge_scores");
+	attr.info.bpf_fd = obj_map_fd(&obj, HEDGE_MAP_SCORES);
 	attr.info.info_len = sizeof(info);
 	attr.info.info = (uint64_t)(uintptr_t)&info;
 	check(!sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) &&
@@ -834,8 +848,174 @@ static void test_lru_bound(void)
 	      "the Scoreboard is a bounded LRU hash", "not an LRU");
 }
 
-int main(void)
+/* ---- a fresh Scoreboard for every case ------------------------------ */
+
+static void fail_reset(const char *what)
 {
+	fprintf(stderr, "bpf_test: resetting %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Delete every key of a hash map. */
+static void empty_hash(const char *name)
+{
+	int fd = obj_map_fd(&obj, name);
+	unsigned char key[64];
+	union bpf_attr attr;
+	int n;
+
+	for (n = 0; n <= HEDGE_SCOREBOARD_SIZE; n++) {
+		memset(&attr, 0, sizeof(attr));
+		attr.map_fd = (uint32_t)fd;
+		attr.key = 0;		/* the first key */
+		attr.next_key = (uint64_t)(uintptr_t)key;
+		if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr)) {
+			if (errno == ENOENT)
+				return;
+			fail_reset(name);
+		}
+		memset(&attr, 0, sizeof(attr));
+		attr.map_fd = (uint32_t)fd;
+		attr.key = (uint64_t)(uintptr_t)key;
+		if (sys_bpf(BPF_MAP_DELETE_ELEM, &attr))
+			fail_reset(name);
+	}
+	fail_reset(name);
+}
+
+/* Zero entries 0..n-1 of an array map; per CPU if ncpus > 0. */
+static void zero_array(const char *name, size_t value_size, uint32_t n,
+		       int ncpus)
+{
+	size_t size = ncpus > 0 ? ((value_size + 7) & ~7UL) * ncpus :
+				  value_size;
+	void *zero = calloc(1, size);
+	int fd = obj_map_fd(&obj, name);
+	uint32_t i;
+
+	if (!zero)
+		fail_reset(name);
+	for (i = 0; i < n; i++)
+		if (map_update(fd, &i, zero))
+			fail_reset(name);
+	free(zero);
+}
+
+static int possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	int a = 0, b = -1;
+
+	if (!f)
+		fail_reset("possible CPUs");
+	if (fscanf(f, "%d-%d", &a, &b) < 1)
+		fail_reset("possible CPUs");
+	fclose(f);
+	return (b < 0 ? a : b) + 1;
+}
+
+/* Every target's deadline queue replaced by an empty one. */
+static void empty_queues(void)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_DUE), q;
+	union bpf_attr attr;
+	uint32_t i;
+
+	for (i = 0; i < HEDGE_MAX_TARGETS; i++) {
+		memset(&attr, 0, sizeof(attr));
+		attr.map_type = BPF_MAP_TYPE_QUEUE;
+		attr.value_size = sizeof(struct hedge_due);
+		attr.max_entries = HEDGE_PARKED_SIZE;
+		q = sys_bpf(BPF_MAP_CREATE, &attr);
+		if (q < 0 || map_update(fd, &i, &q))
+			fail_reset(HEDGE_MAP_DUE);
+		close(q);
+	}
+}
+
+/*
+ * What one case leaves cannot reach the next: an empty Scoreboard and
+ * target table, zero counters, budgets, adaptive state and ticker, empty
+ * deadline queues, no clone waiting, the default delay line and config.
+ */
+static void fresh_state(void)
+{
+	empty_hash(HEDGE_MAP_SCORES);
+	empty_hash(HEDGE_MAP_TARGETS);
+	zero_array(HEDGE_MAP_STATS, sizeof(struct hedge_stats),
+		   HEDGE_MAX_TARGETS, possible_cpus());
+	zero_array(HEDGE_MAP_BUDGET, sizeof(struct hedge_budget),
+		   HEDGE_MAX_TARGETS, 0);
+	zero_array(HEDGE_MAP_ADAPT, sizeof(struct hedge_adapt),
+		   HEDGE_MAX_TARGETS, 0);
+	zero_array(HEDGE_MAP_TICK, sizeof(struct hedge_ticker), 1, 0);
+	empty_queues();
+	clones_seen(NULL);
+	delay_line = HEDGE_DL_NETEM;
+	delay_ns = 10000000;
+	set_config(1000000000, 0, 4, 0);
+}
+
+struct test_case {
+	const char *name;
+	void (*run)(void);
+	void (*config)(struct hedge_config *cfg);	/* or NULL */
+};
+
+static const struct test_case cases[] = {
+	{ "request_response", test_request_response, NULL },
+	{ "hedge", test_hedge, NULL },
+	{ "reuse_after_done", test_reuse_after_done, NULL },
+	{ "expiry", test_expiry, NULL },
+	{ "untouched", test_untouched, NULL },
+	{ "id_layouts", test_id_layouts, NULL },
+	{ "tick_line", test_tick_line, NULL },
+	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
+	{ "mutual_replicas", test_mutual_replicas, NULL },
+	{ "lru_bound", test_lru_bound, NULL },
+};
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static void run_case(const struct test_case *c)
+{
+	case_config = c->config;
+	fresh_state();
+	c->run();
+	case_config = NULL;
+}
+
+/*
+ * Usage: bpf_test [--reverse | --shuffle SEED]. The cases run in the
+ * order listed, in reverse, or shuffled by SEED (printed): each starts on
+ * a fresh state, so the results must not depend on the order.
+ */
+int main(int argc, char **argv)
+{
+	size_t order[N_CASES], i, j, k;
+	unsigned int seed = 0;
+	int reverse = 0, shuffle = 0;
+
+	if (argc == 2 && !strcmp(argv[1], "--reverse")) {
+		reverse = 1;
+	} else if (argc == 3 && !strcmp(argv[1], "--shuffle")) {
+		shuffle = 1;
+		seed = (unsigned int)strtoul(argv[2], NULL, 0);
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: bpf_test [--reverse | --shuffle SEED]\n");
+		return 2;
+	}
+	for (i = 0; i < N_CASES; i++)
+		order[i] = reverse ? N_CASES - 1 - i : i;
+	if (shuffle) {
+		srand(seed);
+		for (i = N_CASES - 1; i > 0; i--) {
+			j = (size_t)rand() % (i + 1);
+			k = order[i];
+			order[i] = order[j];
+			order[j] = k;
+		}
+		fprintf(stderr, "bpf_test: shuffled with seed %u\n", seed);
+	}
 	if (obj_load(&obj, NULL)) {
 		printf("FAIL programs load through the verifier: see above\n");
 		return 1;
@@ -846,17 +1026,8 @@ int main(void)
 	      obj_prog_fd(&obj, HEDGE_PROG_TICKER) >= 0,
 	      "programs load through the verifier", "a program is missing");
 	clone_sock = open_clone_socket();
-	set_config(1000000000, 0, 4, 0);
-	test_request_response();
-	test_hedge();
-	test_reuse_after_done();
-	test_expiry();
-	test_untouched();
-	test_id_layouts();
-	test_tick_line();
-	test_ipv6_and_replicas();
-	test_mutual_replicas();
-	test_lru_bound();
+	for (i = 0; i < N_CASES; i++)
+		run_case(&cases[order[i]]);
 	obj_close(&obj);
 	return failures ? 1 : 0;
 }

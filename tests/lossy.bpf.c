@@ -26,23 +26,12 @@
 #include <linux/udp.h>
 #include <linux/in.h>
 #include "../hedge.h"
+#include "../bpf/helpers.h"
 #include "lossy.h"
 
-#define SEC(name) __attribute__((section(name), used))
-#define htons(x) __builtin_bswap16(x)
 #define IP_MF		0x2000
 #define IP_OFFSET	0x1fff
 #define ONCE_NS		2000000000ULL	/* one impairment per query in 2 s */
-
-static void *(*bpf_map_lookup_elem)(void *map, const void *key) =
-	(void *)BPF_FUNC_map_lookup_elem;
-static long (*bpf_map_update_elem)(void *map, const void *key,
-				   const void *value, __u64 flags) =
-	(void *)BPF_FUNC_map_update_elem;
-static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
-static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
-static long (*bpf_clone_redirect)(struct __sk_buff *skb, __u32 ifindex,
-				  __u64 flags) = (void *)BPF_FUNC_clone_redirect;
 
 struct query {		/* a response's query: the client's side of it */
 	__u8 addr[16];	/* IPv6, or IPv4 mapped (::ffff:a.b.c.d) */
@@ -50,11 +39,6 @@ struct query {		/* a response's query: the client's side of it */
 	__u16 id;
 };
 
-#define MAP(name_, type_, key_, value_, max_)				\
-	struct hedge_map_def name_ SEC("maps") = {			\
-		.type = type_, .key_size = sizeof(key_),		\
-		.value_size = sizeof(value_), .max_entries = max_,	\
-	}
 MAP(lossy_config, BPF_MAP_TYPE_ARRAY, __u32, struct lossy_config, 1);
 MAP(lossy_stats, BPF_MAP_TYPE_ARRAY, __u32, __u64, LOSSY_N_STATS);
 MAP(lossy_once, BPF_MAP_TYPE_LRU_HASH, struct query, __u64, 65536);

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * bpf/adapt.h - the adaptive delay (deadline(), record_response(),
+ * adapt()) and the hedging budget (deposit(), withdraw()).
+ */
+#ifndef HEDGE_BPF_ADAPT_H
+#define HEDGE_BPF_ADAPT_H
+
+#include "maps.h"
+
+/*
+ * When a request sent now to `target` is due for its hedge. An adaptive
+ * delay that fell since the last request may not put this deadline before
+ * that one's: its queue must stay in order.
+ */
+static __always_inline __u64 deadline(const struct hedge_config *cfg,
+				      __u32 target, __u64 now)
+{
+	struct hedge_adapt *a;
+	__u64 due;
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return now + cfg->delay_ns;
+	a = bpf_map_lookup_elem(&hedge_adapt, &target);
+	if (!a)
+		return now + cfg->delay_ns;
+	due = now + a->delay_ns;
+	if (due < a->last_due_ns)
+		due = a->last_due_ns;
+	a->last_due_ns = due;
+	return due;
+}
+
+/* The bucket of response time `ns` (see hedge_hist_floor_ns()). */
+static __always_inline __u32 hist_bucket(__u64 ns)
+{
+	__u64 units = ns >> 10, x = units;
+	__u32 lg = 0, b;
+
+	if (x >> 32) { lg += 32; x >>= 32; }
+	if (x >> 16) { lg += 16; x >>= 16; }
+	if (x >> 8) { lg += 8; x >>= 8; }
+	if (x >> 4) { lg += 4; x >>= 4; }
+	if (x >> 2) { lg += 2; x >>= 2; }
+	if (x >> 1) lg += 1;
+	/* From 8 units on, units is in [2^lg, 2^(lg+1)): its top 4 bits
+	 * pick the bucket. */
+	b = units < HEDGE_HIST_SUB ? units :
+	    (lg - 2) * HEDGE_HIST_SUB + ((units >> (lg - 3)) & 7);
+	/* Hide what the compiler knows of b, or it drops the clamp the
+	 * verifier needs to see. */
+	barrier_var(b);
+	return b < HEDGE_HIST_BUCKETS ? b : HEDGE_HIST_BUCKETS - 1;
+}
+
+/*
+ * A request's first response: its response time goes to the target's
+ * counters (per CPU) and, for an adaptive delay, to the histogram the
+ * ticker takes the delay from (shared, so atomic).
+ */
+static __always_inline void record_response(const struct hedge_config *cfg,
+					    struct hedge_stats *st,
+					    const struct hedge_entry *e)
+{
+	__u64 rt = bpf_ktime_get_ns() - e->sent_ns;
+	__u32 b = hist_bucket(rt), target = e->target;
+	struct hedge_adapt *a;
+
+	if (st) {
+		st->responses++;
+		st->rt_sum_ns += rt;
+		st->rt[b]++;
+	}
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return;
+	a = bpf_map_lookup_elem(&hedge_adapt, &target);
+	if (a) {
+		__sync_fetch_and_add(&a->hist[b], HEDGE_HIST_ONE);
+		__sync_fetch_and_add(&a->fresh, 1);
+	}
+}
+
+/*
+ * Adaptive delay: the target's delay becomes the --delay percentile of its
+ * recent response times, within --delay-min/--delay-max, interpolated
+ * within its bucket. The histogram is halved now and then (see
+ * struct hedge_adapt); watchers add to it meanwhile, hence the atomics.
+ */
+static __always_inline void adapt(const struct hedge_config *cfg,
+				  __u32 target, __u64 now)
+{
+	struct hedge_adapt *a = bpf_map_lookup_elem(&hedge_adapt, &target);
+	__u64 v, half, total = 0, rank, seen = 0, want, least, floor, width;
+	int b, decay;
+
+	if (!a || now - a->updated_ns < HEDGE_ADAPT_NS)
+		return;
+	decay = now - a->decayed_ns >= HEDGE_DECAY_NS &&
+		a->fresh >= HEDGE_DECAY_MIN;
+	for (b = 0; b < HEDGE_HIST_BUCKETS; b++) {
+		v = a->hist[b];
+		if (decay && v > 1) {
+			half = v / 2;
+			__sync_fetch_and_add(&a->hist[b], -half);
+			v -= half;
+		}
+		total += v;
+	}
+	if (decay) {
+		a->decayed_ns = now;
+		a->fresh = 0;
+	}
+	want = a->delay_ns;
+	if (total >= HEDGE_ADAPT_MIN) {
+		rank = total * cfg->delay_pct / 10000;
+		for (b = 0; b < HEDGE_HIST_BUCKETS; b++) {
+			v = a->hist[b];
+			if (v && seen + v >= rank)
+				break;
+			seen += v;
+		}
+		if (b < HEDGE_HIST_BUCKETS) {	/* v >= rank - seen > 0 */
+			floor = hedge_hist_floor_ns(b);
+			width = hedge_hist_floor_ns(b + 1) - floor;
+			want = floor + width * (rank - seen) / v;
+		}
+		if (want < cfg->delay_min_ns)
+			want = cfg->delay_min_ns;
+		if (want > cfg->delay_max_ns)
+			want = cfg->delay_max_ns;
+	}
+	least = now - a->updated_ns;
+	least = a->delay_ns > least ? a->delay_ns - least : 0;
+	a->delay_ns = want > least ? want : least;
+	a->updated_ns = now;
+}
+
+/* A new request: its share of a hedge goes to its target's budget. */
+static __always_inline void deposit(const struct hedge_config *cfg,
+				    __u32 target)
+{
+	struct hedge_budget *b;
+
+	if (cfg->budget_pct >= 100)
+		return;
+	b = bpf_map_lookup_elem(&hedge_budget, &target);
+	if (b)
+		__sync_fetch_and_add(&b->tokens,
+				     cfg->budget_pct * (HEDGE_MILLI / 100));
+}
+
+/*
+ * May the target afford a hedge now? Credits the time since the last
+ * credit (one CPU wins each stretch), then withdraws one hedge, keeping
+ * no more than the cap. Several CPUs may race here (netem line): every
+ * change is a compare-and-swap, and after a few lost races it says no.
+ */
+static __always_inline int withdraw(const struct hedge_config *cfg,
+				    __u32 target)
+{
+	struct hedge_budget *b;
+	__u64 now, last, span;
+	__s64 old, left;
+	int tries;
+
+	if (cfg->budget_pct >= 100)
+		return 1;
+	b = bpf_map_lookup_elem(&hedge_budget, &target);
+	if (!b)
+		return 1;
+	now = bpf_ktime_get_ns();
+	last = b->refilled_ns;
+	if (now > last &&
+	    __sync_val_compare_and_swap(&b->refilled_ns, last, now) == last) {
+		span = now - last;
+		if (span > 1000000000ULL)	/* more is over the cap anyway */
+			span = 1000000000ULL;
+		__sync_fetch_and_add(&b->tokens, (__s64)(span *
+				     cfg->budget_min_rate / 1000000));
+	}
+	for (tries = 0; tries < 4; tries++) {
+		old = b->tokens;
+		left = old > (__s64)cfg->budget_cap ? (__s64)cfg->budget_cap :
+						      old;
+		if (left < HEDGE_MILLI)
+			return 0;
+		left -= HEDGE_MILLI;
+		if (__sync_val_compare_and_swap(&b->tokens, old, left) == old)
+			return 1;
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * bpf/maps.h - hedge's maps, as the loader creates them from the "maps"
+ * section. Each map's C identifier is its name in the kernel, which user
+ * space finds it by: HEDGE_MAP_* in hedge.h (HEDGE_NAME() ties the two,
+ * see the end of this file). Layouts are hedge.h's.
+ */
+#ifndef HEDGE_BPF_MAPS_H
+#define HEDGE_BPF_MAPS_H
+
+#include "helpers.h"
+
+MAP(hedge_config, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_config, 1);
+MAP(hedge_targets, BPF_MAP_TYPE_HASH, struct hedge_target_key, __u32,
+    HEDGE_MAX_TARGETS);
+MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
+    HEDGE_MAX_TARGETS);
+MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
+    struct hedge_entry, HEDGE_SCOREBOARD_SIZE);
+/* The tick line's; `up` shrinks them to one entry for netem. */
+MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked,
+    HEDGE_PARKED_SIZE);
+MAP(hedge_tick, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_ticker, 1);
+/* Per target, a queue of deadlines; `up` sizes it to the targets. */
+struct hedge_map_def hedge_due SEC("maps") = {
+	.type = BPF_MAP_TYPE_ARRAY_OF_MAPS,
+	.max_entries = HEDGE_MAX_TARGETS,
+	.inner_type = BPF_MAP_TYPE_QUEUE,
+	.inner_value_size = sizeof(struct hedge_due),
+	.inner_max_entries = HEDGE_PARKED_SIZE,
+};
+MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
+    HEDGE_MAX_TARGETS);
+MAP(hedge_budget, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_budget,
+    HEDGE_MAX_TARGETS);
+
+/*
+ * Every map user space names (HEDGE_MAP_*, hedge.h) is one of these: read
+ * with HEDGE_NAME() as the identifier itself, each must be a map here.
+ */
+#pragma push_macro("HEDGE_NAME")
+#undef HEDGE_NAME
+#define HEDGE_NAME(ident) ident
+#define HEDGE_IS_MAP(name)						\
+	_Static_assert(__builtin_types_compatible_p(__typeof__(name),	\
+						    struct hedge_map_def), \
+		       #name " is a map of bpf/maps.h")
+HEDGE_IS_MAP(HEDGE_MAP_CONFIG);
+HEDGE_IS_MAP(HEDGE_MAP_TARGETS);
+HEDGE_IS_MAP(HEDGE_MAP_STATS);
+HEDGE_IS_MAP(HEDGE_MAP_SCORES);
+HEDGE_IS_MAP(HEDGE_MAP_PARKED);
+HEDGE_IS_MAP(HEDGE_MAP_TICK);
+HEDGE_IS_MAP(HEDGE_MAP_DUE);
+HEDGE_IS_MAP(HEDGE_MAP_ADAPT);
+HEDGE_IS_MAP(HEDGE_MAP_BUDGET);
+#undef HEDGE_IS_MAP
+#pragma pop_macro("HEDGE_NAME")
+
+#endif
