@@ -3,6 +3,7 @@
 # running kernel's verifier and BPF_PROG_RUN), in a namespace of its own
 # with the veth pair tdl0/tdl1 standing in for the delay line. Each result
 # names the kernel: tests/run runs this here and in the VM.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 kernel=$(uname -r)
@@ -10,5 +11,6 @@ netns_add hedget-bpf
 ip -n hedget-bpf link add tdl0 type veth peer name tdl1
 ip -n hedget-bpf link set tdl0 up
 ip -n hedget-bpf link set tdl1 up
-ip netns exec hedget-bpf build/bpf_test 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 [$kernel] /"
-[ "${PIPESTATUS[0]}" = 0 ] || echo "FAIL [$kernel] bpf_test exited non-zero"
+tests/runtest -t 240 bpf_test ip netns exec hedget-bpf build/bpf_test |
+	sed "s/^\(PASS\|FAIL\|SKIP\) /\1 [$kernel] /"
+finish

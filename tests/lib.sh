@@ -16,6 +16,15 @@ check() {	# check NAME WHY COMMAND...: PASS if COMMAND succeeds
 	shift 2
 	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
 }
+# ok NAME COMMAND...: COMMAND (a hedge up, a down) exits 0; the FAIL says
+# how it exited and what it wrote on stderr, from this run.
+ok() {
+	local name=$1 err rc
+	shift
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	check "$name" "exit $rc: $err" [ $rc = 0 ]
+}
 
 # expect NAME RC PATTERN COMMAND...: COMMAND exits RC and its stderr is one
 # line starting "hedge: " that matches PATTERN (grep -E).
