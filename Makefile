@@ -7,7 +7,7 @@ BPF_OBJ := build/hedge.bpf.o
 SRCS    := hedge.c loader.c netlink.c delayline.c
 HDRS    := hedge.h hedge_user.h
 
-.PHONY: all clean deps test bench-tools bench bench-vm demo
+.PHONY: all clean deps test test-mutants bench-tools bench bench-vm demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -39,6 +39,12 @@ TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken build/lossy
 test: deps
 	$(MAKE) hedge $(TEST_BINS) bench-tools
 	tests/run
+
+# The mutation run: one-line faults in hedge's sources, each of which a
+# test must catch (tests/mutants has the table).
+test-mutants: deps
+	$(MAKE) hedge $(TEST_BINS) bench-tools
+	tests/mutants
 
 # The seed's campaign (Table 4.1), here on the running kernel with the
 # delay line it supports (tick where there is no netem). CONTENTION=K adds
