@@ -103,7 +103,9 @@ int tcx_attach(int ifindex, int egress, int prog_fd)
 	a.prog.target_ifindex = (uint32_t)ifindex;
 	a.prog.attach_bpf_fd = (uint32_t)prog_fd;
 	a.prog.attach_type = hook(egress);
-	a.prog.attach_flags = F_BEFORE;	/* relative 0: ahead of all */
+	/* No relative program: ahead of all. (The kernel reads relative_fd
+	 * 0 as "none" unless fd 0 is itself a BPF program.) */
+	a.prog.attach_flags = F_BEFORE;
 	return sys_bpf(BPF_PROG_ATTACH, &a.attr) ? -errno : 0;
 }
 
@@ -161,7 +163,8 @@ static int prog_name_by_id(uint32_t id, char name[BPF_OBJ_NAME_LEN])
 /*
  * The kernel fills ids in run order and says ENOSPC when the hook holds
  * more than asked for. A program gone between the query and its name
- * (ENOENT) means the hook changed: ask again, a few times.
+ * (ENOENT) means the hook changed: ask again, a few times (then
+ * -EAGAIN, so that ENOENT never reads as "not there").
  */
 int tcx_query(int ifindex, int egress, struct tcx_prog *out, int max,
 	      uint64_t *revision)
@@ -188,7 +191,7 @@ int tcx_query(int ifindex, int egress, struct tcx_prog *out, int max,
 		}
 	}
 	if (err)
-		return err;
+		return err == -ENOENT ? -EAGAIN : err;	/* kept changing */
 	if (revision)
 		*revision = a.query.revision;
 	return (int)a.query.count;
