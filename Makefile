@@ -67,8 +67,8 @@ clean:
 build/bpf_test: tests/bpf_test.c loader.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c loader.c
 
-build/tcx_test: tests/tcx_test.c loader.c tcx.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c tcx.c
+build/tcx_test: tests/tcx_test.c loader.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c tcx.c netlink.c
 
 build/netlink_test: tests/netlink_test.c loader.c netlink.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c netlink.c

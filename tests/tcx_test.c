@@ -281,6 +281,49 @@ static void detach_cases(int ifx, int ours)
 	check(!err, "tcx detach, no such device: 0", strerror(-err));
 }
 
+/* On 6.6+ TCX runs before clsact: an accepting TCX program shadows every
+ * clsact filter, hedge's fallback included. */
+static void clsact_cases(int ifx)
+{
+	struct nl nl;
+	char why[256];
+	int map, cls, acc, err;
+
+	if (nl_open(&nl) || (map = counter_map()) < 0)
+		exit(2);
+	cls = load_counter("cls_count", map);
+	acc = load_accept("tcx_accept");
+	if (cls < 0 || acc < 0)
+		exit(2);
+	err = nl_clsact_add(&nl, ifx);
+	if (!err)
+		err = nl_bpf_filter_add(&nl, ifx, 0, cls, "cls_count");
+	check(!err, "clsact filter beside TCX: added", strerror(-err));
+
+	count_reset(map);
+	send_udp();
+	snprintf(why, sizeof(why), "counted %llu, wanted >= 10",
+		 (unsigned long long)count(map));
+	check(count(map) >= 10, "clsact filter counts, TCX hook empty", why);
+
+	err = tcx_attach(ifx, EGRESS, acc);
+	count_reset(map);
+	send_udp();
+	snprintf(why, sizeof(why), "attach %d, counted %llu, wanted 0", err,
+		 (unsigned long long)count(map));
+	check(!err && count(map) == 0,
+	      "an accepting TCX program shadows every clsact filter", why);
+
+	err = tcx_detach(ifx, EGRESS, acc);
+	if (!err)
+		err = nl_clsact_del(&nl, ifx);
+	check(!err, "clsact and TCX removed", strerror(-err));
+	nl_close(&nl);
+	close(cls);
+	close(acc);
+	close(map);
+}
+
 static int cases(const char *dev)
 {
 	int ifx = (int)if_nametoindex(dev), map, other, ours;
@@ -295,6 +338,7 @@ static int cases(const char *dev)
 	first_cases(ifx, other, ours, map);
 	shadow_cases(ifx, map);
 	detach_cases(ifx, ours);
+	clsact_cases(ifx);
 	return failures ? 1 : 0;
 }
 
