@@ -281,6 +281,20 @@ static void detach_cases(int ifx, int ours)
 	check(!err, "tcx detach, no such device: 0", strerror(-err));
 }
 
+/* The watcher's side: ingress is a hook of its own. */
+static void ingress_cases(int ifx, int prog)
+{
+	int err = tcx_attach(ifx, 0, prog);
+
+	check(!err, "tcx attach on ingress", strerror(-err));
+	check(tcx_first_is(ifx, 0, "hedge_first") == 1 &&
+	      tcx_first_is(ifx, EGRESS, "hedge_first") == 0,
+	      "tcx ingress: first there, not on egress", chain(ifx));
+	err = tcx_detach_name(ifx, 0, "hedge_first");
+	check(err == 1 && tcx_position(ifx, 0, "hedge_first", NULL) == -ENOENT,
+	      "tcx ingress: detached by name", strerror(err < 0 ? -err : 0));
+}
+
 /* On 6.6+ TCX runs before clsact: an accepting TCX program shadows every
  * clsact filter, hedge's fallback included. */
 static void clsact_cases(int ifx)
@@ -338,6 +352,7 @@ static int cases(const char *dev)
 	first_cases(ifx, other, ours, map);
 	shadow_cases(ifx, map);
 	detach_cases(ifx, ours);
+	ingress_cases(ifx, ours);
 	clsact_cases(ifx);
 	return failures ? 1 : 0;
 }
