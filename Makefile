@@ -33,7 +33,7 @@ deps:
 bench-tools:
 	$(MAKE) -C bench
 
-TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken build/lossy
+TEST_BINS := build/bpf_test build/tcx_test build/netlink_test build/hedge-broken build/lossy
 
 # Native tests here, then end to end under a netem kernel in qemu.
 test: deps
@@ -72,6 +72,9 @@ clean:
 
 build/bpf_test: tests/bpf_test.c loader.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c loader.c
+
+build/tcx_test: tests/tcx_test.c loader.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c tcx.c netlink.c
 
 build/netlink_test: tests/netlink_test.c loader.c netlink.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c netlink.c
