@@ -28,6 +28,7 @@ cd "$(dirname "$0")/.." || exit 1
 export LC_ALL=C
 
 LINE=${E2E_LINE:-tick}
+T0=$SECONDS
 CASES=${WIRE_CASES:-idnone gso dns forge vlan}	# which cases run
 want() { case " $CASES " in *" $1 "*) return 0;; esac; return 1; }
 PY=/usr/bin/python3
@@ -69,10 +70,11 @@ wait_ready() { for _ in $(seq 100); do grep -q ready "$1" 2>/dev/null && return 
 jnum() { grep -o "\"$2\": *[0-9.]*" "$1" | head -1 | sed 's/.*: *//'; }
 status() { ip netns exec $C "$HEDGE" status --json >"$1" 2>&1; }
 hedge_up() {	# hedge_up NAME ARGS...: up in the client namespace
-	local name=$1
+	local name=$1 rc
 	shift
-	check "$name: hedge up $*" "$(cat $OUT/up.err)" \
-		sh -c "ip netns exec $C $UP $* >$OUT/up.out 2>$OUT/up.err"
+	ip netns exec $C $UP "$@" >$OUT/up.out 2>$OUT/up.err
+	rc=$?
+	check "$name: hedge up $*" "exit $rc: $(cat $OUT/up.err)" [ $rc = 0 ]
 }
 hedge_down() { check "$1: hedge down" "down failed" sh -c "ip netns exec $C $HEDGE down >/dev/null"; }
 # mib KEY...: the client namespace's /proc/net/snmp values ("Ip:InDelivers")
@@ -152,7 +154,7 @@ gso_ok() {
 		{ n[$2]++ }
 		END { for (i in sent) if (n[i] < 1 || n[i] > max) exit 1 }' "$2" "$1"
 }
-gso_summary() { awk '{ n[$1 " bytes"]++ } END { for (k in n) printf "%d x %s, ", n[k], k }' "$1"; }
+gso_summary() { awk '{ n[$1]++ } END { for (k in n) printf "%s%d x %d bytes", (s++ ? ", " : ""), n[k], k }' "$1"; }
 
 gso_run gso-base
 check "gso-base: without hedge the server got 20 datagrams of 100 bytes, each ID once ($(gso_summary $OUT/gso-base.rec))" \
@@ -311,4 +313,5 @@ check "vlan: no second answer ($(jnum $f dups))" "$(cat $f)" [ "$(jnum $f dups)"
 hedge_down vlan
 fi	# 802.1Q
 fi
+echo "INFO wire: $LINE line, $CASES: $((SECONDS - T0)) s"
 exit 0
