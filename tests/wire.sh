@@ -20,7 +20,8 @@
 #     server's veth: a bad UDP checksum; or the ID in bytes past the IP total
 #     length): the kernel drops it, the client gets the real one;
 #  5. (where the kernel has 802.1Q) a VLAN sub-interface's traffic, its
-#     parent as --dev: a stalled request's hedge reaches the server.
+#     parent as --dev: a stalled request's hedge reaches the server's VLAN
+#     sub-interface, tagged (an untagged one is dropped by rp_filter).
 # Each hedged case has its control without hedge: what it asserts holds
 # there. Run as root from the checkout after `make hedge bench-tools`.
 cd "$(dirname "$0")/.." || exit 1
@@ -281,7 +282,6 @@ fi
 
 if want vlan; then
 # ---- 5. a VLAN sub-interface, its parent as --dev --------------------------
-[ -n "$HEDGE_VM" ] && modprobe 8021q 2>/dev/null
 if ! ip -n $C link add link $CDEV name $CDEV.42 type vlan id 42 2>$OUT/vlan.err; then
 	echo "SKIP vlan: no 802.1Q in this kernel ($(head -1 $OUT/vlan.err))"
 else
@@ -290,6 +290,13 @@ ip -n $C addr add 10.98.42.1/24 dev $CDEV.42
 ip -n $S addr add 10.98.42.2/24 dev $SDEV.42
 ip -n $C link set $CDEV.42 up
 ip -n $S link set $SDEV.42 up
+# A copy that lost its tag reaches the server's parent, $SDEV, where the
+# host would take it all the same (10.98.42.2 is a local address): strict
+# reverse-path filtering drops it there (the way back to 10.98.42.1 is by
+# $SDEV.42) and counts it (TcpExt: IPReversePathFilter).
+ip netns exec $S sysctl -qw net.ipv4.conf.all.rp_filter=1
+rpf() { ip netns exec $S awk '$1 == "TcpExt:" { if (n++) print $i; else for (i = 2; i <= NF; i++) if ($i == "IPReversePathFilter") break }' /proc/net/netstat; }
+rpf0=$(rpf)
 : >$OUT/vlan-chaos.out
 ip netns exec $S bench/chaos_server --quiet --addr 10.98.42.2 --port 9000 --rate 100 \
 	--stall 400 --fast 0 >$OUT/vlan-chaos.out 2>$OUT/vlan-chaos.err &
@@ -305,6 +312,9 @@ kill -USR1 $CHAOS; sleep 0.3
 dup=$(tail -1 $OUT/vlan-chaos.err | sed -n 's/.*duplicates=\([0-9]*\).*/\1/p')
 status $OUT/vlan.status
 echo "INFO vlan: $(cat $f $OUT/vlan.err); server: $(tail -1 $OUT/vlan-chaos.err); hedges_sent $(jnum $OUT/vlan.status hedges_sent)"
+rpf1=$(rpf)
+check "vlan: no untagged copy reached the server's parent $SDEV (IPReversePathFilter +$((rpf1 - rpf0)))" \
+	"the hedges left without the VLAN tag" [ "$((rpf1 - rpf0))" = 0 ]
 check "vlan: the server on $SDEV.42 got each hedge (duplicates=${dup:-?} of $N_VLAN)" \
 	"the hedges left without the VLAN tag" [ "${dup:-0}" = $N_VLAN ]
 check "vlan: every stalled request answered before the stall ends (slowest $(jnum $f max_ms) ms < 300)" \
