@@ -254,7 +254,7 @@ forge_run() {
 	wait_ready $OUT/$1.srv.err || fail "$1: forging server up" "$(cat $OUT/$1.srv.err)"
 	m0=$(mib Udp:InErrors)
 	timeout -k 2 $((N_FORGE * 2 + 20)) ip netns exec $C $TOOL client $SA 9002 $N_FORGE \
-		--id-base 5000 --timeout 0.5 --quiet 150 --tag real >$OUT/$1.json 2>$OUT/$1.err
+		--id-base 5000 --timeout 0.5 --quiet $QUIET_MS --tag real >$OUT/$1.json 2>$OUT/$1.err
 	m1=$(mib Udp:InErrors)
 	D_ERR=$(( m1 - m0 ))
 	bg_stop
