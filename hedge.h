@@ -41,6 +41,21 @@
 #define HEDGE_MAP_ADAPT		"hedge_adapt"
 #define HEDGE_MAP_TICK		"hedge_tick"
 
+/*
+ * The layout of the maps user space reads (hedge_config, hedge_stats):
+ * bump HEDGE_LAYOUT_VERSION whenever a struct shared here changes, so that
+ * a build meeting a running hedge of another layout says so rather than
+ * reading values into structs of the wrong shape. HEDGE_LAYOUT_TEST makes
+ * a build of another layout (tests/control.sh's build/hedge-otherlayout).
+ */
+#ifdef HEDGE_LAYOUT_TEST
+#define HEDGE_LAYOUT_VERSION	1001
+#define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
+#else
+#define HEDGE_LAYOUT_VERSION	1
+#define HEDGE_LAYOUT_TEST_PAD
+#endif
+
 /* Life of a request in the Scoreboard; moved only by compare-and-swap. */
 enum hedge_state {
 	HEDGE_PENDING = 1,	/* sent, no response yet, no hedge yet */
@@ -136,6 +151,7 @@ struct hedge_stats {
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
+	HEDGE_LAYOUT_TEST_PAD
 };
 
 /*
@@ -185,6 +201,8 @@ struct hedge_budget {
 
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
+	__u32 layout;		/* HEDGE_LAYOUT_VERSION: always the first field */
+	__u32 layout_pad;
 	__u32 dev_ifindex;	/* device hedged: Splitter egress, watcher ingress */
 	__u32 delay_ifindex;	/* where clones of due requests go */
 	__u32 rescue_ifindex;	/* far end of the delay line: the Rescuer */
@@ -206,6 +224,7 @@ struct hedge_config {
 	__u32 delay_line;	/* enum hedge_delay_line */
 	__u32 pad;
 	struct hedge_target targets[HEDGE_MAX_TARGETS];
+	HEDGE_LAYOUT_TEST_PAD
 };
 
 /*
