@@ -18,28 +18,16 @@
 	{ offsetof(struct hedge_stats, f), text, json, prom, help, flags }
 
 const struct counter hedge_counters[] = {
-	COUNTER(requests, "requests", "requests", "requests_total",
-		"Requests to the target seen by the Splitter.", 0),
-	COUNTER(hedges_sent, "hedges sent", "hedges_sent", "hedges_sent_total",
-		"Hedges sent: requests unanswered after the delay.", 0),
-	COUNTER(hedges_cancelled, "hedges cancelled", "hedges_cancelled",
-		"hedges_cancelled_total",
-		"Hedges not sent: the response came first.", 0),
-	COUNTER(hedges_refused, "hedges refused", "hedges_refused",
-		"hedges_refused_total",
-		"Hedges not sent: over the hedging budget.", 0),
-	COUNTER(responses, "responses", "responses", "responses_total",
-		"First responses, passed to the client.", 0),
-	COUNTER(duplicates, "duplicates dropped", "duplicates_dropped",
-		"duplicates_dropped_total",
-		"Later responses to an answered request, dropped.", 0),
-	COUNTER(hedges_won, "hedges won (the replica answered first)",
-		"hedges_won", "hedges_won_total",
-		"Hedges to a replica that answered first.", COUNTER_REPLICA),
-	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total",
-		"Hedges to a replica answered second.", COUNTER_REPLICA),
-	COUNTER(early, NULL, "early", "hedges_early_total",
-		"Hedges sent before their deadline (should stay 0).", 0),
+	/* field, text, JSON key, Prometheus name (after hedge_), HELP, flags; one line each (long lines: a table) */
+	COUNTER(requests, "requests", "requests", "requests_total", "Requests to the target seen by the Splitter.", 0),
+	COUNTER(hedges_sent, "hedges sent", "hedges_sent", "hedges_sent_total", "Hedges sent: requests unanswered after the delay.", 0),
+	COUNTER(hedges_cancelled, "hedges cancelled", "hedges_cancelled", "hedges_cancelled_total", "Hedges not sent: the response came first.", 0),
+	COUNTER(hedges_refused, "hedges refused", "hedges_refused", "hedges_refused_total", "Hedges not sent: over the hedging budget.", 0),
+	COUNTER(responses, "responses", "responses", "responses_total", "First responses, passed to the client.", 0),
+	COUNTER(duplicates, "duplicates dropped", "duplicates_dropped", "duplicates_dropped_total", "Later responses to an answered request, dropped.", 0),
+	COUNTER(hedges_won, "hedges won (the replica answered first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first.", COUNTER_REPLICA),
+	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second.", COUNTER_REPLICA),
+	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
 };
 const size_t n_hedge_counters = sizeof(hedge_counters) /
 				sizeof(hedge_counters[0]);
