@@ -47,6 +47,8 @@ extern const struct delay_line *const delay_lines[];
 extern const size_t n_delay_lines;
 const struct delay_line *line_of(unsigned int kind);
 
+/* An IPv4 address (mapped into IPv6, as hedge keeps it). */
+int is_v4(const struct hedge_target_key *t);
 int same_endpoint(const struct hedge_target_key *a,
 		  const struct hedge_target_key *b);
 int is_primary(const struct hedge_config *cfg,
