@@ -79,7 +79,7 @@ check "output: status --json with a device named $weird parses and names it" "$(
 in_ns $HEDGE status --prometheus >$OUT/weird.prom
 check "output: status --prometheus with a device named $weird parses" \
 	"$(python3 tests/promcheck.py <$OUT/weird.prom 2>&1 | head -3)" \
-	sh -c "python3 tests/promcheck.py <$OUT/weird.prom >/dev/null && grep -qF 'dev=\"q\\\\\"x\\\\\\\\y\"' $OUT/weird.prom"
+	sh -c "python3 tests/promcheck.py <$OUT/weird.prom >/dev/null && grep -qF 'hedge_info{dev=\"q\\\"x\\\\y\",' $OUT/weird.prom"
 in_ns $HEDGE down >/dev/null
 in_ns ip link set "$weird" down
 esc=$(printf 'e\033[31m')
