@@ -20,16 +20,16 @@ int main(void)
 	int failed = 0, got;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char shown[64];
+
 		got = cpu_list_count(cases[i].list);
-		if (got == cases[i].want) {
-			printf("PASS cpu list '%.*s' -> %d\n",
-			       (int)(cases[i].list[0] && cases[i].list[
-			       sizeof("") - 1] ? 16 : 16), cases[i].list, got);
-		} else {
+		printable(cases[i].list, shown, sizeof(shown));
+		if (got == cases[i].want)
+			printf("PASS cpu list '%s' -> %d\n", shown, got);
+		else
 			printf("FAIL cpu list '%s': got %d, wanted %d\n",
-			       cases[i].list, got, cases[i].want);
-			failed++;
-		}
+			       shown, got, cases[i].want);
+		failed += got != cases[i].want;
 	}
 	return failed ? 1 : 0;
 }
