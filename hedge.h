@@ -55,6 +55,23 @@
 #define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
 
+/*
+ * The layout of the maps user space reads (hedge_config, hedge_stats):
+ * bump HEDGE_LAYOUT_VERSION whenever a struct shared here changes, so that
+ * a build meeting a running hedge of another layout says so rather than
+ * reading values into structs of the wrong shape. HEDGE_LAYOUT_TEST makes
+ * a build of another layout (tests/control.sh's build/hedge-otherlayout).
+ */
+#ifdef HEDGE_LAYOUT_TEST
+#define HEDGE_LAYOUT_VERSION	1001
+#define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
+#define HEDGE_LAYOUT_TEST_BYTES	24
+#else
+#define HEDGE_LAYOUT_VERSION	1
+#define HEDGE_LAYOUT_TEST_PAD
+#define HEDGE_LAYOUT_TEST_BYTES	0
+#endif
+
 /* Life of a request in the Scoreboard; moved only by compare-and-swap. */
 enum hedge_state {
 	HEDGE_PENDING = 1,	/* sent, no response yet, no hedge yet */
@@ -150,6 +167,7 @@ struct hedge_stats {
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
+	HEDGE_LAYOUT_TEST_PAD
 };
 
 /*
@@ -199,6 +217,8 @@ struct hedge_budget {
 
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
+	__u32 layout;		/* HEDGE_LAYOUT_VERSION: always the first field */
+	__u32 layout_pad;
 	__u32 dev_ifindex;	/* device hedged: Splitter egress, watcher ingress */
 	__u32 delay_ifindex;	/* where clones of due requests go */
 	__u32 rescue_ifindex;	/* far end of the delay line: the Rescuer */
@@ -220,6 +240,7 @@ struct hedge_config {
 	__u32 delay_line;	/* enum hedge_delay_line */
 	__u32 pad;
 	struct hedge_target targets[HEDGE_MAX_TARGETS];
+	HEDGE_LAYOUT_TEST_PAD
 };
 
 /*
@@ -318,7 +339,8 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (10 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 &&
+	       (10 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
+	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
 	       HEDGE_OFF(struct hedge_stats, late) == 80 &&
 	       HEDGE_OFF(struct hedge_stats, rt) ==
@@ -329,14 +351,16 @@ _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       "struct hedge_adapt: __u64s only, no holes");
 _Static_assert(sizeof(struct hedge_budget) == 16,
 	       "struct hedge_budget: 16 bytes, no holes");
-_Static_assert(HEDGE_OFF(struct hedge_config, delay_ns) == 24 &&
-	       HEDGE_OFF(struct hedge_config, delay_pct) == 48 &&
-	       HEDGE_OFF(struct hedge_config, budget_cap) == 64 &&
-	       HEDGE_OFF(struct hedge_config, id_offset) == 80 &&
-	       HEDGE_OFF(struct hedge_config, n_targets) == 84 &&
-	       HEDGE_OFF(struct hedge_config, targets) == 96 &&
+_Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
+	       HEDGE_OFF(struct hedge_config, delay_ns) == 32 &&
+	       HEDGE_OFF(struct hedge_config, delay_pct) == 56 &&
+	       HEDGE_OFF(struct hedge_config, budget_cap) == 72 &&
+	       HEDGE_OFF(struct hedge_config, id_offset) == 88 &&
+	       HEDGE_OFF(struct hedge_config, n_targets) == 92 &&
+	       HEDGE_OFF(struct hedge_config, targets) == 104 &&
 	       sizeof(struct hedge_config) ==
-	       96 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target),
+	       104 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target) +
+	       HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");

@@ -25,6 +25,7 @@
 #include <linux/pkt_cls.h>
 #include "../hedge.h"
 #include "../hedge_user.h"
+#include "../snapshot.h"
 
 #define CLIENT	"10.0.0.1"
 #define SERVER	"10.0.0.2"
