@@ -98,6 +98,7 @@ int nl_link_no_ipv6(struct nl *nl, int ifindex);
 struct nl_link {
 	unsigned short type;
 	unsigned char operstate;
+	unsigned int flags;	/* IFF_* (IFF_UP: set up by someone) */
 };
 int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link);
 /* Wait up to `ms` for the link's operstate to be UP; -ETIMEDOUT if not. */
@@ -115,6 +116,11 @@ int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,
 		      const char *name);
 int nl_filter_del(struct nl *nl, int ifindex, int ingress, uint32_t prio,
 		  uint32_t handle);
+/* The kind of the device's root qdisc ("tbf", "netem", "noqueue"...). */
+int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
+/* nl_bpf_filter_add() at pref `pref` (1..65535), for tests. */
+int nl_bpf_filter_add_pref(struct nl *nl, int ifindex, int ingress,
+			   int prog_fd, const char *name, uint32_t pref);
 /* All filters of a clsact hook, however many, into *out (malloc'd, the
  * caller frees it); returns how many, or -errno. A dump the kernel marks
  * interrupted (NLM_F_DUMP_INTR) is asked again, a few times at most. */

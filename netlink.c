@@ -343,6 +343,7 @@ static int save_link(const struct nlmsghdr *n, void *arg)
 	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return 0;
 	link->type = ifi->ifi_type;
+	link->flags = ifi->ifi_flags;
 	a = (const struct rtattr *)((const char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
 	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
@@ -607,4 +608,36 @@ int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
 		memcpy(out, all, (size_t)n * sizeof(*out));
 	free(all);
 	return n;
+}
+
+/* ---- for `status`'s health checks (health.c) and its tests ----------- */
+
+int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
+{
+	struct req r;
+
+	/* As nl_ingress_qdisc_kind(): a get is answered only to NLM_F_ECHO.
+	 * A device without a qdisc of its own answers with its default. */
+	qdisc_req(&r, RTM_GETQDISC, NLM_F_ECHO, ifindex, TC_H_ROOT, 0, NULL);
+	kind[0] = '\0';
+	return nl_talk(nl, &r, save_kind, kind);
+}
+
+/* nl_bpf_filter_add() at a pref of the caller's (1..65535): how another
+ * tool's filter ahead of hedge's is made in tests. */
+int nl_bpf_filter_add_pref(struct nl *nl, int ifindex, int ingress,
+			   int prog_fd, const char *name, uint32_t pref)
+{
+	struct rtattr *opts;
+	struct req r;
+
+	filter_req(&r, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex,
+		   ingress, pref, 0);
+	add_str(&r, TCA_KIND, "bpf");
+	opts = nest_begin(&r, TCA_OPTIONS);
+	add_u32(&r, TCA_BPF_FD, (uint32_t)prog_fd);
+	add_str(&r, TCA_BPF_NAME, name);
+	add_u32(&r, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
+	nest_end(&r, opts);
+	return nl_talk(nl, &r, NULL, NULL);
 }

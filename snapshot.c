@@ -204,8 +204,10 @@ static int read_ticker(const struct instance *in, struct snapshot *s)
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	if (clock_gettime(CLOCK_MONOTONIC, &now))
 		return fail("reading the clock: %s", strerror(errno));
-	s->tick_ago_ns = (uint64_t)now.tv_sec * NS_PER_S +
-			 (uint64_t)now.tv_nsec - s->ticker.last_ns;
+	s->now_ns = (uint64_t)now.tv_sec * NS_PER_S + (uint64_t)now.tv_nsec;
+	/* A tick between the two reads is 0 ago, not 584 years. */
+	s->tick_ago_ns = s->now_ns > s->ticker.last_ns ?
+			 s->now_ns - s->ticker.last_ns : 0;
 	s->has_ticker = 1;
 	return 0;
 }

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * health.c - `status` checks, every time, that everything `up` made is
+ * still there and working, and says each problem in plain words:
+ *
+ * - the Splitter (egress) and the watcher (ingress) on the hedged device,
+ *   where up put them and not shadowed. On TCX: hedge's program first.
+ *   On clsact: no other filter at a lower or equal pref (it runs first,
+ *   and a direct-action filter or any action can end classification: all
+ *   count), and on kernels with TCX (6.6+) the TCX hook of that direction
+ *   empty (a TCX program that returns early silences every clsact
+ *   filter). How up attached is found by looking at both, so that this
+ *   holds whichever way it chose;
+ * - the delay line: both links up and running, its qdisc (netem on
+ *   DL_IN, TBF on DL_OUT for the tick line), the Rescuer and the ticker;
+ * - the tick line's tick alive (an idle tick, stopped on purpose with
+ *   nothing in flight, where the ticker has that state, is not a problem);
+ * - no capacity drop since the last look: counters flagged COUNTER_DROP
+ *   in hedge_counters[], their totals kept per network namespace in
+ *   HEDGE_RUN_DIR/net-INODE.look between two `status`.
+ *
+ * A check that cannot be made (a read that fails) is an error, not a
+ * problem: status then exits EXIT_ERROR.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include "health.h"
+#include "snapshot.h"
+
+const char *const problem_kinds[N_PROBLEM_KINDS] = {
+	[PROBLEM_ATTACHMENT] = "attachment",
+	[PROBLEM_SHADOWED] = "shadowed",
+	[PROBLEM_DELAY_LINE] = "delay_line",
+	[PROBLEM_TICK] = "tick",
+	[PROBLEM_CAPACITY] = "capacity",
+};
+
+static __attribute__((format(printf, 3, 4)))
+void problem(struct health *h, enum problem_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	h->per_kind[kind]++;
+	if (h->n++ >= HEALTH_MAX_PROBLEMS)
+		return;
+	h->p[h->n - 1].kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(h->p[h->n - 1].detail, PROBLEM_DETAIL, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the Splitter and the watcher ------------------------------------ */
+
+/* What a hook of the hedged device holds: its clsact filters and (with
+ * TCX) its TCX programs, and where hedge's program `name` is in each. */
+struct hook {
+	const char *dev, *side, *label;	/* "lo", "egress", "Splitter" */
+	struct tc_filter *fs;
+	int n_fs, ours_fs;		/* index in fs, or -1 */
+	struct tcx_prog progs[TCX_MAX_PROGS];
+	int n_progs, ours_tcx;		/* index in progs, or -1 */
+};
+
+static void filter_name(const struct tc_filter *f, char *buf, size_t size)
+{
+	if (!strcmp(f->kind, "bpf") && f->name[0])
+		snprintf(buf, size, "filter \"%s\" (bpf)", f->name);
+	else
+		snprintf(buf, size, "filter %s", f->kind[0] ? f->kind : "?");
+}
+
+/* On clsact: every other filter at a pref not above ours may run first;
+ * every TCX program runs before all of clsact. */
+static void clsact_shadows(const struct hook *k, struct health *h)
+{
+	const struct tc_filter *ours = &k->fs[k->ours_fs];
+	char name[96];
+	int i;
+
+	for (i = 0; i < k->n_fs; i++) {
+		if (i == k->ours_fs || k->fs[i].prio > ours->prio)
+			continue;
+		filter_name(&k->fs[i], name, sizeof(name));
+		problem(h, PROBLEM_SHADOWED, "%s at pref %u runs before "
+			"hedge's %s (pref %u) on %s's %s", name, k->fs[i].prio,
+			k->label, ours->prio, k->dev, k->side);
+	}
+	for (i = 0; i < k->n_progs; i++)
+		problem(h, PROBLEM_SHADOWED, "TCX program \"%s\" (id %u) on "
+			"%s's %s runs before every clsact filter, hedge's %s "
+			"included", k->progs[i].name, k->progs[i].id, k->dev,
+			k->side, k->label);
+}
+
+/* On TCX: hedge's program first. */
+static void tcx_shadows(const struct hook *k, struct health *h)
+{
+	int i;
+
+	for (i = 0; i < k->ours_tcx; i++)
+		problem(h, PROBLEM_SHADOWED, "TCX program \"%s\" (id %u) runs "
+			"before hedge's %s on %s's %s", k->progs[i].name,
+			k->progs[i].id, k->label, k->dev, k->side);
+}
+
+static int read_hook(struct nl *nl, struct hook *k, int ifindex, int egress,
+		     const char *name, int tcx)
+{
+	int i;
+
+	k->ours_fs = k->ours_tcx = -1;
+	k->n_fs = nl_filters_all(nl, ifindex, !egress, &k->fs);
+	/* No clsact on the device (up attached with TCX): no filters. */
+	if (k->n_fs == -EINVAL || k->n_fs == -ENOENT)
+		k->n_fs = 0;
+	if (k->n_fs < 0)
+		return nl_fail(nl, k->n_fs, "listing the hedged device's "
+			       "filters");
+	for (i = 0; i < k->n_fs; i++)
+		if (!strcmp(k->fs[i].kind, "bpf") &&
+		    !strcmp(k->fs[i].name, name))
+			k->ours_fs = i;
+	k->n_progs = tcx ? tcx_query(ifindex, egress, k->progs,
+				     TCX_MAX_PROGS, NULL) : 0;
+	if (k->n_progs < 0)
+		return fail("listing the hedged device's TCX programs: %s",
+			    strerror(-k->n_progs));
+	for (i = k->n_progs - 1; i >= 0; i--)
+		if (!strcmp(k->progs[i].name, name))
+			k->ours_tcx = i;
+	return 0;
+}
+
+static int check_hook(struct nl *nl, const struct snapshot *s,
+		      struct health *h, int egress, int tcx)
+{
+	struct hook k = {
+		.dev = s->dev,
+		.side = egress ? "egress" : "ingress",
+		.label = egress ? "Splitter" : "watcher",
+	};
+	const char *name = egress ? HEDGE_PROG_SPLITTER : HEDGE_PROG_WATCHER;
+	int err = read_hook(nl, &k, (int)s->cfg.dev_ifindex, egress, name,
+			    tcx);
+
+	if (!err) {
+		if (k.ours_tcx >= 0)
+			tcx_shadows(&k, h);
+		else if (k.ours_fs >= 0)
+			clsact_shadows(&k, h);
+		else
+			problem(h, PROBLEM_ATTACHMENT, "hedge's %s is not on "
+				"%s's %s (neither a clsact filter nor a TCX "
+				"program)", k.label, k.dev, k.side);
+	}
+	free(k.fs);
+	return err;
+}
+
+/* ---- the delay line --------------------------------------------------- */
+
+/* IF_OPER_UP of linux/if.h, which clashes with libc's net/if.h. */
+#define OPER_UP		6
+
+static const char *operstate_name(unsigned char op)
+{
+	static const char *const names[] = {
+		"unknown", "notpresent", "down", "lowerlayerdown", "testing",
+		"dormant", "up",
+	};
+
+	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
+}
+
+/* The link `name` (ifindex as up recorded it): 1 if it is there, up and
+ * running; 0 if not (a problem said); -1 if it cannot be read. */
+static int check_link(struct nl *nl, struct health *h, uint32_t ifindex,
+		      const char *name)
+{
+	struct nl_link link;
+	int err = nl_link_get(nl, (int)ifindex, &link);
+
+	if (err == -ENODEV) {
+		problem(h, PROBLEM_DELAY_LINE, "delay line link %s is gone",
+			name);
+		return 0;
+	}
+	if (err)
+		return nl_fail(nl, err, "reading the delay line's links");
+	if (!(link.flags & IFF_UP))
+		problem(h, PROBLEM_DELAY_LINE, "delay line link %s is down",
+			name);
+	else if (link.operstate != OPER_UP)
+		problem(h, PROBLEM_DELAY_LINE, "delay line link %s is set up "
+			"but not running (operstate %s)", name,
+			operstate_name(link.operstate));
+	else
+		return 1;
+	return 0;
+}
+
+static int check_qdisc(struct nl *nl, struct health *h, uint32_t ifindex,
+		       const char *dev, const char *want, const char *what)
+{
+	char kind[16];
+	int err = nl_root_qdisc_kind(nl, (int)ifindex, kind);
+
+	if (err)
+		return nl_fail(nl, err, "reading the delay line's qdisc");
+	if (strcmp(kind, want))
+		problem(h, PROBLEM_DELAY_LINE, "%s's %s qdisc is gone (its "
+			"root qdisc is %s)", dev, what, kind[0] ? kind : "none");
+	return 0;
+}
+
+static int check_filter(struct nl *nl, struct health *h, uint32_t ifindex,
+			const char *dev, const char *name, const char *label)
+{
+	long id = filter_prog_id(nl, (int)ifindex, 1, name);
+
+	if (id < 0)
+		return -1;
+	if (!id)
+		problem(h, PROBLEM_DELAY_LINE, "hedge's %s is not on %s's "
+			"ingress", label, dev);
+	return 0;
+}
+
+static int check_delay_line(struct nl *nl, const struct snapshot *s,
+			    struct health *h)
+{
+	const struct hedge_config *c = &s->cfg;
+	int tick = c->delay_line == HEDGE_DL_TICK, in, out;
+
+	in = check_link(nl, h, c->delay_ifindex, DL_IN);
+	out = in < 0 ? -1 : check_link(nl, h, c->rescue_ifindex, DL_OUT);
+	if (in < 0 || out < 0)
+		return -1;
+	/* A link that is gone has nothing more to check. */
+	if (!tick && in && check_qdisc(nl, h, c->delay_ifindex, DL_IN,
+				       "netem", "netem"))
+		return -1;
+	if (tick && out && check_qdisc(nl, h, c->tick_ifindex, DL_OUT, "tbf",
+				       "tick line's TBF"))
+		return -1;
+	if (out && check_filter(nl, h, c->rescue_ifindex, DL_OUT,
+				HEDGE_PROG_RESCUER, "Rescuer"))
+		return -1;
+	if (tick && in && check_filter(nl, h, c->delay_ifindex, DL_IN,
+				       HEDGE_PROG_TICKER, "ticker"))
+		return -1;
+	return 0;
+}
+
+/* ---- the tick --------------------------------------------------------- */
+
+#ifdef HEDGE_TICK_RUN
+/* The ticker keeps a state (hedge.h): alive, idle by design, or lost. */
+static int tick_stopped(const struct hedge_ticker *t, uint64_t now)
+{
+	uint32_t state = HEDGE_TICK_STATE(t->run);
+	uint64_t due = state == HEDGE_TICK_STARTING ? t->restart_ns :
+		       t->release_ns;
+
+	return state != HEDGE_TICK_IDLE && now > due + HEDGE_TICK_STALE_NS &&
+	       now - t->last_ns > TICK_DEAD_NS;
+}
+#else
+/* The tick circles for as long as the line exists, sleeping 9 ms at most. */
+static int tick_stopped(const struct hedge_ticker *t, uint64_t now)
+{
+	return now > t->last_ns && now - t->last_ns > TICK_DEAD_NS;
+}
+#endif
+
+static void check_tick(const struct snapshot *s, struct health *h)
+{
+	if (s->has_ticker && tick_stopped(&s->ticker, s->now_ns))
+		problem(h, PROBLEM_TICK, "the tick stopped %llu ms ago: "
+			"requests parked on the tick line are not hedged",
+			(unsigned long long)(s->tick_ago_ns / NS_PER_MS));
+}
+
+/* ---- capacity drops since the last look -------------------------------- */
+
+#define LOOK_MAGIC	"hedge last look 1"
+
+/* The totals kept in `path` for instance `id` into before[] (0 where the
+ * file, or the instance, or the counter is not there). */
+static int look_read(const char *path, long id, const struct counter *table,
+		     size_t n, uint64_t *before)
+{
+	char line[128], name[64];
+	unsigned long long v;
+	long got_id;
+	FILE *f = fopen(path, "r");
+	size_t i;
+
+	memset(before, 0, n * sizeof(*before));
+	if (!f)
+		return errno == ENOENT ? 0 :
+		       fail("reading %s: %s", path, strerror(errno));
+	if (!fgets(line, sizeof(line), f) || strncmp(line, LOOK_MAGIC "\n",
+						       sizeof(line)) ||
+	    !fgets(line, sizeof(line), f) ||
+	    sscanf(line, "instance %ld", &got_id) != 1 || got_id != id) {
+		fclose(f);	/* another instance's (or not ours): none */
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %llu", name, &v) == 2)
+			for (i = 0; i < n; i++)
+				if (!strcmp(table[i].json, name))
+					before[i] = v;
+	fclose(f);
+	return 0;
+}
+
+static int look_write(const char *path, long id, const struct counter *table,
+		      size_t n, const uint64_t *now)
+{
+	char tmp[160];
+	FILE *f;
+	size_t i;
+	int fd, err = 0;
+
+	/* status holds only a shared lock: a temp name of this process's,
+	 * then one rename that replaces the file whole. */
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return fail("writing %s: %s", tmp, strerror(errno));
+	}
+	fprintf(f, LOOK_MAGIC "\ninstance %ld\n", id);
+	for (i = 0; i < n; i++)
+		if (table[i].flags & COUNTER_DROP)
+			fprintf(f, "%s %llu\n", table[i].json,
+				(unsigned long long)now[i]);
+	if (ferror(f))
+		err = EIO;
+	if (fclose(f) && !err)
+		err = errno;
+	if (!err && rename(tmp, path))
+		err = errno;
+	if (err) {
+		unlink(tmp);
+		return fail("writing %s: %s", path, strerror(err));
+	}
+	return 0;
+}
+
+int capacity_since_last_look(const char *path, long id,
+			     const struct counter *table, size_t n_counters,
+			     const uint64_t *now, uint64_t *drops,
+			     char *which, size_t size)
+{
+	uint64_t *before = calloc(n_counters ? n_counters : 1,
+				  sizeof(*before)), d;
+	size_t i, used = 0;
+
+	*drops = 0;
+	if (size)
+		which[0] = '\0';
+	if (!before)
+		return fail("reading the last look: %s", strerror(ENOMEM));
+	if (look_read(path, id, table, n_counters, before)) {
+		free(before);
+		return -1;
+	}
+	for (i = 0; i < n_counters; i++) {
+		if (!(table[i].flags & COUNTER_DROP) || now[i] <= before[i])
+			continue;	/* fewer: counted anew, not a drop */
+		d = now[i] - before[i];
+		*drops += d;
+		if (used < size)
+			used += (size_t)snprintf(which + used, size - used,
+						 "%s%s %llu", used ? ", " : "",
+						 table[i].json,
+						 (unsigned long long)d);
+	}
+	free(before);
+	return look_write(path, id, table, n_counters, now);
+}
+
+static int check_capacity(const struct instance *in, const struct snapshot *s,
+			  struct health *h)
+{
+	uint64_t now[64], drops;
+	char path[80], which[160];
+	struct stat st;
+	size_t i, flagged = 0;
+	uint32_t t;
+
+	_Static_assert(sizeof(now) / sizeof(now[0]) >= 64, "");
+	if (n_hedge_counters > sizeof(now) / sizeof(now[0]))
+		return fail("too many counters for the last look");
+	memset(now, 0, sizeof(now));
+	for (i = 0; i < n_hedge_counters; i++) {
+		if (!(hedge_counters[i].flags & COUNTER_DROP))
+			continue;
+		flagged++;
+		for (t = 0; t < s->n; t++)
+			now[i] += counter_value(&s->st[t], &hedge_counters[i]);
+	}
+	if (!flagged)
+		return 0;	/* no counter of this build is a drop */
+	if (stat("/proc/self/ns/net", &st))
+		return fail("finding the network namespace: %s",
+			    strerror(errno));
+	snprintf(path, sizeof(path), HEDGE_RUN_DIR "/net-%lu.look",
+		 (unsigned long)st.st_ino);
+	if (capacity_since_last_look(path, in->rescuer_id, hedge_counters,
+				     n_hedge_counters, now, &drops, which,
+				     sizeof(which)))
+		return -1;
+	if (drops)
+		problem(h, PROBLEM_CAPACITY, "%llu requests not hedged for "
+			"lack of room since the last look (%s)",
+			(unsigned long long)drops, which);
+	return 0;
+}
+
+/* ---- all of it -------------------------------------------------------- */
+
+int health_check(struct nl *nl, const struct instance *in,
+		 struct snapshot *s)
+{
+	struct health *h = &s->health;
+	int tcx = tcx_supported();
+
+	memset(h, 0, sizeof(*h));
+	if (tcx < 0)
+		return fail("finding whether this kernel has TCX: %s",
+			    strerror(-tcx));
+	if (check_hook(nl, s, h, 1, tcx) || check_hook(nl, s, h, 0, tcx) ||
+	    check_delay_line(nl, s, h))
+		return -1;
+	check_tick(s, h);
+	return check_capacity(in, s, h);
+}
