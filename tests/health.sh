@@ -1,0 +1,132 @@
+#!/bin/bash
+# tests/health.sh - `hedge status` says when hedging is degraded (issue 11,
+# item 1): exit 3 and each problem in words, in JSON and in Prometheus,
+# for each way found to stop hedging silently: another tool's accepting
+# filter ahead of hedge's on clsact, an accepting TCX program ahead (6.6+),
+# the delay line's link down, its qdisc deleted, the tick lost. A healthy
+# hedge exits 0. Tick delay line on lo, in a namespace of its own. Run as
+# root after `make hedge build/tcx_test`, under /tmp/hedge-test.lock.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+NS=hedget-health
+OUT=tests/out/health
+T=build/tcx_test
+mkdir -p $OUT
+trap ns_test_cleanup EXIT
+netns_add $NS
+
+# look NAME: status in all three formats into $OUT/NAME.{txt,json,prom},
+# and each one's exit status into rc_txt, rc_json, rc_prom.
+look() {
+	in_ns $HEDGE status >$OUT/$1.txt 2>&1; rc_txt=$?
+	in_ns $HEDGE status --json >$OUT/$1.json 2>$OUT/$1.json.err; rc_json=$?
+	in_ns $HEDGE status --prometheus >$OUT/$1.prom 2>$OUT/$1.prom.err; rc_prom=$?
+}
+# degraded NAME PATTERN: the last look exited 3 in every format, and the
+# text says PATTERN (grep -E) on a "degraded: " line.
+degraded() {
+	check "$1: status exits 3 (text, json, prometheus)" \
+		"exit $rc_txt, $rc_json, $rc_prom: $(cat $OUT/$2.txt)" \
+		[ "$rc_txt/$rc_json/$rc_prom" = 3/3/3 ]
+	check "$1: status says why" "$(grep -v '^ \|^target\|^programs' $OUT/$2.txt)" \
+		grep -Eq "^degraded: $3" $OUT/$2.txt
+}
+# formats NAME HEALTHY(1|0) [KIND]: JSON parses and says healthy true or
+# false (with a problem of KIND), Prometheus parses strictly and says
+# hedge_healthy HEALTHY, every kind present.
+formats() {
+	local name=$1 want=$2 kind=${3:-} py
+	py="import json,sys; d=json.load(open('$OUT/$name.json')); \
+assert d['healthy'] == ($want == 1), d['healthy']; \
+assert ($want == 1) == (d['problems'] == []), d['problems']; \
+assert '$kind' == '' or any(p['kind'] == '$kind' and p['detail'] for p in d['problems']), d['problems']"
+	check "$name: status --json parses, healthy $want${kind:+, a $kind problem}" \
+		"$(python3 -c "$py" 2>&1 | tail -1)" python3 -c "$py"
+	check "$name: status --prometheus parses strictly" \
+		"$(python3 tests/promcheck.py <$OUT/$name.prom 2>&1 | head -3)" \
+		sh -c "python3 tests/promcheck.py <$OUT/$name.prom >/dev/null"
+	check "$name: hedge_healthy $want, every problem kind exported" \
+		"$(grep '^hedge_healthy\|^hedge_problems' $OUT/$name.prom | tr '\n' ' ')" \
+		sh -c "grep -qx 'hedge_healthy $want' $OUT/$name.prom &&
+		       [ \$(grep -c '^hedge_problems{kind=\"[a-z_]*\"} [0-9]*\$' $OUT/$name.prom) = 5 ] &&
+		       { [ -z '$kind' ] || grep -q '^hedge_problems{kind=\"$kind\"} [1-9]' $OUT/$name.prom; }"
+}
+# healthy NAME: exit 0 everywhere and the text says so.
+healthy() {
+	check "$1: status exits 0 (text, json, prometheus)" \
+		"exit $rc_txt, $rc_json, $rc_prom: $(grep '^degraded\|^hedge' $OUT/$1.txt)" \
+		[ "$rc_txt/$rc_json/$rc_prom" = 0/0/0 ]
+	check "$1: status says healthy" "$(head -3 $OUT/$1.txt)" \
+		grep -q '^healthy: ' $OUT/$1.txt
+}
+
+ok "up (tick line on lo)" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line tick
+
+# ---- healthy
+look healthy
+healthy healthy
+formats healthy 1
+
+# ---- another tool's direct-action filter that accepts everything, at
+# pref 1 on lo's egress: hedge's Splitter never sees a packet.
+in_ns $T clsact lo other_filter 1
+look filter
+degraded filter filter 'filter "other_filter" \(bpf\) at pref 1 runs before hedge.s Splitter \(pref [0-9]+\) on lo.s egress'
+formats filter 0 shadowed
+in_ns tc filter del dev lo egress pref 1
+look filter-gone
+healthy filter-gone
+
+# ---- an accepting TCX program (6.6+): silences every clsact filter.
+if [ "$($T supported 2>&1)" = 1 ]; then
+	in_ns $T attach lo other_accept
+	look tcx
+	degraded tcx tcx 'TCX program "other_accept" \(id [0-9]+\) on lo.s egress runs before'
+	formats tcx 0 shadowed
+	in_ns $T detach lo other_accept
+	look tcx-gone
+	healthy tcx-gone
+else
+	pass "tcx: no TCX on $(uname -r): nothing can attach ahead there (tests/tcx.sh checks it is absent)"
+fi
+
+# ---- the delay line: a link down.
+in_ns ip link set hedge-dl1 down
+look dl-down
+degraded dl-down dl-down 'delay line link hedge-dl1 is down'
+formats dl-down 0 delay_line
+
+# Up again, with nothing in flight: the tick circling through TBF was
+# lost with the link. Where the ticker keeps a state (branch tick), an
+# idle tick is no problem and the next request starts another.
+in_ns ip link set hedge-dl1 up
+for _ in $(seq 30); do
+	look dl-up
+	grep -q '^degraded: delay line link' $OUT/dl-up.txt || break
+	sleep 0.1
+done
+check "dl-up: the links are up again" "$(grep '^degraded' $OUT/dl-up.txt)" \
+	sh -c "! grep -q '^degraded: delay line link' $OUT/dl-up.txt"
+sleep 0.2
+look tick
+if grep -q HEDGE_TICK_RUN hedge.h; then
+	check "tick: an idle tick is not a problem" "$(grep '^degraded\|^ticker' $OUT/tick.txt)" \
+		sh -c "! grep -q '^degraded: the tick' $OUT/tick.txt"
+else
+	degraded tick tick 'the tick stopped [0-9]+ ms ago'
+	formats tick 0 tick
+fi
+
+# ---- the tick line's TBF deleted.
+in_ns tc qdisc del dev hedge-dl1 root
+look qdisc
+degraded qdisc qdisc "hedge-dl1's tick line's TBF qdisc is gone \(its root qdisc is [a-z]+\)"
+formats qdisc 0 delay_line
+
+# ---- no hedge is not degraded: status exits 0 and says so.
+ok "down" in_ns $HEDGE down
+look down
+check "down: status exits 0 and says not up" "exit $rc_txt: $(cat $OUT/down.txt)" \
+	sh -c "[ $rc_txt = 0 ] && grep -q 'not up' $OUT/down.txt"
+finish
