@@ -442,8 +442,12 @@ int health_check(struct nl *nl, const struct instance *in,
 	if (tcx < 0)
 		return fail("finding whether this kernel has TCX: %s",
 			    strerror(-tcx));
-	if (check_hook(nl, s, h, 1, tcx) || check_hook(nl, s, h, 0, tcx) ||
-	    check_delay_line(nl, s, h))
+	if (s->dev_gone)
+		problem(h, PROBLEM_ATTACHMENT, "the hedged device (%s) is gone",
+			s->dev);
+	else if (check_hook(nl, s, h, 1, tcx) || check_hook(nl, s, h, 0, tcx))
+		return -1;
+	if (check_delay_line(nl, s, h))
 		return -1;
 	check_tick(s, h);
 	return check_capacity(in, s, h);

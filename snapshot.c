@@ -235,6 +235,8 @@ static int read_costs(struct nl *nl, struct snapshot *s)
 		struct prog_cost *c = &s->progs[i];
 
 		c->label = progs[i].label;
+		if (s->dev_gone && progs[i].ifindex == (int)cfg->dev_ifindex)
+			continue;	/* unknown: the device is gone */
 		id = filter_prog_id(nl, progs[i].ifindex, progs[i].ingress,
 				    progs[i].name);
 		if (id < 0)
@@ -257,9 +259,16 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 	s->cfg = in->cfg;
 	s->n = s->cfg.n_targets < HEDGE_MAX_TARGETS ? s->cfg.n_targets :
 	       HEDGE_MAX_TARGETS;
-	if (!if_indextoname(s->cfg.dev_ifindex, s->dev))
-		return fail("reading the hedged device's name (ifindex %u): %s",
-			    s->cfg.dev_ifindex, strerror(errno));
+	/* A device deleted under hedge is a health problem, not an error. */
+	if (!if_indextoname(s->cfg.dev_ifindex, s->dev)) {
+		if (errno != ENXIO && errno != ENODEV)
+			return fail("reading the hedged device's name (ifindex "
+				    "%u): %s", s->cfg.dev_ifindex,
+				    strerror(errno));
+		snprintf(s->dev, sizeof(s->dev), "ifindex %u",
+			 s->cfg.dev_ifindex);
+		s->dev_gone = 1;
+	}
 	line = line_of(s->cfg.delay_line);
 	s->line = line ? line->name : "?";
 	for (i = 0; i < s->n; i++) {

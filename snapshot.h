@@ -54,6 +54,7 @@ struct prog_cost {
 struct snapshot {
 	struct hedge_config cfg;
 	char dev[IF_NAMESIZE];		/* as the kernel names it */
+	int dev_gone;			/* deleted: dev is "ifindex N" */
 	const char *line;		/* the delay line's name */
 	uint32_t n;			/* targets */
 	char target[HEDGE_MAX_TARGETS][TARGET_STR];

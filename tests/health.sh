@@ -139,4 +139,15 @@ ok "down" in_ns $HEDGE down
 look down
 check "down: status exits 0 and says not up" "exit $rc_txt: $(cat $OUT/down.txt)" \
 	sh -c "[ $rc_txt = 0 ] && grep -q 'not up' $OUT/down.txt"
+
+# ---- the hedged device deleted under hedge: degraded, not an error.
+in_ns ip link add hd0 type veth peer name hd1
+in_ns ip link set hd0 up
+in_ns ip link set hd1 up
+ok "up on a veth" in_ns $HEDGE up --dev hd0 --target 10.9.9.9:53 --delay-line $LINE
+in_ns ip link del hd0
+look dev-gone
+degraded dev-gone dev-gone 'the hedged device \(ifindex [0-9]+\) is gone'
+formats dev-gone 0 attachment
+in_ns $HEDGE down >/dev/null 2>&1
 finish
