@@ -600,6 +600,14 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
 			sum->early += c->early;
 			if (c->late_max_ns > sum->late_max_ns)
 				sum->late_max_ns = c->late_max_ns;
+			sum->too_big += c->too_big;
+			sum->ring_full += c->ring_full;
+			sum->queue_full += c->queue_full;
+			sum->evicted += c->evicted;
+			sum->clone_failed += c->clone_failed;
+			sum->copy_clash += c->copy_clash;
+			sum->delayed += c->delayed;
+			sum->rescued += c->rescued;
 			for (i = 0; i < HEDGE_LATE_BUCKETS; i++)
 				sum->late[i] += c->late[i];
 			sum->rt_sum_ns += c->rt_sum_ns;
