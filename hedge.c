@@ -53,6 +53,7 @@ static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target TARGET [--target TARGET]...\n"
 	"                [--delay DURATION|pNN] [--delay-min DURATION]\n"
 	"                [--delay-max DURATION] [--id OFFSET:LEN|dns|none]\n"
+	"                [--max-inflight N]\n"
 	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
 	"                [--tick-cpu CPU] [--budget PERCENT]\n"
 	"                [--budget-min-rate N]\n"
@@ -74,6 +75,8 @@ static const char usage_text[] =
 	"                     response time (p50..p99.9), kept in the kernel\n"
 	"                     (tick delay line; starts at --delay-max)\n"
 	"  --delay-min/-max   bounds of an adaptive delay (default 1ms, 1s)\n"
+	"  --max-inflight N   tick line: requests parked at once, rounded up\n"
+	"                     to a power of 2 (1024..1048576, default 65536)\n"
 	"  --id OFFSET:LEN    where the request ID is in the UDP payload, and\n"
 	"                     in the response (default 0:4; LEN 1..8);\n"
 	"                     dns = 0:2; none = one request per 5-tuple\n"
@@ -99,6 +102,7 @@ struct options {
 	const struct delay_line *line;	/* NULL: auto, netem else tick */
 	enum format format;		/* status */
 	int window_given, bounds_given;
+	uint32_t max_inflight;		/* tick line: a power of 2 */
 };
 
 /* What `up` has done so far, which is what `down` undoes. */
@@ -376,6 +380,7 @@ static int parse_up(int argc, char **argv, struct options *o)
 	o->cfg.tick_cpu = -1;
 	o->cfg.window_ns = NS_PER_S;
 	o->cfg.id_len = 4;
+	o->max_inflight = HEDGE_INFLIGHT_DEFAULT;
 	o->dev = "lo";
 	for (i = 0; i < argc; i++) {
 		const char *opt = argv[i], *val = argv[i + 1];
@@ -385,7 +390,8 @@ static int parse_up(int argc, char **argv, struct options *o)
 		    !strcmp(opt, "--window") || !strcmp(opt, "--delay-line") ||
 		    !strcmp(opt, "--tick-cpu") || !strcmp(opt, "--delay-min") ||
 		    !strcmp(opt, "--delay-max") || !strcmp(opt, "--budget") ||
-		    !strcmp(opt, "--budget-min-rate")) {
+		    !strcmp(opt, "--budget-min-rate") ||
+		    !strcmp(opt, "--max-inflight")) {
 			if (!val)
 				return usage_error("%s needs a value", opt);
 			i++;
@@ -428,6 +434,17 @@ static int parse_up(int argc, char **argv, struct options *o)
 				return usage_error("--budget %s: expected a "
 						   "percentage 0..100", val);
 			o->cfg.budget_pct = (uint32_t)pct;
+		} else if (!strcmp(opt, "--max-inflight")) {
+			unsigned long n;
+
+			if (parse_uint(val, HEDGE_INFLIGHT_MAX, &n) ||
+			    n < HEDGE_INFLIGHT_MIN)
+				return usage_error("--max-inflight %s: expected "
+						   "1024..1048576 requests", val);
+			/* Rings are indexed by a mask: a power of 2. */
+			o->max_inflight = HEDGE_INFLIGHT_MIN;
+			while (o->max_inflight < n)
+				o->max_inflight *= 2;
 		} else if (!strcmp(opt, "--budget-min-rate")) {
 			unsigned long rate;
 
@@ -978,18 +995,24 @@ static void describe_delay(const struct hedge_config *cfg, char *buf,
  */
 /* The map sizes for this run: a deadline queue per target, and whatever
  * the delay line wants (which may shrink them further). */
-#define MAX_SIZES 8
+#define MAX_SIZES 12
 static const struct map_size *map_sizes(struct map_size *sizes,
 					const struct delay_line *line,
-					uint32_t n_targets)
+					uint32_t n_targets, uint32_t inflight)
 {
 	const struct map_size *l;
 	size_t n = 0;
 
-	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets };
+	/* The rings from --max-inflight; each target's deadline queue has
+	 * room for both. */
+	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, inflight, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES,
+					inflight / HEDGE_BIG_SHARE, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
+					inflight + inflight / HEDGE_BIG_SHARE };
 	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
 		sizes[n++] = *l;
-	sizes[n] = (struct map_size){ NULL, 0 };
+	sizes[n] = (struct map_size){ NULL, 0, 0 };
 	return sizes;
 }
 
@@ -1015,7 +1038,10 @@ static int build_line(struct nl *nl, const struct options *o,
 		return fail("--tick-cpu is for the tick delay line, and this "
 			    "kernel has netem: add --delay-line tick");
 	s->cfg.delay_line = s->line->kind;
-	if (obj_load(obj, map_sizes(sizes, s->line, s->cfg.n_targets)))
+	s->cfg.ring_mask = o->max_inflight - 1;
+	s->cfg.big_mask = o->max_inflight / HEDGE_BIG_SHARE - 1;
+	if (obj_load(obj, map_sizes(sizes, s->line, s->cfg.n_targets,
+				    o->max_inflight)))
 		return -1;
 	return dl_attach(nl, &s->cfg, s->line, obj);
 }
@@ -1030,11 +1056,53 @@ static int has_replica(const struct hedge_config *cfg)
 	return 0;
 }
 
+/* A map's memory as the kernel counts it (fdinfo "memlock"). */
+static int map_memory(int fd, uint64_t *bytes)
+{
+	char path[64], line[128];
+	unsigned long long v;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return fail("reading %s: %s", path, strerror(errno));
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "memlock: %llu", &v) == 1;
+	fclose(f);
+	if (!found)
+		return fail("reading %s: no memlock line", path);
+	*bytes += v;
+	return 0;
+}
+
+/*
+ * The memory hedge's maps take: each map's as the kernel counts it, and
+ * the deadline queues inside hedge_due (not in the object: their value
+ * size times their entries + 1, as the kernel allocates a queue).
+ */
+static int maps_memory(const struct bpf_obj *obj, const struct hedge_config *cfg,
+		       uint64_t *bytes)
+{
+	uint64_t entries = cfg->ring_mask + 1 + cfg->big_mask + 1 + 1;
+	int i;
+
+	*bytes = 0;
+	for (i = 0; i < obj->n_maps; i++)
+		if (map_memory(obj->maps[i].fd, bytes))
+			return -1;
+	if (cfg->delay_line == HEDGE_DL_TICK)
+		*bytes += cfg->n_targets * entries * sizeof(struct hedge_due);
+	return 0;
+}
+
 static int cmd_up(struct nl *nl, struct options *o)
 {
 	struct setup s;
 	struct bpf_obj obj = { 0 };
 	char delay[80];
+	uint64_t mem;
 
 	memset(&s, 0, sizeof(s));
 	if (check_device(nl, o) || check_not_up(nl, o->dev) ||
@@ -1045,6 +1113,8 @@ static int cmd_up(struct nl *nl, struct options *o)
 	    attach(nl, &s, &obj) ||
 	    (s.line->start && s.line->start(&s.cfg)))
 		goto undo;
+	if (maps_memory(&obj, &s.cfg, &mem))
+		goto undo;
 	obj_close(&obj);
 
 	describe_delay(&s.cfg, delay, sizeof(delay));
@@ -1052,6 +1122,9 @@ static int cmd_up(struct nl *nl, struct options *o)
 	       o->dev, s.cfg.n_targets, s.cfg.n_targets > 1 ? "s" : "",
 	       has_replica(&s.cfg) ? " (hedged to replicas where given)" : "",
 	       delay, s.line->name);
+	printf("maps: %.1f MiB for %u requests in flight\n",
+	       (double)mem / (1 << 20), s.cfg.delay_line == HEDGE_DL_TICK ?
+	       o->max_inflight : HEDGE_SCOREBOARD_SIZE);
 	return 0;
 undo:
 	teardown(nl, &s);
@@ -1114,6 +1187,51 @@ static void target_str(const struct hedge_target *t, char *buf, size_t size)
 }
 
 /* The lateness of `pct` percent of the hedges, at most: a bucket's top. */
+/* ---- capacity: requests not hedged for lack of room ------------------ */
+
+static const struct capacity_counter {
+	size_t field;
+	const char *text, *json, *prom, *help;
+} capacity_counters[] = {
+#define CAP(f, text, help) \
+	{ offsetof(struct hedge_stats, f), text, #f, #f "_total", help }
+	CAP(too_big, "too big to park", "Requests not hedged: bigger than a parking slot (tick line)."),
+	CAP(ring_full, "ring full", "Requests not hedged: no free slot on the tick line (see --max-inflight)."),
+	CAP(queue_full, "queue full", "Requests not hedged: the deadline queue was full."),
+	CAP(evicted, "evicted", "Requests not hedged: the Scoreboard evicted their entry before the deadline."),
+	CAP(clone_failed, "clone failed", "Requests not hedged: a clone, copy or redirect failed."),
+	CAP(copy_clash, "copy clash", "Hedges not sent: the replica's key held the client's own live request."),
+	CAP(delayed, "delayed", "Copies put in the delay line."),
+	CAP(rescued, "rescued", "Copies the Rescuer got back from the delay line."),
+#undef CAP
+};
+#define N_CAPACITY (sizeof(capacity_counters) / sizeof(capacity_counters[0]))
+
+static uint64_t stat_at(const struct hedge_stats *st, size_t field)
+{
+	return *(const uint64_t *)((const char *)st + field);
+}
+
+static void print_capacity(const struct hedge_stats *st, int json)
+{
+	const struct capacity_counter *c;
+	size_t i;
+
+	if (!json)
+		printf("  capacity:");
+	for (i = 0; i < N_CAPACITY; i++) {
+		c = &capacity_counters[i];
+		if (json)
+			printf("\"%s\":%llu,", c->json,
+			       (unsigned long long)stat_at(st, c->field));
+		else
+			printf("%s %s %llu", i ? "," : "", c->text,
+			       (unsigned long long)stat_at(st, c->field));
+	}
+	if (!json)
+		printf("\n");
+}
+
 static uint64_t late_percentile_us(const struct hedge_stats *st, double pct)
 {
 	uint64_t seen = 0, late = st->hedges_sent - st->early;
@@ -1268,6 +1386,7 @@ static void print_status(struct nl *nl, const struct hedge_config *cfg,
 				      "first), lost %llu\n",
 			       (unsigned long long)st.hedges_won,
 			       (unsigned long long)st.hedges_lost);
+		print_capacity(&st, json);
 		print_response_time(&st, json);
 		print_lateness(&st, json);
 	}
@@ -1369,6 +1488,10 @@ static void print_prometheus(struct nl *nl, const struct hedge_config *cfg,
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		prom_counter(counters[i].name, counters[i].help, targets, st,
 			     n, counters[i].field);
+	for (i = 0; i < N_CAPACITY; i++)
+		prom_counter(capacity_counters[i].prom,
+			     capacity_counters[i].help, targets, st, n,
+			     capacity_counters[i].field);
 	current_delays(nl, cfg, delays);
 	printf("# HELP hedge_delay_seconds The delay a request gets now.\n"
 	       "# TYPE hedge_delay_seconds gauge\n");

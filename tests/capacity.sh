@@ -1,0 +1,77 @@
+#!/bin/bash
+# tests/capacity.sh - the tick line never runs out of room silently:
+# with every request stalled, 20,000 requests/s for 2 s with --delay 300ms
+# (6,000 in flight, more than the old 4,096-slot ring) are all hedged with
+# the default --max-inflight; with --max-inflight 1024 the overflow is
+# counted (ring_full), not silent. Then a neighbour: an unprivileged
+# process floods the target with junk IDs for 2 s; hedging works again
+# within the window after it stops, and the counters show what it cost.
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+OUT=tests/out/capacity
+mkdir -p $OUT
+NS=hedget-cap
+netns_add $NS
+trap ns_test_cleanup EXIT
+
+start_server() {	# start_server CHAOS_ARGS...
+	: >$OUT/server.out
+	ip netns exec $NS bench/chaos_server --quiet "$@" >$OUT/server.out 2>&1 &
+	server=$!
+	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+}
+# Sum of a counter over the status JSON's targets (one target here).
+count() { field $OUT/status.json "$1"; }
+
+# ---- everything stalled: every request is hedged, nothing silent --------
+start_server --rate 100 --stall 2000 --fast 0
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 300ms \
+	--budget 100 >$OUT/up.txt
+in_ns bench/loadgen --rate 20000 --duration 2 --timeout 400 --linger 0 >$OUT/load.json
+sleep 0.5
+in_ns $HEDGE status --json >$OUT/status.json
+in_ns $HEDGE down >/dev/null
+req=$(count requests); sent=$(count hedges_sent)
+lost=$(( $(count ring_full) + $(count queue_full) + $(count evicted) + $(count clone_failed) + $(count too_big) ))
+check "capacity: 20000/s, --delay 300ms: >= 99% of $req requests hedged ($sent)" \
+	"$(cat $OUT/status.json)" [ "${req:-0}" -ge 30000 -a $((sent * 100)) -ge $((req * 99)) ]
+check "capacity: no request short of room (ring_full, queue_full, evicted, clone_failed, too_big: $lost)" \
+	"$(cat $OUT/status.json)" [ "$lost" = 0 ]
+check "capacity: up states the maps' memory ($(grep -o 'maps: .*' $OUT/up.txt))" \
+	"$(cat $OUT/up.txt)" grep -q "maps: [0-9.]* MiB for 65536 requests in flight" $OUT/up.txt
+
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 300ms \
+	--budget 100 --max-inflight 1024 >$OUT/up1024.txt
+in_ns bench/loadgen --rate 20000 --duration 2 --timeout 400 --linger 0 >$OUT/load1024.json
+sleep 0.5
+in_ns $HEDGE status --json >$OUT/status.json
+in_ns $HEDGE down >/dev/null
+stop_server
+req=$(count requests); sent=$(count hedges_sent); full=$(count ring_full)
+check "capacity: --max-inflight 1024 overflows counted (ring_full $full, hedges $sent of $req)" \
+	"$(cat $OUT/status.json)" [ "${full:-0}" -gt 0 -a $(( (sent + full) * 100 )) -ge $((req * 99)) ]
+
+# ---- a neighbour floods the target with junk IDs ----------------------
+# The server stalls 5% of IDs for 300 ms; hedging answers them in ~20 ms.
+start_server --rate 5 --stall 300 --fast 0
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 20ms \
+	--window 1s >/dev/null
+# The flood: nobody, IDs from 10,000,000 on, as fast as it goes for 2 s.
+ip netns exec $NS setpriv --reuid=65534 --regid=65534 --clear-groups \
+	bench/loadgen --rate 200000 --duration 2 --start-id 10000000 \
+	--timeout 100 --linger 0 >$OUT/flood.json &
+flood=$!
+wait $flood
+in_ns $HEDGE status --json >$OUT/flood-status.json
+sleep 1	# the window: the flood's entries are void from here on
+in_ns bench/loadgen --rate 500 --duration 2 --timeout 1000 >$OUT/after.json
+in_ns $HEDGE status --json >$OUT/status.json
+in_ns $HEDGE down >/dev/null
+stop_server
+fsent=$(field $OUT/flood.json sent)
+cost="flood of $fsent: evicted $(field $OUT/flood-status.json evicted), ring_full $(field $OUT/flood-status.json ring_full), refused $(field $OUT/flood-status.json hedges_refused)"
+p99=$(field $OUT/after.json p99_us)
+check "neighbour: after a junk-ID flood ($cost), hedging works within the window (lost $(field $OUT/after.json lost), p99 ${p99} us < 150 ms)" \
+	"$(cat $OUT/after.json)" [ "$(field $OUT/after.json lost)" = 0 -a "${p99%.*}" -lt 150000 ]
+check "neighbour: the flood ran unprivileged and did reach the target ($fsent sent)" \
+	"$(cat $OUT/flood.json)" [ "${fsent:-0}" -gt 50000 ]
