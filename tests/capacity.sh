@@ -20,8 +20,19 @@ start_server() {	# start_server CHAOS_ARGS...
 	server=$!
 	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
 }
-# Sum of a counter over the status JSON's targets (one target here).
-count() { field $OUT/status.json "$1"; }
+# A counter of the status JSON's (one target here); "missing" if absent,
+# which no check takes for a number.
+count() { local v; v=$(field $OUT/status.json "$1"); echo "${v:-missing}"; }
+# The sum of counters, or "missing".
+sum() {
+	local c v t=0
+	for c in "$@"; do
+		v=$(count "$c")
+		[ "$v" = missing ] && { echo missing; return; }
+		t=$((t + v))
+	done
+	echo $t
+}
 
 # ---- everything stalled: every request is hedged, nothing silent --------
 start_server --rate 100 --stall 2000 --fast 0
@@ -32,9 +43,9 @@ sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
 in_ns $HEDGE down >/dev/null
 req=$(count requests); sent=$(count hedges_sent)
-lost=$(( $(count ring_full) + $(count queue_full) + $(count evicted) + $(count clone_failed) + $(count too_big) ))
+lost=$(sum ring_full queue_full evicted clone_failed too_big)
 check "capacity: 20000/s, --delay 300ms: >= 99% of $req requests hedged ($sent)" \
-	"$(cat $OUT/status.json)" [ "${req:-0}" -ge 30000 -a $((sent * 100)) -ge $((req * 99)) ]
+	"$(cat $OUT/status.json)" [ "$(sum requests)" -ge 30000 -a "$(sum hedges_sent)00" -ge $(($(sum requests) * 99)) ]
 check "capacity: no request short of room (ring_full, queue_full, evicted, clone_failed, too_big: $lost)" \
 	"$(cat $OUT/status.json)" [ "$lost" = 0 ]
 check "capacity: up states the maps' memory ($(grep -o 'maps: .*' $OUT/up.txt))" \
@@ -49,7 +60,7 @@ in_ns $HEDGE down >/dev/null
 stop_server
 req=$(count requests); sent=$(count hedges_sent); full=$(count ring_full)
 check "capacity: --max-inflight 1024 overflows counted (ring_full $full, hedges $sent of $req)" \
-	"$(cat $OUT/status.json)" [ "${full:-0}" -gt 0 -a $(( (sent + full) * 100 )) -ge $((req * 99)) ]
+	"$(cat $OUT/status.json)" [ "$full" -gt 0 -a "$(sum hedges_sent ring_full)00" -ge $((req * 99)) ]
 
 # ---- a neighbour floods the target with junk IDs ----------------------
 # The server stalls 5% of IDs for 300 ms; hedging answers them in ~20 ms.
