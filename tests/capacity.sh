@@ -34,6 +34,15 @@ sum() {
 	echo $t
 }
 
+expect "capacity: --max-inflight below 1024 is refused" 2 "max-inflight 1000" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --max-inflight 1000
+expect "capacity: --max-inflight above 1048576 is refused" 2 "max-inflight 2000000" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --max-inflight 2000000
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --max-inflight 5000 >$OUT/up5000.txt
+in_ns $HEDGE down >/dev/null
+check "capacity: --max-inflight 5000 is rounded up to a power of 2 ($(grep -o 'maps: .*' $OUT/up5000.txt))" \
+	"$(cat $OUT/up5000.txt)" grep -q "for 8192 requests in flight" $OUT/up5000.txt
+
 # ---- everything stalled: every request is hedged, nothing silent --------
 start_server --rate 100 --stall 2000 --fast 0
 in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 300ms \
