@@ -7,7 +7,7 @@ BPF_OBJ := build/hedge.bpf.o
 SRCS    := hedge.c loader.c netlink.c delayline.c
 HDRS    := hedge.h hedge_user.h
 
-.PHONY: all clean deps test bench-tools bench bench-vm demo
+.PHONY: all clean deps test test-mutants bench-tools bench bench-vm demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -33,12 +33,18 @@ deps:
 bench-tools:
 	$(MAKE) -C bench
 
-TEST_BINS := build/bpf_test build/netlink_test build/hedge-broken build/lossy
+TEST_BINS := build/bpf_test build/tcx_test build/netlink_test build/hedge-broken build/lossy
 
 # Native tests here, then end to end under a netem kernel in qemu.
 test: deps
 	$(MAKE) hedge $(TEST_BINS) bench-tools
 	tests/run
+
+# The mutation run: one-line faults in hedge's sources, each of which a
+# test must catch (tests/mutants has the table).
+test-mutants: deps
+	$(MAKE) hedge $(TEST_BINS) bench-tools
+	tests/mutants
 
 # The seed's campaign (Table 4.1), here on the running kernel with the
 # delay line it supports (tick where there is no netem). CONTENTION=K adds
@@ -66,6 +72,9 @@ clean:
 
 build/bpf_test: tests/bpf_test.c loader.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c loader.c
+
+build/tcx_test: tests/tcx_test.c loader.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c tcx.c netlink.c
 
 build/netlink_test: tests/netlink_test.c loader.c netlink.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c netlink.c

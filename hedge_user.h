@@ -157,4 +157,47 @@ int dl_attach(struct nl *nl, const struct hedge_config *cfg,
 /* Remove the pair; 0 if it is gone (or was never there). */
 int dl_destroy(struct nl *nl);
 
+/* ---- first in line: TCX and clsact prefs (tcx.c) --------------------- */
+/* BEGIN tcx.c: added on branch tcx, self-contained */
+
+#define TCX_MAX_PROGS	64	/* the kernel's BPF_MPROG_MAX */
+
+/* A program on a TCX hook, in run order; link_id 0 if attached without a
+ * link. */
+struct tcx_prog {
+	uint32_t id, link_id;
+	char name[BPF_OBJ_NAME_LEN];
+};
+
+/* 1 if the kernel has TCX (6.6+), 0 if not, -errno if it cannot tell. */
+int tcx_supported(void);
+/* prog_fd ahead of every program on the hook (BPF_PROG_ATTACH with
+ * BPF_F_BEFORE): it stays with the device after the caller exits.
+ * 0 or -errno (-EEXIST: that program is on the hook already). */
+int tcx_attach(int ifindex, int egress, int prog_fd);
+/* 0 also when it is not there or the device is gone; else -errno. */
+int tcx_detach(int ifindex, int egress, int prog_fd);
+/* Detach every program called `name`: how many, or -errno. */
+int tcx_detach_name(int ifindex, int egress, const char *name);
+/* A TCX link (lives while its fd or a bpffs pin does): fd or -errno.
+ * flags BPF_F_BEFORE (1 << 3) with no relative: ahead of all. */
+int tcx_link_attach(int ifindex, int egress, int prog_fd, uint32_t flags);
+/* The hook's programs in run order, up to `max`; how many, or -errno
+ * (-ENOSPC if more than max, -EINVAL without TCX). */
+int tcx_query(int ifindex, int egress, struct tcx_prog *out, int max,
+	      uint64_t *revision);
+/* Where the program called `name` runs: 0 first, N with N programs ahead
+ * of it (*first, if not NULL, is the first one), -ENOENT not there. */
+int tcx_position(int ifindex, int egress, const char *name,
+		 struct tcx_prog *first);
+/* 1 if `name` runs first, 0 if not (or not there), -errno. */
+int tcx_first_is(int ifindex, int egress, const char *name);
+/* clsact: a pref ahead of every filter not named in `ours` (NULL-ended):
+ * 0 into *pref means any (no other filter). -ENOSPC if another filter
+ * holds pref 1 and nothing can run before it. */
+int tc_pref_ahead(const struct tc_filter *fs, int n, const char *const *ours,
+		  uint32_t *pref);
+
+/* END tcx.c */
+
 #endif

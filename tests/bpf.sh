@@ -3,6 +3,7 @@
 # running kernel's verifier and BPF_PROG_RUN), in a namespace of its own
 # with the veth pair tdl0/tdl1 standing in for the delay line. Each result
 # names the kernel: tests/run runs this here and in the VM.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 kernel=$(uname -r)
@@ -16,7 +17,8 @@ seed=$(( $(date +%s) % 100000 ))
 for order in "" --reverse "--shuffle $seed"; do
 	tag="$kernel${order:+ ${order#--}}"
 	# shellcheck disable=SC2086
-	ip netns exec hedget-bpf build/bpf_test $order 2>&1 |
-		sed "s/^\(PASS\|FAIL\) /\1 [$tag] /"
-	[ "${PIPESTATUS[0]}" = 0 ] || echo "FAIL [$tag] bpf_test exited non-zero"
+	tests/runtest -t 240 -d bpf_test "bpf_test [$tag]" \
+		ip netns exec hedget-bpf build/bpf_test $order |
+		sed "s/^\(PASS\|FAIL\|SKIP\) /\1 [$tag] /"
 done
+finish

@@ -6,6 +6,7 @@
 # counted (ring_full), not silent. Then a neighbour: an unprivileged
 # process floods the target with junk IDs for 2 s; hedging works again
 # within the window after it stops, and the counters show what it cost.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 OUT=tests/out/capacity
@@ -95,3 +96,4 @@ check "neighbour: after a junk-ID flood ($cost), hedging works within the window
 	"$(cat $OUT/after.json)" [ "$(field $OUT/after.json lost)" = 0 -a "${p99%.*}" -lt 150000 ]
 check "neighbour: the flood ran unprivileged and did reach the target ($fsent sent)" \
 	"$(cat $OUT/flood.json)" [ "${fsent:-0}" -gt 50000 ]
+finish

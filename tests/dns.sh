@@ -23,6 +23,7 @@
 # address, port and DNS ID, so the replica's answer shares it: one hedge
 # can always save a query). Run as root from the checkout after
 # `make hedge build/lossy`.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 export LC_ALL=C		# EPOCHREALTIME and awk with a "." decimal point
@@ -143,7 +144,7 @@ queries() { grep -c 'query\[' $OUT/$1.log; }
 lossy_stats() { ip netns exec $S $LOSSY stats $SDEV; }
 # num KEY TEXT: the number after KEY ("dropped 3" or "\"requests\":3"), 0 if none
 num() { local v; v=$(printf '%s\n' "$2" | sed -n "s/.*\"\?$1\"\?[: ]\([0-9][0-9]*\).*/\1/p" | head -1); echo "${v:-0}"; }
-status() { ip netns exec $C "$HEDGE" status --json 2>/dev/null; }
+status() { ip netns exec $C "$HEDGE" status --json; }
 # pct FILE P: the P-th percentile (nearest rank) of column 1, us -> ms
 pct() { sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 }
 	END { if (!NR) { print -1; exit } r = int(NR * p / 100 + 0.999999); if (r < 1) r = 1
@@ -320,7 +321,7 @@ replica_info() {
 # hedged_client NAME CLIENT [SERVER]: a kdig or getent run, hedged.
 hedged_client() {
 	local name=$1 client=$2 n p99 max want unexp
-	before_run; run_$client $name $3; after_run
+	before_run; run_$client $name ${3:-}; after_run
 	n=$(wc -l <$OUT/$name.$client)
 	p99=$(pct $OUT/$name.$client 99); max=$(slowest_ms $OUT/$name.$client)
 	echo "INFO $name: $n queries, P50 $(pct $OUT/$name.$client 50) P99 $p99 max $max ms; link dropped $D_DROP, duplicated $D_DUP; hedges $D_HEDGES, duplicates dropped $D_DUPDROP$(replica_info)"
@@ -343,7 +344,7 @@ hedged_client() {
 # hedged_dnsperf NAME [SERVER]
 hedged_dnsperf() {
 	local name=$1 f=$OUT/$1.dnsperf sent done_ lost unexp p99
-	before_run; run_dnsperf $name $2; after_run
+	before_run; run_dnsperf $name ${2:-}; after_run
 	sent=$(perf_num $f "Queries sent"); done_=$(perf_num $f "Queries completed")
 	lost=$(perf_num $f "Queries lost"); unexp=$(grep -c 'unexpected (maybe timed out) id' $f)
 	p99=$(pct $f.us 99)
@@ -399,4 +400,4 @@ hedge_up "dns6 replica" "[$SERVER6]:53,[$REPLICA6]:53"
 hedged_client replica6-kdig kdig $SERVER6
 hedged_dnsperf replica6-dnsperf $SERVER6
 hedge_down "dns6 replica"
-exit 0
+finish

@@ -5,6 +5,7 @@
 # unmodified blocking client, on lo and across two namespaces, with the
 # state of each namespace compared before `up` and after `down`.
 # TCG is emulated, so latency bounds are generous; bench/ has the figures.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 
@@ -57,8 +58,8 @@ hedged_run() {
 	run_client "$ns" "$addr" "$name-baseline" 100000
 	base_p99=$(json $OUT/$name-baseline.json p99_ms)
 
-	check "$name: hedge up" "up failed: $(cat $OUT/up.err)" \
-		sh -c "ip netns exec $ns $UP --dev $dev --target $(endpoint $addr) --delay 10ms >/dev/null 2>$OUT/up.err"
+	ip netns exec "$ns" $UP --dev "$dev" --target "$(endpoint $addr)" --delay 10ms >/dev/null 2>$OUT/up.err; rc=$?
+	check "$name: hedge up" "up failed (exit $rc): $(cat $OUT/up.err)" [ $rc = 0 ]
 	expect "$name: a second up is refused" 1 "already up" \
 		ip netns exec "$ns" $UP --dev "$dev" --target "$(endpoint $addr)"
 	run_client "$ns" "$addr" "$name-kernel" 200000
@@ -155,9 +156,9 @@ replica_run() {
 	before=$OUT/$name.before
 	snapshot hedget-c >"$before"
 	targets="--target $(endpoint $primary),$(endpoint $replica)"
-	[ "$4" = mutual ] && targets="$targets --target $(endpoint $replica),$(endpoint $primary)"
-	check "$name: hedge up $targets" "up failed: $(cat $OUT/up.err 2>/dev/null)" \
-		sh -c "ip netns exec hedget-c $UP --dev hveth-c $targets >/dev/null 2>$OUT/up.err"
+	[ "${4:-}" = mutual ] && targets="$targets --target $(endpoint $replica),$(endpoint $primary)"
+	ip netns exec hedget-c $UP --dev hveth-c $targets >/dev/null 2>$OUT/up.err; rc=$?
+	check "$name: hedge up $targets" "up failed (exit $rc): $(cat $OUT/up.err)" [ $rc = 0 ]
 	run_client hedget-c "$primary" "$name" 400000
 	check "$name: every request answered (no timeout)" "$(cat $OUT/$name.json)" \
 		[ "$(json $OUT/$name.json timeouts)" = 0 ]
@@ -200,7 +201,8 @@ ip netns exec $NS tc filter add dev lo egress pref 7 bpf bytecode '1,6 0 0 0,'
 before=$OUT/$LINE-coexist.before
 snapshot $NS >"$before"
 start_server $NS 127.0.0.1
-nsenter --net=/run/netns/$NS $UP --target 127.0.0.1:9000 >/dev/null
+nsenter --net=/run/netns/$NS $UP --target 127.0.0.1:9000 >/dev/null 2>$OUT/up.err; rc=$?
+check "$LINE-coexist: hedge up outside ip netns exec" "up failed (exit $rc): $(cat $OUT/up.err)" [ $rc = 0 ]
 check "$LINE-coexist: hedge's filters sit beside the other tool's" "$(tc -n $NS filter show dev lo ingress)" \
 	sh -c "tc -n $NS filter show dev lo ingress | grep -q hedge_watcher &&
 	       tc -n $NS filter show dev lo ingress | grep -q bytecode &&
@@ -226,9 +228,10 @@ netns_add $NS
 snapshot $NS >"$before"
 ip -n $NS link add hgone0 type veth peer name hgone1
 ip -n $NS link set hgone0 up
-ip netns exec $NS $UP --dev hgone0 --target 10.98.0.2:9000 >/dev/null
+ip netns exec $NS $UP --dev hgone0 --target 10.98.0.2:9000 >/dev/null 2>$OUT/up.err; rc=$?
+check "$LINE-gone: hedge up on hgone0" "up failed (exit $rc): $(cat $OUT/up.err)" [ $rc = 0 ]
 ip -n $NS link del hgone0
 check "$LINE-gone: down succeeds after the device went away" "down failed" \
 	sh -c "ip netns exec $NS $HEDGE down >/dev/null"
 same_snapshot "$LINE-gone: and leaves nothing behind" $NS "$before"
-exit 0
+finish

@@ -1,14 +1,29 @@
 # tests/lib.sh - shared by the test scripts: results, netns, snapshots.
-# Every check prints "PASS name" or "FAIL name: why"; tests/run counts them.
+# Every check prints "PASS name", "FAIL name: why" or "SKIP name: why";
+# tests/run counts them. Every script runs under `set -u` and calls finish
+# as its last line: tests/runtest fails a script that never printed its
+# "DONE script" line (it died midway).
+set -u
 
 HEDGE=${HEDGE:-$PWD/hedge}
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
+finish() { echo "DONE ${0##*/}"; }
 check() {	# check NAME WHY COMMAND...: PASS if COMMAND succeeds
 	local name=$1 why=$2
 	shift 2
 	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+# ok NAME COMMAND...: COMMAND (a hedge up, a down) exits 0; the FAIL says
+# how it exited and what it wrote on stderr, from this run.
+ok() {
+	local name=$1 err rc
+	shift
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	check "$name" "exit $rc: $err" [ $rc = 0 ]
 }
 
 # expect NAME RC PATTERN COMMAND...: COMMAND exits RC and its stderr is one
@@ -48,7 +63,7 @@ field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
 server=""
 stop_server() { [ -n "$server" ] && kill $server && wait $server 2>/dev/null; server=""; }
 # On exit: the server, hedge in $NS, the namespaces.
-ns_test_cleanup() { stop_server; [ -n "$NS" ] && in_ns $HEDGE down >/dev/null 2>&1; netns_cleanup; }
+ns_test_cleanup() { stop_server; [ -n "${NS:-}" ] && in_ns $HEDGE down >/dev/null 2>&1; netns_cleanup; }
 
 # Everything hedge may touch in netns NS, as text: links, qdiscs, filters
 # on every device, the sysctls the seed's design relaxed, and the host's

@@ -3,6 +3,7 @@
 # kernel (tick delay line): a server slow for every request gets no more
 # hedges than the budget and its floor allow, the refused ones are
 # counted, and `status --prometheus` / `--json` say so in formats that parse.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 OUT=tests/out/metrics
@@ -26,7 +27,8 @@ RATE=500 SECONDS_=3 PCT=10 FLOOR=20
 ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 1 >$OUT/server.out 2>&1 &
 server=$!
 for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
-in_ns $HEDGE up --target 127.0.0.1:9000 --delay 5ms --budget $PCT --budget-min-rate $FLOOR >/dev/null
+ok "budget: up --budget $PCT --budget-min-rate $FLOOR" \
+	in_ns $HEDGE up --target 127.0.0.1:9000 --delay 5ms --budget $PCT --budget-min-rate $FLOOR
 in_ns bench/loadgen --rate $RATE --duration $SECONDS_ --timeout 800 >$OUT/load.json
 sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
@@ -75,3 +77,4 @@ in_ns $HEDGE down >/dev/null
 in_ns $HEDGE status --prometheus >$OUT/down.prom
 check "metrics: down: prometheus says hedge_up 0" "$(cat $OUT/down.prom)" \
 	sh -c "grep -qx 'hedge_up 0' $OUT/down.prom && python3 tests/promcheck.py <$OUT/down.prom >/dev/null"
+finish

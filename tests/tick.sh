@@ -3,6 +3,7 @@
 # hedges never leave before their deadline and leave soon after it, under
 # load; an idle ticker costs next to nothing. Timing bounds are generous
 # (a busy machine must not fail them); BENCHMARKS.md has the figures.
+set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 LATE_P99_US=${LATE_P99_US:-200}
@@ -19,7 +20,7 @@ trap ns_test_cleanup EXIT
 ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
 server=$!
 for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
-in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100 >/dev/null
+ok "tick: up --delay 2ms" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100
 in_ns bench/loadgen --rate 2000 --duration 2 --timeout 500 >$OUT/load.json
 sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
@@ -48,7 +49,7 @@ idle_cost_ms() {	# busy ms over 2 s, the least of 3 tries
 	echo $best
 }
 off=$(idle_cost_ms)
-in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 >/dev/null
+ok "tick: up, idle" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000
 t0=$(in_ns $HEDGE status --json | sed -n 's/.*"ticks":\([0-9]*\).*/\1/p')
 on=$(idle_cost_ms)
 t1=$(in_ns $HEDGE status --json | sed -n 's/.*"ticks":\([0-9]*\).*/\1/p')
@@ -58,3 +59,4 @@ check "tick: idle, about 111 wake-ups a second ($rate/s)" "wrong tick rate" \
 	[ "$rate" -ge 90 -a "$rate" -le 130 ]
 check "tick: idle ticker costs < 1% of a CPU (busy $on ms vs $off ms per 2 s)" \
 	"too costly" [ $((on - off)) -lt 20 ]
+finish
