@@ -94,6 +94,9 @@ cost="flood of $fsent: evicted $(field $OUT/flood-status.json evicted), ring_ful
 p99=$(field $OUT/after.json p99_us)
 check "neighbour: after a junk-ID flood ($cost), hedging works within the window (lost $(field $OUT/after.json lost), p99 ${p99} us < 150 ms)" \
 	"$(cat $OUT/after.json)" [ "$(field $OUT/after.json lost)" = 0 -a "${p99%.*}" -lt 150000 ]
+fcost=$(( $(field $OUT/flood-status.json evicted) + $(field $OUT/flood-status.json ring_full) + $(field $OUT/flood-status.json hedges_refused) ))
+check "neighbour: what the flood cost others is counted, not silent ($fcost)" \
+	"$(cat $OUT/flood-status.json)" [ "$fcost" -gt 0 ]
 check "neighbour: the flood ran unprivileged and did reach the target ($fsent sent)" \
 	"$(cat $OUT/flood.json)" [ "${fsent:-0}" -gt 50000 ]
 finish
