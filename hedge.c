@@ -1006,6 +1006,10 @@ static const struct map_size *map_sizes(struct map_size *sizes,
 	/* The rings from --max-inflight; each target's deadline queue has
 	 * room for both. */
 	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, inflight, 0 };
+	/* The Scoreboard holds at least every request in flight. */
+	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORES,
+					inflight > HEDGE_SCOREBOARD_SIZE ?
+					inflight : HEDGE_SCOREBOARD_SIZE, 0 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES,
 					inflight / HEDGE_BIG_SHARE, 0 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
