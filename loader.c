@@ -598,6 +598,11 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
 			sum->hedges_won += c->hedges_won;
 			sum->hedges_lost += c->hedges_lost;
 			sum->early += c->early;
+			sum->requests_unhedgeable += c->requests_unhedgeable;
+			sum->requests_fragmented += c->requests_fragmented;
+			sum->requests_gso += c->requests_gso;
+			sum->responses_invalid += c->responses_invalid;
+			sum->responses_gro += c->responses_gro;
 			if (c->late_max_ns > sum->late_max_ns)
 				sum->late_max_ns = c->late_max_ns;
 			for (i = 0; i < HEDGE_LATE_BUCKETS; i++)
