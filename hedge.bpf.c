@@ -214,8 +214,8 @@ static __always_inline int replica_answer(struct __sk_buff *skb,
 static __always_inline void frag_key(const struct headers *h,
 				     struct hedge_frag_key *k)
 {
-	put_addr(k->saddr, h->src, h);
-	put_addr(k->daddr, h->dst, h);
+	__builtin_memcpy(k->saddr, h->src, HEDGE_ADDR_LEN);
+	__builtin_memcpy(k->daddr, h->dst, HEDGE_ADDR_LEN);
 	k->id = h->frag_id;
 	k->family = h->v6 ? 6 : 4;
 }

@@ -53,9 +53,21 @@ static __always_inline __u32 bounded_len(__u32 len, __u32 max)
 	return n + 1;
 }
 
+/* An IPv4 address as hedge keeps it: mapped (::ffff:a.b.c.d). */
+static __always_inline void map4(__u8 *out, const void *addr)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, addr, 4);
+}
+
 /* Where a datagram's headers are, in the packet. */
 struct headers {
-	const void *src, *dst;	/* addresses, 4 or 16 bytes */
+	/* Addresses as hedge keeps them (IPv6, or IPv4 mapped), copied
+	 * where the verifier knows the family: 6.1's forgets a spilled flag,
+	 * and with it how far a pointer into the packet may be read. */
+	__u8 src[HEDGE_ADDR_LEN], dst[HEDGE_ADDR_LEN];
 	struct udphdr udp;	/* a copy; not read for a LATER_FRAGMENT */
 	__u32 udp_at;		/* where UDP starts (its fragmentable part) */
 	__u32 ip_len;		/* IPv4 total length, IPv6 40 + payload length */
@@ -133,8 +145,8 @@ static __always_inline int find_headers(struct __sk_buff *skb,
 		    ip->protocol != IPPROTO_UDP || ip->ihl < 5)
 			return -1;
 		h->v6 = 0;
-		h->src = &ip->saddr;
-		h->dst = &ip->daddr;
+		map4(h->src, &ip->saddr);
+		map4(h->dst, &ip->daddr);
 		h->ip_len = htons(ip->tot_len);
 		if (ip->frag_off & htons(IP_MF | IP_OFFSET)) {
 			h->frag_id = ip->id;
@@ -160,8 +172,8 @@ static __always_inline int find_headers(struct __sk_buff *skb,
 		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
 			return -1;
 		h->v6 = 1;
-		h->src = &ip6->saddr;
-		h->dst = &ip6->daddr;
+		__builtin_memcpy(h->src, &ip6->saddr, HEDGE_ADDR_LEN);
+		__builtin_memcpy(h->dst, &ip6->daddr, HEDGE_ADDR_LEN);
 		h->ip_len = sizeof(*ip6) + htons(ip6->payload_len);
 		if (ip6->nexthdr == IPPROTO_UDP) {
 			udp = (void *)(ip6 + 1);
@@ -188,20 +200,6 @@ static __always_inline int is_mapped(const void *addr)
 	const __u32 *w = addr;
 
 	return !w[0] && !w[1] && w[2] == htonl(0xffff);
-}
-
-/* An address as hedge keeps it: IPv6, or IPv4 mapped (::ffff:a.b.c.d). */
-static __always_inline void put_addr(__u8 *out, const void *addr,
-				     const struct headers *h)
-{
-	if (h->v6) {
-		__builtin_memcpy(out, addr, HEDGE_ADDR_LEN);
-		return;
-	}
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, addr, 4);
 }
 
 /* The target's entry in the config; NULL past the table. */
@@ -247,7 +245,8 @@ static __always_inline int parse_found(struct __sk_buff *skb,
 
 	/* The target end, looked up before anything else is copied: most
 	 * traffic is not to (or from) a target. */
-	put_addr(tk.addr, dir == REQUEST ? h->dst : h->src, h);
+	__builtin_memcpy(tk.addr, dir == REQUEST ? h->dst : h->src,
+			 HEDGE_ADDR_LEN);
 	tk.port = dir == REQUEST ? h->udp.dest : h->udp.source;
 	target = bpf_map_lookup_elem(&hedge_targets, &tk);
 	if (!target)
@@ -262,9 +261,10 @@ static __always_inline int parse_found(struct __sk_buff *skb,
 
 	/* The key, oriented as the request: client -> target. */
 	d->key.pad = 0;
-	put_addr(d->key.saddr, dir == REQUEST ? h->src : h->dst, h);
+	__builtin_memcpy(d->key.saddr, dir == REQUEST ? h->src : h->dst,
+			 HEDGE_ADDR_LEN);
 	d->key.sport = dir == REQUEST ? h->udp.source : h->udp.dest;
-	if (h->v6 && (is_mapped(tk.addr) || is_mapped(d->key.saddr)))
+	if (h->v6 && (is_mapped(h->src) || is_mapped(h->dst)))
 		return -1;
 	if (d->replica) {
 		/* A request to a replica is a hedge going out; a response
@@ -344,8 +344,8 @@ static __always_inline __s64 pseudo_sum(const struct headers *h, __u32 ulen)
 		__builtin_memcpy(ph.saddr, h->src, 16);
 		__builtin_memcpy(ph.daddr, h->dst, 16);
 	} else {
-		__builtin_memcpy(ph.saddr, h->src, 4);
-		__builtin_memcpy(ph.saddr + 4, h->dst, 4);
+		__builtin_memcpy(ph.saddr, h->src + 12, 4);
+		__builtin_memcpy(ph.saddr + 4, h->dst + 12, 4);
 	}
 	/* Summed in 16-bit words, where each lies does not matter. */
 	ph.len = htonl(ulen);
