@@ -54,6 +54,7 @@
 #define HEDGE_MAP_DUE		HEDGE_NAME(hedge_due)
 #define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
+#define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -164,6 +165,12 @@ struct hedge_stats {
 	__u64 hedges_lost;	/* replica: the primary's came first anyway */
 	__u64 early;		/* hedges sent before their deadline */
 	__u64 late_max_ns;
+	__u64 requests_unhedgeable;	/* IPv4 options or IPv6 extension
+					   headers: passed, not hedged */
+	__u64 requests_fragmented;	/* a fragment: passed, not hedged */
+	__u64 requests_gso;	/* several datagrams in one skb: not hedged */
+	__u64 responses_invalid; /* the stack would drop it: state unchanged */
+	__u64 responses_gro;	/* several datagrams in one skb: unjudged */
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
@@ -305,6 +312,35 @@ struct hedge_due {
 	__u32 pad;
 };
 
+/*
+ * The watcher's verdict on a fragmented response, taken on its first
+ * fragment (the one with the ports and the ID), for its later ones: an LRU
+ * of HEDGE_FRAGS_SIZE keyed by what IP reassembles by. A verdict older
+ * than HEDGE_FRAG_NS is void (IP IDs come round), and the last fragment
+ * (no MF) removes it.
+ */
+#define HEDGE_FRAGS_SIZE	1024
+#define HEDGE_FRAG_NS		1000000000ULL	/* 1 s */
+
+struct hedge_frag_key {
+	__u8 saddr[HEDGE_ADDR_LEN];	/* IPv4 mapped, or IPv6 */
+	__u8 daddr[HEDGE_ADDR_LEN];
+	__u32 id;		/* IPv4 ID (16 bits) or IPv6 identification */
+	__u32 family;		/* 4 or 6 */
+};
+
+enum hedge_frag_verdict {
+	HEDGE_FRAG_DROP = 1,		/* the loser's: dropped, all of them */
+	HEDGE_FRAG_AS_PRIMARY = 2,	/* a replica's winning answer: its
+					   source becomes the primary's */
+};
+
+struct hedge_frag {
+	__u64 at_ns;		/* when the first fragment was judged */
+	__u32 verdict;		/* enum hedge_frag_verdict */
+	__u32 target;
+};
+
 /* The ticker's own state (array entry 0). */
 struct hedge_ticker {
 	__u64 release_ns;	/* when TBF releases the tick now in it */
@@ -339,12 +375,12 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (10 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
+	       (15 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
-	       HEDGE_OFF(struct hedge_stats, late) == 80 &&
+	       HEDGE_OFF(struct hedge_stats, late) == 120 &&
 	       HEDGE_OFF(struct hedge_stats, rt) ==
-	       88 + HEDGE_LATE_BUCKETS * 8,
+	       128 + HEDGE_LATE_BUCKETS * 8,
 	       "struct hedge_stats: __u64 counters only, no holes");
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
@@ -377,6 +413,10 @@ _Static_assert(sizeof(struct hedge_due) == 8 + sizeof(struct hedge_key) + 8 &&
 	       HEDGE_OFF(struct hedge_due, key) == 8 &&
 	       HEDGE_OFF(struct hedge_due, seq) == 56,
 	       "struct hedge_due: 64 bytes, no holes");
+_Static_assert(sizeof(struct hedge_frag_key) == 40 &&
+	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
+	       sizeof(struct hedge_frag) == 16,
+	       "struct hedge_frag_key, hedge_frag: no holes (a key is hashed)");
 _Static_assert(sizeof(struct hedge_ticker) == 32 &&
 	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24,
 	       "struct hedge_ticker: 32 bytes, no holes");
