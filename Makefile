@@ -4,8 +4,11 @@ CLANG   ?= clang
 CFLAGS  ?= -Os -Wall -Wextra -std=gnu11
 UAPI    := build/include
 BPF_OBJ := build/hedge.bpf.o
-SRCS    := hedge.c loader.c netlink.c delayline.c
-HDRS    := hedge.h hedge_user.h
+# hedge.c is the command line; LIB_SRCS the rest, which tests link too.
+LIB_SRCS := config.c describe.c instance.c lifecycle.c snapshot.c print_text.c \
+	    print_json.c print_prom.c loader.c netlink.c delayline.c
+SRCS    := hedge.c $(LIB_SRCS)
+HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h snapshot.h
 
 .PHONY: all clean deps test test-mutants bench-tools bench bench-vm demo
 all: hedge
@@ -33,7 +36,8 @@ deps:
 bench-tools:
 	$(MAKE) -C bench
 
-TEST_BINS := build/bpf_test build/tcx_test build/netlink_test build/hedge-broken build/lossy
+TEST_BINS := build/bpf_test build/tcx_test build/netlink_test build/hedge-broken \
+	     build/lossy build/unit_test build/hedge-otherlayout
 
 # Native tests here, then end to end under a netem kernel in qemu.
 test: deps
@@ -70,8 +74,20 @@ clean:
 	rm -rf build hedge
 	$(MAKE) -C bench clean
 
-build/bpf_test: tests/bpf_test.c loader.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c loader.c
+build/bpf_test: tests/bpf_test.c $(LIB_SRCS) $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c $(LIB_SRCS)
+
+# Unit tests of pure functions (the CPU list parser).
+build/unit_test: tests/unit_test.c $(LIB_SRCS) $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/unit_test.c $(LIB_SRCS)
+
+# hedge of another map layout (HEDGE_LAYOUT_TEST): tests/control.sh runs
+# it up, then status and down with this build.
+build/otherlayout.bpf.o: hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp
+	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -DHEDGE_LAYOUT_TEST -I$(UAPI) -c $< -o $@
+
+build/hedge-otherlayout: $(SRCS) $(HDRS) build/otherlayout.bpf.o
+	$(CC) -static $(CFLAGS) -DHEDGE_LAYOUT_TEST -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/otherlayout.bpf.o"' -o $@ $(SRCS)
 
 build/tcx_test: tests/tcx_test.c loader.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c tcx.c netlink.c

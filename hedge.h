@@ -65,6 +65,24 @@
 #define HEDGE_MAP_DUE		HEDGE_NAME(hedge_due)
 #define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
+#define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
+
+/*
+ * The layout of the maps user space reads (hedge_config, hedge_stats):
+ * bump HEDGE_LAYOUT_VERSION whenever a struct shared here changes, so that
+ * a build meeting a running hedge of another layout says so rather than
+ * reading values into structs of the wrong shape. HEDGE_LAYOUT_TEST makes
+ * a build of another layout (tests/control.sh's build/hedge-otherlayout).
+ */
+#ifdef HEDGE_LAYOUT_TEST
+#define HEDGE_LAYOUT_VERSION	1001
+#define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
+#define HEDGE_LAYOUT_TEST_BYTES	24
+#else
+#define HEDGE_LAYOUT_VERSION	1
+#define HEDGE_LAYOUT_TEST_PAD
+#define HEDGE_LAYOUT_TEST_BYTES	0
+#endif
 
 /* Life of a request in the Scoreboard; moved only by compare-and-swap. */
 enum hedge_state {
@@ -158,6 +176,12 @@ struct hedge_stats {
 	__u64 hedges_lost;	/* replica: the primary's came first anyway */
 	__u64 early;		/* hedges sent before their deadline */
 	__u64 late_max_ns;
+	__u64 requests_unhedgeable;	/* IPv4 options or IPv6 extension
+					   headers: passed, not hedged */
+	__u64 requests_fragmented;	/* a fragment: passed, not hedged */
+	__u64 requests_gso;	/* several datagrams in one skb: not hedged */
+	__u64 responses_invalid; /* the stack would drop it: state unchanged */
+	__u64 responses_gro;	/* several datagrams in one skb: unjudged */
 	/* Requests not hedged for lack of room (never silent): */
 	__u64 too_big;		/* tick line: bigger than a parking slot */
 	__u64 ring_full;	/* tick line: no free slot in its ring */
@@ -175,6 +199,7 @@ struct hedge_stats {
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
+	HEDGE_LAYOUT_TEST_PAD
 };
 
 /*
@@ -224,6 +249,8 @@ struct hedge_budget {
 
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
+	__u32 layout;		/* HEDGE_LAYOUT_VERSION: always the first field */
+	__u32 layout_pad;
 	__u32 dev_ifindex;	/* device hedged: Splitter egress, watcher ingress */
 	__u32 delay_ifindex;	/* where clones of due requests go */
 	__u32 rescue_ifindex;	/* far end of the delay line: the Rescuer */
@@ -245,6 +272,7 @@ struct hedge_config {
 	__u32 delay_line;	/* enum hedge_delay_line */
 	__u32 big_mask;		/* tick line: full-frame ring size - 1 */
 	struct hedge_target targets[HEDGE_MAX_TARGETS];
+	HEDGE_LAYOUT_TEST_PAD
 };
 
 /*
@@ -346,6 +374,35 @@ struct hedge_due {
 				   sent + window was evicted */
 };
 
+/*
+ * The watcher's verdict on a fragmented response, taken on its first
+ * fragment (the one with the ports and the ID), for its later ones: an LRU
+ * of HEDGE_FRAGS_SIZE keyed by what IP reassembles by. A verdict older
+ * than HEDGE_FRAG_NS is void (IP IDs come round), and the last fragment
+ * (no MF) removes it.
+ */
+#define HEDGE_FRAGS_SIZE	1024
+#define HEDGE_FRAG_NS		1000000000ULL	/* 1 s */
+
+struct hedge_frag_key {
+	__u8 saddr[HEDGE_ADDR_LEN];	/* IPv4 mapped, or IPv6 */
+	__u8 daddr[HEDGE_ADDR_LEN];
+	__u32 id;		/* IPv4 ID (16 bits) or IPv6 identification */
+	__u32 family;		/* 4 or 6 */
+};
+
+enum hedge_frag_verdict {
+	HEDGE_FRAG_DROP = 1,		/* the loser's: dropped, all of them */
+	HEDGE_FRAG_AS_PRIMARY = 2,	/* a replica's winning answer: its
+					   source becomes the primary's */
+};
+
+struct hedge_frag {
+	__u64 at_ns;		/* when the first fragment was judged */
+	__u32 verdict;		/* enum hedge_frag_verdict */
+	__u32 target;
+};
+
 /* The ticker's own state (array entry 0). */
 struct hedge_ticker {
 	__u64 release_ns;	/* when TBF releases the tick now in it */
@@ -382,25 +439,28 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (18 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 &&
+	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
+	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
-	       HEDGE_OFF(struct hedge_stats, late) == 144 &&
+	       HEDGE_OFF(struct hedge_stats, late) == 184 &&
 	       HEDGE_OFF(struct hedge_stats, rt) ==
-	       152 + HEDGE_LATE_BUCKETS * 8,
+	       192 + HEDGE_LATE_BUCKETS * 8,
 	       "struct hedge_stats: __u64 counters only, no holes");
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
 	       "struct hedge_adapt: __u64s only, no holes");
 _Static_assert(sizeof(struct hedge_budget) == 16,
 	       "struct hedge_budget: 16 bytes, no holes");
-_Static_assert(HEDGE_OFF(struct hedge_config, delay_ns) == 24 &&
-	       HEDGE_OFF(struct hedge_config, delay_pct) == 48 &&
-	       HEDGE_OFF(struct hedge_config, budget_cap) == 64 &&
-	       HEDGE_OFF(struct hedge_config, id_offset) == 80 &&
-	       HEDGE_OFF(struct hedge_config, n_targets) == 84 &&
-	       HEDGE_OFF(struct hedge_config, targets) == 96 &&
+_Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
+	       HEDGE_OFF(struct hedge_config, delay_ns) == 32 &&
+	       HEDGE_OFF(struct hedge_config, delay_pct) == 56 &&
+	       HEDGE_OFF(struct hedge_config, budget_cap) == 72 &&
+	       HEDGE_OFF(struct hedge_config, id_offset) == 88 &&
+	       HEDGE_OFF(struct hedge_config, n_targets) == 92 &&
+	       HEDGE_OFF(struct hedge_config, targets) == 104 &&
 	       sizeof(struct hedge_config) ==
-	       96 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target),
+	       104 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target) +
+	       HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");
@@ -425,6 +485,10 @@ _Static_assert(sizeof(struct hedge_due) == 8 + sizeof(struct hedge_key) + 8 &&
 	       HEDGE_OFF(struct hedge_due, key) == 8 &&
 	       HEDGE_OFF(struct hedge_due, seq) == 56,
 	       "struct hedge_due: 64 bytes, no holes");
+_Static_assert(sizeof(struct hedge_frag_key) == 40 &&
+	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
+	       sizeof(struct hedge_frag) == 16,
+	       "struct hedge_frag_key, hedge_frag: no holes (a key is hashed)");
 _Static_assert(sizeof(struct hedge_ticker) == 40 &&
 	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24 &&
 	       HEDGE_OFF(struct hedge_ticker, next_big) == 32,

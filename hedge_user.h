@@ -65,9 +65,8 @@ int obj_get(const char *path);
 int prog_fd_by_id(uint32_t id);
 /* The kernel's accounting (with kernel.bpf_stats_enabled=1) of program id. */
 int prog_run_stats(uint32_t id, uint64_t *run_time_ns, uint64_t *run_cnt);
-struct hedge_stats;
-/* Target `target`'s counters in the per-CPU stats map, summed; -errno. */
-int stats_read(int fd, uint32_t target, struct hedge_stats *sum);
+/* The value size of map `fd` as the kernel has it; -errno. */
+int map_value_size(int fd, uint32_t *size);
 /* The fd of the map called `name` that program `prog_fd` uses, or -1. */
 int prog_map_fd(int prog_fd, const char *name);
 
@@ -118,7 +117,12 @@ int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,
 		      const char *name);
 int nl_filter_del(struct nl *nl, int ifindex, int ingress, uint32_t prio,
 		  uint32_t handle);
-/* Fills up to `max` filters of a clsact hook; returns how many, or -errno. */
+/* All filters of a clsact hook, however many, into *out (malloc'd, the
+ * caller frees it); returns how many, or -errno. A dump the kernel marks
+ * interrupted (NLM_F_DUMP_INTR) is asked again, a few times at most. */
+int nl_filters_all(struct nl *nl, int ifindex, int ingress,
+		   struct tc_filter **out);
+/* The same into out[max]; -E2BIG if the hook has more. */
 int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
 	       int max);
 

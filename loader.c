@@ -565,60 +565,14 @@ int prog_run_stats(uint32_t id, uint64_t *run_time_ns, uint64_t *run_cnt)
 	return err;
 }
 
-/* A per-CPU map returns one value per possible CPU, online or not. */
-static int possible_cpus(void)
+int map_value_size(int fd, uint32_t *size)
 {
-	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
-	int first, last = 0, n;
+	struct bpf_map_info info;
+	int err;
 
-	/* The list is like "0-3" or "0"; its last number is the highest. */
-	n = f ? fscanf(f, "%d-%d", &first, &last) : 0;
-	if (f)
-		fclose(f);
-	if (n == 1)
-		last = first;
-	if (n < 1)
-		return (int)sysconf(_SC_NPROCESSORS_CONF);
-	return last + 1;
-}
-
-int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
-{
-	int cpu, n = possible_cpus(), err = -ENOMEM;
-	struct hedge_stats *per_cpu = calloc(n > 0 ? n : 1, sizeof(*per_cpu));
-	size_t i;
-
-	memset(sum, 0, sizeof(*sum));
-	if (per_cpu && !(err = map_lookup(fd, &target, per_cpu))) {
-		for (cpu = 0; cpu < n; cpu++) {
-			const struct hedge_stats *c = &per_cpu[cpu];
-
-			sum->requests += c->requests;
-			sum->hedges_sent += c->hedges_sent;
-			sum->hedges_cancelled += c->hedges_cancelled;
-			sum->responses += c->responses;
-			sum->duplicates += c->duplicates;
-			sum->hedges_refused += c->hedges_refused;
-			sum->hedges_won += c->hedges_won;
-			sum->hedges_lost += c->hedges_lost;
-			sum->early += c->early;
-			if (c->late_max_ns > sum->late_max_ns)
-				sum->late_max_ns = c->late_max_ns;
-			sum->too_big += c->too_big;
-			sum->ring_full += c->ring_full;
-			sum->queue_full += c->queue_full;
-			sum->evicted += c->evicted;
-			sum->clone_failed += c->clone_failed;
-			sum->copy_clash += c->copy_clash;
-			sum->delayed += c->delayed;
-			sum->rescued += c->rescued;
-			for (i = 0; i < HEDGE_LATE_BUCKETS; i++)
-				sum->late[i] += c->late[i];
-			sum->rt_sum_ns += c->rt_sum_ns;
-			for (i = 0; i < HEDGE_HIST_BUCKETS; i++)
-				sum->rt[i] += c->rt[i];
-		}
-	}
-	free(per_cpu);
+	memset(&info, 0, sizeof(info));
+	err = obj_info(fd, &info, sizeof(info));
+	if (!err)
+		*size = info.value_size;
 	return err;
 }

@@ -8,6 +8,7 @@
  * extended ack text.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,11 +177,22 @@ static void save_ext_ack(struct nl *nl, const struct nlmsghdr *n)
  * Send one request and read until its ACK (or, for a dump, NLMSG_DONE).
  * Every other message of ours goes to `cb`. Returns 0 or -errno.
  */
+/* A dump's NLMSG_DONE may carry the error that ended it. */
+static int done_error(const struct nlmsghdr *n)
+{
+	int e;
+
+	if (n->nlmsg_len < NLMSG_LENGTH(sizeof(e)))
+		return 0;
+	memcpy(&e, NLMSG_DATA(n), sizeof(e));
+	return e < 0 ? e : 0;
+}
+
 static int nl_talk(struct nl *nl, struct req *r, nl_cb cb, void *arg)
 {
 	static char buf[NL_RECV_BUF];
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int err = 0;
+	int err = 0, intr = 0;
 
 	nl->ext_ack[0] = '\0';
 	if (r->overflow)
@@ -199,8 +211,13 @@ static int nl_talk(struct nl *nl, struct req *r, nl_cb cb, void *arg)
 		for (; NLMSG_OK(n, (size_t)len); n = NLMSG_NEXT(n, len)) {
 			if (n->nlmsg_seq != nl->seq)
 				continue;	/* a stale answer */
+			/* The dump changed under the kernel's feet: its
+			 * caller may ask again (-EINTR at the end). */
+			if (n->nlmsg_flags & NLM_F_DUMP_INTR)
+				intr = 1;
 			if (n->nlmsg_type == NLMSG_DONE)
-				return err;
+				return done_error(n) ? done_error(n) :
+				       err ? err : intr ? -EINTR : 0;
 			if (n->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(n);
 
@@ -492,6 +509,7 @@ int nl_filter_del(struct nl *nl, int ifindex, int ingress, uint32_t prio,
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
+/* The filters of a dump, in an array that grows as they come. */
 struct filter_list {
 	struct tc_filter *out;
 	int n, max;
@@ -524,8 +542,16 @@ static int save_filter(const struct nlmsghdr *n, void *arg)
 	/* Each filter protocol/prio also dumps a header entry: handle 0. */
 	if (!tc->tcm_handle)
 		return 0;
-	if (list->n == list->max)
-		return -E2BIG;
+	if (list->n == list->max) {
+		int max = list->max ? 2 * list->max : 16;
+		struct tc_filter *more = realloc(list->out,
+						 (size_t)max * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		list->out = more;
+		list->max = max;
+	}
 
 	memset(&f, 0, sizeof(f));
 	f.prio = TC_H_MAJ(tc->tcm_info) >> 16;
@@ -544,16 +570,41 @@ static int save_filter(const struct nlmsghdr *n, void *arg)
 	return 0;
 }
 
+#define DUMP_TRIES	8	/* dumps interrupted by changes, at most */
+
+int nl_filters_all(struct nl *nl, int ifindex, int ingress,
+		   struct tc_filter **out)
+{
+	struct filter_list list = { NULL, 0, 0 };
+	struct req r;
+	int err = -EINTR, tries;
+
+	for (tries = 0; tries < DUMP_TRIES && err == -EINTR; tries++) {
+		list.n = 0;
+		filter_req(&r, RTM_GETTFILTER, NLM_F_DUMP, ifindex, ingress,
+			   0, 0);
+		r.n.nlmsg_flags &= ~NLM_F_ACK;
+		r.tc.tcm_info = 0;
+		err = nl_talk(nl, &r, save_filter, &list);
+	}
+	if (err) {
+		free(list.out);
+		return err;
+	}
+	*out = list.out;
+	return list.n;
+}
+
 int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
 	       int max)
 {
-	struct filter_list list = { out, 0, max };
-	struct req r;
-	int err;
+	struct tc_filter *all = NULL;
+	int n = nl_filters_all(nl, ifindex, ingress, &all);
 
-	filter_req(&r, RTM_GETTFILTER, NLM_F_DUMP, ifindex, ingress, 0, 0);
-	r.n.nlmsg_flags &= ~NLM_F_ACK;
-	r.tc.tcm_info = 0;
-	err = nl_talk(nl, &r, save_filter, &list);
-	return err ? err : list.n;
+	if (n > max)
+		n = -E2BIG;
+	if (n > 0)
+		memcpy(out, all, (size_t)n * sizeof(*out));
+	free(all);
+	return n;
 }

@@ -29,6 +29,21 @@
 
 static struct bpf_obj obj;
 
+static void ip_checksum(unsigned char *ip)
+{
+	uint32_t sum = 0;
+	uint16_t v;
+	int i;
+
+	ip[10] = ip[11] = 0;
+	for (i = 0; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	v = htons((uint16_t)~sum);
+	memcpy(ip + 10, &v, 2);
+}
+
 static void packet(unsigned char *b, int response, uint16_t port, uint32_t id)
 {
 	static const unsigned char hdr[42] = {
@@ -46,6 +61,7 @@ static void packet(unsigned char *b, int response, uint16_t port, uint32_t id)
 	id = htonl(id);
 	memcpy(b + 42, &id, 4);
 	memset(b + 46, 0, 12);
+	ip_checksum(b + 14);	/* the watcher commits only a valid one */
 }
 
 /* One run of `prog` on the packet; the kernel's time for it, in ns. */

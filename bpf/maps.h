@@ -37,6 +37,16 @@ MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
     HEDGE_MAX_TARGETS);
 MAP(hedge_budget, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_budget,
     HEDGE_MAX_TARGETS);
+/* The watcher's verdicts on fragmented responses (see hedge.h). */
+MAP(hedge_frags, BPF_MAP_TYPE_LRU_HASH, struct hedge_frag_key,
+    struct hedge_frag, HEDGE_FRAGS_SIZE);
+/* Per CPU: a chunk of a datagram being checksummed (parse.h), with room
+ * for the zeros that pad it to 4 bytes. */
+#define HEDGE_CSUM_CHUNK	512
+struct hedge_scratch {
+	__u8 b[HEDGE_CSUM_CHUNK + 8];
+};
+MAP(hedge_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_scratch, 1);
 
 /*
  * Every map user space names (HEDGE_MAP_*, hedge.h) is one of these: read
@@ -59,6 +69,7 @@ HEDGE_IS_MAP(HEDGE_MAP_TICK);
 HEDGE_IS_MAP(HEDGE_MAP_DUE);
 HEDGE_IS_MAP(HEDGE_MAP_ADAPT);
 HEDGE_IS_MAP(HEDGE_MAP_BUDGET);
+HEDGE_IS_MAP(HEDGE_MAP_FRAGS);
 #undef HEDGE_IS_MAP
 #pragma pop_macro("HEDGE_NAME")
 

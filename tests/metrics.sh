@@ -58,7 +58,7 @@ check "budget: no request lost, none answered twice" "$(cat $OUT/load.json)" \
 
 check "metrics: status --prometheus parses strictly" "$(python3 tests/promcheck.py <$OUT/status.prom 2>&1 | head -5)" \
 	sh -c "python3 tests/promcheck.py <$OUT/status.prom >/dev/null"
-prom() { sed -n "s/^$1{target=\"127.0.0.1:9000\"$2} \([0-9.e+]*\)$/\1/p" $OUT/status.prom; }
+prom() { sed -n "s/^$1{target=\"127.0.0.1:9000\"${2:-}} \([0-9.e+]*\)$/\1/p" $OUT/status.prom; }
 check "metrics: prometheus counters agree with status --json" \
 	"$(prom hedge_hedges_refused_total) $(prom hedge_requests_total)" \
 	[ "$(prom hedge_hedges_refused_total)" = "$refused" -a "$(prom hedge_requests_total)" = "$requests" ]

@@ -12,6 +12,7 @@ NS=hedget-native
 # ---- netlink, in a namespace of its own (tests/run runs tests/bpf.sh)
 netns_add hedget-nl
 tests/runtest -t 60 netlink_test ip netns exec hedget-nl build/netlink_test
+tests/runtest -t 60 unit_test build/unit_test
 
 # ---- the command line
 check "hedge --help exits 0 and shows usage" "no usage" \
@@ -103,14 +104,14 @@ expect "a device named like the delay line" 1 "a device named hedge-dl0 or hedge
 	in_ns $HEDGE up --target 127.0.0.1:9
 ip -n $NS link del hedge-dl1
 
-# The lock: an abstract socket in the namespace, held here by python.
-ip netns exec $NS python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX); s.bind("\0hedge.lock")
-sys.stdout.write("held\n"); sys.stdout.flush(); time.sleep(5)' >/tmp/hedge-lock.$$ &
+# The lock: a file per network namespace under /run/hedge (root's, 0700),
+# held here by flock(1) as another `up` would hold it.
+ino=$(ip netns exec $NS stat -L -c %i /proc/self/ns/net)
+mkdir -p -m 0700 /run/hedge
+flock -o /run/hedge/net-$ino.lock sh -c 'echo held; sleep 5' >/tmp/hedge-lock.$$ &
 lock_pid=$!
 for _ in $(seq 50); do grep -q held /tmp/hedge-lock.$$ && break; sleep 0.1; done
-expect "two at once: the second is refused" 1 "another hedge is running" in_ns $HEDGE up --target 127.0.0.1:9
+expect "two at once: the second is refused" 1 "another hedge is running in this network namespace" in_ns $HEDGE up --target 127.0.0.1:9
 kill $lock_pid; wait $lock_pid 2>/dev/null; rm -f /tmp/hedge-lock.$$
 
 # --tick-cpu, on any kernel (the tick line named: auto may pick netem).

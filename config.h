@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * config.h - what the command line asks for, validated (config.c), and
+ * how a config is said back (durations, delays, targets).
+ */
+#ifndef HEDGE_CONFIG_H
+#define HEDGE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hedge.h"
+#include "hedge_user.h"
+
+/* Exit codes, the one place they are defined (usage text and README say
+ * the same). */
+#define EXIT_OK		0
+#define EXIT_ERROR	1
+#define EXIT_USAGE	2
+#define EXIT_DEGRADED	3	/* status: up but not all working (health) */
+
+#define NS_PER_US	1000ULL
+#define NS_PER_MS	1000000ULL
+#define NS_PER_S	1000000000ULL
+
+#define TARGET_STR	112	/* "[IPv6]:PORT,[IPv6]:PORT" */
+
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
+
+/* Everything a command was asked to do, validated. */
+struct options {
+	const char *dev;
+	struct hedge_config cfg;	/* targets, delay, window, id */
+	const struct delay_line *line;	/* NULL: auto, netem else tick */
+	enum format format;		/* status */
+	int window_given, bounds_given;
+	uint32_t max_inflight;		/* tick line: a power of 2 */
+};
+
+/* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */
+int usage_error(const char *fmt, const char *arg);
+/* `up`'s options into o, checked against each other; -1 said why. */
+int parse_up(int argc, char **argv, struct options *o);
+int parse_status(int argc, char **argv, struct options *o);
+int parse_down(int argc, char **argv, struct options *o);
+
+/* The delay lines hedge knows, in auto's order of preference. */
+extern const struct delay_line *const delay_lines[];
+extern const size_t n_delay_lines;
+const struct delay_line *line_of(unsigned int kind);
+
+/* An IPv4 address (mapped into IPv6, as hedge keeps it). */
+int is_v4(const struct hedge_target_key *t);
+int same_endpoint(const struct hedge_target_key *a,
+		  const struct hedge_target_key *b);
+int is_primary(const struct hedge_config *cfg,
+	       const struct hedge_target_key *k);
+int has_replica(const struct hedge_config *cfg);
+void format_duration(char *buf, size_t size, uint64_t ns);
+/* How `up` was told to delay: "10ms", or "p95 in 1ms..1s". */
+void describe_delay(const struct hedge_config *cfg, char *buf, size_t size);
+/* The target as --target took it. */
+void target_str(const struct hedge_target *t, char *buf, size_t size);
+/* A name fit for a terminal: control bytes as \xNN; buf of 4x + 1. */
+void printable(const char *s, char *buf, size_t size);
+
+#endif

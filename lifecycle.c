@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * lifecycle.c - `up` and `down`.
+ *
+ * up:   a list of steps, each with its undo: check the device -> build
+ *       the delay line (and load the object) -> pin the maps -> attach
+ *       the watcher and Splitter -> start the line. Each step done is
+ *       recorded; a failure undoes the steps done, in reverse.
+ * down: the same undos, all of them, in reverse, going on past errors.
+ *       They use only ids and names (filter names, the delay line's link
+ *       names, the pin dir), so that `down` removes a hedge whose map
+ *       layout this build cannot read.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include "lifecycle.h"
+
+#define BPFFS_MAGIC	0xcafe4a11
+
+/* What `up` has done so far, which is what `down` undoes. */
+struct run {
+	struct nl *nl;
+	const struct options *o;	/* up only */
+	struct instance *in;
+	struct hedge_config cfg;	/* valid unless cfg_unknown */
+	int cfg_unknown;		/* down of another layout: names only */
+	const struct delay_line *line;	/* chosen */
+	struct bpf_obj obj;
+};
+
+static int bpffs_mounted(void)
+{
+	struct statfs fs;
+
+	return !statfs(BPFFS, &fs) && (unsigned long)fs.f_type == BPFFS_MAGIC;
+}
+
+static int bpffs_empty(void)
+{
+	DIR *d = opendir(BPFFS);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return 0;
+	/* A fresh bpffs already holds the kernel's preloaded iterators. */
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, "maps.debug") &&
+		    strcmp(e->d_name, "progs.debug"))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+static const char *const pinned_maps[] = {
+	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, HEDGE_MAP_TARGETS, HEDGE_MAP_SCORES,
+	HEDGE_MAP_ADAPT, HEDGE_MAP_TICK, HEDGE_MAP_BUDGET,
+};
+#define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
+
+/* ---- the steps, each with its undo ------------------------------------ */
+
+/* The device: Ethernet-like, and no old ingress qdisc in clsact's place. */
+static int check_device(struct run *r)
+{
+	int ifindex = (int)if_nametoindex(r->o->dev), err;
+	struct nl_link link;
+	char kind[16];
+
+	if (!ifindex)
+		return fail("unknown device '%s'", r->o->dev);
+	err = nl_link_get(r->nl, ifindex, &link);
+	if (err)
+		return nl_fail(r->nl, err, "reading the device's type");
+	if (link.type != ARPHRD_ETHER && link.type != ARPHRD_LOOPBACK)
+		return fail("device '%s' is not Ethernet-like (link type %u): "
+			    "hedge needs Ethernet headers", r->o->dev,
+			    link.type);
+	/*
+	 * The old ingress qdisc sits where clsact goes, and a filter meant
+	 * for egress would silently land on its ingress hook.
+	 */
+	err = nl_ingress_qdisc_kind(r->nl, ifindex, kind);
+	if (err && err != -ENOENT)
+		return nl_fail(r->nl, err, "reading the device's qdiscs");
+	if (!err && *kind && strcmp(kind, "clsact"))
+		return fail("device '%s' has an '%s' qdisc where hedge needs "
+			    "clsact (which does its job too): remove it with "
+			    "'tc qdisc del dev %s %s'", r->o->dev, kind,
+			    r->o->dev, kind);
+	r->cfg.dev_ifindex = (uint32_t)ifindex;
+	if (link.type == ARPHRD_LOOPBACK)
+		r->cfg.flags |= HEDGE_F_DEV_IS_LOOPBACK;
+	if (r->in->found)
+		return fail("already up (run 'hedge down' first)");
+	if (r->in->foreign || if_nametoindex(DL_IN) ||
+	    !strcmp(r->o->dev, DL_IN) || !strcmp(r->o->dev, DL_OUT))
+		return fail("a device named " DL_IN " or " DL_OUT " exists and "
+			    "is not hedge's: the delay line needs those names");
+	return 0;
+}
+
+/* The map sizes for this run: a deadline queue per target, and whatever
+ * the delay line wants (which may shrink them further). */
+#define MAX_SIZES 12
+static const struct map_size *map_sizes(struct map_size *sizes,
+					const struct delay_line *line,
+					uint32_t n_targets, uint32_t inflight)
+{
+	const struct map_size *l;
+	size_t n = 0;
+
+	/* The rings from --max-inflight; each target's deadline queue has
+	 * room for both; the Scoreboard holds at least as many. */
+	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, inflight, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES,
+					inflight / HEDGE_BIG_SHARE, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORES,
+					inflight > HEDGE_SCOREBOARD_SIZE ?
+					inflight : HEDGE_SCOREBOARD_SIZE, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
+					inflight + inflight / HEDGE_BIG_SHARE };
+	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
+		sizes[n++] = *l;
+	sizes[n] = (struct map_size){ NULL, 0, 0 };
+	return sizes;
+}
+
+/* A map's memory as the kernel counts it (fdinfo "memlock"). */
+static int map_memory(int fd, uint64_t *bytes)
+{
+	char path[64], line[128];
+	unsigned long long v;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return fail("reading %s: %s", path, strerror(errno));
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "memlock: %llu", &v) == 1;
+	fclose(f);
+	if (!found)
+		return fail("reading %s: no memlock line", path);
+	*bytes += v;
+	return 0;
+}
+
+/*
+ * The memory hedge's maps take: each map's as the kernel counts it, and
+ * the deadline queues inside hedge_due (not in the object: their value
+ * size times their entries + 1, as the kernel allocates a queue).
+ */
+static int maps_memory(const struct bpf_obj *obj,
+		       const struct hedge_config *cfg, uint64_t *bytes)
+{
+	uint64_t entries = cfg->ring_mask + 1 + cfg->big_mask + 1 + 1;
+	int i;
+
+	*bytes = 0;
+	for (i = 0; i < obj->n_maps; i++)
+		if (map_memory(obj->maps[i].fd, bytes))
+			return -1;
+	if (cfg->delay_line == HEDGE_DL_TICK)
+		*bytes += cfg->n_targets * entries * sizeof(struct hedge_due);
+	return 0;
+}
+
+/*
+ * Build the delay line: the one asked for, or with auto netem, falling
+ * back to tick where the kernel has no netem. Then the object, sized for
+ * it, and its programs on the line.
+ */
+static int build_line(struct run *r)
+{
+	struct map_size sizes[MAX_SIZES];
+	size_t i;
+	int err = -ENOENT;
+
+	if (dl_create(r->nl, &r->cfg))
+		return -1;
+	for (i = 0; i < n_delay_lines && err == -ENOENT; i++) {
+		r->line = r->o->line ? r->o->line : delay_lines[i];
+		err = r->line->build(r->nl, &r->cfg);
+		if (err == -ENOENT && (r->o->line || i == n_delay_lines - 1))
+			return fail("this kernel has no %s", r->line->needs);
+	}
+	if (err)
+		return -1;
+	if (r->cfg.tick_cpu >= 0 && !r->line->start)
+		return fail("--tick-cpu is for the tick delay line, and this "
+			    "kernel has netem: add --delay-line tick");
+	r->cfg.delay_line = r->line->kind;
+	r->cfg.ring_mask = r->o->max_inflight - 1;
+	r->cfg.big_mask = r->o->max_inflight / HEDGE_BIG_SHARE - 1;
+	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets,
+				    r->o->max_inflight)))
+		return -1;
+	return dl_attach(r->nl, &r->cfg, r->line, &r->obj);
+}
+
+static int destroy_line(struct run *r)
+{
+	return dl_destroy(r->nl);
+}
+
+static int pin_maps(struct run *r)
+{
+	char path[128];
+	size_t i;
+	int err;
+
+	if (!bpffs_mounted()) {
+		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
+			return fail("mounting bpffs on " BPFFS ": %s%s",
+				    strerror(errno), errno == EPERM ? " (mount "
+				    "it first, or run with CAP_SYS_ADMIN)" : "");
+		r->cfg.flags |= HEDGE_F_MOUNTED_BPFFS;
+	}
+	if (mkdir(r->in->pin_dir, 0700))
+		return fail("creating %s: %s", r->in->pin_dir, strerror(errno));
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
+			 pinned_maps[i]);
+		err = obj_pin(obj_map_fd(&r->obj, pinned_maps[i]), path);
+		if (err)
+			return fail("pinning %s: %s", path, strerror(-err));
+	}
+	return 0;
+}
+
+static int unpin_maps(struct run *r)
+{
+	char path[128];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
+			 pinned_maps[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = fail("removing %s: %s", path, strerror(errno));
+	}
+	if (rmdir(r->in->pin_dir) && errno != ENOENT)
+		ret = fail("removing %s: %s", r->in->pin_dir, strerror(errno));
+	/* bpffs we mounted goes again, unless someone else used it since. */
+	if (!r->cfg_unknown && (r->cfg.flags & HEDGE_F_MOUNTED_BPFFS) &&
+	    bpffs_mounted() && bpffs_empty() && umount(BPFFS))
+		ret = fail("unmounting " BPFFS ": %s", strerror(errno));
+	return ret;
+}
+
+static int fill_maps(struct run *r)
+{
+	const struct hedge_config *cfg = &r->cfg;
+	int targets = obj_map_fd(&r->obj, HEDGE_MAP_TARGETS);
+	int adapt = obj_map_fd(&r->obj, HEDGE_MAP_ADAPT);
+	int budget = obj_map_fd(&r->obj, HEDGE_MAP_BUDGET);
+	struct hedge_adapt first = { .delay_ns = cfg->delay_ns };
+	struct hedge_budget full = { .tokens = (int64_t)cfg->budget_cap };
+	uint32_t i, zero = 0;
+	int err = 0;
+
+	for (i = 0; i < cfg->n_targets && !err; i++) {
+		uint32_t replica = i | HEDGE_TARGET_REPLICA;
+
+		err = map_update(targets, &cfg->targets[i].primary, &i);
+		/* A replica that is a target too is known as that (its
+		 * answers to hedges are told apart by the Scoreboard). */
+		if (!err && cfg->targets[i].replica.port &&
+		    !is_primary(cfg, &cfg->targets[i].replica))
+			err = map_update(targets, &cfg->targets[i].replica,
+					 &replica);
+		if (!err)
+			err = map_update(adapt, &i, &first);
+		if (!err)
+			err = map_update(budget, &i, &full);
+	}
+	if (!err)
+		err = map_update(obj_map_fd(&r->obj, HEDGE_MAP_CONFIG), &zero,
+				 cfg);
+	return err ? fail("filling the BPF maps: %s", strerror(-err)) : 0;
+}
+
+static int attach(struct run *r)
+{
+	int dev = (int)r->cfg.dev_ifindex, err;
+
+	err = nl_clsact_add(r->nl, dev);
+	if (!err)
+		r->cfg.flags |= HEDGE_F_CREATED_CLSACT;
+	else if (err != -EEXIST)	/* EEXIST: another tool's; share it */
+		return nl_fail(r->nl, err, "adding the clsact qdisc to the "
+			       "device");
+	if (fill_maps(r))
+		return -1;
+	/* The watcher first: every response to a cloned request is seen. */
+	err = nl_bpf_filter_add(r->nl, dev, 1, obj_prog_fd(&r->obj,
+				HEDGE_PROG_WATCHER), HEDGE_PROG_WATCHER);
+	if (err)
+		return nl_fail(r->nl, err, "attaching the watcher");
+	err = nl_bpf_filter_add(r->nl, dev, 0, obj_prog_fd(&r->obj,
+				HEDGE_PROG_SPLITTER), HEDGE_PROG_SPLITTER);
+	return err ? nl_fail(r->nl, err, "attaching the Splitter") : 0;
+}
+
+/* Remove hedge's filter from one hook of the device: only its own. */
+static int detach_one(struct run *r, int ifindex, int ingress,
+		      const char *name, int *others, int *had)
+{
+	struct tc_filter ours;
+	int n = find_ours(r->nl, ifindex, ingress, name, &ours), err;
+
+	if (n < 0)
+		return -1;
+	*others += n - !!ours.handle;
+	*had |= !!ours.handle;
+	if (!ours.handle)
+		return 0;
+	err = nl_filter_del(r->nl, ifindex, ingress, ours.prio, ours.handle);
+	return err ? nl_fail(r->nl, err, ingress ? "detaching the watcher" :
+			     "detaching the Splitter") : 0;
+}
+
+/* hedge's filters off one device, and the clsact it made if it is bare:
+ * with the config unknown, any clsact left bare. */
+static int detach_dev(struct run *r, int dev)
+{
+	int others = 0, had = 0, ret = 0, err;
+
+	/* The Splitter first: no new clones while the rest goes. */
+	ret |= detach_one(r, dev, 0, HEDGE_PROG_SPLITTER, &others, &had);
+	ret |= detach_one(r, dev, 1, HEDGE_PROG_WATCHER, &others, &had);
+	if (ret || others || !(r->cfg_unknown ? had :
+			       !!(r->cfg.flags & HEDGE_F_CREATED_CLSACT)))
+		return ret;
+	err = nl_clsact_del(r->nl, dev);
+	return err ? nl_fail(r->nl, err, "removing the clsact qdisc") : 0;
+}
+
+/* The filters: on the config's device, or, of another layout, wherever
+ * filters of hedge's names are. A device deleted since took them along. */
+static int detach(struct run *r)
+{
+	struct if_nameindex *all, *i;
+	char name[IF_NAMESIZE];
+	int ret = 0;
+
+	if (!r->cfg_unknown)
+		return if_indextoname(r->cfg.dev_ifindex, name) ?
+		       detach_dev(r, (int)r->cfg.dev_ifindex) : 0;
+	all = if_nameindex();
+	if (!all)
+		return fail("listing devices: %s", strerror(errno));
+	for (i = all; i->if_index; i++)
+		if (strcmp(i->if_name, DL_IN) && strcmp(i->if_name, DL_OUT))
+			ret |= detach_dev(r, (int)i->if_index);
+	if_freenameindex(all);
+	return ret;
+}
+
+static int start_line(struct run *r)
+{
+	return r->line->start ? r->line->start(&r->cfg) : 0;
+}
+
+struct step {
+	int (*apply)(struct run *r);
+	int (*undo)(struct run *r);	/* safe after a partial apply */
+};
+
+static const struct step steps[] = {
+	{ check_device, NULL },
+	{ build_line, destroy_line },
+	{ pin_maps, unpin_maps },
+	{ attach, detach },
+	{ start_line, NULL },
+};
+#define N_STEPS (sizeof(steps) / sizeof(steps[0]))
+
+/* Undo steps[0..n) in reverse, going on past errors. */
+static int undo(struct run *r, size_t n)
+{
+	int ret = 0;
+
+	while (n--)
+		if (steps[n].undo)
+			ret |= steps[n].undo(r);
+	return ret ? -1 : 0;
+}
+
+int cmd_up(struct nl *nl, struct instance *in, struct options *o)
+{
+	struct run r = { .nl = nl, .o = o, .in = in, .cfg = o->cfg };
+	char delay[80], dev[IF_NAMESIZE * 4];
+	uint64_t mem = 0;
+	size_t done;
+
+	for (done = 0; done < N_STEPS; done++)
+		if (steps[done].apply(&r)) {
+			/* the failed step may have half happened */
+			undo(&r, done + 1);
+			obj_close(&r.obj);
+			return EXIT_ERROR;
+		}
+	if (maps_memory(&r.obj, &r.cfg, &mem)) {
+		undo(&r, N_STEPS);
+		obj_close(&r.obj);
+		return EXIT_ERROR;
+	}
+	obj_close(&r.obj);
+	describe_delay(&r.cfg, delay, sizeof(delay));
+	printable(o->dev, dev, sizeof(dev));
+	printf("hedge up on %s: %u target%s%s, delay %s (%s delay line)\n",
+	       dev, r.cfg.n_targets, r.cfg.n_targets > 1 ? "s" : "",
+	       has_replica(&r.cfg) ? " (hedged to replicas where given)" : "",
+	       delay, r.line->name);
+	printf("maps: %.1f MiB for %u requests in flight\n",
+	       (double)mem / (1 << 20), r.cfg.delay_line == HEDGE_DL_TICK ?
+	       o->max_inflight : HEDGE_SCOREBOARD_SIZE);
+	return EXIT_OK;
+}
+
+int cmd_down(struct nl *nl, struct instance *in)
+{
+	struct run r = { .nl = nl, .in = in, .cfg = in->cfg,
+			 .cfg_unknown = in->other_layout };
+
+	if (!in->found) {
+		printf("hedge is not up: nothing to do\n");
+		return EXIT_OK;
+	}
+	if (undo(&r, N_STEPS))
+		return EXIT_ERROR;
+	printf("hedge down\n");
+	return EXIT_OK;
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* lifecycle.h - bringing hedge up (with rollback) and down (lifecycle.c). */
+#ifndef HEDGE_LIFECYCLE_H
+#define HEDGE_LIFECYCLE_H
+
+#include "config.h"
+#include "instance.h"
+
+/* Both return an exit code; `in` holds the lock. */
+int cmd_up(struct nl *nl, struct instance *in, struct options *o);
+int cmd_down(struct nl *nl, struct instance *in);
+
+#endif

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * print_prom.c - `hedge status --prometheus`: the text exposition format
+ * 0.0.4. Label values go through label(): \\, \" and \n escaped.
+ */
+#include <stdio.h>
+#include "snapshot.h"
+
+static void label(const char *name, const char *val)
+{
+	printf("%s=\"", name);
+	for (; *val; val++) {
+		if (*val == '\\' || *val == '"')
+			printf("\\%c", *val);
+		else if (*val == '\n')
+			printf("\\n");
+		else
+			putchar(*val);
+	}
+	putchar('"');
+}
+
+static void family(const char *name, const char *help, const char *type)
+{
+	printf("# HELP hedge_%s %s\n# TYPE hedge_%s %s\n", name, help, name,
+	       type);
+}
+
+/* A sample of a target: hedge_NAME{target="..."[,le="..."]} */
+static void sample_start(const struct snapshot *s, const char *name,
+			 uint32_t t)
+{
+	printf("hedge_%s{", name);
+	label("target", s->target[t]);
+}
+
+/* Response times as a Prometheus histogram: a bucket per power of two
+ * (every HEDGE_HIST_SUB of hedge's own), cumulative, then +Inf. */
+static void response_time(const struct snapshot *s)
+{
+	const char *name = "response_time_seconds";
+	uint64_t below;
+	uint32_t t, b;
+
+	family(name, "Time from a request to its first response.",
+	       "histogram");
+	for (t = 0; t < s->n; t++) {
+		const struct hedge_stats *st = &s->st[t];
+
+		below = 0;
+		for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++) {
+			below += st->rt[b];
+			if ((b + 1) % HEDGE_HIST_SUB)
+				continue;
+			sample_start(s, "response_time_seconds_bucket", t);
+			printf(",le=\"%.9f\"} %llu\n",
+			       (double)hedge_hist_floor_ns(b + 1) / NS_PER_S,
+			       (unsigned long long)below);
+		}
+		below += st->rt[HEDGE_HIST_BUCKETS - 1];
+		sample_start(s, "response_time_seconds_bucket", t);
+		printf(",le=\"+Inf\"} %llu\n", (unsigned long long)below);
+		sample_start(s, "response_time_seconds_sum", t);
+		printf("} %.9f\n", (double)st->rt_sum_ns / NS_PER_S);
+		sample_start(s, "response_time_seconds_count", t);
+		printf("} %llu\n", (unsigned long long)below);
+	}
+}
+
+void print_prom(const struct snapshot *s)
+{
+	size_t i;
+	uint32_t t;
+
+	family("up", "Whether hedge is up.", "gauge");
+	printf("hedge_up 1\n");
+	family("info", "The running hedge: its device and delay line.",
+	       "gauge");
+	printf("hedge_info{");
+	label("dev", s->dev);
+	printf(",");
+	label("delay_line", s->line);
+	printf("} 1\n");
+	for (i = 0; i < n_hedge_counters; i++) {
+		const struct counter *c = &hedge_counters[i];
+
+		family(c->prom, c->help, "counter");
+		for (t = 0; t < s->n; t++) {
+			sample_start(s, c->prom, t);
+			printf("} %llu\n", counter_value(&s->st[t], c));
+		}
+	}
+	family("delay_seconds", "The delay a request gets now.", "gauge");
+	for (t = 0; t < s->n; t++) {
+		sample_start(s, "delay_seconds", t);
+		printf("} %.9f\n", (double)s->delay_ns[t] / NS_PER_S);
+	}
+	response_time(s);
+}

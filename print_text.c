@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * print_text.c - `hedge status` for a person. Names from the kernel go
+ * through printable(): no escape sequence reaches the terminal.
+ */
+#include <stdio.h>
+#include "snapshot.h"
+
+static void print_counters(const struct snapshot *s, uint32_t t)
+{
+	const struct hedge_stats *st = &s->st[t];
+	int replica = !!s->cfg.targets[t].replica.port, first = 1;
+	size_t i;
+
+	for (i = 0; i < n_hedge_counters; i++) {
+		const struct counter *c = &hedge_counters[i];
+
+		if (!c->text || ((c->flags & COUNTER_REPLICA) && !replica))
+			continue;
+		printf("%s%s %llu", first ? "  " : ", ", c->text,
+		       counter_value(st, c));
+		first = 0;
+	}
+	printf("\n");
+	if (st->responses)
+		printf("  response time: p50 <= %llu us, p99 <= %llu us, "
+		       "mean %llu us\n",
+		       (unsigned long long)(rt_percentile_ns(st, 50) / NS_PER_US),
+		       (unsigned long long)(rt_percentile_ns(st, 99) / NS_PER_US),
+		       (unsigned long long)(st->rt_sum_ns / st->responses /
+					    NS_PER_US));
+	/* How long after their deadlines hedges left: never before. */
+	printf("  hedge lateness: %llu early, p50 <= %llu us, p99 <= %llu us, "
+	       "max %llu us\n", (unsigned long long)st->early,
+	       (unsigned long long)late_percentile_us(st, 50),
+	       (unsigned long long)late_percentile_us(st, 99),
+	       (unsigned long long)(st->late_max_ns / NS_PER_US));
+}
+
+void print_text(const struct snapshot *s)
+{
+	char dev[4 * IF_NAMESIZE + 1], delay[80], window[32];
+	size_t i;
+	uint32_t t;
+
+	printable(s->dev, dev, sizeof(dev));
+	describe_delay(&s->cfg, delay, sizeof(delay));
+	format_duration(window, sizeof(window), s->cfg.window_ns);
+	printf("up on %s: delay %s (%s delay line), window %s, id %u:%u, "
+	       "budget %u%% + %u/s\n", dev, delay, s->line, window,
+	       s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
+	       s->cfg.budget_min_rate);
+	for (t = 0; t < s->n; t++) {
+		printf("target %s: delay now %llu us\n", s->target[t],
+		       (unsigned long long)(s->delay_ns[t] / NS_PER_US));
+		print_counters(s, t);
+	}
+	if (s->has_ticker)
+		printf("ticker: %llu ticks on CPU %u, the last %llu us ago\n",
+		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
+		       (unsigned long long)(s->tick_ago_ns / NS_PER_US));
+	printf("programs (ns per packet while kernel.bpf_stats_enabled=1):");
+	for (i = 0; i < s->n_progs; i++) {
+		const struct prog_cost *c = &s->progs[i];
+
+		if (!c->known)
+			printf(" %s unknown (needs CAP_SYS_ADMIN)", c->label);
+		else
+			printf(" %s %llu ns x %llu", c->label,
+			       (unsigned long long)(c->run_cnt ?
+				c->run_time_ns / c->run_cnt : 0),
+			       (unsigned long long)c->run_cnt);
+	}
+	printf("\n");
+}
+
+void print_not_up(enum format format)
+{
+	printf(format == FORMAT_PROMETHEUS ? "# HELP hedge_up Whether hedge is "
+	       "up.\n# TYPE hedge_up gauge\nhedge_up 0\n" :
+	       format == FORMAT_JSON ? "{\"up\":false}\n" : "hedge is not up\n");
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * snapshot.c - a running hedge's state read once into a struct snapshot:
+ * its config, each target's counters summed over CPUs and its delay now,
+ * the ticker, the programs' costs. A read that fails is an error, never
+ * a zero. Also the table of per-target counters all printers share.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "snapshot.h"
+
+/* ---- the counters: one line per counter of struct hedge_stats --------- */
+
+#define COUNTER(f, text, json, prom, help, flags) \
+	{ offsetof(struct hedge_stats, f), text, json, prom, help, flags }
+
+const struct counter hedge_counters[] = {
+	/* field, text, JSON key, Prometheus name (after hedge_), HELP, flags; one line each (long lines: a table) */
+	COUNTER(requests, "requests", "requests", "requests_total", "Requests to the target seen by the Splitter.", 0),
+	COUNTER(hedges_sent, "hedges sent", "hedges_sent", "hedges_sent_total", "Hedges sent: requests unanswered after the delay.", 0),
+	COUNTER(hedges_cancelled, "hedges cancelled", "hedges_cancelled", "hedges_cancelled_total", "Hedges not sent: the response came first.", 0),
+	COUNTER(hedges_refused, "hedges refused", "hedges_refused", "hedges_refused_total", "Hedges not sent: over the hedging budget.", 0),
+	COUNTER(responses, "responses", "responses", "responses_total", "First responses, passed to the client.", 0),
+	COUNTER(duplicates, "duplicates dropped", "duplicates_dropped", "duplicates_dropped_total", "Later responses to an answered request, dropped.", 0),
+	COUNTER(hedges_won, "hedges won (the replica answered first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first.", COUNTER_REPLICA),
+	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second.", COUNTER_REPLICA),
+	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
+	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
+	COUNTER(requests_fragmented, "requests not hedged (fragmented)", "requests_fragmented", "requests_fragmented_total", "Fragmented requests, passed unhedged.", 0),
+	COUNTER(requests_gso, "requests not hedged (several datagrams in one skb)", "requests_gso", "requests_gso_total", "GSO/UDP_SEGMENT skbs of several requests, passed unhedged.", 0),
+	COUNTER(responses_invalid, "responses the stack would drop (passed, not judged)", "responses_invalid", "responses_invalid_total", "Responses with a bad checksum, length or packet type: passed, the request left as it was.", 0),
+	COUNTER(responses_gro, "GRO-coalesced responses (passed, not judged)", "responses_gro", "responses_gro_total", "GRO-coalesced response skbs, passed without judging them.", 0),
+	COUNTER(too_big, "too big to park", "too_big", "too_big_total", "Requests not hedged: bigger than a parking slot (tick line).", 0),
+	COUNTER(ring_full, "ring full", "ring_full", "ring_full_total", "Requests not hedged: no free slot on the tick line (see --max-inflight).", 0),
+	COUNTER(queue_full, "queue full", "queue_full", "queue_full_total", "Requests not hedged: the deadline queue was full.", 0),
+	COUNTER(evicted, "evicted", "evicted", "evicted_total", "Requests not hedged: the Scoreboard evicted their entry before the deadline.", 0),
+	COUNTER(clone_failed, "clone failed", "clone_failed", "clone_failed_total", "Requests not hedged: a clone, copy or redirect failed.", 0),
+	COUNTER(copy_clash, "copy clash", "copy_clash", "copy_clash_total", "Hedges not sent: the replica's key held the client's own live request.", 0),
+	COUNTER(delayed, "delayed", "delayed", "delayed_total", "Copies put in the delay line.", 0),
+	COUNTER(rescued, "rescued", "rescued", "rescued_total", "Copies the Rescuer got back from the delay line.", 0),
+};
+const size_t n_hedge_counters = sizeof(hedge_counters) /
+				sizeof(hedge_counters[0]);
+
+/* ---- per-CPU counters ------------------------------------------------- */
+
+/* The per-CPU sum goes __u64 by __u64: the struct is nothing else. */
+_Static_assert(sizeof(struct hedge_stats) % 8 == 0,
+	       "struct hedge_stats is made of __u64s");
+
+/* Fields that are maxima over CPUs, not sums. */
+static const size_t maxima[] = {
+	offsetof(struct hedge_stats, late_max_ns),
+};
+
+int cpu_list_count(const char *s)
+{
+	unsigned long a, b, highest = 0;
+	char *end;
+	int any = 0;
+
+	for (;;) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		a = b = strtoul(s, &end, 10);
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return -1;
+			b = strtoul(s, &end, 10);
+		}
+		if (b < a || b > 65535)
+			return -1;
+		highest = b > highest ? b : highest;
+		any = 1;
+		s = end;
+		if (*s != ',')
+			break;
+		s++;
+	}
+	if (*s == '\n')
+		s++;
+	return any && !*s ? (int)highest + 1 : -1;
+}
+
+/* A per-CPU map returns one value per possible CPU, online or not. */
+static int possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	char line[4096];
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fgets(line, sizeof(line), f) ? cpu_list_count(line) : -1;
+	fclose(f);
+	return n > 0 ? n : -EINVAL;
+}
+
+static int is_maximum(size_t off)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(maxima) / sizeof(maxima[0]); i++)
+		if (maxima[i] == off)
+			return 1;
+	return 0;
+}
+
+int stats_read(int fd, uint32_t target, struct hedge_stats *sum)
+{
+	int cpu, n = possible_cpus(), err;
+	struct hedge_stats *per_cpu;
+	__u64 *to = (__u64 *)sum;
+	size_t w;
+
+	memset(sum, 0, sizeof(*sum));
+	if (n < 0)
+		return n;
+	per_cpu = calloc((size_t)n, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	err = map_lookup(fd, &target, per_cpu);
+	for (cpu = 0; cpu < n && !err; cpu++) {
+		const __u64 *from = (const __u64 *)&per_cpu[cpu];
+
+		for (w = 0; w < sizeof(*sum) / 8; w++)
+			if (!is_maximum(w * 8))
+				to[w] += from[w];
+			else if (from[w] > to[w])
+				to[w] = from[w];
+	}
+	free(per_cpu);
+	return err;
+}
+
+/* ---- percentiles ------------------------------------------------------ */
+
+/* The lateness of `pct` percent of the hedges, at most: a bucket's top. */
+uint64_t late_percentile_us(const struct hedge_stats *st, double pct)
+{
+	uint64_t seen = 0, late = st->hedges_sent - st->early;
+	int i;
+
+	for (i = 0; i < HEDGE_LATE_BUCKETS - 1; i++) {
+		seen += st->late[i];
+		if (late && seen >= pct / 100 * late)
+			break;
+	}
+	if (i < HEDGE_LATE_BUCKETS - 1 &&
+	    (i + 1) * HEDGE_LATE_STEP_NS < st->late_max_ns)
+		return (i + 1) * HEDGE_LATE_STEP_NS / NS_PER_US;
+	return st->late_max_ns / NS_PER_US;	/* the open last bucket */
+}
+
+/* Response time of `pct` percent of the responses, at most: the top of
+ * the bucket it falls in (the last bucket has none: its bottom). */
+uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct)
+{
+	uint64_t seen = 0, count = 0;
+	uint32_t b;
+
+	for (b = 0; b < HEDGE_HIST_BUCKETS; b++)
+		count += st->rt[b];
+	for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++) {
+		seen += st->rt[b];
+		if (count && seen >= pct / 100 * count)
+			return hedge_hist_floor_ns(b + 1);
+	}
+	return count ? hedge_hist_floor_ns(HEDGE_HIST_BUCKETS - 1) : 0;
+}
+
+/* ---- reading it all once ---------------------------------------------- */
+
+/* Each target's delay now: its adaptive delay, or the fixed one. */
+static int read_delays(const struct instance *in, struct snapshot *s)
+{
+	struct hedge_adapt a;
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < s->n; i++) {
+		if (!(s->cfg.flags & HEDGE_F_ADAPTIVE)) {
+			s->delay_ns[i] = s->cfg.delay_ns;
+			continue;
+		}
+		if (in->adapt_fd < 0)
+			return fail("reading the adaptive delays: the "
+				    HEDGE_MAP_ADAPT " map cannot be opened here");
+		err = map_lookup(in->adapt_fd, &i, &a);
+		if (err)
+			return fail("reading the adaptive delays: %s",
+				    strerror(-err));
+		s->delay_ns[i] = a.delay_ns;
+	}
+	return 0;
+}
+
+/* The tick line's pulse: how many ticks, and how long since the last. */
+static int read_ticker(const struct instance *in, struct snapshot *s)
+{
+	struct timespec now;
+	uint32_t zero = 0;
+	int err;
+
+	if (s->cfg.delay_line != HEDGE_DL_TICK)
+		return 0;
+	if (in->tick_fd < 0)
+		return fail("reading the ticker: the " HEDGE_MAP_TICK " map "
+			    "cannot be opened here");
+	err = map_lookup(in->tick_fd, &zero, &s->ticker);
+	if (err)
+		return fail("reading the ticker: %s", strerror(-err));
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+	if (clock_gettime(CLOCK_MONOTONIC, &now))
+		return fail("reading the clock: %s", strerror(errno));
+	s->tick_ago_ns = (uint64_t)now.tv_sec * NS_PER_S +
+			 (uint64_t)now.tv_nsec - s->ticker.last_ns;
+	s->has_ticker = 1;
+	return 0;
+}
+
+/*
+ * Each program's cost per packet by the kernel's own accounting (counting
+ * only while kernel.bpf_stats_enabled is 1). Looking a program up by id
+ * needs CAP_SYS_ADMIN: without it, the cost is unknown, and said so.
+ */
+static int read_costs(struct nl *nl, struct snapshot *s)
+{
+	const struct hedge_config *cfg = &s->cfg;
+	const struct { const char *label, *name; int ifindex, ingress; }
+	progs[SNAP_PROGS] = {
+		{ "splitter", HEDGE_PROG_SPLITTER, (int)cfg->dev_ifindex, 0 },
+		{ "watcher", HEDGE_PROG_WATCHER, (int)cfg->dev_ifindex, 1 },
+		{ "rescuer", HEDGE_PROG_RESCUER, (int)cfg->rescue_ifindex, 1 },
+		{ "ticker", HEDGE_PROG_TICKER, (int)cfg->delay_ifindex, 1 },
+	};
+	size_t i;
+	long id;
+
+	s->n_progs = cfg->delay_line == HEDGE_DL_TICK ? 4 : 3;
+	for (i = 0; i < s->n_progs; i++) {
+		struct prog_cost *c = &s->progs[i];
+
+		c->label = progs[i].label;
+		id = filter_prog_id(nl, progs[i].ifindex, progs[i].ingress,
+				    progs[i].name);
+		if (id < 0)
+			return -1;
+		c->known = id > 0 && !prog_run_stats((uint32_t)id,
+						     &c->run_time_ns,
+						     &c->run_cnt);
+	}
+	return 0;
+}
+
+int snapshot_take(struct nl *nl, const struct instance *in,
+		  struct snapshot *s)
+{
+	const struct delay_line *line;
+	uint32_t i;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = in->cfg;
+	s->n = s->cfg.n_targets < HEDGE_MAX_TARGETS ? s->cfg.n_targets :
+	       HEDGE_MAX_TARGETS;
+	if (!if_indextoname(s->cfg.dev_ifindex, s->dev))
+		return fail("reading the hedged device's name (ifindex %u): %s",
+			    s->cfg.dev_ifindex, strerror(errno));
+	line = line_of(s->cfg.delay_line);
+	s->line = line ? line->name : "?";
+	for (i = 0; i < s->n; i++) {
+		target_str(&s->cfg.targets[i], s->target[i],
+			   sizeof(s->target[i]));
+		err = stats_read(in->stats_fd, i, &s->st[i]);
+		if (err)
+			return fail("reading the counters of target %s: %s",
+				    s->target[i], strerror(-err));
+	}
+	if (read_delays(in, s) || read_ticker(in, s) || read_costs(nl, s))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * snapshot.h - a running hedge's state, read once (snapshot.c), and the
+ * three printers that take it (print_text.c, print_json.c, print_prom.c).
+ */
+#ifndef HEDGE_SNAPSHOT_H
+#define HEDGE_SNAPSHOT_H
+
+#include <net/if.h>
+#include "config.h"
+#include "instance.h"
+
+/*
+ * The per-target counters, one line each in hedge_counters[] (snapshot.c),
+ * shared by all three printers: adding a __u64 to struct hedge_stats and
+ * one line there is all a new counter needs (the per-CPU sum takes every
+ * __u64 of the struct).
+ */
+enum counter_flags {
+	COUNTER_REPLICA = 1 << 0,	/* shown for targets with a replica */
+};
+
+struct counter {
+	size_t field;		/* offsetof(struct hedge_stats, ...) */
+	const char *text;	/* "hedges sent"; NULL: said elsewhere */
+	const char *json;	/* "hedges_sent" */
+	const char *prom;	/* "hedges_sent_total" (after "hedge_") */
+	const char *help;	/* Prometheus HELP */
+	unsigned int flags;	/* enum counter_flags */
+};
+
+extern const struct counter hedge_counters[];
+extern const size_t n_hedge_counters;
+
+static inline unsigned long long counter_value(const struct hedge_stats *st,
+					       const struct counter *c)
+{
+	return *(const __u64 *)((const char *)st + c->field);
+}
+
+struct prog_cost {
+	const char *label;
+	int known;		/* 0: its accounting cannot be read here */
+	uint64_t run_time_ns, run_cnt;
+};
+
+#define SNAP_PROGS	4
+
+struct snapshot {
+	struct hedge_config cfg;
+	char dev[IF_NAMESIZE];		/* as the kernel names it */
+	const char *line;		/* the delay line's name */
+	uint32_t n;			/* targets */
+	char target[HEDGE_MAX_TARGETS][TARGET_STR];
+	struct hedge_stats st[HEDGE_MAX_TARGETS];	/* summed over CPUs */
+	uint64_t delay_ns[HEDGE_MAX_TARGETS];		/* each one's now */
+	int has_ticker;			/* tick line */
+	struct hedge_ticker ticker;
+	uint64_t tick_ago_ns;
+	size_t n_progs;
+	struct prog_cost progs[SNAP_PROGS];
+};
+
+/* Every read, once; any that fails is an error said in one line (-1). */
+int snapshot_take(struct nl *nl, const struct instance *in,
+		  struct snapshot *s);
+/* Target `target`'s counters in the per-CPU stats map, summed; -errno. */
+int stats_read(int fd, uint32_t target, struct hedge_stats *sum);
+/* The count of CPUs a list like "0", "0-3", "0,2-3" names (highest + 1);
+ * -1 if it is not such a list. */
+int cpu_list_count(const char *list);
+
+uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct);
+uint64_t late_percentile_us(const struct hedge_stats *st, double pct);
+
+void print_text(const struct snapshot *s);
+void print_json(const struct snapshot *s);
+void print_prom(const struct snapshot *s);
+/* What each format says when hedge is not up. */
+void print_not_up(enum format format);
+
+#endif
