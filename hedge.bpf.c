@@ -149,8 +149,12 @@ int hedge_splitter(struct __sk_buff *skb)
 	if (unhedgeable(skb, &d))
 		return TC_ACT_UNSPEC;
 	/* The tick line parks whole frames: a bigger one is not hedged. */
-	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX)
+	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX) {
+		st = stats(d.target);
+		if (st)
+			st->too_big++;
 		return TC_ACT_UNSPEC;
+	}
 
 	now = bpf_ktime_get_ns();
 	fresh.sent_ns = now;
@@ -181,9 +185,13 @@ int hedge_splitter(struct __sk_buff *skb)
 		st->requests++;
 	deposit(cfg, d.target);
 	if (cfg->delay_line == HEDGE_DL_TICK)
-		park(skb, &d.key, &fresh);
-	else
-		bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+		park(skb, cfg, &d.key, &fresh, st);
+	else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
+		if (st)
+			st->clone_failed++;
+	} else if (st) {
+		st->delayed++;
+	}
 	return TC_ACT_UNSPEC;
 }
 
@@ -400,9 +408,12 @@ static __always_inline void count_hedge(struct hedge_stats *st,
  * A hedge to a replica that is also a target: record the hedge under its
  * own key as a COPY first, or the Splitter would take it for a new request
  * to that target (and hedge it back), and the watcher would not know its
- * answer for the replica's.
+ * answer for the replica's. A live request of the client's own on that
+ * key (same 5-tuple and ID) is never written over: -1, the hedge is not
+ * sent. An older COPY, or an entry past its window, is.
  */
-static __always_inline int mark_copy(const struct datagram *d,
+static __always_inline int mark_copy(const struct hedge_config *cfg,
+				     const struct datagram *d,
 				     const struct hedge_target_key *replica,
 				     __u32 target)
 {
@@ -414,13 +425,29 @@ static __always_inline int mark_copy(const struct datagram *d,
 	struct hedge_target_key tk = *replica;
 	struct hedge_key key = d->key;
 	__u32 *role = bpf_map_lookup_elem(&hedge_targets, &tk);
+	struct hedge_entry *old;
 
 	if (!role || (*role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
 	__builtin_memcpy(key.daddr, replica->addr, HEDGE_ADDR_LEN);
 	key.dport = replica->port;
 	copy.deadline_ns = copy.sent_ns;
+	if (!bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_NOEXIST))
+		return 0;
+	old = bpf_map_lookup_elem(&hedge_scores, &key);
+	if (old && old->state != HEDGE_COPY &&
+	    !expired(old, cfg, copy.sent_ns))
+		return -1;
 	return bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_ANY) ? -1 : 0;
+}
+
+/* The Rescuer took the hedge but does not send it after all: the request
+ * waits for its own answer again, and the budget gets its hedge back. */
+static __always_inline void unsend(const struct hedge_config *cfg,
+				   struct hedge_entry *e)
+{
+	__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED, HEDGE_PENDING);
+	refund(cfg, e->target);
 }
 
 SEC("tc/rescuer")
@@ -436,9 +463,20 @@ int hedge_rescuer(struct __sk_buff *skb)
 	/* Everything on the delay line that is not a due hedge ends here. */
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
 		return TC_ACT_SHOT;
+	st = stats(d.target);
+	if (st)
+		st->rescued++;
 	e = live_entry(cfg, &d.key);
-	if (!e)
+	if (!e) {
+		/* netem: with a fixed delay well inside the window, an entry
+		 * gone at its deadline was evicted (the tick line knows
+		 * each request's own delay: see send_due()). */
+		if (st && cfg->delay_line == HEDGE_DL_NETEM &&
+		    !(cfg->flags & HEDGE_F_ADAPTIVE) &&
+		    cfg->window_ns > 2 * cfg->delay_ns)
+			st->evicted++;
 		return TC_ACT_SHOT;
+	}
 
 	st = stats(e->target);
 	state = __sync_val_compare_and_swap(&e->state, HEDGE_PENDING,
@@ -457,13 +495,22 @@ int hedge_rescuer(struct __sk_buff *skb)
 			st->hedges_refused++;
 		return TC_ACT_SHOT;
 	}
-	if (st)
-		count_hedge(st, e);
 
 	replica = replica_of(cfg, e->target);
-	if (replica && (rewrite(skb, &d, 1, replica) ||
-			mark_copy(&d, replica, e->target)))
+	if (replica && mark_copy(cfg, &d, replica, e->target)) {
+		unsend(cfg, e);
+		if (st)
+			st->copy_clash++;
 		return TC_ACT_SHOT;
+	}
+	if (replica && rewrite(skb, &d, 1, replica)) {
+		unsend(cfg, e);
+		if (st)
+			st->clone_failed++;
+		return TC_ACT_SHOT;
+	}
+	if (st)
+		count_hedge(st, e);
 	mark_hedge(skb);
 	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
 		/*
@@ -510,7 +557,7 @@ int hedge_ticker(struct __sk_buff *skb)
 		queue = bpf_map_lookup_elem(&hedge_due, &target);
 		if (!queue || bpf_map_pop_elem(queue, &due))
 			break;
-		send_due(skb, cfg, &due);
+		send_due(skb, cfg, &due, target, now);
 	}
 	/* One target's delay per tick, in turn. */
 	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)

@@ -24,6 +24,7 @@
 #include "../hedge.h"
 #include "../hedge_user.h"
 
+#define PARK_SLOTS	32768	/* a power of 2, >= RUNS */
 #define RUNS 20000
 
 static struct bpf_obj obj;
@@ -123,7 +124,18 @@ int main(void)
 	uint32_t zero = 0, i;
 	uint64_t total = 0;
 
-	if (obj_load(&obj, NULL))
+	/* A tick ring (and queue) with a free slot for every run: the
+	 * parking case then measures parking, not a full ring. */
+	const struct map_size sizes[] = {
+		{ HEDGE_MAP_PARKED, PARK_SLOTS, 0 },
+		{ HEDGE_MAP_FRAMES, PARK_SLOTS / HEDGE_BIG_SHARE, 0 },
+		{ HEDGE_MAP_DUE, HEDGE_MAX_TARGETS,
+		  PARK_SLOTS + PARK_SLOTS / HEDGE_BIG_SHARE },
+		{ NULL, 0, 0 },
+	};
+
+	_Static_assert(PARK_SLOTS >= RUNS, "a slot for every run");
+	if (obj_load(&obj, sizes))
 		return 1;
 	memset(&cfg, 0, sizeof(cfg));
 	t.primary.addr[10] = t.primary.addr[11] = 0xff;	/* ::ffff:10.0.0.2 */
@@ -133,6 +145,8 @@ int main(void)
 	cfg.delay_ns = 10000000;
 	cfg.window_ns = 60000000000ULL;
 	cfg.id_len = 4;
+	cfg.ring_mask = PARK_SLOTS - 1;
+	cfg.big_mask = PARK_SLOTS / HEDGE_BIG_SHARE - 1;
 	cfg.n_targets = 1;
 	cfg.targets[0] = t;
 	cfg.budget_pct = 10;	/* the default budget, as `up` sets it */

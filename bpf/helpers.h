@@ -71,6 +71,10 @@ static long (*bpf_l4_csum_replace)(struct __sk_buff *skb, __u32 offset,
 static long (*bpf_csum_level)(struct __sk_buff *skb, __u64 level) =
 	(void *)BPF_FUNC_csum_level;
 static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
+static long (*bpf_skb_vlan_push)(struct __sk_buff *skb, __be16 proto,
+				 __u16 tci) = (void *)BPF_FUNC_skb_vlan_push;
+static long (*bpf_skb_vlan_pop)(struct __sk_buff *skb) =
+	(void *)BPF_FUNC_skb_vlan_pop;
 
 #define MAP(name_, type_, key_, value_, max_)				\
 	struct hedge_map_def name_ SEC("maps") = {			\

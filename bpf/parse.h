@@ -439,6 +439,25 @@ static __always_inline int deliverable(struct __sk_buff *skb,
 }
 
 /*
+ * The UDP checksum over an IPv6 pseudo-header change. BPF_F_IPV6 (Linux
+ * 6.16) tells the kernel the change is IPv6's, so that it leaves a
+ * CHECKSUM_COMPLETE skb's csum alone, as it must; kernels before reject
+ * the flag (EINVAL, nothing changed) and get the call without it, as they
+ * always did. Defined here too: older UAPI headers lack it.
+ */
+#define HEDGE_F_IPV6	(1ULL << 7)	/* BPF_F_IPV6 */
+
+static __always_inline long l4_csum_v6(struct __sk_buff *skb, __u32 at,
+				       __s64 diff)
+{
+	__u64 flags = BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0;
+
+	if (!bpf_l4_csum_replace(skb, at, 0, diff, flags | HEDGE_F_IPV6))
+		return 0;
+	return bpf_l4_csum_replace(skb, at, 0, diff, flags);
+}
+
+/*
  * Rewrite the datagram's destination (dst) or source to `to`, keeping the
  * checksums right: the IPv4 header's, and UDP's over the pseudo-header
  * and the port. bpf_l4_csum_replace() copes with CHECKSUM_PARTIAL, where
@@ -465,9 +484,7 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 			return -1;
 		diff = bpf_csum_diff((__be32 *)old, 16, (__be32 *)to->addr, 16,
 				     0);
-		if (diff < 0 ||
-		    bpf_l4_csum_replace(skb, csum_at, 0, diff,
-					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0) ||
+		if (diff < 0 || l4_csum_v6(skb, csum_at, diff) ||
 		    bpf_skb_store_bytes(skb, at, to->addr, 16, 0))
 			return -1;
 	} else {

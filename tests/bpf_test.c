@@ -310,6 +310,9 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	t.primary.port = htons(SPORT);
 	cfg.targets[0] = t;
 	cfg.budget_pct = 100;
+	/* The object's own ring sizes (`up` resizes them). */
+	cfg.ring_mask = HEDGE_INFLIGHT_MIN - 1;
+	cfg.big_mask = HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE - 1;
 	if (case_config)
 		case_config(&cfg);
 	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
@@ -1425,6 +1428,196 @@ static void test_lru_bound(void)
 	      "the Scoreboard is a bounded LRU hash", "not an LRU");
 }
 
+/* ---- capacity: never silent ------------------------------------------ */
+
+/* Tick line, requests due after `delay` (0: at once). */
+static void tick_line(uint64_t delay)
+{
+	delay_line = HEDGE_DL_TICK;
+	delay_ns = delay;
+	set_config(1000000000, 0, 4, 0);
+}
+
+/* Tick n times; the clones sent, drained from tdl1. */
+static int ticks(int n)
+{
+	struct pkt t;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		t = tick();
+		run(HEDGE_PROG_TICKER, &t);
+	}
+	return clones_seen(NULL);
+}
+
+static void test_ring_overflow(void)
+{
+	uint32_t n = HEDGE_INFLIGHT_MIN + 8, i;
+	struct hedge_stats st;
+	struct pkt req;
+
+	tick_line(1000000000);		/* none due during the case */
+	for (i = 0; i < n; i++) {
+		req = request(20000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	st = counters();
+	check(st.requests == n && st.ring_full == 8 && st.delayed == n - 8,
+	      "tick ring: requests past its slots are counted (ring_full), "
+	      "not written over the waiting ones", "not counted");
+}
+
+static void test_ring_reuse(void)
+{
+	uint32_t n = HEDGE_INFLIGHT_MIN, i;
+	struct hedge_stats st;
+	struct pkt req;
+	int sent;
+
+	tick_line(0);			/* all due at once */
+	for (i = 0; i < n; i++) {
+		req = request(30000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	sent = 0;
+	for (i = 0; i < n / HEDGE_TICK_BATCH / 16 + 1; i++)
+		sent += ticks(16);
+	for (i = 0; i < 16; i++) {
+		req = request(40000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	sent += ticks(4);
+	st = counters();
+	check(st.ring_full == 0 && st.delayed == n + 16 &&
+	      st.hedges_sent == 0 && sent >= 1,
+	      "tick ring: slots whose requests were sent are reused",
+	      "ring stayed full");
+}
+
+static void test_big_frames(void)
+{
+	struct pkt small = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 900,
+				   HEDGE_SMALL_FRAME - 42),
+		   big = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 901,
+				 HEDGE_SMALL_FRAME - 42 + 1),
+		   full = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 902,
+				  HEDGE_FRAME_MAX - 42),
+		   over = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 903,
+				  HEDGE_FRAME_MAX - 42 + 1), out, t;
+	const struct pkt *want[] = { &small, &big, &full };
+	struct hedge_stats st;
+	int i, ok = 1;
+
+	tick_line(0);
+	for (i = 0; i < 3; i++) {
+		run(HEDGE_PROG_SPLITTER, want[i]);
+		t = tick();
+		run(HEDGE_PROG_TICKER, &t);
+		ok &= next_clone(&out) == (int)want[i]->len &&
+		      !memcmp(out.b, want[i]->b, 40) &&
+		      !memcmp(out.b + 42, want[i]->b + 42, want[i]->len - 42) &&
+		      udp_sum(&out) == 0;
+	}
+	check(ok, "tick line: the largest small-slot frame, the smallest "
+	      "full-frame one and a full frame are hedged byte for byte",
+	      "a clone missing or altered");
+	run(HEDGE_PROG_SPLITTER, &over);
+	st = counters();
+	check(st.too_big == 1 && st.requests == 3 && ticks(2) == 0,
+	      "tick line: a request bigger than a full slot is counted "
+	      "(too_big)", "not counted");
+}
+
+static void test_tick_metadata(void)
+{
+	struct pkt req = request(950), t = tick();
+	struct __sk_buff ctx;
+
+	tick_line(0);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.mark = 0x1234;
+	ctx.priority = 7;
+	run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	memset(&ctx, 0, sizeof(ctx));
+	run_ctx(HEDGE_PROG_TICKER, &t, &ctx);
+	check(clones_seen(NULL) == 1 && ctx.mark == 0x1234 &&
+	      ctx.priority == 7, "tick line: the hedge leaves with the "
+	      "request's mark and priority", "lost");
+}
+
+static void test_evicted(void)
+{
+	struct pkt req = request(960);
+	struct hedge_key k = key_of(960);
+	union bpf_attr attr;
+
+	tick_line(0);
+	run(HEDGE_PROG_SPLITTER, &req);
+	/* What the LRU does to a live entry when it is full. */
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)obj_map_fd(&obj, HEDGE_MAP_SCORES);
+	attr.key = (uint64_t)(uintptr_t)&k;
+	sys_bpf(BPF_MAP_DELETE_ELEM, &attr);
+	check(ticks(1) == 0 && counters().evicted == 1,
+	      "tick line: a due request whose entry the LRU evicted is "
+	      "counted (evicted)", "silent");
+}
+
+static void bad_delay_line(struct hedge_config *c)
+{
+	c->delay_ifindex = 0x7ffffff0;	/* no such device */
+}
+
+static void test_clone_failed(void)
+{
+	struct pkt req = request(970);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	check(counters().clone_failed == 1 && counters().delayed == 0,
+	      "netem line: a failed clone is counted (clone_failed)",
+	      "silent");
+}
+
+/* Mutual replicas, and the client's own live request on the key the
+ * hedge's COPY record would take: the hedge is not sent. */
+static void test_copy_clash(void)
+{
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
+	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1100, 16),
+		   own = udp_pkt(CLIENT, CPORT, REPLICA, RPORT, 1100, 16);
+	struct hedge_config cfg;
+	uint32_t zero = 0, two = 2;
+	struct hedge_key k;
+	struct hedge_entry e;
+	struct run r;
+
+	set_replicas();
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	endpoint(&cfg.targets[2].primary, REPLICA, RPORT);
+	endpoint(&cfg.targets[2].replica, SERVER, SPORT);
+	cfg.n_targets = 3;
+	map_update(targets, &cfg.targets[2].primary, &two);
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+
+	run(HEDGE_PROG_SPLITTER, &own);		/* the client's own */
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_RESCUER, &req);
+	k = key_of(1100);
+	mapped(k.daddr, REPLICA);
+	k.dport = htons(RPORT);
+	check(r.ret == TC_ACT_SHOT &&
+	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
+	      e.state == HEDGE_PENDING && e.target == 2 &&
+	      counters().copy_clash == 1 && counters().hedges_sent == 0 &&
+	      state_of(1100) == HEDGE_PENDING,
+	      "mutual replicas: a hedge whose COPY would overwrite the "
+	      "client's own live request is not sent, and counted",
+	      "sent, or the client's request overwritten");
+	set_config(1000000000, 0, 4, 0);
+}
+
 /* ---- a fresh Scoreboard for every case ------------------------------ */
 
 static void fail_reset(const char *what)
@@ -1502,7 +1695,8 @@ static void empty_queues(void)
 		memset(&attr, 0, sizeof(attr));
 		attr.map_type = BPF_MAP_TYPE_QUEUE;
 		attr.value_size = sizeof(struct hedge_due);
-		attr.max_entries = HEDGE_PARKED_SIZE;
+		attr.max_entries = HEDGE_INFLIGHT_MIN +
+				   HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE;
 		q = sys_bpf(BPF_MAP_CREATE, &attr);
 		if (q < 0 || map_update(fd, &i, &q))
 			fail_reset(HEDGE_MAP_DUE);
@@ -1527,6 +1721,10 @@ static void fresh_state(void)
 	zero_array(HEDGE_MAP_ADAPT, sizeof(struct hedge_adapt),
 		   HEDGE_MAX_TARGETS, 0);
 	zero_array(HEDGE_MAP_TICK, sizeof(struct hedge_ticker), 1, 0);
+	zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
+		   HEDGE_INFLIGHT_MIN, 0);
+	zero_array(HEDGE_MAP_FRAMES, sizeof(struct hedge_parked),
+		   HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE, 0);
 	empty_queues();
 	clones_seen(NULL);
 	delay_line = HEDGE_DL_NETEM;
@@ -1558,6 +1756,13 @@ static const struct test_case cases[] = {
 	{ "odd_headers", test_odd_headers, NULL },
 	{ "fragments", test_fragments, NULL },
 	{ "gso", test_gso, NULL },
+	{ "ring_overflow", test_ring_overflow, NULL },
+	{ "ring_reuse", test_ring_reuse, NULL },
+	{ "big_frames", test_big_frames, NULL },
+	{ "tick_metadata", test_tick_metadata, NULL },
+	{ "evicted", test_evicted, NULL },
+	{ "clone_failed", test_clone_failed, bad_delay_line },
+	{ "copy_clash", test_copy_clash, NULL },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
