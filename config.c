@@ -345,6 +345,22 @@ static int opt_budget_min_rate(struct options *o, const char *opt,
 	return 0;
 }
 
+static int opt_max_inflight(struct options *o, const char *opt,
+			    const char *val)
+{
+	unsigned long n;
+
+	(void)opt;
+	if (parse_uint(val, HEDGE_INFLIGHT_MAX, &n) || n < HEDGE_INFLIGHT_MIN)
+		return usage_error("--max-inflight %s: expected 1024..1048576 "
+				   "requests", val);
+	/* The rings are indexed by a mask: a power of 2. */
+	o->max_inflight = HEDGE_INFLIGHT_MIN;
+	while (o->max_inflight < n)
+		o->max_inflight *= 2;
+	return 0;
+}
+
 static int opt_tick_cpu(struct options *o, const char *opt, const char *val)
 {
 	unsigned long cpu;
@@ -406,6 +422,7 @@ static const struct option_def up_options[] = {
 	{ "--window", 1, opt_window },
 	{ "--delay-line", 1, opt_delay_line },
 	{ "--tick-cpu", 1, opt_tick_cpu },
+	{ "--max-inflight", 1, opt_max_inflight },
 	{ "--budget", 1, opt_budget },
 	{ "--budget-min-rate", 1, opt_budget_min_rate },
 	{ NULL, 0, NULL },
@@ -456,6 +473,7 @@ int parse_up(int argc, char **argv, struct options *o)
 	o->cfg.budget_pct = 10;
 	o->cfg.budget_min_rate = 10;
 	o->cfg.tick_cpu = -1;
+	o->max_inflight = HEDGE_INFLIGHT_DEFAULT;
 	o->cfg.window_ns = NS_PER_S;
 	o->cfg.id_len = 4;
 	o->dev = "lo";

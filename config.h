@@ -33,6 +33,7 @@ struct options {
 	const struct delay_line *line;	/* NULL: auto, netem else tick */
 	enum format format;		/* status */
 	int window_given, bounds_given;
+	uint32_t max_inflight;		/* tick line: a power of 2 */
 };
 
 /* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */

@@ -80,6 +80,52 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
 	return e;
 }
 
+/*
+ * The Rescuer marks every hedge it sends in skb->cb[] (the qdisc_skb_cb
+ * data, __sk_buff cb[0..1]), which nothing writes between its redirect
+ * and the device's egress hook, and which is not on the wire nor seen by
+ * a qdisc (each qdisc writes its own). Packets from the stack carry the
+ * IP layer's control block there, never this 64-bit value. The Splitter
+ * knows the hedge by it, whatever the state of its request, and clears it.
+ */
+#define HEDGE_MARK_LO	0x45474448U	/* "HEDGE" "HEDGE" */
+#define HEDGE_MARK_HI	0x21454744U
+
+static __always_inline void mark_hedge(struct __sk_buff *skb)
+{
+	skb->cb[0] = HEDGE_MARK_LO;
+	skb->cb[1] = HEDGE_MARK_HI;
+}
+
+static __always_inline int is_hedge(struct __sk_buff *skb)
+{
+	if (skb->cb[0] != HEDGE_MARK_LO || skb->cb[1] != HEDGE_MARK_HI)
+		return 0;
+	skb->cb[0] = 0;
+	skb->cb[1] = 0;
+	return 1;
+}
+
+/* A request to a target hedge does not hedge: counted, passed. */
+static __always_inline int unhedgeable(struct __sk_buff *skb,
+				       const struct datagram *d)
+{
+	struct hedge_stats *st;
+
+	if (!d->frag && !d->odd && skb->gso_segs <= 1)
+		return 0;
+	st = stats(d->target);
+	if (!st)
+		return 1;
+	if (d->frag)
+		st->requests_fragmented++;
+	else if (d->odd)
+		st->requests_unhedgeable++;
+	else
+		st->requests_gso++;
+	return 1;
+}
+
 SEC("tc/splitter")
 int hedge_splitter(struct __sk_buff *skb)
 {
@@ -91,9 +137,24 @@ int hedge_splitter(struct __sk_buff *skb)
 
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
 		return TC_ACT_UNSPEC;
-	/* The tick line parks whole frames: a bigger one is not hedged. */
-	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX)
+	/* A hedge going out (on lo, or redirected to the device) is never
+	 * a new request, whatever its request's state. */
+	if (is_hedge(skb))
 		return TC_ACT_UNSPEC;
+	/*
+	 * A fragment, IPv4 options or IPv6 extension headers (the delay
+	 * lines keep UDP at fixed offsets), or several datagrams in one
+	 * skb (GSO, UDP_SEGMENT: never to be sent on as one): not hedged.
+	 */
+	if (unhedgeable(skb, &d))
+		return TC_ACT_UNSPEC;
+	/* The tick line parks whole frames: a bigger one is not hedged. */
+	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX) {
+		st = stats(d.target);
+		if (st)
+			st->too_big++;
+		return TC_ACT_UNSPEC;
+	}
 
 	now = bpf_ktime_get_ns();
 	fresh.sent_ns = now;
@@ -105,15 +166,15 @@ int hedge_splitter(struct __sk_buff *skb)
 	if (bpf_map_update_elem(&hedge_scores, &d.key, &fresh, BPF_NOEXIST)) {
 		e = bpf_map_lookup_elem(&hedge_scores, &d.key);
 		/*
-		 * A live entry that is not plainly DONE means this datagram
-		 * is the hedge itself passing the device's egress (or the
-		 * application resending before any answer): it is never
-		 * cloned again. After a hedge, DONE_HEDGED also blocks, so a
-		 * hedge that races its own response here cannot restart the
-		 * request. An ID reused after its answer, or its window,
-		 * starts anew.
+		 * An exchange that ended (DONE, DONE_HEDGED), or one past its
+		 * window, and a request on its key is a new one (the hedge
+		 * was told apart above). PENDING or HEDGED: the application
+		 * resending before any answer, not hedged again. COPY: a
+		 * hedge to this target as another's replica.
 		 */
-		if (!e || (!expired(e, cfg, now) && e->state != HEDGE_DONE))
+		if (!e || (!expired(e, cfg, now) &&
+			   e->state != HEDGE_DONE &&
+			   e->state != HEDGE_DONE_HEDGED))
 			return TC_ACT_UNSPEC;
 		if (bpf_map_update_elem(&hedge_scores, &d.key, &fresh,
 					BPF_EXIST))
@@ -124,9 +185,13 @@ int hedge_splitter(struct __sk_buff *skb)
 		st->requests++;
 	deposit(cfg, d.target);
 	if (cfg->delay_line == HEDGE_DL_TICK)
-		park(skb, &d.key, &fresh);
-	else
-		bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+		park(skb, cfg, &d.key, &fresh, st);
+	else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
+		if (st)
+			st->clone_failed++;
+	} else if (st) {
+		st->delayed++;
+	}
 	return TC_ACT_UNSPEC;
 }
 
@@ -153,18 +218,144 @@ static __always_inline int replica_answer(struct __sk_buff *skb,
 	return TC_ACT_UNSPEC;
 }
 
+/* The key a fragment is reassembled by. */
+static __always_inline void frag_key(const struct headers *h,
+				     struct hedge_frag_key *k)
+{
+	__builtin_memcpy(k->saddr, h->src, HEDGE_ADDR_LEN);
+	__builtin_memcpy(k->daddr, h->dst, HEDGE_ADDR_LEN);
+	k->id = h->frag_id;
+	k->family = h->v6 ? 6 : 4;
+}
+
+/* Its source address made `to`'s (IPv4: with the header's checksum). */
+static __always_inline int rewrite_source(struct __sk_buff *skb,
+					  const struct headers *h,
+					  const struct hedge_target_key *to)
+{
+	__u32 at = sizeof(struct ethhdr);
+	__be32 old4, new4;
+
+	if (h->v6)
+		return bpf_skb_store_bytes(skb, at +
+					   offsetof(struct ipv6hdr, saddr),
+					   to->addr, 16, 0) ? -1 : 0;
+	at += offsetof(struct iphdr, saddr);
+	__builtin_memcpy(&new4, to->addr + 12, 4);
+	if (bpf_skb_load_bytes(skb, at, &old4, 4) ||
+	    bpf_l3_csum_replace(skb, sizeof(struct ethhdr) +
+				offsetof(struct iphdr, check), old4, new4, 4) ||
+	    bpf_skb_store_bytes(skb, at, &new4, 4, 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * A fragment after the first (no ports, no ID): its datagram's verdict,
+ * taken on the first fragment, if that came first; none, and it passes
+ * (one before its first fragment: if that one is then dropped, the stack
+ * throws the incomplete datagram away after its reassembly timeout).
+ */
+static __always_inline int later_fragment(struct __sk_buff *skb,
+					  const struct hedge_config *cfg,
+					  const struct headers *h)
+{
+	const struct hedge_target *t;
+	struct hedge_frag_key k;
+	struct hedge_frag *f;
+	__u32 verdict, target;
+
+	frag_key(h, &k);
+	f = bpf_map_lookup_elem(&hedge_frags, &k);
+	if (!f)
+		return TC_ACT_UNSPEC;
+	verdict = f->verdict;
+	target = f->target;
+	if (bpf_ktime_get_ns() - f->at_ns >= HEDGE_FRAG_NS)
+		verdict = 0;
+	if (h->last || !verdict)
+		bpf_map_delete_elem(&hedge_frags, &k);
+	if (verdict == HEDGE_FRAG_DROP)
+		return TC_ACT_SHOT;
+	t = target_of(cfg, target);
+	if (verdict == HEDGE_FRAG_AS_PRIMARY && t &&
+	    rewrite_source(skb, h, &t->primary))
+		return TC_ACT_SHOT;	/* half a datagram: no use to anyone */
+	return TC_ACT_UNSPEC;
+}
+
+/* A first fragment judged: its later ones are to follow suit. */
+static __always_inline void remember_fragment(const struct hedge_frag_key *k,
+					      __u32 verdict, __u32 target)
+{
+	struct hedge_frag f = {
+		.at_ns = bpf_ktime_get_ns(),
+		.verdict = verdict,
+		.target = target,
+	};
+
+	bpf_map_update_elem(&hedge_frags, k, &f, BPF_ANY);
+}
+
+/*
+ * The watcher's verdict on a response it judged, kept for its later
+ * fragments if it is a first one (key taken before the packet could
+ * change: its pointers are void after a rewrite).
+ */
+static __always_inline int judged(const struct hedge_frag_key *k,
+				  const struct datagram *d, int verdict)
+{
+	if (d->frag == FIRST_FRAGMENT) {
+		if (verdict == TC_ACT_SHOT)
+			remember_fragment(k, HEDGE_FRAG_DROP, d->target);
+		else if (d->replica)
+			remember_fragment(k, HEDGE_FRAG_AS_PRIMARY, d->target);
+	}
+	return verdict;
+}
+
 SEC("tc/watcher")
 int hedge_watcher(struct __sk_buff *skb)
 {
 	struct hedge_config *cfg = config();
+	struct hedge_frag_key fk = {};
 	struct hedge_stats *st;
 	struct hedge_entry *e;
+	struct headers h;
 	struct datagram d;
 	__u32 state, done;
-	int tries;
+	int tries, ret;
 
-	if (!cfg || parse(skb, cfg, RESPONSE, &d))
+	if (!cfg || find_headers(skb, &h))
 		return TC_ACT_UNSPEC;
+	if (h.frag == LATER_FRAGMENT)
+		return later_fragment(skb, cfg, &h);
+	ret = parse_found(skb, cfg, RESPONSE, &h, &d);
+	if (ret == -2 && !deliverable(skb, &h)) {
+		/* A target's, too short for an ID: because it is bad? */
+		st = stats(d.target);
+		if (st)
+			st->responses_invalid++;
+	}
+	if (ret)
+		return TC_ACT_UNSPEC;
+	/* Several datagrams coalesced (GRO): none may decide for the
+	 * others, nor be dropped with them. They pass, unjudged. */
+	if (skb->gso_segs > 1) {
+		st = stats(d.target);
+		if (st)
+			st->responses_gro++;
+		return TC_ACT_UNSPEC;
+	}
+	/* Only what the stack would deliver answers a request. */
+	if (!deliverable(skb, &h)) {
+		st = stats(d.target);
+		if (st)
+			st->responses_invalid++;
+		return TC_ACT_UNSPEC;
+	}
+	if (h.frag == FIRST_FRAGMENT)
+		frag_key(&h, &fk);
 	e = live_entry(cfg, &d.key);
 	/* The answer to a hedge this target got as another's replica. */
 	if (e && e->state == HEDGE_COPY)
@@ -180,12 +371,13 @@ int hedge_watcher(struct __sk_buff *skb)
 		if (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED) {
 			if (st)
 				st->duplicates++;
-			return TC_ACT_SHOT;
+			return judged(&fk, &d, TC_ACT_SHOT);
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
 			record_response(cfg, st, e);
-			return replica_answer(skb, cfg, st, &d, state);
+			return judged(&fk, &d,
+				      replica_answer(skb, cfg, st, &d, state));
 		}
 	}
 	return TC_ACT_UNSPEC;
@@ -216,9 +408,12 @@ static __always_inline void count_hedge(struct hedge_stats *st,
  * A hedge to a replica that is also a target: record the hedge under its
  * own key as a COPY first, or the Splitter would take it for a new request
  * to that target (and hedge it back), and the watcher would not know its
- * answer for the replica's.
+ * answer for the replica's. A live request of the client's own on that
+ * key (same 5-tuple and ID) is never written over: -1, the hedge is not
+ * sent. An older COPY, or an entry past its window, is.
  */
-static __always_inline int mark_copy(const struct datagram *d,
+static __always_inline int mark_copy(const struct hedge_config *cfg,
+				     const struct datagram *d,
 				     const struct hedge_target_key *replica,
 				     __u32 target)
 {
@@ -230,13 +425,29 @@ static __always_inline int mark_copy(const struct datagram *d,
 	struct hedge_target_key tk = *replica;
 	struct hedge_key key = d->key;
 	__u32 *role = bpf_map_lookup_elem(&hedge_targets, &tk);
+	struct hedge_entry *old;
 
 	if (!role || (*role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
 	__builtin_memcpy(key.daddr, replica->addr, HEDGE_ADDR_LEN);
 	key.dport = replica->port;
 	copy.deadline_ns = copy.sent_ns;
+	if (!bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_NOEXIST))
+		return 0;
+	old = bpf_map_lookup_elem(&hedge_scores, &key);
+	if (old && old->state != HEDGE_COPY &&
+	    !expired(old, cfg, copy.sent_ns))
+		return -1;
 	return bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_ANY) ? -1 : 0;
+}
+
+/* The Rescuer took the hedge but does not send it after all: the request
+ * waits for its own answer again, and the budget gets its hedge back. */
+static __always_inline void unsend(const struct hedge_config *cfg,
+				   struct hedge_entry *e)
+{
+	__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED, HEDGE_PENDING);
+	refund(cfg, e->target);
 }
 
 SEC("tc/rescuer")
@@ -252,9 +463,20 @@ int hedge_rescuer(struct __sk_buff *skb)
 	/* Everything on the delay line that is not a due hedge ends here. */
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
 		return TC_ACT_SHOT;
+	st = stats(d.target);
+	if (st)
+		st->rescued++;
 	e = live_entry(cfg, &d.key);
-	if (!e)
+	if (!e) {
+		/* netem: with a fixed delay well inside the window, an entry
+		 * gone at its deadline was evicted (the tick line knows
+		 * each request's own delay: see send_due()). */
+		if (st && cfg->delay_line == HEDGE_DL_NETEM &&
+		    !(cfg->flags & HEDGE_F_ADAPTIVE) &&
+		    cfg->window_ns > 2 * cfg->delay_ns)
+			st->evicted++;
 		return TC_ACT_SHOT;
+	}
 
 	st = stats(e->target);
 	state = __sync_val_compare_and_swap(&e->state, HEDGE_PENDING,
@@ -273,13 +495,23 @@ int hedge_rescuer(struct __sk_buff *skb)
 			st->hedges_refused++;
 		return TC_ACT_SHOT;
 	}
-	if (st)
-		count_hedge(st, e);
 
 	replica = replica_of(cfg, e->target);
-	if (replica && (rewrite(skb, &d, 1, replica) ||
-			mark_copy(&d, replica, e->target)))
+	if (replica && mark_copy(cfg, &d, replica, e->target)) {
+		unsend(cfg, e);
+		if (st)
+			st->copy_clash++;
 		return TC_ACT_SHOT;
+	}
+	if (replica && rewrite(skb, &d, 1, replica)) {
+		unsend(cfg, e);
+		if (st)
+			st->clone_failed++;
+		return TC_ACT_SHOT;
+	}
+	if (st)
+		count_hedge(st, e);
+	mark_hedge(skb);
 	if (cfg->flags & HEDGE_F_DEV_IS_LOOPBACK) {
 		/*
 		 * Crossing the veth made the clone OTHERHOST (ip_rcv would
@@ -325,7 +557,7 @@ int hedge_ticker(struct __sk_buff *skb)
 		queue = bpf_map_lookup_elem(&hedge_due, &target);
 		if (!queue || bpf_map_pop_elem(queue, &due))
 			break;
-		send_due(skb, cfg, &due);
+		send_due(skb, cfg, &due, target, now);
 	}
 	/* One target's delay per tick, in turn. */
 	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)

@@ -27,9 +27,19 @@
 #define HEDGE_TICK_BURST	(2 * (HEDGE_TICK_MAX + 14))
 #define HEDGE_TICK_MAGIC	0x4349544547444548ULL	/* "HEDGETIC" in memory */
 #define HEDGE_TICK_BATCH	8	/* due requests sent per tick, at most */
-#define HEDGE_PARKED_SIZE	4096	/* requests waiting on the tick line;
-					   a power of 2 */
 #define HEDGE_FRAME_MAX		1514	/* bytes of a parked request, L2 up */
+
+/*
+ * Requests parked on the tick line at once (`up --max-inflight N`): the
+ * small-slot ring has N slots, the full-frame ring N / HEDGE_BIG_SHARE,
+ * each target's deadline queue room for both. Powers of 2: the rings are
+ * indexed by seq & mask (hedge_config.ring_mask, big_mask). The object's
+ * own sizes are the least (bpf_test runs on them); `up` resizes.
+ */
+#define HEDGE_INFLIGHT_DEFAULT	65536
+#define HEDGE_INFLIGHT_MIN	1024
+#define HEDGE_INFLIGHT_MAX	1048576
+#define HEDGE_BIG_SHARE		16
 
 /*
  * Names the kernel shows; `down` and `status` find hedge again by them.
@@ -50,10 +60,12 @@
 #define HEDGE_MAP_STATS		HEDGE_NAME(hedge_stats)
 #define HEDGE_MAP_SCORES	HEDGE_NAME(hedge_scores)
 #define HEDGE_MAP_PARKED	HEDGE_NAME(hedge_parked)
+#define HEDGE_MAP_FRAMES	HEDGE_NAME(hedge_frames)
 #define HEDGE_MAP_TICK		HEDGE_NAME(hedge_tick)
 #define HEDGE_MAP_DUE		HEDGE_NAME(hedge_due)
 #define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
+#define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -67,7 +79,7 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	1
+#define HEDGE_LAYOUT_VERSION	2	/* 2: capacity counters, ring masks */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -164,6 +176,26 @@ struct hedge_stats {
 	__u64 hedges_lost;	/* replica: the primary's came first anyway */
 	__u64 early;		/* hedges sent before their deadline */
 	__u64 late_max_ns;
+	__u64 requests_unhedgeable;	/* IPv4 options or IPv6 extension
+					   headers: passed, not hedged */
+	__u64 requests_fragmented;	/* a fragment: passed, not hedged */
+	__u64 requests_gso;	/* several datagrams in one skb: not hedged */
+	__u64 responses_invalid; /* the stack would drop it: state unchanged */
+	__u64 responses_gro;	/* several datagrams in one skb: unjudged */
+	/* Requests not hedged for lack of room (never silent): */
+	__u64 too_big;		/* tick line: bigger than a parking slot */
+	__u64 ring_full;	/* tick line: no free slot in its ring */
+	__u64 queue_full;	/* tick line: its deadline queue was full */
+	__u64 evicted;		/* its Scoreboard entry was evicted (LRU)
+				   before its deadline */
+	__u64 clone_failed;	/* clone, copy or redirect to the line failed */
+	__u64 copy_clash;	/* the replica's key holds the client's own
+				   live request: a COPY would corrupt it */
+	__u64 delayed;		/* copies put in the delay line (netem:
+				   clones; tick: parked) */
+	__u64 rescued;		/* copies the Rescuer got back: on netem,
+				   delayed - rescued - in flight is what
+				   netem's limit dropped */
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
@@ -231,14 +263,14 @@ struct hedge_config {
 	__u32 delay_pct;	/* adaptive: the percentile, x100 (9500) */
 	__u32 budget_pct;	/* hedges per 100 requests; 100: no budget */
 	__u32 budget_min_rate;	/* hedges/s allowed whatever the requests */
-	__u32 pad0;
+	__u32 ring_mask;	/* tick line: small-slot ring size - 1 */
 	__u64 budget_cap;	/* most milli-hedges a target may save up */
 	__u64 window_ns;	/* Scoreboard entries older than this are void */
 	__u16 id_offset;
 	__u16 id_len;		/* 0: one request per 5-tuple (--id none) */
 	__u32 n_targets;
 	__u32 delay_line;	/* enum hedge_delay_line */
-	__u32 pad;
+	__u32 big_mask;		/* tick line: full-frame ring size - 1 */
 	struct hedge_target targets[HEDGE_MAX_TARGETS];
 	HEDGE_LAYOUT_TEST_PAD
 };
@@ -271,15 +303,49 @@ enum hedge_delay_line {
 #define HEDGE_UDP_MAX		(HEDGE_FRAME_MAX - HEDGE_UDP_AT4)	/* 1480 */
 
 /*
- * A request parked on the tick line until its deadline, in a ring of
- * HEDGE_PARKED_SIZE slots. `seq` says which request a slot holds now: a
- * ring that wrapped (overload) overwrote it, and the ticker then skips it.
+ * What an skb carries besides its bytes that matters on the wire: parked
+ * with the request, put back on its hedge.
  */
-struct hedge_parked {
+struct hedge_meta {
+	__u32 mark;
+	__u32 priority;
+	__be16 vlan_proto;	/* 0: no (hardware-accelerated) VLAN tag */
+	__u16 vlan_tci;
+};
+
+/*
+ * A parking slot's head. `seq` says which request it holds; `busy` is
+ * non-zero from when the Splitter claims the slot (compare-and-swap from
+ * 0) until the ticker pops its deadline: a ring never wraps over a request
+ * still waiting, the new one is refused and counted (ring_full). busy is
+ * the deadline in ms (| 1): a slot whose deadline is a --window past is
+ * reclaimed, whatever happened to its queue entry.
+ */
+struct hedge_slot_head {
 	__u32 seq;
+	__u32 busy;
 	__u32 len;
-	/* Room past the frame: the checksum's reads are bounded for the
-	 * verifier by the larger IPv6 header and the IPv4 payload at once. */
+	struct hedge_meta meta;
+};
+
+/*
+ * Requests parked on the tick line until their deadline, in two rings by
+ * size: small slots for DNS-sized frames (up to HEDGE_SMALL_FRAME bytes),
+ * full frames for the rest. A small slot and its deadline entry take 256
+ * bytes. Room past the frame: the checksum's reads are bounded for the
+ * verifier by the larger IPv6 header and the IPv4 payload at once.
+ */
+#define HEDGE_SMALL_DATA	168
+#define HEDGE_SMALL_FRAME	(HEDGE_SMALL_DATA - (HEDGE_UDP_AT6 - HEDGE_UDP_AT4))
+#define HEDGE_SMALL_UDP_MAX	(HEDGE_SMALL_DATA - HEDGE_UDP_AT6)
+
+struct hedge_parked_small {
+	struct hedge_slot_head h;
+	__u8 data[HEDGE_SMALL_DATA];
+};
+
+struct hedge_parked {
+	struct hedge_slot_head h;
 	__u8 data[HEDGE_UDP_AT6 + HEDGE_UDP_MAX];
 	__u8 pad[2];
 };
@@ -298,11 +364,43 @@ struct hedge_tick_head {
 
 /* The tick line's deadlines, in the order requests left: one BPF queue per
  * target, whose deadlines never go backwards (see struct hedge_adapt). */
+#define HEDGE_SEQ_BIG	(1U << 31)	/* in hedge_due.seq: the full-frame ring */
+
 struct hedge_due {
 	__u64 deadline_ns;
 	struct hedge_key key;
-	__u32 seq;		/* the slot is seq % HEDGE_PARKED_SIZE */
-	__u32 pad;
+	__u32 seq;		/* the slot is seq & mask of its ring */
+	__u32 delay_us;		/* deadline - sent: an entry gone before
+				   sent + window was evicted */
+};
+
+/*
+ * The watcher's verdict on a fragmented response, taken on its first
+ * fragment (the one with the ports and the ID), for its later ones: an LRU
+ * of HEDGE_FRAGS_SIZE keyed by what IP reassembles by. A verdict older
+ * than HEDGE_FRAG_NS is void (IP IDs come round), and the last fragment
+ * (no MF) removes it.
+ */
+#define HEDGE_FRAGS_SIZE	1024
+#define HEDGE_FRAG_NS		1000000000ULL	/* 1 s */
+
+struct hedge_frag_key {
+	__u8 saddr[HEDGE_ADDR_LEN];	/* IPv4 mapped, or IPv6 */
+	__u8 daddr[HEDGE_ADDR_LEN];
+	__u32 id;		/* IPv4 ID (16 bits) or IPv6 identification */
+	__u32 family;		/* 4 or 6 */
+};
+
+enum hedge_frag_verdict {
+	HEDGE_FRAG_DROP = 1,		/* the loser's: dropped, all of them */
+	HEDGE_FRAG_AS_PRIMARY = 2,	/* a replica's winning answer: its
+					   source becomes the primary's */
+};
+
+struct hedge_frag {
+	__u64 at_ns;		/* when the first fragment was judged */
+	__u32 verdict;		/* enum hedge_frag_verdict */
+	__u32 target;
 };
 
 /* The ticker's own state (array entry 0). */
@@ -312,6 +410,8 @@ struct hedge_ticker {
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last tick */
 	__u32 next_seq;		/* the Splitter's next parking slot */
 	__u32 cpu;		/* where the tick last ran */
+	__u32 next_big;		/* the same, in the full-frame ring */
+	__u32 pad;
 };
 
 /*
@@ -339,12 +439,12 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (10 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
+	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
-	       HEDGE_OFF(struct hedge_stats, late) == 80 &&
+	       HEDGE_OFF(struct hedge_stats, late) == 184 &&
 	       HEDGE_OFF(struct hedge_stats, rt) ==
-	       88 + HEDGE_LATE_BUCKETS * 8,
+	       192 + HEDGE_LATE_BUCKETS * 8,
 	       "struct hedge_stats: __u64 counters only, no holes");
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
@@ -364,11 +464,19 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");
+_Static_assert(sizeof(struct hedge_meta) == 12 &&
+	       sizeof(struct hedge_slot_head) == 24,
+	       "struct hedge_slot_head: 24 bytes, no holes");
 _Static_assert(sizeof(struct hedge_parked) ==
-	       8 + HEDGE_UDP_AT6 + HEDGE_UDP_MAX + 2 &&
-	       HEDGE_OFF(struct hedge_parked, data) == 8 &&
+	       24 + HEDGE_UDP_AT6 + HEDGE_UDP_MAX + 2 &&
+	       HEDGE_OFF(struct hedge_parked, data) == 24 &&
 	       sizeof(struct hedge_parked) % 8 == 0,
 	       "struct hedge_parked: no holes, 8-byte slots");
+_Static_assert(sizeof(struct hedge_parked_small) == 192 &&
+	       HEDGE_OFF(struct hedge_parked_small, data) == 24 &&
+	       sizeof(struct hedge_parked_small) + 64 <= 256 &&
+	       HEDGE_SMALL_UDP_MAX % 2 == 0,
+	       "a small slot and its deadline entry: 256 bytes at most");
 _Static_assert(sizeof(struct hedge_tick_head) == 50 &&
 	       HEDGE_OFF(struct hedge_tick_head, eth_type) == 12 &&
 	       HEDGE_OFF(struct hedge_tick_head, magic) == HEDGE_UDP_AT4 + 8,
@@ -377,9 +485,14 @@ _Static_assert(sizeof(struct hedge_due) == 8 + sizeof(struct hedge_key) + 8 &&
 	       HEDGE_OFF(struct hedge_due, key) == 8 &&
 	       HEDGE_OFF(struct hedge_due, seq) == 56,
 	       "struct hedge_due: 64 bytes, no holes");
-_Static_assert(sizeof(struct hedge_ticker) == 32 &&
-	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24,
-	       "struct hedge_ticker: 32 bytes, no holes");
+_Static_assert(sizeof(struct hedge_frag_key) == 40 &&
+	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
+	       sizeof(struct hedge_frag) == 16,
+	       "struct hedge_frag_key, hedge_frag: no holes (a key is hashed)");
+_Static_assert(sizeof(struct hedge_ticker) == 40 &&
+	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24 &&
+	       HEDGE_OFF(struct hedge_ticker, next_big) == 32,
+	       "struct hedge_ticker: 40 bytes, no holes");
 _Static_assert(HEDGE_UDP_AT4 == 14 + 20 && HEDGE_UDP_AT6 == 14 + 40,
 	       "UDP follows Ethernet and IPv4 without options or IPv6");
 

@@ -49,6 +49,8 @@ long sys_bpf(int cmd, union bpf_attr *attr);
 struct map_size {
 	const char *name;
 	uint32_t max_entries;
+	uint32_t inner_max_entries;	/* an array of maps' inner maps; 0:
+					   as built */
 };
 
 int obj_load(struct bpf_obj *obj, const struct map_size *sizes);

@@ -111,19 +111,69 @@ static int check_device(struct run *r)
 
 /* The map sizes for this run: a deadline queue per target, and whatever
  * the delay line wants (which may shrink them further). */
-#define MAX_SIZES 8
+#define MAX_SIZES 12
 static const struct map_size *map_sizes(struct map_size *sizes,
 					const struct delay_line *line,
-					uint32_t n_targets)
+					uint32_t n_targets, uint32_t inflight)
 {
 	const struct map_size *l;
 	size_t n = 0;
 
-	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets };
+	/* The rings from --max-inflight; each target's deadline queue has
+	 * room for both; the Scoreboard holds at least as many. */
+	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, inflight, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES,
+					inflight / HEDGE_BIG_SHARE, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORES,
+					inflight > HEDGE_SCOREBOARD_SIZE ?
+					inflight : HEDGE_SCOREBOARD_SIZE, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
+					inflight + inflight / HEDGE_BIG_SHARE };
 	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
 		sizes[n++] = *l;
-	sizes[n] = (struct map_size){ NULL, 0 };
+	sizes[n] = (struct map_size){ NULL, 0, 0 };
 	return sizes;
+}
+
+/* A map's memory as the kernel counts it (fdinfo "memlock"). */
+static int map_memory(int fd, uint64_t *bytes)
+{
+	char path[64], line[128];
+	unsigned long long v;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return fail("reading %s: %s", path, strerror(errno));
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "memlock: %llu", &v) == 1;
+	fclose(f);
+	if (!found)
+		return fail("reading %s: no memlock line", path);
+	*bytes += v;
+	return 0;
+}
+
+/*
+ * The memory hedge's maps take: each map's as the kernel counts it, and
+ * the deadline queues inside hedge_due (not in the object: their value
+ * size times their entries + 1, as the kernel allocates a queue).
+ */
+static int maps_memory(const struct bpf_obj *obj,
+		       const struct hedge_config *cfg, uint64_t *bytes)
+{
+	uint64_t entries = cfg->ring_mask + 1 + cfg->big_mask + 1 + 1;
+	int i;
+
+	*bytes = 0;
+	for (i = 0; i < obj->n_maps; i++)
+		if (map_memory(obj->maps[i].fd, bytes))
+			return -1;
+	if (cfg->delay_line == HEDGE_DL_TICK)
+		*bytes += cfg->n_targets * entries * sizeof(struct hedge_due);
+	return 0;
 }
 
 /*
@@ -151,7 +201,10 @@ static int build_line(struct run *r)
 		return fail("--tick-cpu is for the tick delay line, and this "
 			    "kernel has netem: add --delay-line tick");
 	r->cfg.delay_line = r->line->kind;
-	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets)))
+	r->cfg.ring_mask = r->o->max_inflight - 1;
+	r->cfg.big_mask = r->o->max_inflight / HEDGE_BIG_SHARE - 1;
+	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets,
+				    r->o->max_inflight)))
 		return -1;
 	return dl_attach(r->nl, &r->cfg, r->line, &r->obj);
 }
@@ -350,6 +403,7 @@ int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 {
 	struct run r = { .nl = nl, .o = o, .in = in, .cfg = o->cfg };
 	char delay[80], dev[IF_NAMESIZE * 4];
+	uint64_t mem = 0;
 	size_t done;
 
 	for (done = 0; done < N_STEPS; done++)
@@ -359,6 +413,11 @@ int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 			obj_close(&r.obj);
 			return EXIT_ERROR;
 		}
+	if (maps_memory(&r.obj, &r.cfg, &mem)) {
+		undo(&r, N_STEPS);
+		obj_close(&r.obj);
+		return EXIT_ERROR;
+	}
 	obj_close(&r.obj);
 	describe_delay(&r.cfg, delay, sizeof(delay));
 	printable(o->dev, dev, sizeof(dev));
@@ -366,6 +425,9 @@ int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 	       dev, r.cfg.n_targets, r.cfg.n_targets > 1 ? "s" : "",
 	       has_replica(&r.cfg) ? " (hedged to replicas where given)" : "",
 	       delay, r.line->name);
+	printf("maps: %.1f MiB for %u requests in flight\n",
+	       (double)mem / (1 << 20), r.cfg.delay_line == HEDGE_DL_TICK ?
+	       o->max_inflight : HEDGE_SCOREBOARD_SIZE);
 	return EXIT_OK;
 }
 

@@ -201,9 +201,13 @@ static int map_create_def(const char *name, const struct hedge_map_def *def)
 static void resize(struct hedge_map_def *def, const char *name,
 		   const struct map_size *sizes)
 {
-	for (; sizes && sizes->name; sizes++)
-		if (!strcmp(sizes->name, name))
-			def->max_entries = sizes->max_entries;
+	for (; sizes && sizes->name; sizes++) {
+		if (strcmp(sizes->name, name))
+			continue;
+		def->max_entries = sizes->max_entries;
+		if (sizes->inner_max_entries)
+			def->inner_max_entries = sizes->inner_max_entries;
+	}
 }
 
 /* Create a map for every symbol in the "maps" section. */

@@ -28,6 +28,19 @@ const struct counter hedge_counters[] = {
 	COUNTER(hedges_won, "hedges won (the replica answered first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first.", COUNTER_REPLICA),
 	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second.", COUNTER_REPLICA),
 	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
+	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
+	COUNTER(requests_fragmented, "requests not hedged (fragmented)", "requests_fragmented", "requests_fragmented_total", "Fragmented requests, passed unhedged.", 0),
+	COUNTER(requests_gso, "requests not hedged (several datagrams in one skb)", "requests_gso", "requests_gso_total", "GSO/UDP_SEGMENT skbs of several requests, passed unhedged.", 0),
+	COUNTER(responses_invalid, "responses the stack would drop (passed, not judged)", "responses_invalid", "responses_invalid_total", "Responses with a bad checksum, length or packet type: passed, the request left as it was.", 0),
+	COUNTER(responses_gro, "GRO-coalesced responses (passed, not judged)", "responses_gro", "responses_gro_total", "GRO-coalesced response skbs, passed without judging them.", 0),
+	COUNTER(too_big, "too big to park", "too_big", "too_big_total", "Requests not hedged: bigger than a parking slot (tick line).", 0),
+	COUNTER(ring_full, "ring full", "ring_full", "ring_full_total", "Requests not hedged: no free slot on the tick line (see --max-inflight).", 0),
+	COUNTER(queue_full, "queue full", "queue_full", "queue_full_total", "Requests not hedged: the deadline queue was full.", 0),
+	COUNTER(evicted, "evicted", "evicted", "evicted_total", "Requests not hedged: the Scoreboard evicted their entry before the deadline.", 0),
+	COUNTER(clone_failed, "clone failed", "clone_failed", "clone_failed_total", "Requests not hedged: a clone, copy or redirect failed.", 0),
+	COUNTER(copy_clash, "copy clash", "copy_clash", "copy_clash_total", "Hedges not sent: the replica's key held the client's own live request.", 0),
+	COUNTER(delayed, "delayed", "delayed", "delayed_total", "Copies put in the delay line.", 0),
+	COUNTER(rescued, "rescued", "rescued", "rescued_total", "Copies the Rescuer got back from the delay line.", 0),
 };
 const size_t n_hedge_counters = sizeof(hedge_counters) /
 				sizeof(hedge_counters[0]);

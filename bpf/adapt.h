@@ -191,4 +191,17 @@ static __always_inline int withdraw(const struct hedge_config *cfg,
 	return 0;
 }
 
+/* A hedge withdrawn but not sent after all: back into the budget. */
+static __always_inline void refund(const struct hedge_config *cfg,
+				   __u32 target)
+{
+	struct hedge_budget *b;
+
+	if (cfg->budget_pct >= 100)
+		return;
+	b = bpf_map_lookup_elem(&hedge_budget, &target);
+	if (b)
+		__sync_fetch_and_add(&b->tokens, HEDGE_MILLI);
+}
+
 #endif

@@ -18,6 +18,7 @@
 #define __always_inline inline __attribute__((always_inline))
 
 #define htons(x) __builtin_bswap16(x)
+#define htonl(x) __builtin_bswap32(x)
 #define offsetof(type, member) __builtin_offsetof(type, member)
 
 /*
@@ -67,7 +68,13 @@ static long (*bpf_l3_csum_replace)(struct __sk_buff *skb, __u32 offset,
 static long (*bpf_l4_csum_replace)(struct __sk_buff *skb, __u32 offset,
 				   __u64 from, __u64 to, __u64 flags) =
 	(void *)BPF_FUNC_l4_csum_replace;
+static long (*bpf_csum_level)(struct __sk_buff *skb, __u64 level) =
+	(void *)BPF_FUNC_csum_level;
 static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
+static long (*bpf_skb_vlan_push)(struct __sk_buff *skb, __be16 proto,
+				 __u16 tci) = (void *)BPF_FUNC_skb_vlan_push;
+static long (*bpf_skb_vlan_pop)(struct __sk_buff *skb) =
+	(void *)BPF_FUNC_skb_vlan_pop;
 
 #define MAP(name_, type_, key_, value_, max_)				\
 	struct hedge_map_def name_ SEC("maps") = {			\

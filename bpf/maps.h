@@ -17,9 +17,12 @@ MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
     HEDGE_MAX_TARGETS);
 MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
     struct hedge_entry, HEDGE_SCOREBOARD_SIZE);
-/* The tick line's; `up` shrinks them to one entry for netem. */
-MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked,
-    HEDGE_PARKED_SIZE);
+/* The tick line's two rings (hedge.h), at their least; `up` sizes them
+ * from --max-inflight, and shrinks them to one entry for netem. */
+MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked_small,
+    HEDGE_INFLIGHT_MIN);
+MAP(hedge_frames, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked,
+    HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE);
 MAP(hedge_tick, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_ticker, 1);
 /* Per target, a queue of deadlines; `up` sizes it to the targets. */
 struct hedge_map_def hedge_due SEC("maps") = {
@@ -27,12 +30,23 @@ struct hedge_map_def hedge_due SEC("maps") = {
 	.max_entries = HEDGE_MAX_TARGETS,
 	.inner_type = BPF_MAP_TYPE_QUEUE,
 	.inner_value_size = sizeof(struct hedge_due),
-	.inner_max_entries = HEDGE_PARKED_SIZE,
+	.inner_max_entries = HEDGE_INFLIGHT_MIN +
+			     HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE,
 };
 MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
     HEDGE_MAX_TARGETS);
 MAP(hedge_budget, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_budget,
     HEDGE_MAX_TARGETS);
+/* The watcher's verdicts on fragmented responses (see hedge.h). */
+MAP(hedge_frags, BPF_MAP_TYPE_LRU_HASH, struct hedge_frag_key,
+    struct hedge_frag, HEDGE_FRAGS_SIZE);
+/* Per CPU: a chunk of a datagram being checksummed (parse.h), with room
+ * for the zeros that pad it to 4 bytes. */
+#define HEDGE_CSUM_CHUNK	512
+struct hedge_scratch {
+	__u8 b[HEDGE_CSUM_CHUNK + 8];
+};
+MAP(hedge_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_scratch, 1);
 
 /*
  * Every map user space names (HEDGE_MAP_*, hedge.h) is one of these: read
@@ -50,10 +64,12 @@ HEDGE_IS_MAP(HEDGE_MAP_TARGETS);
 HEDGE_IS_MAP(HEDGE_MAP_STATS);
 HEDGE_IS_MAP(HEDGE_MAP_SCORES);
 HEDGE_IS_MAP(HEDGE_MAP_PARKED);
+HEDGE_IS_MAP(HEDGE_MAP_FRAMES);
 HEDGE_IS_MAP(HEDGE_MAP_TICK);
 HEDGE_IS_MAP(HEDGE_MAP_DUE);
 HEDGE_IS_MAP(HEDGE_MAP_ADAPT);
 HEDGE_IS_MAP(HEDGE_MAP_BUDGET);
+HEDGE_IS_MAP(HEDGE_MAP_FRAGS);
 #undef HEDGE_IS_MAP
 #pragma pop_macro("HEDGE_NAME")
 

@@ -14,55 +14,118 @@ static __always_inline struct hedge_stats *stats(__u32 target);
 static __always_inline struct hedge_entry *
 live_entry(const struct hedge_config *cfg, const struct hedge_key *key);
 
+/* A busy slot's mark: its deadline in units of 2^20 ns (~1 ms), never 0. */
+static __always_inline __u32 busy_mark(__u64 ns)
+{
+	return (__u32)(ns >> 20) | 1;
+}
+
 /*
- * Tick line: keep the request's bytes in the next slot of the ring, and
- * its deadline in its target's queue, for the ticker. The slot's seq is
- * written first, so a ticker copying it out sees it change under it.
+ * Claim a slot for a request due at `mark`: a free one, or one left busy
+ * a --window past its deadline (whatever lost its queue entry). A slot
+ * still waiting is never written over: the caller counts ring_full.
+ */
+static __always_inline int claim(struct hedge_slot_head *h,
+				 const struct hedge_config *cfg, __u64 now,
+				 __u32 mark)
+{
+	__u32 old = h->busy;
+
+	if (old && (__s32)(busy_mark(now) - old) <=
+		   (__s32)(cfg->window_ns >> 20) + 1)
+		return -1;
+	return __sync_val_compare_and_swap(&h->busy, old, mark) == old ? 0 : -1;
+}
+
+/* The skb's metadata that matters on the wire, kept with its bytes. */
+static __always_inline void park_meta(struct __sk_buff *skb,
+				      struct hedge_slot_head *h)
+{
+	h->meta.mark = skb->mark;
+	h->meta.priority = skb->priority;
+	h->meta.vlan_proto = skb->vlan_present ? (__be16)skb->vlan_proto : 0;
+	h->meta.vlan_tci = skb->vlan_present ? (__u16)skb->vlan_tci : 0;
+}
+
+/*
+ * Tick line: keep the request's bytes in a slot of the ring for its size
+ * (hedge.h), and its deadline in its target's queue, for the ticker.
+ * Every way this fails is counted against the request's target.
  */
 static __always_inline void park(struct __sk_buff *skb,
+				 const struct hedge_config *cfg,
 				 const struct hedge_key *key,
-				 const struct hedge_entry *e)
+				 const struct hedge_entry *e,
+				 struct hedge_stats *st)
 {
 	struct hedge_due due = { .deadline_ns = e->deadline_ns };
-	__u32 zero = 0, slot, len = bounded_len(skb->len, HEDGE_FRAME_MAX);
+	__u32 zero = 0, target = e->target, slot, len;
 	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
-	__u32 target = e->target;
-	struct hedge_parked *p;
 	void *queue = bpf_map_lookup_elem(&hedge_due, &target);
+	struct hedge_slot_head *h;
 
-	if (!t || !len || !queue)
+	if (!t || !queue)
 		return;
-	due.seq = __sync_fetch_and_add(&t->next_seq, 1);
-	slot = due.seq % HEDGE_PARKED_SIZE;
-	p = bpf_map_lookup_elem(&hedge_parked, &slot);
-	if (!p)
+	if (skb->len <= HEDGE_SMALL_FRAME) {
+		due.seq = __sync_fetch_and_add(&t->next_seq, 1) & ~HEDGE_SEQ_BIG;
+		slot = due.seq & cfg->ring_mask;
+		h = bpf_map_lookup_elem(&hedge_parked, &slot);
+		len = bounded_len(skb->len, HEDGE_SMALL_FRAME);
+	} else {
+		due.seq = __sync_fetch_and_add(&t->next_big, 1) | HEDGE_SEQ_BIG;
+		slot = due.seq & cfg->big_mask;
+		h = bpf_map_lookup_elem(&hedge_frames, &slot);
+		len = bounded_len(skb->len, HEDGE_FRAME_MAX);
+	}
+	if (!h || claim(h, cfg, e->sent_ns, busy_mark(e->deadline_ns))) {
+		if (st)
+			st->ring_full++;
 		return;
-	p->seq = due.seq;
-	p->len = len;
-	if (bpf_skb_load_bytes(skb, 0, p->data, len))
+	}
+	h->seq = due.seq;
+	h->len = len;
+	park_meta(skb, h);
+	if (!len || bpf_skb_load_bytes(skb, 0, h + 1, len)) {
+		h->busy = 0;
+		if (st)
+			st->clone_failed++;
 		return;
+	}
 	due.key = *key;
-	bpf_map_push_elem(queue, &due, 0);
+	due.delay_us = (__u32)((e->deadline_ns - e->sent_ns) / 1000);
+	if (bpf_map_push_elem(queue, &due, 0)) {
+		h->busy = 0;
+		if (st)
+			st->queue_full++;
+		return;
+	}
+	if (st)
+		st->delayed++;
 }
 
 /* ---- the tick delay line ------------------------------------------- */
 
 /* Sum `n4` bytes (a multiple of 4) of the UDP segment at `at` from byte k
- * on, at most one 512-byte bpf_csum_diff() at a time; k is a constant. */
-static __always_inline __s64 csum_chunk(struct hedge_parked *p, __u32 at,
-					__u32 k, __u32 n4, __s64 sum)
+ * on, at most one 512-byte bpf_csum_diff() at a time; k and udp_max (the
+ * slot's largest UDP length) are constants. */
+static __always_inline __s64 csum_chunk(__u8 *data, __u32 at, __u32 k,
+					__u32 n4, __s64 sum,
+					const __u32 udp_max)
 {
-	__u32 max = HEDGE_UDP_MAX - k < 512 ? HEDGE_UDP_MAX - k : 512, size;
+	__u32 max, size;
 
+	if (k >= udp_max)
+		return sum;
+	max = udp_max - k < 512 ? udp_max - k : 512;
 	if (sum < 0 || n4 <= k)
 		return sum;
 	size = n4 - k;
-	/* The compiler knows n4 <= HEDGE_UDP_MAX and would drop the clamp;
+	/* The compiler knows n4 <= udp_max and would drop the clamp;
 	 * 6.1's verifier has lost that bound and needs it. */
 	barrier_var(size);
 	if (size > max)
 		size = max;
-	return bpf_csum_diff(0, 0, (__be32 *)(p->data + at + k), size,
+	return bpf_csum_diff(0, 0, (__be32 *)(data + at + k), size,
 			     (__u32)sum);
 }
 
@@ -75,14 +138,13 @@ struct pseudo_header {
 	__u8 proto;
 };
 
-static __always_inline __u32 pseudo_header(const struct hedge_parked *p,
-					   __u32 at, __u32 ulen,
-					   struct pseudo_header *ph)
+static __always_inline __u32 pseudo_header(const __u8 *data, __u32 at,
+					   __u32 ulen, struct pseudo_header *ph)
 {
 	struct { __be32 saddr, daddr; __u8 zero, proto; __be16 len; } *v4;
 
 	if (at == HEDGE_UDP_AT6) {
-		__builtin_memcpy(ph->saddr, p->data + sizeof(struct ethhdr) +
+		__builtin_memcpy(ph->saddr, data + sizeof(struct ethhdr) +
 				 offsetof(struct ipv6hdr, saddr), 32);
 		ph->len[0] = ph->len[1] = 0;
 		ph->len[2] = ulen >> 8;
@@ -92,7 +154,7 @@ static __always_inline __u32 pseudo_header(const struct hedge_parked *p,
 		return sizeof(*ph);
 	}
 	v4 = (void *)ph;
-	__builtin_memcpy(&v4->saddr, p->data + sizeof(struct ethhdr) +
+	__builtin_memcpy(&v4->saddr, data + sizeof(struct ethhdr) +
 			 offsetof(struct iphdr, saddr), 8);
 	v4->zero = 0;
 	v4->proto = IPPROTO_UDP;
@@ -101,12 +163,15 @@ static __always_inline __u32 pseudo_header(const struct hedge_parked *p,
 }
 
 /*
- * The parked request's UDP checksum, computed whole. Taken at egress, it
- * may hold only the pseudo-header's sum (CHECKSUM_PARTIAL, to be finished
- * by the device); the ticker's copy leaves as a fresh packet with nobody
- * to finish it, and IPv6 forbids the zero checksum that would skip it.
+ * The parked request's UDP checksum, computed whole, in a slot's `data`
+ * of `size` bytes holding `len`, whose UDP length is at most udp_max
+ * (constants both). Taken at egress, it may hold only the pseudo-header's
+ * sum (CHECKSUM_PARTIAL, to be finished by the device); the ticker's copy
+ * leaves as a fresh packet with nobody to finish it, and IPv6 forbids the
+ * zero checksum that would skip it.
  */
-static __always_inline int fix_udp_csum(struct hedge_parked *p)
+static __always_inline int fix_udp_csum(__u8 *data, __u32 len,
+					const __u32 udp_max, const __u32 size)
 {
 	struct pseudo_header ph;
 	__u8 tail[4] = {};
@@ -114,24 +179,24 @@ static __always_inline int fix_udp_csum(struct hedge_parked *p)
 	__s64 sum;
 
 	/* The Splitter parked only what parse() took: IPv4 or IPv6. */
-	at = p->data[12] == 0x86 ? HEDGE_UDP_AT6 : HEDGE_UDP_AT4;
-	ulen = (__u32)p->data[at + 4] << 8 | p->data[at + 5];
-	if (ulen < 8 || ulen > HEDGE_UDP_MAX || at + ulen > p->len)
+	at = data[12] == 0x86 ? HEDGE_UDP_AT6 : HEDGE_UDP_AT4;
+	ulen = (__u32)data[at + 4] << 8 | data[at + 5];
+	if (ulen < 8 || ulen > udp_max || at + ulen > len)
 		return -1;
-	ph_len = pseudo_header(p, at, ulen, &ph);
-	p->data[at + 6] = 0;
-	p->data[at + 7] = 0;
+	ph_len = pseudo_header(data, at, ulen, &ph);
+	data[at + 6] = 0;
+	data[at + 7] = 0;
 
 	sum = bpf_csum_diff(0, 0, (__be32 *)&ph, ph_len, 0);
 	n4 = ulen & ~3U;
-	sum = csum_chunk(p, at, 0, n4, sum);
-	sum = csum_chunk(p, at, 512, n4, sum);
-	sum = csum_chunk(p, at, 1024, n4, sum);
+	sum = csum_chunk(data, at, 0, n4, sum, udp_max);
+	sum = csum_chunk(data, at, 512, n4, sum, udp_max);
+	sum = csum_chunk(data, at, 1024, n4, sum, udp_max);
 	for (i = 0; i < 3; i++) {	/* the last 1..3 bytes, zero-padded */
 		k = at + n4 + i;
 		barrier_var(k);	/* as above */
-		if (n4 + i < ulen && k < sizeof(p->data))
-			tail[i] = p->data[k];
+		if (n4 + i < ulen && k < size)
+			tail[i] = data[k];
 	}
 	sum = sum < 0 ? sum : bpf_csum_diff(0, 0, (__be32 *)tail, 4, (__u32)sum);
 	if (sum < 0)
@@ -141,7 +206,7 @@ static __always_inline int fix_udp_csum(struct hedge_parked *p)
 	sum = ~sum & 0xffff;
 	if (!sum)
 		sum = 0xffff;	/* zero means "no checksum" */
-	__builtin_memcpy(p->data + at + 6, &sum, 2);
+	__builtin_memcpy(data + at + 6, &sum, 2);
 	return 0;
 }
 
@@ -156,33 +221,89 @@ static __always_inline int is_tick(struct __sk_buff *skb)
 }
 
 /*
- * A due request: turn the tick into it and clone it to the Rescuer, which
- * decides and sends it as it does netem's clones. Its slot must still hold
- * it after the copy (seq unchanged), or the copy may be torn.
+ * Turn the tick into the parked request `seq` in slot h (data of `size`
+ * bytes, frames up to `cap`, UDP up to udp_max: constants) with the
+ * metadata it left with, and clone it to the Rescuer. The slot must still
+ * hold it after the copy (seq unchanged), or the copy may be torn.
+ */
+static __always_inline int send_copy(struct __sk_buff *skb,
+				     const struct hedge_config *cfg,
+				     struct hedge_slot_head *h, __u32 seq,
+				     const __u32 cap, const __u32 udp_max,
+				     const __u32 size)
+{
+	__u8 *data = (__u8 *)(h + 1);
+	__u32 len = h->seq == seq ? bounded_len(h->len, cap) : 0;
+	__be16 vlan_proto = h->meta.vlan_proto;
+	long err;
+
+	if (!len || fix_udp_csum(data, len, udp_max, size) ||
+	    bpf_skb_change_tail(skb, len, 0) ||
+	    bpf_skb_store_bytes(skb, 0, data, len, 0) || h->seq != seq)
+		return -1;
+	skb->mark = h->meta.mark;
+	skb->priority = h->meta.priority;
+	if (vlan_proto &&
+	    bpf_skb_vlan_push(skb, vlan_proto, h->meta.vlan_tci))
+		return -1;
+	err = bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+	if (vlan_proto)
+		bpf_skb_vlan_pop(skb);	/* the tick goes on untagged */
+	return err ? -1 : 0;
+}
+
+/*
+ * A due request of `target`'s: send its copy to the Rescuer (which decides
+ * as it does netem's clones) if it is still pending, and free its slot.
+ * An entry gone before sent + --window was evicted from the Scoreboard.
  */
 static __always_inline void send_due(struct __sk_buff *skb,
 				     const struct hedge_config *cfg,
-				     const struct hedge_due *due)
+				     const struct hedge_due *due, __u32 target,
+				     __u64 now)
 {
-	struct hedge_entry *e = live_entry(cfg, &due->key);
-	__u32 slot = due->seq % HEDGE_PARKED_SIZE, len = 0;
-	struct hedge_parked *p = bpf_map_lookup_elem(&hedge_parked, &slot);
-	struct hedge_stats *st;
+	struct hedge_stats *st = stats(target);
+	__u64 sent = due->deadline_ns - (__u64)due->delay_us * 1000;
+	struct hedge_slot_head *h;
+	struct hedge_entry *e = 0;
+	__u32 slot, big = due->seq >> 31;
+	int err = -1;
 
+	/* Tested twice below: from one register, so that the verifier
+	 * knows the second test from the first (a ring's slot is never
+	 * read with the other ring's bounds). */
+	barrier_var(big);
+	if (big) {
+		slot = due->seq & cfg->big_mask;
+		h = bpf_map_lookup_elem(&hedge_frames, &slot);
+	} else {
+		slot = due->seq & cfg->ring_mask;
+		h = bpf_map_lookup_elem(&hedge_parked, &slot);
+	}
+	if (!bpf_map_lookup_elem(&hedge_scores, &due->key)) {
+		if (st && now - sent < cfg->window_ns)
+			st->evicted++;
+	} else {
+		e = live_entry(cfg, &due->key);
+	}
 	if (e && e->state == HEDGE_PENDING) {
-		if (p && p->seq == due->seq)
-			len = bounded_len(p->len, HEDGE_FRAME_MAX);
-		if (len && !fix_udp_csum(p) &&
-		    !bpf_skb_change_tail(skb, len, 0) &&
-		    !bpf_skb_store_bytes(skb, 0, p->data, len, 0) &&
-		    p->seq == due->seq)
-			bpf_clone_redirect(skb, cfg->delay_ifindex, 0);
+		if (h && big)
+			err = send_copy(skb, cfg, h, due->seq, HEDGE_FRAME_MAX,
+					HEDGE_UDP_MAX,
+					HEDGE_UDP_AT6 + HEDGE_UDP_MAX);
+		else if (h)
+			err = send_copy(skb, cfg, h, due->seq,
+					HEDGE_SMALL_FRAME, HEDGE_SMALL_UDP_MAX,
+					HEDGE_SMALL_DATA);
+		if (err && st)
+			st->clone_failed++;
 	} else if (e && (e->state == HEDGE_DONE ||
 			 e->state == HEDGE_DONE_HEDGED)) {
-		st = stats(e->target);
 		if (st)
 			st->hedges_cancelled++;
 	}
+	if (h && h->seq == due->seq)
+		h->busy = 0;
 }
 
 /* The earliest head of the targets' deadline queues into *first: its

@@ -10,7 +10,9 @@ RATE=${ADAPT_RATE:-5000}	# requests/s (BENCHMARKS.md has 1000 to 10000)
 # percent of hedges up to ms late, with or without the adaptive delay
 # (BENCHMARKS.md has the figures). A queue out of order would make them
 # late by the delay's change itself (here up to 18 ms), at p95 too.
-LATE_P95_US=${LATE_P95_US:-500}
+# 2 ms: the CI host is shared too (seen: 512 us at p95 with other jobs on
+# its two cores); still nine times below the fault it is there to catch.
+LATE_P95_US=${LATE_P95_US:-2000}
 OUT=tests/out/adaptive
 mkdir -p $OUT
 NS=hedget-adapt

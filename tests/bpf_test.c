@@ -48,7 +48,7 @@ static void check(int ok, const char *name, const char *why)
 /* ---- packets -------------------------------------------------------- */
 
 struct pkt {
-	unsigned char b[256];
+	unsigned char b[2048];	/* BPF_PROG_RUN takes up to ~3.5 KB */
 	unsigned int len;
 };
 
@@ -179,13 +179,22 @@ struct run {
 	struct pkt out;		/* as it came out */
 };
 
-static struct run run(const char *prog, const struct pkt *p)
+/* Run `prog` on `p`, with the __sk_buff fields in *ctx (cb, mark,
+ * gso_segs...) if given; what the program left in them back in *ctx. */
+static struct run run_ctx(const char *prog, const struct pkt *p,
+			  struct __sk_buff *ctx)
 {
 	unsigned char out[sizeof(p->b) + 64];
 	union bpf_attr attr;
 	struct run r = { .ret = -1000 };
 
 	memset(&attr, 0, sizeof(attr));
+	if (ctx) {
+		attr.test.ctx_in = (uint64_t)(uintptr_t)ctx;
+		attr.test.ctx_size_in = sizeof(*ctx);
+		attr.test.ctx_out = (uint64_t)(uintptr_t)ctx;
+		attr.test.ctx_size_out = sizeof(*ctx);
+	}
 	attr.test.prog_fd = obj_prog_fd(&obj, prog);
 	attr.test.data_in = (uint64_t)(uintptr_t)p->b;
 	attr.test.data_size_in = p->len;
@@ -204,6 +213,11 @@ static struct run run(const char *prog, const struct pkt *p)
 		    attr.test.data_size_out : sizeof(r.out.b);
 	memcpy(r.out.b, out, r.out.len);
 	return r;
+}
+
+static struct run run(const char *prog, const struct pkt *p)
+{
+	return run_ctx(prog, p, NULL);
 }
 
 /* An IPv4 address as hedge keeps it: ::ffff:a.b.c.d. */
@@ -296,6 +310,9 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	t.primary.port = htons(SPORT);
 	cfg.targets[0] = t;
 	cfg.budget_pct = 100;
+	/* The object's own ring sizes (`up` resizes them). */
+	cfg.ring_mask = HEDGE_INFLIGHT_MIN - 1;
+	cfg.big_mask = HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE - 1;
 	if (case_config)
 		case_config(&cfg);
 	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
@@ -405,29 +422,37 @@ static void test_hedge(void)
 {
 	struct pkt req = request(200), resp = response(200);
 	struct hedge_stats before = counters(), after;
+	struct __sk_buff hedge, marked;
 	struct run r;
 
 	run(HEDGE_PROG_SPLITTER, &req);
 	clones_seen(NULL);
-	r = run(HEDGE_PROG_RESCUER, &req);
+	memset(&hedge, 0, sizeof(hedge));
+	r = run_ctx(HEDGE_PROG_RESCUER, &req, &hedge);
 	check(r.ret == TC_ACT_REDIRECT && state_of(200) == HEDGE_HEDGED,
 	      "rescuer sends the clone of a pending request as the hedge",
 	      "hedge not redirected / not HEDGED");
+	check(r.unchanged && hedge.mark == 0 && hedge.priority == 0 &&
+	      (hedge.cb[0] | hedge.cb[1]),
+	      "the hedge is marked in cb[] only: bytes, mark and priority as "
+	      "the request's", "bytes, mark or priority changed, or no mark");
 	r = run(HEDGE_PROG_RESCUER, &req);
 	check(r.ret == TC_ACT_SHOT, "rescuer sends one hedge per request",
 	      "second hedge sent");
-	r = run(HEDGE_PROG_SPLITTER, &req);
+	marked = hedge;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &marked);
 	check(r.ret == TC_ACT_UNSPEC && clones_seen(NULL) == 0 &&
-	      state_of(200) == HEDGE_HEDGED,
-	      "the hedge passing the splitter is never cloned again",
-	      "hedge cloned or state reset");
+	      state_of(200) == HEDGE_HEDGED && !(marked.cb[0] | marked.cb[1]),
+	      "the hedge passing the splitter is never cloned again, its "
+	      "mark cleared", "hedge cloned, state reset or mark kept");
 	r = run(HEDGE_PROG_WATCHER, &resp);
 	check(r.ret == TC_ACT_UNSPEC && state_of(200) == HEDGE_DONE_HEDGED,
 	      "first response after a hedge passes", "not passed");
 	r = run(HEDGE_PROG_WATCHER, &resp);
 	check(r.ret == TC_ACT_SHOT, "second response after a hedge dropped",
 	      "duplicate passed");
-	r = run(HEDGE_PROG_SPLITTER, &req);
+	marked = hedge;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &marked);
 	check(clones_seen(NULL) == 0 && state_of(200) == HEDGE_DONE_HEDGED,
 	      "a hedge racing its own response does not restart the request",
 	      "request restarted");
@@ -833,6 +858,560 @@ static void test_mutual_replicas(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* ---- issue 10: never wrong on the wire ------------------------------ */
+
+/* The IPv4 header's checksum, recomputed (after a change to it). */
+static void ip_fix(struct pkt *p)
+{
+	unsigned char *ip = p->b + 14;
+	int hlen = (ip[0] & 0xf) * 4;
+	uint16_t v;
+
+	ip[10] = ip[11] = 0;
+	v = ip_csum(ip, hlen);
+	memcpy(ip + 10, &v, 2);
+}
+
+/* Open `n` bytes at `at` (IP lengths left to the caller). */
+static void insert(struct pkt *p, unsigned int at, const void *what,
+		   unsigned int n)
+{
+	memmove(p->b + at + n, p->b + at, p->len - at);
+	memcpy(p->b + at, what, n);
+	p->len += n;
+}
+
+static void add16(unsigned char *at, int n)
+{
+	int v = (at[0] << 8 | at[1]) + n;
+
+	at[0] = (unsigned char)(v >> 8);
+	at[1] = (unsigned char)v;
+}
+
+/* IPv4: four bytes of options (NOPs) before UDP. */
+static void with_options(struct pkt *p)
+{
+	static const unsigned char nops[4] = { 1, 1, 1, 0 };
+
+	insert(p, 14 + 20, nops, 4);
+	p->b[14] = 0x46;
+	add16(p->b + 14 + 2, 4);
+	ip_fix(p);
+}
+
+/* IPv4: a fragment at `off8` (8-byte units), MF if `more`, IP ID `id`. */
+static void fragment4(struct pkt *p, int off8, int more, uint16_t id)
+{
+	unsigned char *ip = p->b + 14;
+	uint16_t v = htons((uint16_t)((more ? 0x2000 : 0) | off8));
+
+	memcpy(ip + 6, &v, 2);
+	v = htons(id);
+	memcpy(ip + 4, &v, 2);
+	ip_fix(p);
+}
+
+/* IPv6: an extension header (8 bytes) before what follows the fixed one. */
+static void with_ext6(struct pkt *p, int type, const unsigned char body[6])
+{
+	unsigned char ext[8];
+
+	ext[0] = p->b[14 + 6];
+	ext[1] = 0;
+	memcpy(ext + 2, body, 6);
+	insert(p, 14 + 40, ext, 8);
+	p->b[14 + 6] = (unsigned char)type;
+	add16(p->b + 14 + 4, 8);
+}
+
+static void fragment6(struct pkt *p, int off8, int more, uint32_t id)
+{
+	unsigned char body[6];
+	uint16_t v = htons((uint16_t)(off8 << 3 | (more ? 1 : 0)));
+	uint32_t nid = htonl(id);
+
+	memcpy(body, &v, 2);
+	memcpy(body + 2, &nid, 4);
+	with_ext6(p, 44, body);
+}
+
+static struct pkt response6(uint32_t id)
+{
+	return udp6_pkt(SERVER6, SPORT, CLIENT6, CPORT, id, 16);
+}
+
+static struct pkt request6(uint32_t id)
+{
+	return udp6_pkt(CLIENT6, CPORT, SERVER6, SPORT, id, 16);
+}
+
+static uint32_t state6_of(uint32_t id)
+{
+	struct hedge_key k;
+	struct hedge_entry e;
+
+	memset(&k, 0, sizeof(k));
+	inet_pton(AF_INET6, CLIENT6, k.saddr);
+	inet_pton(AF_INET6, SERVER6, k.daddr);
+	k.sport = htons(CPORT);
+	k.dport = htons(SPORT);
+	k.id = htonl(id);
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+		return 0;
+	return e.state;
+}
+
+/* [SERVER6]:SPORT as target 1 (no replica). */
+static void set_target6(void)
+{
+	struct hedge_target_key k;
+	uint32_t one = 1, zero = 0;
+	struct hedge_config cfg;
+
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	endpoint(&cfg.targets[1].primary, SERVER6, SPORT);
+	cfg.n_targets = 2;
+	k = cfg.targets[1].primary;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &k, &one);
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+}
+
+/* Sent, hedged, answered: DONE_HEDGED. The hedge's cb back in *hedge. */
+static void hedged_and_answered(const struct pkt *req, const struct pkt *resp,
+				struct __sk_buff *hedge)
+{
+	memset(hedge, 0, sizeof(*hedge));
+	run(HEDGE_PROG_SPLITTER, req);
+	clones_seen(NULL);
+	run_ctx(HEDGE_PROG_RESCUER, req, hedge);
+	run(HEDGE_PROG_WATCHER, resp);
+}
+
+static void test_key_reuse(void)
+{
+	struct pkt req = request(1100), resp = response(1100);
+	struct hedge_stats before = counters(), after;
+	struct __sk_buff hedge, marked;
+	struct run r;
+
+	hedged_and_answered(&req, &resp, &hedge);
+	check(state_of(1100) == HEDGE_DONE_HEDGED, "key reuse: hedged and "
+	      "answered", "not DONE_HEDGED");
+	/* The hedge going out after its answer came: no new request. */
+	marked = hedge;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &marked);
+	check(r.ret == TC_ACT_UNSPEC && clones_seen(NULL) == 0 &&
+	      state_of(1100) == HEDGE_DONE_HEDGED,
+	      "key reuse: the marked hedge after its answer is no request",
+	      "taken for a new request");
+	/* The application's next request on the key. */
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      state_of(1100) == HEDGE_PENDING && clones_seen(&req) == 1 &&
+	      after.requests == before.requests + 2,
+	      "key reuse: a request on a DONE_HEDGED key is a new request, "
+	      "tracked and cloned", "not tracked");
+	/* Resent before any answer: not hedged again. */
+	run(HEDGE_PROG_SPLITTER, &req);
+	check(clones_seen(NULL) == 0 && state_of(1100) == HEDGE_PENDING,
+	      "key reuse: the same request resent while PENDING is not new",
+	      "cloned again");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_UNSPEC && state_of(1100) == HEDGE_DONE,
+	      "key reuse: the new request's answer passes", "dropped");
+}
+
+/* --id none: one socket, one request after another, half hedged. */
+static void test_id_none_sequence(void)
+{
+	struct pkt req = request(1200), resp = response(1200);
+	struct __sk_buff hedge;
+	int i, lost = 0, twice = 0;
+	struct run r;
+
+	set_config(1000000000, 0, 0, 0);
+	for (i = 0; i < 6; i++) {
+		if (i % 2) {	/* slow: hedged, answered, the loser late */
+			hedged_and_answered(&req, &resp, &hedge);
+			r = run(HEDGE_PROG_WATCHER, &resp);
+			twice += r.ret != TC_ACT_SHOT;
+		} else {
+			run(HEDGE_PROG_SPLITTER, &req);
+			clones_seen(NULL);
+			r = run(HEDGE_PROG_WATCHER, &resp);
+			lost += r.ret != TC_ACT_UNSPEC;
+		}
+	}
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	check(!lost && !twice && clones_seen(NULL) == 1 &&
+	      counters().requests == 7,
+	      "--id none: sequential requests on one 5-tuple, half hedged: "
+	      "every one tracked, every answer passed once, losers dropped",
+	      "an answer lost, a loser passed, or a request untracked");
+}
+
+/* A response built to be delivered, with a full UDP checksum. */
+static struct pkt good_response(uint32_t id)
+{
+	struct pkt p = response(id);
+
+	udp_sum_fill(&p);
+	return p;
+}
+
+struct bad_case {
+	const char *name;
+	void (*spoil)(struct pkt *p);
+};
+
+static void bad_udp_csum(struct pkt *p) { p->b[14 + 20 + 6] ^= 0x40; }
+static void bad_ip_csum(struct pkt *p) { p->b[14 + 10] ^= 0x01; }
+static void otherhost(struct pkt *p) { p->b[0] = 0x02; p->b[5] = 0x01; }
+static void broadcast(struct pkt *p) { memset(p->b, 0xff, 6); }
+static void short_tot_len(struct pkt *p)
+{
+	add16(p->b + 14 + 2, -(20 + 8 + 16) + 19);	/* < its header */
+	ip_fix(p);
+}
+static void long_tot_len(struct pkt *p)
+{
+	add16(p->b + 14 + 2, 8);		/* past the frame */
+	ip_fix(p);
+}
+static void udp_past_ip(struct pkt *p)
+{
+	add16(p->b + 14 + 20 + 4, 4);		/* UDP length > IP payload */
+	udp_sum_fill(p);
+}
+static void udp_len_short(struct pkt *p)
+{
+	p->b[14 + 20 + 4] = 0;
+	p->b[14 + 20 + 5] = 4;			/* < 8 */
+}
+
+static void test_validation(void)
+{
+	static const struct bad_case bad[] = {
+		{ "a bad UDP checksum", bad_udp_csum },
+		{ "a bad IPv4 header checksum", bad_ip_csum },
+		{ "a frame for another host (OTHERHOST)", otherhost },
+		{ "a broadcast frame", broadcast },
+		{ "an IP total length shorter than its headers", short_tot_len },
+		{ "an IP total length past the frame", long_tot_len },
+		{ "a UDP length past the IP payload", udp_past_ip },
+		{ "a UDP length under 8", udp_len_short },
+	};
+	struct hedge_stats before, after;
+	char name[200];
+	struct pkt p;
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pkt req = request(1300 + i), good = good_response(1300 + i);
+
+		run(HEDGE_PROG_SPLITTER, &req);
+		p = good;
+		bad[i].spoil(&p);
+		before = counters();
+		r = run(HEDGE_PROG_WATCHER, &p);
+		after = counters();
+		snprintf(name, sizeof(name), "validation: %s passes untouched "
+			 "and changes no state (counted invalid)", bad[i].name);
+		check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+		      state_of(1300 + i) == HEDGE_PENDING &&
+		      after.responses_invalid == before.responses_invalid + 1 &&
+		      after.responses == before.responses, name,
+		      "dropped, touched, committed or not counted");
+		r = run(HEDGE_PROG_WATCHER, &good);
+		snprintf(name, sizeof(name), "validation: after %s, the good "
+			 "answer passes and commits", bad[i].name);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1300 + i) == HEDGE_DONE,
+		      name, "dropped or not DONE");
+	}
+
+	/* What the stack takes commits. */
+	{
+		struct pkt req = request(1350), resp = response(1350);
+
+		run(HEDGE_PROG_SPLITTER, &req);
+		r = run(HEDGE_PROG_WATCHER, &resp);	/* checksum 0 */
+		check(r.ret == TC_ACT_UNSPEC && state_of(1350) == HEDGE_DONE,
+		      "validation: IPv4 with no UDP checksum (0) commits",
+		      "not committed");
+	}
+	{
+		struct pkt req = request(1351), resp = good_response(1351);
+		unsigned char *udp = resp.b + 14 + 20;
+		uint16_t v;
+
+		/* Trailing bytes past the IP total length: trimmed by the
+		 * stack, so the datagram is as good as without them. */
+		memset(resp.b + resp.len, 0xee, 6);
+		resp.len += 6;
+		run(HEDGE_PROG_SPLITTER, &req);
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1351) == HEDGE_DONE,
+		      "validation: trailing bytes past the total length are "
+		      "not summed; the datagram commits", "not committed");
+
+		/* As a locally sent CHECKSUM_PARTIAL skb looks: the field
+		 * holds the pseudo-header's sum only. */
+		req = request(1352);
+		resp = response(1352);
+		udp = resp.b + 14 + 20;
+		{
+			uint32_t sum = IPPROTO_UDP + 24, k;
+
+			for (k = 0; k < 8; k += 2)
+				sum += resp.b[26 + k] << 8 | resp.b[27 + k];
+			while (sum >> 16)
+				sum = (sum & 0xffff) + (sum >> 16);
+			v = htons((uint16_t)sum);
+			memcpy(udp + 6, &v, 2);
+		}
+		run(HEDGE_PROG_SPLITTER, &req);
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1352) == HEDGE_DONE,
+		      "validation: a CHECKSUM_PARTIAL answer (pseudo-header sum "
+		      "only) commits", "not committed");
+	}
+	{
+		/* A datagram bigger than a checksum chunk, odd length. */
+		struct pkt req = request(1353),
+			   resp = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 1353, 1999);
+		unsigned int k;
+
+		for (k = 0; k < 1999 - 4; k++)
+			resp.b[14 + 20 + 8 + 4 + k] = (unsigned char)(k * 7);
+		udp_sum_fill(&resp);
+		run(HEDGE_PROG_SPLITTER, &req);
+		p = resp;
+		p.b[p.len - 1] ^= 1;	/* the very last byte */
+		r = run(HEDGE_PROG_WATCHER, &p);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1353) == HEDGE_PENDING,
+		      "validation: a 2 KB answer wrong in its last byte does "
+		      "not commit", "committed");
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1353) == HEDGE_DONE,
+		      "validation: a 2 KB answer with its checksum right "
+		      "commits", "not committed");
+	}
+
+	/* IPv6: 0 is no checksum, which the stack drops. */
+	set_target6();
+	{
+		struct pkt req = request6(1360), resp = response6(1360), zero;
+
+		run(HEDGE_PROG_SPLITTER, &req);
+		zero = resp;
+		zero.b[14 + 40 + 6] = zero.b[14 + 40 + 7] = 0;
+		r = run(HEDGE_PROG_WATCHER, &zero);
+		check(r.ret == TC_ACT_UNSPEC && state6_of(1360) == HEDGE_PENDING,
+		      "validation: IPv6 with a zero UDP checksum does not "
+		      "commit", "committed");
+		zero = resp;
+		add16(zero.b + 14 + 4, 4);	/* payload length past the frame */
+		r = run(HEDGE_PROG_WATCHER, &zero);
+		check(r.ret == TC_ACT_UNSPEC && state6_of(1360) == HEDGE_PENDING,
+		      "validation: an IPv6 payload length past the frame does "
+		      "not commit", "committed");
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state6_of(1360) == HEDGE_DONE,
+		      "validation: the good IPv6 answer commits", "not committed");
+	}
+}
+
+/* ::ffff:a.b.c.d in an IPv6 header is not the IPv4 target. */
+static void test_mapped(void)
+{
+	struct pkt req = request(1400),
+		   mreq = udp6_pkt("::ffff:" CLIENT, CPORT, "::ffff:" SERVER,
+				   SPORT, 1401, 16),
+		   mresp = udp6_pkt("::ffff:" SERVER, SPORT, "::ffff:" CLIENT,
+				    CPORT, 1400, 16);
+	struct run r;
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_WATCHER, &mresp);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      state_of(1400) == HEDGE_PENDING,
+	      "mapped: an IPv6 answer from ::ffff:SERVER does not answer the "
+	      "IPv4 request", "matched");
+	r = run(HEDGE_PROG_SPLITTER, &mreq);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && state_of(1401) == 0 &&
+	      clones_seen(NULL) == 0,
+	      "mapped: an IPv6 request to ::ffff:SERVER is not tracked",
+	      "tracked");
+}
+
+static void test_odd_headers(void)
+{
+	struct hedge_stats before = counters(), after;
+	struct pkt req, resp;
+	struct run r;
+
+	req = request(1500);
+	resp = good_response(1500);
+	with_options(&resp);
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      state_of(1500) == HEDGE_DONE,
+	      "odd headers: an answer with IPv4 options completes its request",
+	      "not completed");
+
+	req = request(1501);
+	with_options(&req);
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && state_of(1501) == 0 &&
+	      clones_seen(NULL) == 0 &&
+	      after.requests_unhedgeable == before.requests_unhedgeable + 1,
+	      "odd headers: a request with IPv4 options passes unhedged, "
+	      "counted", "hedged or not counted");
+
+	set_target6();
+	{
+		static const unsigned char padn[6] = { 1, 4, 0, 0, 0, 0 };
+		struct pkt req6 = request6(1502), resp6 = response6(1502);
+
+		with_ext6(&resp6, 0, padn);		/* hop-by-hop */
+		with_ext6(&resp6, 60, padn);		/* destination options */
+		run(HEDGE_PROG_SPLITTER, &req6);
+		clones_seen(NULL);
+		r = run(HEDGE_PROG_WATCHER, &resp6);
+		check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+		      state6_of(1502) == HEDGE_DONE,
+		      "odd headers: an IPv6 answer after two extension headers "
+		      "completes its request", "not completed");
+		req6 = request6(1503);
+		with_ext6(&req6, 60, padn);
+		before = counters_of(1);
+		r = run(HEDGE_PROG_SPLITTER, &req6);
+		check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+		      state6_of(1503) == 0 && clones_seen(NULL) == 0 &&
+		      counters_of(1).requests_unhedgeable ==
+		      before.requests_unhedgeable + 1,
+		      "odd headers: an IPv6 request with an extension header "
+		      "passes unhedged, counted", "hedged or not counted");
+	}
+}
+
+static void test_fragments(void)
+{
+	struct pkt req = request(1600), first = good_response(1600), later,
+		   lfirst, llater, freq;
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	/* The winner's first fragment, then the loser's, then the rest. */
+	fragment4(&first, 0, 1, 0x1111);
+	later = response(1600);
+	fragment4(&later, 3, 0, 0x1111);
+	lfirst = good_response(1600);
+	fragment4(&lfirst, 0, 1, 0x2222);
+	llater = response(1600);
+	fragment4(&llater, 3, 1, 0x2222);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_WATCHER, &first);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      state_of(1600) == HEDGE_DONE,
+	      "fragments: an answer's first fragment completes its request",
+	      "not completed");
+	r = run(HEDGE_PROG_WATCHER, &lfirst);
+	check(r.ret == TC_ACT_SHOT,
+	      "fragments: the loser's first fragment is dropped", "passed");
+	r = run(HEDGE_PROG_WATCHER, &llater);
+	check(r.ret == TC_ACT_SHOT,
+	      "fragments: the loser's later fragment is dropped", "passed");
+	r = run(HEDGE_PROG_WATCHER, &llater);
+	check(r.ret == TC_ACT_SHOT,
+	      "fragments: all the loser's later fragments are dropped",
+	      "passed");
+	r = run(HEDGE_PROG_WATCHER, &later);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged,
+	      "fragments: the winner's later fragment passes", "dropped");
+	llater = response(1600);
+	fragment4(&llater, 3, 0, 0x3333);
+	r = run(HEDGE_PROG_WATCHER, &llater);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged,
+	      "fragments: a later fragment with no verdict passes", "dropped");
+
+	freq = request(1601);
+	fragment4(&freq, 0, 1, 0x4444);
+	r = run(HEDGE_PROG_SPLITTER, &freq);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && state_of(1601) == 0 &&
+	      clones_seen(NULL) == 0 &&
+	      after.requests_fragmented == before.requests_fragmented + 1,
+	      "fragments: a fragmented request passes unhedged, counted",
+	      "hedged or not counted");
+
+	set_target6();
+	{
+		struct pkt req6 = request6(1602), f6 = response6(1602), l6, lf6;
+
+		lf6 = f6;
+		fragment6(&f6, 0, 1, 0xabcd);
+		fragment6(&lf6, 0, 1, 0xabce);
+		l6 = response6(1602);
+		fragment6(&l6, 3, 0, 0xabce);
+		run(HEDGE_PROG_SPLITTER, &req6);
+		r = run(HEDGE_PROG_WATCHER, &f6);
+		check(r.ret == TC_ACT_UNSPEC && state6_of(1602) == HEDGE_DONE,
+		      "fragments: an IPv6 first fragment completes its request",
+		      "not completed");
+		r = run(HEDGE_PROG_WATCHER, &lf6);
+		check(r.ret == TC_ACT_SHOT,
+		      "fragments: the IPv6 loser's first fragment is dropped",
+		      "passed");
+		r = run(HEDGE_PROG_WATCHER, &l6);
+		check(r.ret == TC_ACT_SHOT,
+		      "fragments: the IPv6 loser's last fragment is dropped",
+		      "passed");
+	}
+}
+
+static void test_gso(void)
+{
+	struct pkt req = request(1700), resp = response(1700);
+	struct hedge_stats before = counters(), after;
+	struct __sk_buff ctx;
+	struct run r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.gso_segs = 4;
+	ctx.gso_size = 24;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && state_of(1700) == 0 &&
+	      clones_seen(NULL) == 0 &&
+	      after.requests_gso == before.requests_gso + 1,
+	      "gso: a multi-datagram request skb passes unhedged, counted",
+	      "hedged or not counted");
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.gso_segs = 2;
+	ctx.gso_size = 24;
+	before = counters();
+	r = run_ctx(HEDGE_PROG_WATCHER, &resp, &ctx);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      state_of(1700) == HEDGE_PENDING &&
+	      after.responses_gro == before.responses_gro + 1,
+	      "gso: a GRO-coalesced response changes no state, counted",
+	      "judged or not counted");
+}
+
 static void test_lru_bound(void)
 {
 	union bpf_attr attr;
@@ -847,6 +1426,196 @@ static void test_lru_bound(void)
 	      info.type == BPF_MAP_TYPE_LRU_HASH &&
 	      info.max_entries == HEDGE_SCOREBOARD_SIZE,
 	      "the Scoreboard is a bounded LRU hash", "not an LRU");
+}
+
+/* ---- capacity: never silent ------------------------------------------ */
+
+/* Tick line, requests due after `delay` (0: at once). */
+static void tick_line(uint64_t delay)
+{
+	delay_line = HEDGE_DL_TICK;
+	delay_ns = delay;
+	set_config(1000000000, 0, 4, 0);
+}
+
+/* Tick n times; the clones sent, drained from tdl1. */
+static int ticks(int n)
+{
+	struct pkt t;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		t = tick();
+		run(HEDGE_PROG_TICKER, &t);
+	}
+	return clones_seen(NULL);
+}
+
+static void test_ring_overflow(void)
+{
+	uint32_t n = HEDGE_INFLIGHT_MIN + 8, i;
+	struct hedge_stats st;
+	struct pkt req;
+
+	tick_line(1000000000);		/* none due during the case */
+	for (i = 0; i < n; i++) {
+		req = request(20000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	st = counters();
+	check(st.requests == n && st.ring_full == 8 && st.delayed == n - 8,
+	      "tick ring: requests past its slots are counted (ring_full), "
+	      "not written over the waiting ones", "not counted");
+}
+
+static void test_ring_reuse(void)
+{
+	uint32_t n = HEDGE_INFLIGHT_MIN, i;
+	struct hedge_stats st;
+	struct pkt req;
+	int sent;
+
+	tick_line(0);			/* all due at once */
+	for (i = 0; i < n; i++) {
+		req = request(30000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	sent = 0;
+	for (i = 0; i < n / HEDGE_TICK_BATCH / 16 + 1; i++)
+		sent += ticks(16);
+	for (i = 0; i < 16; i++) {
+		req = request(40000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	sent += ticks(4);
+	st = counters();
+	check(st.ring_full == 0 && st.delayed == n + 16 &&
+	      st.hedges_sent == 0 && sent >= 1,
+	      "tick ring: slots whose requests were sent are reused",
+	      "ring stayed full");
+}
+
+static void test_big_frames(void)
+{
+	struct pkt small = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 900,
+				   HEDGE_SMALL_FRAME - 42),
+		   big = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 901,
+				 HEDGE_SMALL_FRAME - 42 + 1),
+		   full = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 902,
+				  HEDGE_FRAME_MAX - 42),
+		   over = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 903,
+				  HEDGE_FRAME_MAX - 42 + 1), out, t;
+	const struct pkt *want[] = { &small, &big, &full };
+	struct hedge_stats st;
+	int i, ok = 1;
+
+	tick_line(0);
+	for (i = 0; i < 3; i++) {
+		run(HEDGE_PROG_SPLITTER, want[i]);
+		t = tick();
+		run(HEDGE_PROG_TICKER, &t);
+		ok &= next_clone(&out) == (int)want[i]->len &&
+		      !memcmp(out.b, want[i]->b, 40) &&
+		      !memcmp(out.b + 42, want[i]->b + 42, want[i]->len - 42) &&
+		      udp_sum(&out) == 0;
+	}
+	check(ok, "tick line: the largest small-slot frame, the smallest "
+	      "full-frame one and a full frame are hedged byte for byte",
+	      "a clone missing or altered");
+	run(HEDGE_PROG_SPLITTER, &over);
+	st = counters();
+	check(st.too_big == 1 && st.requests == 3 && ticks(2) == 0,
+	      "tick line: a request bigger than a full slot is counted "
+	      "(too_big)", "not counted");
+}
+
+static void test_tick_metadata(void)
+{
+	struct pkt req = request(950), t = tick();
+	struct __sk_buff ctx;
+
+	tick_line(0);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.mark = 0x1234;
+	ctx.priority = 7;
+	run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	memset(&ctx, 0, sizeof(ctx));
+	run_ctx(HEDGE_PROG_TICKER, &t, &ctx);
+	check(clones_seen(NULL) == 1 && ctx.mark == 0x1234 &&
+	      ctx.priority == 7, "tick line: the hedge leaves with the "
+	      "request's mark and priority", "lost");
+}
+
+static void test_evicted(void)
+{
+	struct pkt req = request(960);
+	struct hedge_key k = key_of(960);
+	union bpf_attr attr;
+
+	tick_line(0);
+	run(HEDGE_PROG_SPLITTER, &req);
+	/* What the LRU does to a live entry when it is full. */
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)obj_map_fd(&obj, HEDGE_MAP_SCORES);
+	attr.key = (uint64_t)(uintptr_t)&k;
+	sys_bpf(BPF_MAP_DELETE_ELEM, &attr);
+	check(ticks(1) == 0 && counters().evicted == 1,
+	      "tick line: a due request whose entry the LRU evicted is "
+	      "counted (evicted)", "silent");
+}
+
+static void bad_delay_line(struct hedge_config *c)
+{
+	c->delay_ifindex = 0x7ffffff0;	/* no such device */
+}
+
+static void test_clone_failed(void)
+{
+	struct pkt req = request(970);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	check(counters().clone_failed == 1 && counters().delayed == 0,
+	      "netem line: a failed clone is counted (clone_failed)",
+	      "silent");
+}
+
+/* Mutual replicas, and the client's own live request on the key the
+ * hedge's COPY record would take: the hedge is not sent. */
+static void test_copy_clash(void)
+{
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
+	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1100, 16),
+		   own = udp_pkt(CLIENT, CPORT, REPLICA, RPORT, 1100, 16);
+	struct hedge_config cfg;
+	uint32_t zero = 0, two = 2;
+	struct hedge_key k;
+	struct hedge_entry e;
+	struct run r;
+
+	set_replicas();
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	endpoint(&cfg.targets[2].primary, REPLICA, RPORT);
+	endpoint(&cfg.targets[2].replica, SERVER, SPORT);
+	cfg.n_targets = 3;
+	map_update(targets, &cfg.targets[2].primary, &two);
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+
+	run(HEDGE_PROG_SPLITTER, &own);		/* the client's own */
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	r = run(HEDGE_PROG_RESCUER, &req);
+	k = key_of(1100);
+	mapped(k.daddr, REPLICA);
+	k.dport = htons(RPORT);
+	check(r.ret == TC_ACT_SHOT &&
+	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
+	      e.state == HEDGE_PENDING && e.target == 2 &&
+	      counters().copy_clash == 1 && counters().hedges_sent == 0 &&
+	      state_of(1100) == HEDGE_PENDING,
+	      "mutual replicas: a hedge whose COPY would overwrite the "
+	      "client's own live request is not sent, and counted",
+	      "sent, or the client's request overwritten");
+	set_config(1000000000, 0, 4, 0);
 }
 
 /* ---- a fresh Scoreboard for every case ------------------------------ */
@@ -926,7 +1695,8 @@ static void empty_queues(void)
 		memset(&attr, 0, sizeof(attr));
 		attr.map_type = BPF_MAP_TYPE_QUEUE;
 		attr.value_size = sizeof(struct hedge_due);
-		attr.max_entries = HEDGE_PARKED_SIZE;
+		attr.max_entries = HEDGE_INFLIGHT_MIN +
+				   HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE;
 		q = sys_bpf(BPF_MAP_CREATE, &attr);
 		if (q < 0 || map_update(fd, &i, &q))
 			fail_reset(HEDGE_MAP_DUE);
@@ -943,6 +1713,7 @@ static void fresh_state(void)
 {
 	empty_hash(HEDGE_MAP_SCORES);
 	empty_hash(HEDGE_MAP_TARGETS);
+	empty_hash(HEDGE_MAP_FRAGS);
 	zero_array(HEDGE_MAP_STATS, sizeof(struct hedge_stats),
 		   HEDGE_MAX_TARGETS, possible_cpus());
 	zero_array(HEDGE_MAP_BUDGET, sizeof(struct hedge_budget),
@@ -950,6 +1721,10 @@ static void fresh_state(void)
 	zero_array(HEDGE_MAP_ADAPT, sizeof(struct hedge_adapt),
 		   HEDGE_MAX_TARGETS, 0);
 	zero_array(HEDGE_MAP_TICK, sizeof(struct hedge_ticker), 1, 0);
+	zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
+		   HEDGE_INFLIGHT_MIN, 0);
+	zero_array(HEDGE_MAP_FRAMES, sizeof(struct hedge_parked),
+		   HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE, 0);
 	empty_queues();
 	clones_seen(NULL);
 	delay_line = HEDGE_DL_NETEM;
@@ -974,6 +1749,20 @@ static const struct test_case cases[] = {
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
+	{ "key_reuse", test_key_reuse, NULL },
+	{ "id_none_sequence", test_id_none_sequence, NULL },
+	{ "validation", test_validation, NULL },
+	{ "mapped", test_mapped, NULL },
+	{ "odd_headers", test_odd_headers, NULL },
+	{ "fragments", test_fragments, NULL },
+	{ "gso", test_gso, NULL },
+	{ "ring_overflow", test_ring_overflow, NULL },
+	{ "ring_reuse", test_ring_reuse, NULL },
+	{ "big_frames", test_big_frames, NULL },
+	{ "tick_metadata", test_tick_metadata, NULL },
+	{ "evicted", test_evicted, NULL },
+	{ "clone_failed", test_clone_failed, bad_delay_line },
+	{ "copy_clash", test_copy_clash, NULL },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
