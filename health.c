@@ -15,9 +15,12 @@
  *   DL_IN, TBF on DL_OUT for the tick line), the Rescuer and the ticker;
  * - the tick line's tick alive (an idle tick, stopped on purpose with
  *   nothing in flight, where the ticker has that state, is not a problem);
- * - no capacity drop since the last look: counters flagged COUNTER_DROP
- *   in hedge_counters[], their totals kept per network namespace in
- *   HEDGE_RUN_DIR/net-INODE.look between two `status`.
+ * - no capacity drop lately: a counter flagged COUNTER_DROP in
+ *   hedge_counters[] that any `status` saw rise within CAPACITY_HOLD_NS.
+ *   The totals, and when they last rose, are kept per network namespace
+ *   in HEDGE_RUN_DIR/net-INODE.look: several readers (a scrape, a probe,
+ *   a person) all see a drop for a minute, and none hides it from the
+ *   others, as a "since the last look" of one's own would.
  *
  * A check that cannot be made (a read that fails) is an error, not a
  * problem: status then exits EXIT_ERROR.
@@ -288,43 +291,52 @@ static void check_tick(const struct snapshot *s, struct health *h)
 			(unsigned long long)(s->tick_ago_ns / NS_PER_MS));
 }
 
-/* ---- capacity drops since the last look -------------------------------- */
+/* ---- capacity drops, seen by any status within CAPACITY_HOLD_NS --------- */
 
-#define LOOK_MAGIC	"hedge last look 1"
+#define LOOK_MAGIC	"hedge last look 2"
 
-/* The totals kept in `path` for instance `id` into before[] (0 where the
- * file, or the instance, or the counter is not there). */
+/* What the file keeps between two `status`, for one instance. */
+struct look {
+	uint64_t rise_ns;	/* when a status last saw a drop counter rise */
+	uint64_t *total;	/* per counter: its total then */
+	uint64_t *recent;	/* per counter: its rises in the hold window */
+};
+
+/* The file into *l (all zero if it is missing, of another format or of
+ * another instance: every drop since that instance's up counts). */
 static int look_read(const char *path, long id, const struct counter *table,
-		     size_t n, uint64_t *before)
+		     size_t n, struct look *l)
 {
-	char line[128], name[64];
-	unsigned long long v;
+	unsigned long long total, recent, rise;
+	char line[160], name[64];
 	long got_id;
 	FILE *f = fopen(path, "r");
 	size_t i;
 
-	memset(before, 0, n * sizeof(*before));
 	if (!f)
 		return errno == ENOENT ? 0 :
 		       fail("reading %s: %s", path, strerror(errno));
-	if (!fgets(line, sizeof(line), f) || strncmp(line, LOOK_MAGIC "\n",
-						       sizeof(line)) ||
+	if (!fgets(line, sizeof(line), f) || strcmp(line, LOOK_MAGIC "\n") ||
 	    !fgets(line, sizeof(line), f) ||
-	    sscanf(line, "instance %ld", &got_id) != 1 || got_id != id) {
-		fclose(f);	/* another instance's (or not ours): none */
+	    sscanf(line, "instance %ld rise %llu", &got_id, &rise) != 2 ||
+	    got_id != id) {
+		fclose(f);
 		return 0;
 	}
+	l->rise_ns = rise;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %llu", name, &v) == 2)
+		if (sscanf(line, "%63s %llu %llu", name, &total, &recent) == 3)
 			for (i = 0; i < n; i++)
-				if (!strcmp(table[i].json, name))
-					before[i] = v;
+				if (!strcmp(table[i].json, name)) {
+					l->total[i] = total;
+					l->recent[i] = recent;
+				}
 	fclose(f);
 	return 0;
 }
 
 static int look_write(const char *path, long id, const struct counter *table,
-		      size_t n, const uint64_t *now)
+		      size_t n, const struct look *l)
 {
 	char tmp[160];
 	FILE *f;
@@ -341,11 +353,13 @@ static int look_write(const char *path, long id, const struct counter *table,
 			close(fd);
 		return fail("writing %s: %s", tmp, strerror(errno));
 	}
-	fprintf(f, LOOK_MAGIC "\ninstance %ld\n", id);
+	fprintf(f, LOOK_MAGIC "\ninstance %ld rise %llu\n", id,
+		(unsigned long long)l->rise_ns);
 	for (i = 0; i < n; i++)
 		if (table[i].flags & COUNTER_DROP)
-			fprintf(f, "%s %llu\n", table[i].json,
-				(unsigned long long)now[i]);
+			fprintf(f, "%s %llu %llu\n", table[i].json,
+				(unsigned long long)l->total[i],
+				(unsigned long long)l->recent[i]);
 	if (ferror(f))
 		err = EIO;
 	if (fclose(f) && !err)
@@ -359,37 +373,63 @@ static int look_write(const char *path, long id, const struct counter *table,
 	return 0;
 }
 
-int capacity_since_last_look(const char *path, long id,
-			     const struct counter *table, size_t n_counters,
-			     const uint64_t *now, uint64_t *drops,
-			     char *which, size_t size)
+/* The rises since the file's totals join the window's (a new window if
+ * the last rise is older than the hold); the file then holds `now`. */
+static void look_update(struct look *l, const struct counter *table,
+			size_t n, const uint64_t *now, uint64_t now_ns)
 {
-	uint64_t *before = calloc(n_counters ? n_counters : 1,
-				  sizeof(*before)), d;
+	int rose = 0, stale = now_ns - l->rise_ns > CAPACITY_HOLD_NS;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!(table[i].flags & COUNTER_DROP))
+			continue;
+		if (stale)
+			l->recent[i] = 0;
+		/* Fewer than the file says: counted anew, not a drop. */
+		if (now[i] > l->total[i]) {
+			l->recent[i] += now[i] - l->total[i];
+			rose = 1;
+		}
+		l->total[i] = now[i];
+	}
+	if (rose)
+		l->rise_ns = now_ns;
+	else if (stale)
+		l->rise_ns = 0;
+}
+
+int capacity_recent(const char *path, long id, const struct counter *table,
+		    size_t n, const uint64_t *now, uint64_t now_ns,
+		    uint64_t *drops, char *which, size_t size)
+{
+	uint64_t *mem = calloc(2 * (n ? n : 1), sizeof(*mem));
+	struct look l = { 0, mem, mem + (n ? n : 1) };
 	size_t i, used = 0;
+	int err;
 
 	*drops = 0;
 	if (size)
 		which[0] = '\0';
-	if (!before)
+	if (!mem)
 		return fail("reading the last look: %s", strerror(ENOMEM));
-	if (look_read(path, id, table, n_counters, before)) {
-		free(before);
-		return -1;
+	err = look_read(path, id, table, n, &l);
+	if (!err) {
+		look_update(&l, table, n, now, now_ns);
+		err = look_write(path, id, table, n, &l);
 	}
-	for (i = 0; i < n_counters; i++) {
-		if (!(table[i].flags & COUNTER_DROP) || now[i] <= before[i])
-			continue;	/* fewer: counted anew, not a drop */
-		d = now[i] - before[i];
-		*drops += d;
+	for (i = 0; i < n && !err && l.rise_ns; i++) {
+		if (!(table[i].flags & COUNTER_DROP) || !l.recent[i])
+			continue;
+		*drops += l.recent[i];
 		if (used < size)
 			used += (size_t)snprintf(which + used, size - used,
 						 "%s%s %llu", used ? ", " : "",
 						 table[i].json,
-						 (unsigned long long)d);
+						 (unsigned long long)l.recent[i]);
 	}
-	free(before);
-	return look_write(path, id, table, n_counters, now);
+	free(mem);
+	return err;
 }
 
 static int check_capacity(const struct instance *in, const struct snapshot *s,
@@ -401,7 +441,6 @@ static int check_capacity(const struct instance *in, const struct snapshot *s,
 	size_t i, flagged = 0;
 	uint32_t t;
 
-	_Static_assert(sizeof(now) / sizeof(now[0]) >= 64, "");
 	if (n_hedge_counters > sizeof(now) / sizeof(now[0]))
 		return fail("too many counters for the last look");
 	memset(now, 0, sizeof(now));
@@ -419,14 +458,15 @@ static int check_capacity(const struct instance *in, const struct snapshot *s,
 			    strerror(errno));
 	snprintf(path, sizeof(path), HEDGE_RUN_DIR "/net-%lu.look",
 		 (unsigned long)st.st_ino);
-	if (capacity_since_last_look(path, in->rescuer_id, hedge_counters,
-				     n_hedge_counters, now, &drops, which,
-				     sizeof(which)))
+	if (capacity_recent(path, in->rescuer_id, hedge_counters,
+			    n_hedge_counters, now, s->now_ns, &drops, which,
+			    sizeof(which)))
 		return -1;
 	if (drops)
 		problem(h, PROBLEM_CAPACITY, "%llu requests not hedged for "
-			"lack of room since the last look (%s)",
-			(unsigned long long)drops, which);
+			"lack of room, seen in the last %llu s (%s)",
+			(unsigned long long)drops,
+			CAPACITY_HOLD_NS / NS_PER_S, which);
 	return 0;
 }
 

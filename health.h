@@ -50,17 +50,20 @@ struct counter;
 int health_check(struct nl *nl, const struct instance *in,
 		 struct snapshot *s);
 
+/* A capacity drop is a problem for this long after a status saw it. */
+#define CAPACITY_HOLD_NS	60000000000ULL
+
 /*
- * Capacity drops since the last look, for the counters of `table`
- * flagged COUNTER_DROP: the totals over targets now (`now`, n_counters
- * long) against those kept in `path` for instance `id` (another
- * instance's, or none: all count). Into *drops the increase, into `which`
- * "name N, ..." for each that rose; then `path` holds the totals now
- * (written to a temp name of this process's, renamed). -1 said why.
+ * Capacity drops lately, for the counters of `table` flagged
+ * COUNTER_DROP: their totals over targets now (`now`, n long, at
+ * `now_ns`, CLOCK_MONOTONIC) against those kept in `path` for instance
+ * `id` (another instance's, or none: all count). Into *drops the rises
+ * seen by any status within CAPACITY_HOLD_NS, and into `which` "name N,
+ * ..." for each; `path` then holds the totals now (written to a temp name
+ * of this process's, renamed). 0, or -1 said why.
  */
-int capacity_since_last_look(const char *path, long id,
-			     const struct counter *table, size_t n_counters,
-			     const uint64_t *now, uint64_t *drops,
-			     char *which, size_t size);
+int capacity_recent(const char *path, long id, const struct counter *table,
+		    size_t n, const uint64_t *now, uint64_t now_ns,
+		    uint64_t *drops, char *which, size_t size);
 
 #endif

@@ -66,7 +66,7 @@ static const char usage_text[] =
 	"Exit codes: 0 ok; 1 error; 2 usage; 3 degraded: status found hedge\n"
 	"up but not all of it working (a program missing or another running\n"
 	"before it, the delay line down, the tick stopped, requests not\n"
-	"hedged for lack of room since the last status), each problem said.\n";
+	"hedged for lack of room in the last minute), each problem said.\n";
 
 /* ---- the environment ------------------------------------------------ */
 

@@ -15,8 +15,10 @@ LINE=${HEALTH_LINE:-tick}
 OUT=tests/out/health
 T=build/tcx_test
 mkdir -p $OUT
-trap ns_test_cleanup EXIT
 netns_add $NS
+# The last look status keeps per namespace (health.c) goes with it.
+LOOK=/run/hedge/net-$(ip netns exec $NS stat -L -c %i /proc/self/ns/net).look
+trap 'ns_test_cleanup; rm -f $LOOK' EXIT
 
 # look NAME: status in all three formats into $OUT/NAME.{txt,json,prom},
 # and each one's exit status into rc_txt, rc_json, rc_prom.
@@ -139,6 +141,27 @@ ok "down" in_ns $HEDGE down
 look down
 check "down: status exits 0 and says not up" "exit $rc_txt: $(cat $OUT/down.txt)" \
 	sh -c "[ $rc_txt = 0 ] && grep -q 'not up' $OUT/down.txt"
+
+# ---- capacity: three requests too big for the tick line's parking slots
+# (2000 bytes, on lo), not hedged: counted, and a problem for every reader
+# for a minute (the last case, past it, is tests/unit_test.c's). netem has
+# no such limit.
+# A new up: a new instance, counted from its own up.
+if [ $LINE = tick ]; then
+	ok "up again" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE
+	look capacity-none
+	healthy capacity-none
+	in_ns bash -c 'for i in 1 2 3; do printf "%2000s" x >/dev/udp/127.0.0.1/9000; done' 2>/dev/null
+	look capacity
+	degraded capacity capacity '3 requests not hedged for lack of room, seen in the last 60 s \(too_big 3\)'
+	formats capacity 0 capacity
+	look capacity-again
+	degraded capacity-again capacity-again '3 requests not hedged .* \(too_big 3\)'
+	in_ns bash -c 'printf "%2000s" x >/dev/udp/127.0.0.1/9000' 2>/dev/null
+	look capacity-more
+	degraded capacity-more capacity-more '4 requests not hedged .* \(too_big 4\)'
+	in_ns $HEDGE down >/dev/null
+fi
 
 # ---- the hedged device deleted under hedge: degraded, not an error.
 in_ns ip link add hd0 type veth peer name hd1
