@@ -119,10 +119,9 @@ static int read_hook(struct nl *nl, struct hook *k, int ifindex, int egress,
 	int i;
 
 	k->ours_fs = k->ours_tcx = -1;
+	/* A device without clsact (up attached with TCX) dumps no filter,
+	 * without an error: any error is one. */
 	k->n_fs = nl_filters_all(nl, ifindex, !egress, &k->fs);
-	/* No clsact on the device (up attached with TCX): no filters. */
-	if (k->n_fs == -EINVAL || k->n_fs == -ENOENT)
-		k->n_fs = 0;
 	if (k->n_fs < 0)
 		return nl_fail(nl, k->n_fs, "listing the hedged device's "
 			       "filters");
