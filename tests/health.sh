@@ -92,6 +92,27 @@ if [ "$($T supported 2>&1)" = 1 ]; then
 	in_ns $T detach lo other_accept
 	look tcx-gone
 	healthy tcx-gone
+
+	# hedge's Splitter as a TCX program (as `up --attach tcx` puts it;
+	# here an accepting stand-in of that name, the clsact one removed):
+	# first is healthy, another ahead of it is not.
+	pref=$(in_ns tc filter show dev lo egress | sed -n 's/.* pref \([0-9]*\) bpf .*hedge_splitter.*/\1/p' | head -1)
+	in_ns tc filter del dev lo egress pref "${pref:-0}"
+	in_ns $T attach lo hedge_splitter
+	look tcx-mode
+	healthy tcx-mode
+	in_ns $T attach lo other_accept
+	look tcx-ahead
+	degraded tcx-ahead tcx-ahead 'TCX program "other_accept" \(id [0-9]+\) runs before hedge.s Splitter on lo.s egress'
+	in_ns $T detach lo other_accept
+	in_ns $T detach lo hedge_splitter
+	look tcx-none
+	degraded tcx-none tcx-none "hedge's Splitter is not on lo's egress"
+	formats tcx-none 0 attachment
+	ok "tcx: down" in_ns $HEDGE down
+	ok "tcx: up again, whole" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE
+	look tcx-whole
+	healthy tcx-whole
 fi
 
 # ---- the delay line: a link down.
