@@ -66,9 +66,9 @@ void print_text(const struct snapshot *s)
 	describe_delay(&s->cfg, delay, sizeof(delay));
 	format_duration(window, sizeof(window), s->cfg.window_ns);
 	printf("up on %s: delay %s (%s delay line), window %s, id %u:%u, "
-	       "budget %u%% + %u/s\n", dev, delay, s->line, window,
-	       s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
-	       s->cfg.budget_min_rate);
+	       "budget %u%% + %u/s, attached with %s\n", dev, delay, s->line,
+	       window, s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
+	       s->cfg.budget_min_rate, s->health.attach);
 	print_health(&s->health);
 	for (t = 0; t < s->n; t++) {
 		printf("target %s: delay now %llu us\n", s->target[t],

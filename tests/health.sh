@@ -71,6 +71,9 @@ ok "up ($LINE line on lo)" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line 
 look healthy
 healthy healthy
 formats healthy 1
+check "healthy: status says how hedge is attached (clsact, as up does today)" \
+	"$(head -1 $OUT/healthy.txt)" sh -c "grep -q '\"attach\":\"clsact\"' $OUT/healthy.json &&
+		grep -q 'attached with clsact' $OUT/healthy.txt && grep -q 'attach=\"clsact\"' $OUT/healthy.prom"
 
 # ---- another tool's direct-action filter that accepts everything, at
 # pref 1 on lo's egress: hedge's Splitter never sees a packet.
@@ -101,6 +104,8 @@ if [ "$($T supported 2>&1)" = 1 ]; then
 	in_ns $T attach lo hedge_splitter
 	look tcx-mode
 	healthy tcx-mode
+	check "tcx-mode: status says the Splitter is on TCX, the watcher on clsact" \
+		"$(head -1 $OUT/tcx-mode.txt)" grep -q '"attach":"mixed"' $OUT/tcx-mode.json
 	in_ns $T attach lo other_accept
 	look tcx-ahead
 	degraded tcx-ahead tcx-ahead 'TCX program "other_accept" \(id [0-9]+\) runs before hedge.s Splitter on lo.s egress'
