@@ -203,6 +203,9 @@ enum hedge_flags {
 	/* The Splitter and watcher are TCX programs (6.6+), ahead of every
 	 * other; without it, cls_bpf filters on the device's clsact. */
 	HEDGE_F_ATTACH_TCX = 1 << 4,
+	/* `up` finished: without it, an instance found is the remains of
+	 * an interrupted `up`, which the next `up` replaces. */
+	HEDGE_F_UP_DONE = 1 << 5,
 };
 
 /*
