@@ -16,7 +16,6 @@
 #include <net/if.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <linux/if.h>
 #include "instance.h"
 
 #define LOCK_WAIT_MS_CHANGE	1000	/* a status in progress ends by then */
@@ -306,7 +305,7 @@ static int has_alias(struct nl *nl, const char *name)
 	/* Between the pair's creation and its alias (dl_create): a pair
 	 * down, without alias, is "maybe ours" when it has no clsact (no
 	 * one else's programs on it either). */
-	if (link.alias[0] || link.operstate == IF_OPER_UP)
+	if (link.alias[0] || link.operstate == 6 /* IF_OPER_UP */)
 		return 0;
 	err = nl_ingress_qdisc_kind(nl, ifindex, kind);
 	return (err == -ENOENT || err == -EINVAL || (!err && !*kind)) ? 1 : 0;

@@ -40,8 +40,9 @@ kill_at() {
 }
 
 for sig in KILL INT TERM; do
+	[ $sig = TERM ] && pts="0 3 6" || pts="0 1 2 3 4 5 6 7 8 9"
 	half=0
-	for i in 0 1 2 3 4 5 6 7 8 9; do
+	for i in $pts; do
 		ms=$(( full_ms * i / 10 ))
 		got=$(kill_at $sig $ms)
 		[ "$got" = half ] && half=$((half + 1))
@@ -62,7 +63,8 @@ for sig in KILL INT TERM; do
 			[ "$now" = "$(cat /tmp/hedget-kill.before)" ]
 		if [ $sig = KILL ] && [ "$got" != done ]; then
 			# the next up after a killed one (with its remains) succeeds
-			kill_at KILL $ms >/dev/null
+			# (if that one finished, its up is the one to replace)
+			[ "$(kill_at KILL $ms)" = done ] && in_ns $HEDGE down >/dev/null
 			ok "[$kernel] SIGKILL at $ms ms: the next up succeeds" in_ns $UP
 			ok "[$kernel] SIGKILL at $ms ms: and down" in_ns $HEDGE down
 		fi
