@@ -276,6 +276,15 @@ static int detach(struct run *r)
 	if (r->o) {	/* up: only its own device */
 		if (!if_indextoname(r->cfg.dev_ifindex, name))
 			return 0;
+		/* Its own program fds: no CAP_SYS_ADMIN needed (by name is) */
+		if (r->cfg.flags & HEDGE_F_ATTACH_TCX)
+			return tcx_detach((int)r->cfg.dev_ifindex, 1,
+					  obj_prog_fd(&r->obj,
+						      HEDGE_PROG_SPLITTER)) ||
+			       tcx_detach((int)r->cfg.dev_ifindex, 0,
+					  obj_prog_fd(&r->obj,
+						      HEDGE_PROG_WATCHER)) ?
+			       fail("detaching hedge's TCX programs") : 0;
 		return detach_dev(r->nl, (int)r->cfg.dev_ifindex,
 				  !!(r->cfg.flags & HEDGE_F_CREATED_CLSACT)) <
 		       0 ? -1 : 0;
