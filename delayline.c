@@ -46,7 +46,12 @@ static int explain(const struct nl *nl, int err, const char *what,
 
 int dl_create(struct nl *nl, struct hedge_config *cfg)
 {
-	int in, out, err = nl_veth_add(nl, DL_IN, DL_OUT, DL_MTU);
+	/* The alias marks the pair hedge's, so that a killed `up` leaves
+	 * nothing `down` cannot recognise. The kernel ignores it in the
+	 * message that creates the pair, so it is set at once after; until
+	 * then a pair without it, down and bare, is "maybe ours"
+	 * (instance.c). */
+	int in, out, err = nl_veth_add(nl, DL_IN, DL_OUT, DL_MTU, DL_ALIAS);
 
 	if (err)
 		return explain(nl, err, "creating the delay line " DL_IN "/"
@@ -58,6 +63,14 @@ int dl_create(struct nl *nl, struct hedge_config *cfg)
 	} else {
 		cfg->delay_ifindex = in;
 		cfg->rescue_ifindex = out;
+		err = nl_link_set_alias(nl, in, DL_ALIAS);
+		if (!err)
+			err = nl_link_set_alias(nl, out, DL_ALIAS);
+		if (err) {
+			nl_fail(nl, err, "marking the delay line hedge's");
+			dl_destroy(nl);
+			return -1;
+		}
 		/* No link-local address, so no IPv6 chatter on the line
 		 * (through TBF it would spend the tick's tokens). */
 		err = nl_link_no_ipv6(nl, in);
@@ -80,7 +93,7 @@ static int attach_ingress(struct nl *nl, int ifindex, const struct bpf_obj *obj,
 	if (err)
 		return explain(nl, err, "adding a clsact qdisc to the delay "
 			       "line", "clsact qdisc (sch_ingress)");
-	err = nl_bpf_filter_add(nl, ifindex, 1, obj_prog_fd(obj, prog), prog);
+	err = nl_bpf_filter_add(nl, ifindex, 1, 0, obj_prog_fd(obj, prog), prog);
 	return err ? explain(nl, err, "attaching a program to the delay line",
 			     "BPF classifier (cls_bpf)") : 0;
 }

@@ -232,6 +232,12 @@ enum hedge_flags {
 	HEDGE_F_CREATED_CLSACT = 1 << 1,	/* `down` removes the dev's clsact */
 	HEDGE_F_MOUNTED_BPFFS = 1 << 2,		/* `down` unmounts /sys/fs/bpf */
 	HEDGE_F_ADAPTIVE = 1 << 3,		/* per-target delays: hedge_adapt */
+	/* The Splitter and watcher are TCX programs (6.6+), ahead of every
+	 * other; without it, cls_bpf filters on the device's clsact. */
+	HEDGE_F_ATTACH_TCX = 1 << 4,
+	/* `up` finished: without it, an instance found is the remains of
+	 * an interrupted `up`, which the next `up` replaces. */
+	HEDGE_F_UP_DONE = 1 << 5,
 };
 
 /*

@@ -68,6 +68,7 @@ void print_json(const struct snapshot *s)
 	printf("{\"up\":true");
 	json_kv_str("dev", s->dev);
 	json_kv_str("delay_line", s->line);
+	json_kv_str("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");
 	json_kv_str("delay", delay);
 	printf(",\"window_ns\":%llu,\"id_offset\":%u,\"id_len\":%u,"
 	       "\"budget_pct\":%u,\"budget_min_rate\":%u,\"targets\":[",

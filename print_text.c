@@ -50,6 +50,9 @@ void print_text(const struct snapshot *s)
 	       "budget %u%% + %u/s\n", dev, delay, s->line, window,
 	       s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
 	       s->cfg.budget_min_rate);
+	printf("attached by %s\n", s->cfg.flags & HEDGE_F_ATTACH_TCX ?
+	       "TCX, ahead of every other program" :
+	       "tc (clsact), at a pref ahead of every other filter");
 	for (t = 0; t < s->n; t++) {
 		printf("target %s: delay now %llu us\n", s->target[t],
 		       (unsigned long long)(s->delay_ns[t] / NS_PER_US));

@@ -311,7 +311,7 @@ static void clsact_cases(int ifx)
 		exit(2);
 	err = nl_clsact_add(&nl, ifx);
 	if (!err)
-		err = nl_bpf_filter_add(&nl, ifx, 0, cls, "cls_count");
+		err = nl_bpf_filter_add(&nl, ifx, 0, 0, cls, "cls_count");
 	check(!err, "clsact filter beside TCX: added", strerror(-err));
 
 	count_reset(map);
