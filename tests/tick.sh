@@ -36,6 +36,36 @@ check "tick: no request lost, no duplicate delivered" "$(cat $OUT/load.json)" \
 	[ "$(field $OUT/load.json lost)" = 0 -a "$(field $OUT/load.json duplicates)" = 0 ]
 in_ns $HEDGE down >/dev/null
 
+# ---- a lost tick (issue 11): a link bounce on the tick line (or any qdisc
+# reset) loses the circling tick; the next request must start a new one, so
+# requests that stall after the bounce are still hedged, on time.
+: >$OUT/server.out
+ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
+server=$!
+for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100 >/dev/null
+in_ns bench/loadgen --rate 1000 --duration 1 --timeout 500 >$OUT/bounce-before.json &
+load=$!
+sleep 0.5	# the bounce with requests in flight, the tick circling
+in_ns ip link set hedge-dl1 down
+in_ns ip link set hedge-dl1 up
+wait $load
+sleep 0.2
+in_ns $HEDGE status --json >$OUT/bounce-mid.json
+in_ns bench/loadgen --rate 1000 --duration 1 --start-id 100000 --timeout 500 >$OUT/bounce-after.json
+sleep 0.2
+in_ns $HEDGE status --json >$OUT/bounce-status.json
+stop_server
+sent=$(( $(field $OUT/bounce-status.json hedges_sent) - $(field $OUT/bounce-mid.json hedges_sent) ))
+p99=$(field $OUT/bounce-after.json p99_us)
+check "tick: after a link bounce, stalled requests are hedged again ($sent of 1000)" \
+	"$(cat $OUT/bounce-after.json)" [ "$sent" -ge 990 ]
+check "tick: after a link bounce, P99 within delay + 20 ms (${p99} us)" \
+	"$(cat $OUT/bounce-after.json)" [ "${p99%.*}" -le 22000 ]
+check "tick: after a link bounce, nothing lost or duplicated" "$(cat $OUT/bounce-after.json)" \
+	[ "$(field $OUT/bounce-after.json lost)" = 0 -a "$(field $OUT/bounce-after.json duplicates)" = 0 ]
+in_ns $HEDGE down >/dev/null
+
 # ---- idle: ~111 wake-ups a second at the default delay, and the machine's
 # busy time with the ticker running within 1% of a CPU of it without.
 busy_ms() { awk '/^cpu /{print ($2+$3+$4+$7+$8) * 10}' /proc/stat; }	# USER_HZ 100
