@@ -237,15 +237,17 @@ static __always_inline __u64 shortest_delay(const struct hedge_config *cfg)
  */
 static __always_inline void rearm(struct __sk_buff *skb,
 				  const struct hedge_config *cfg,
-				  struct hedge_ticker *t, __u64 now)
+				  struct hedge_ticker *t, __u64 now,
+				  __u32 arrived_len, __u32 gen)
 {
 	struct hedge_tick_head h = {};
 	struct hedge_due next;
 	__u64 base = t->release_ns, floor, wake, len, max_len;
 
 	/* The tick we hold was released at base; it cannot be later than
-	 * now, nor earlier than what a full bucket allows. */
-	floor = now - HEDGE_TICK_BURST * 1000ULL + skb->len * 1000ULL;
+	 * now, nor earlier than what a full bucket allows (it took
+	 * arrived_len tokens: skb->len may since be a due request's). */
+	floor = now - HEDGE_TICK_BURST * 1000ULL + arrived_len * 1000ULL;
 	if (base > now)
 		base = now;
 	if (base < floor)
@@ -270,8 +272,152 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	h.ip[0] = 0x45;
 	h.ip[9] = IPPROTO_UDP;
 	h.magic = HEDGE_TICK_MAGIC;
+	h.gen = gen;
 	bpf_skb_change_tail(skb, len, 0);
 	bpf_skb_store_bytes(skb, 0, &h, sizeof(h), 0);
+}
+
+/* ---- the tick's life: started by requests, dead when idle ---------- */
+
+/*
+ * After the Splitter parked a request: start a tick if there is none
+ * (IDLE), or the one there was is lost (see enum hedge_tick_state). The
+ * request, cloned with the mark, is the new tick; the original keeps its
+ * mark. Called after the push: the atomic read orders the two, so a ticker
+ * going idle either sees the request queued or leaves IDLE for us to see.
+ */
+static __always_inline void tick_wake(struct __sk_buff *skb,
+				      const struct hedge_config *cfg, __u64 now)
+{
+	__u32 zero = 0, state, gen, mark;
+	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
+	__u64 run;
+
+	if (!t)
+		return;
+	run = __sync_fetch_and_add(&t->run, 0);
+	state = HEDGE_TICK_STATE(run);
+	gen = HEDGE_TICK_GEN(run);
+	if (state == HEDGE_TICK_RUNNING &&
+	    now < t->release_ns + HEDGE_TICK_STALE_NS)
+		return;
+	if (state == HEDGE_TICK_STARTING &&
+	    now < t->restart_ns + HEDGE_TICK_STALE_NS)
+		return;
+	/* Before the swap: whoever sees STARTING sees this time. */
+	t->restart_ns = now;
+	if (__sync_val_compare_and_swap(&t->run, run,
+					HEDGE_TICK_RUN(gen + 1,
+						       HEDGE_TICK_STARTING)) != run)
+		return;		/* another request started it */
+	if (state == HEDGE_TICK_IDLE) {
+		__sync_fetch_and_add(&t->starts, 1);
+	} else {
+		/* The lost tick's tokens are unknown: assume none left
+		 * (the next tick then wakes early, never late). */
+		t->release_ns = now;
+		__sync_fetch_and_add(&t->restarts, 1);
+	}
+	mark = skb->mark;
+	skb->mark = HEDGE_TICK_MARK | ((gen + 1) & 0xffff);
+	bpf_clone_redirect(skb, cfg->tick_ifindex, 0);
+	skb->mark = mark;
+}
+
+/*
+ * Whether the packet the ticker got is the one tick: a tick of the current
+ * generation while RUNNING, or the marked request that starts it (it took
+ * its length in TBF tokens). Its generation into *gen.
+ */
+static __always_inline int tick_accept(struct __sk_buff *skb,
+				       struct hedge_ticker *t, __u32 *gen)
+{
+	struct hedge_tick_head *h = (void *)(long)skb->data;
+	__u64 run = t->run;
+
+	*gen = HEDGE_TICK_GEN(run);
+	if (is_tick(skb)) {
+		if ((void *)(h + 1) > (void *)(long)skb->data_end)
+			return 0;
+		if (h->gen == *gen && HEDGE_TICK_STATE(run) == HEDGE_TICK_RUNNING)
+			return 1;
+		__sync_fetch_and_add(&t->old_ticks, 1);
+		return 0;
+	}
+	if (HEDGE_TICK_STATE(run) != HEDGE_TICK_STARTING ||
+	    skb->mark != (HEDGE_TICK_MARK | (*gen & 0xffff)) ||
+	    __sync_val_compare_and_swap(&t->run, run,
+					HEDGE_TICK_RUN(*gen,
+						       HEDGE_TICK_RUNNING)) != run)
+		return 0;
+	skb->mark = 0;	/* nothing the tick sends may carry it */
+	t->release_ns += skb->len * 1000ULL;
+	return 1;
+}
+
+/* The due entry's request still needs its hedge: pending, and the same
+ * request (an ID reused after its answer has a later deadline). */
+static __always_inline int still_pending(const struct hedge_entry *e,
+					 const struct hedge_due *due)
+{
+	return e && e->state == HEDGE_PENDING &&
+	       e->deadline_ns == due->deadline_ns;
+}
+
+/*
+ * The lazy tick: drop the heads of `target`'s queue whose request needs no
+ * hedge any more (answered, void, or superseded), however far their
+ * deadline, at most HEDGE_TICK_SWEEP a tick; the tick then sleeps until
+ * the first one still pending. The ticker sweeps the queue whose head
+ * would wake it (one loop over one queue: what the verifier can walk).
+ * Only the ticker pops: the head popped is the one peeked.
+ */
+static __always_inline void sweep(const struct hedge_config *cfg, int target)
+{
+	struct hedge_due head;
+	struct hedge_entry *e;
+	struct hedge_stats *st;
+	__u32 key = (__u32)target, i;
+	void *queue;
+
+	if (target < 0)
+		return;
+	queue = bpf_map_lookup_elem(&hedge_due, &key);
+	if (!queue)
+		return;
+	for (i = 0; i < HEDGE_TICK_SWEEP; i++) {
+		if (bpf_map_peek_elem(queue, &head))
+			return;
+		e = live_entry(cfg, &head.key);
+		if (still_pending(e, &head) || bpf_map_pop_elem(queue, &head))
+			return;
+		if (e && (e->state == HEDGE_DONE ||
+			  e->state == HEDGE_DONE_HEDGED)) {
+			st = stats(e->target);
+			if (st)
+				st->hedges_cancelled++;
+		}
+	}
+}
+
+/*
+ * Every queue empty: let the tick die, IDLE. A request parked meanwhile
+ * either saw RUNNING (and started nothing: it is in a queue, seen here
+ * after the swap, and the tick goes on) or sees IDLE and starts a tick.
+ * Returns 1 if the tick must die.
+ */
+static __always_inline int go_idle(const struct hedge_config *cfg,
+				   struct hedge_ticker *t, __u32 gen)
+{
+	__u64 running = HEDGE_TICK_RUN(gen, HEDGE_TICK_RUNNING),
+	      idle = HEDGE_TICK_RUN(gen, HEDGE_TICK_IDLE);
+	struct hedge_due head;
+
+	if (__sync_val_compare_and_swap(&t->run, running, idle) != running)
+		return 1;	/* no longer the tick: a newer one is coming */
+	if (earliest(cfg, &head) < 0)
+		return 1;
+	return __sync_val_compare_and_swap(&t->run, idle, running) != idle;
 }
 
 #endif
