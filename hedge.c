@@ -1415,6 +1415,19 @@ static void print_prog_costs(struct nl *nl, const struct hedge_config *cfg,
 	printf(json ? "}" : "\n");
 }
 
+static const char *tick_state_name(uint64_t run)
+{
+	switch (HEDGE_TICK_STATE(run)) {
+	case HEDGE_TICK_RUNNING:
+		return "running";
+	case HEDGE_TICK_IDLE:
+		return "idle";
+	case HEDGE_TICK_STARTING:
+		return "starting";
+	}
+	return "unknown";
+}
+
 /* The tick line's pulse: how many ticks, and how long since the last. */
 static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 			 int json)
@@ -1435,13 +1448,23 @@ static void print_ticker(struct nl *nl, const struct hedge_config *cfg,
 	ago = (uint64_t)now.tv_sec * NS_PER_S + now.tv_nsec - t.last_ns;
 	if (json)
 		printf(",\"ticker\":{\"ticks\":%llu,\"cpu\":%u,"
-		       "\"last_tick_ago_us\":%llu}",
+		       "\"last_tick_ago_us\":%llu,\"state\":\"%s\","
+		       "\"generation\":%u,\"starts\":%llu,\"restarts\":%llu,"
+		       "\"old_ticks\":%llu}",
 		       (unsigned long long)t.ticks, t.cpu,
-		       (unsigned long long)(ago / NS_PER_US));
+		       (unsigned long long)(ago / NS_PER_US),
+		       tick_state_name(t.run), HEDGE_TICK_GEN(t.run),
+		       (unsigned long long)t.starts,
+		       (unsigned long long)t.restarts,
+		       (unsigned long long)t.old_ticks);
 	else
-		printf("ticker: %llu ticks on CPU %u, the last %llu us ago\n",
+		printf("ticker: %s, %llu ticks on CPU %u, the last %llu us "
+		       "ago; %llu starts after idle, %llu restarts of a lost "
+		       "tick\n", tick_state_name(t.run),
 		       (unsigned long long)t.ticks, t.cpu,
-		       (unsigned long long)(ago / NS_PER_US));
+		       (unsigned long long)(ago / NS_PER_US),
+		       (unsigned long long)t.starts,
+		       (unsigned long long)t.restarts);
 }
 
 static int cmd_status(struct nl *nl, enum format format)
