@@ -16,7 +16,9 @@
  */
 #define _GNU_SOURCE	/* sched_setaffinity */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -198,8 +200,42 @@ static int pin_to_cpu(int cpu)
 	return 0;
 }
 
+/*
+ * A tick is also started by the Splitter, on whatever CPU sends a request:
+ * steer what DL_IN receives to --tick-cpu (RPS), so that the ticker, and
+ * with it TBF's timer and the tick, stay there. A kernel without RPS has
+ * no rps_cpus: the tick then runs where it was started.
+ */
+static int steer_to_cpu(int cpu)
+{
+	char mask[(CPU_SETSIZE / 32) * 9 + 1], *p = mask;
+	const char *path = "/sys/class/net/" DL_IN "/queues/rx-0/rps_cpus";
+	int fd, group, len;
+
+	if (cpu < 0)
+		return 0;
+	/* Hex, in comma-separated 32-bit groups, the highest first. */
+	for (group = cpu / 32; group >= 0; group--)
+		p += sprintf(p, group == cpu / 32 ? "%x" : ",%08x",
+			     group == cpu / 32 ? 1U << (cpu % 32) : 0U);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : fail("steering the tick line to "
+						  "CPU %d: %s: %s", cpu, path,
+						  strerror(errno));
+	len = (int)strlen(mask);
+	if (write(fd, mask, len) != len) {
+		fail("steering the tick line to CPU %d: %s", cpu,
+		     strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* The first tick, sent through TBF from a packet socket; it then goes
- * round for as long as the line exists. */
+ * round while anything is parked, and the next request starts another. */
 static int tick_start(const struct hedge_config *cfg)
 {
 	struct hedge_tick_head h = {
@@ -221,7 +257,7 @@ static int tick_start(const struct hedge_config *cfg)
 		return fail("opening a packet socket for the tick: %s%s",
 			    strerror(errno), errno == EPERM ? " (the tick "
 			    "delay line needs CAP_NET_RAW)" : "");
-	if (pin_to_cpu(cfg->tick_cpu)) {
+	if (steer_to_cpu(cfg->tick_cpu) || pin_to_cpu(cfg->tick_cpu)) {
 		close(fd);
 		return -1;
 	}

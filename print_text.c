@@ -59,9 +59,13 @@ void print_text(const struct snapshot *s)
 		print_counters(s, t);
 	}
 	if (s->has_ticker)
-		printf("ticker: %llu ticks on CPU %u, the last %llu us ago\n",
+		printf("ticker: %s, %llu ticks on CPU %u, the last %llu us "
+		       "ago; %llu starts after idle, %llu restarts of a lost "
+		       "tick\n", tick_state_name(s->ticker.run),
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
-		       (unsigned long long)(s->tick_ago_ns / NS_PER_US));
+		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
+		       (unsigned long long)s->ticker.starts,
+		       (unsigned long long)s->ticker.restarts);
 	printf("programs (ns per packet while kernel.bpf_stats_enabled=1):");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];
