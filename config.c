@@ -386,6 +386,28 @@ static int opt_delay_line(struct options *o, const char *opt,
 	return 0;
 }
 
+static int opt_attach(struct options *o, const char *opt, const char *val)
+{
+	(void)opt;
+	if (!strcmp(val, "tcx"))
+		o->attach = ATTACH_TCX;
+	else if (!strcmp(val, "tc"))
+		o->attach = ATTACH_TC;
+	else if (!strcmp(val, "auto"))
+		o->attach = ATTACH_AUTO;
+	else
+		return usage_error("--attach %s: expected auto, tcx or tc", val);
+	return 0;
+}
+
+static int opt_repair(struct options *o, const char *opt, const char *val)
+{
+	(void)opt;
+	(void)val;
+	o->repair = 1;
+	return 0;
+}
+
 static int opt_window(struct options *o, const char *opt, const char *val)
 {
 	uint64_t ns;
@@ -425,6 +447,8 @@ static const struct option_def up_options[] = {
 	{ "--max-inflight", 1, opt_max_inflight },
 	{ "--budget", 1, opt_budget },
 	{ "--budget-min-rate", 1, opt_budget_min_rate },
+	{ "--attach", 1, opt_attach },
+	{ "--repair", 0, opt_repair },
 	{ NULL, 0, NULL },
 };
 

@@ -25,6 +25,9 @@
 #define TARGET_STR	112	/* "[IPv6]:PORT,[IPv6]:PORT" */
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
+/* How `up` attaches the Splitter and watcher: auto is TCX where the
+ * kernel has it (6.6+), else clsact. */
+enum attach_kind { ATTACH_AUTO, ATTACH_TCX, ATTACH_TC };
 
 /* Everything a command was asked to do, validated. */
 struct options {
@@ -32,6 +35,8 @@ struct options {
 	struct hedge_config cfg;	/* targets, delay, window, id */
 	const struct delay_line *line;	/* NULL: auto, netem else tick */
 	enum format format;		/* status */
+	enum attach_kind attach;	/* up */
+	int repair;			/* up --repair: mend a degraded one */
 	int window_given, bounds_given;
 	uint32_t max_inflight;		/* tick line: a power of 2 */
 };

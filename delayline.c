@@ -16,7 +16,9 @@
  */
 #define _GNU_SOURCE	/* sched_setaffinity */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -46,7 +48,12 @@ static int explain(const struct nl *nl, int err, const char *what,
 
 int dl_create(struct nl *nl, struct hedge_config *cfg)
 {
-	int in, out, err = nl_veth_add(nl, DL_IN, DL_OUT, DL_MTU);
+	/* The alias marks the pair hedge's, so that a killed `up` leaves
+	 * nothing `down` cannot recognise. The kernel ignores it in the
+	 * message that creates the pair, so it is set at once after; until
+	 * then a pair without it, down and bare, is "maybe ours"
+	 * (instance.c). */
+	int in, out, err = nl_veth_add(nl, DL_IN, DL_OUT, DL_MTU, DL_ALIAS);
 
 	if (err)
 		return explain(nl, err, "creating the delay line " DL_IN "/"
@@ -58,6 +65,14 @@ int dl_create(struct nl *nl, struct hedge_config *cfg)
 	} else {
 		cfg->delay_ifindex = in;
 		cfg->rescue_ifindex = out;
+		err = nl_link_set_alias(nl, in, DL_ALIAS);
+		if (!err)
+			err = nl_link_set_alias(nl, out, DL_ALIAS);
+		if (err) {
+			nl_fail(nl, err, "marking the delay line hedge's");
+			dl_destroy(nl);
+			return -1;
+		}
 		/* No link-local address, so no IPv6 chatter on the line
 		 * (through TBF it would spend the tick's tokens). */
 		err = nl_link_no_ipv6(nl, in);
@@ -80,7 +95,7 @@ static int attach_ingress(struct nl *nl, int ifindex, const struct bpf_obj *obj,
 	if (err)
 		return explain(nl, err, "adding a clsact qdisc to the delay "
 			       "line", "clsact qdisc (sch_ingress)");
-	err = nl_bpf_filter_add(nl, ifindex, 1, obj_prog_fd(obj, prog), prog);
+	err = nl_bpf_filter_add(nl, ifindex, 1, 0, obj_prog_fd(obj, prog), prog);
 	return err ? explain(nl, err, "attaching a program to the delay line",
 			     "BPF classifier (cls_bpf)") : 0;
 }
@@ -185,8 +200,42 @@ static int pin_to_cpu(int cpu)
 	return 0;
 }
 
+/*
+ * A tick is also started by the Splitter, on whatever CPU sends a request:
+ * steer what DL_IN receives to --tick-cpu (RPS), so that the ticker, and
+ * with it TBF's timer and the tick, stay there. A kernel without RPS has
+ * no rps_cpus: the tick then runs where it was started.
+ */
+static int steer_to_cpu(int cpu)
+{
+	char mask[(CPU_SETSIZE / 32) * 9 + 1], *p = mask;
+	const char *path = "/sys/class/net/" DL_IN "/queues/rx-0/rps_cpus";
+	int fd, group, len;
+
+	if (cpu < 0)
+		return 0;
+	/* Hex, in comma-separated 32-bit groups, the highest first. */
+	for (group = cpu / 32; group >= 0; group--)
+		p += sprintf(p, group == cpu / 32 ? "%x" : ",%08x",
+			     group == cpu / 32 ? 1U << (cpu % 32) : 0U);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : fail("steering the tick line to "
+						  "CPU %d: %s: %s", cpu, path,
+						  strerror(errno));
+	len = (int)strlen(mask);
+	if (write(fd, mask, len) != len) {
+		fail("steering the tick line to CPU %d: %s", cpu,
+		     strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* The first tick, sent through TBF from a packet socket; it then goes
- * round for as long as the line exists. */
+ * round while anything is parked, and the next request starts another. */
 static int tick_start(const struct hedge_config *cfg)
 {
 	struct hedge_tick_head h = {
@@ -208,7 +257,7 @@ static int tick_start(const struct hedge_config *cfg)
 		return fail("opening a packet socket for the tick: %s%s",
 			    strerror(errno), errno == EPERM ? " (the tick "
 			    "delay line needs CAP_NET_RAW)" : "");
-	if (pin_to_cpu(cfg->tick_cpu)) {
+	if (steer_to_cpu(cfg->tick_cpu) || pin_to_cpu(cfg->tick_cpu)) {
 		close(fd);
 		return -1;
 	}

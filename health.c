@@ -140,15 +140,6 @@ static int read_hook(struct nl *nl, struct hook *k, int ifindex, int egress,
 	return 0;
 }
 
-/* "tcx", "clsact" or "none"; "mixed" when the two hooks differ. */
-static void note_attach(struct health *h, const char *mode, int egress)
-{
-	if (egress)
-		h->attach = mode;
-	else if (strcmp(h->attach, mode))
-		h->attach = "mixed";
-}
-
 static int check_hook(struct nl *nl, const struct snapshot *s,
 		      struct health *h, int egress, int tcx)
 {
@@ -161,9 +152,6 @@ static int check_hook(struct nl *nl, const struct snapshot *s,
 	int err = read_hook(nl, &k, (int)s->cfg.dev_ifindex, egress, name,
 			    tcx);
 
-	if (!err)
-		note_attach(h, k.ours_tcx >= 0 ? "tcx" : k.ours_fs >= 0 ?
-			    "clsact" : "none", egress);
 	if (!err) {
 		if (k.ours_tcx >= 0)
 			tcx_shadows(&k, h);
@@ -490,7 +478,6 @@ int health_check(struct nl *nl, const struct instance *in,
 	int tcx = tcx_supported();
 
 	memset(h, 0, sizeof(*h));
-	h->attach = "?";
 	if (tcx < 0)
 		return fail("finding whether this kernel has TCX: %s",
 			    strerror(-tcx));

@@ -31,10 +31,6 @@ struct problem {
 };
 
 struct health {
-	/* How the Splitter and watcher are attached, as found: "tcx",
-	 * "clsact", "mixed" (one each), "none" (neither found), "?"
-	 * (the device is gone). */
-	const char *attach;
 	unsigned int n;			/* problems found, said or not */
 	unsigned int per_kind[N_PROBLEM_KINDS];
 	struct problem p[HEALTH_MAX_PROBLEMS];	/* the first n (at most) */

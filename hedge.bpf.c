@@ -16,9 +16,12 @@
  *             while its request is still PENDING is sent as the hedge;
  *             otherwise it is dropped.
  *   Ticker    (tick line only, ingress of the tick veth): wakes when the
- *             earliest parked request is due, turns the tick into each due
- *             request in turn and clones it to the Rescuer, then sizes the
- *             tick to sleep in TBF until the next deadline.
+ *             earliest parked request still pending is due, drops the
+ *             answered ones, turns the tick into each due request in turn
+ *             and clones it to the Rescuer, then sizes the tick to sleep
+ *             in TBF until the next deadline; with nothing parked, lets it
+ *             die. The Splitter starts a new one when it parks a request
+ *             and finds none, or finds it lost (see hedge.h).
  *
  * Every program returns TC_ACT_UNSPEC for what it lets pass, so filters of
  * other tools on the same clsact hook still see the packet.
@@ -184,9 +187,10 @@ int hedge_splitter(struct __sk_buff *skb)
 	if (st)
 		st->requests++;
 	deposit(cfg, d.target);
-	if (cfg->delay_line == HEDGE_DL_TICK)
+	if (cfg->delay_line == HEDGE_DL_TICK) {
 		park(skb, cfg, &d.key, &fresh, st);
-	else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
+		tick_wake(skb, cfg, now);
+	} else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
 		if (st)
 			st->clone_failed++;
 	} else if (st) {
@@ -535,19 +539,22 @@ int hedge_ticker(struct __sk_buff *skb)
 	struct hedge_config *cfg = config();
 	struct hedge_ticker *t;
 	struct hedge_due due;
-	__u32 zero = 0, target;
+	__u32 zero = 0, target, gen, arrived;
 	void *queue;
 	__u64 now;
 	int i, first;
 
 	t = bpf_map_lookup_elem(&hedge_tick, &zero);
-	/* Anything else on the tick veth (IPv6 chatter, say) ends here. */
-	if (!cfg || !t || !is_tick(skb))
+	/* Anything else on the tick veth (IPv6 chatter, say), and a tick
+	 * of an older generation, ends here. */
+	if (!cfg || !t || !tick_accept(skb, t, &gen))
 		return TC_ACT_SHOT;
+	arrived = skb->len;
 	now = bpf_ktime_get_ns();
 	t->ticks++;
 	t->last_ns = now;
 	t->cpu = bpf_get_smp_processor_id();
+	sweep(cfg, earliest(cfg, &due), now);
 	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
 		first = earliest(cfg, &due);
 		if (first < 0 || due.deadline_ns > now)
@@ -562,7 +569,9 @@ int hedge_ticker(struct __sk_buff *skb)
 	/* One target's delay per tick, in turn. */
 	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)
 		adapt(cfg, (__u32)(t->ticks % cfg->n_targets), now);
-	rearm(skb, cfg, t, now);
+	if (earliest(cfg, &due) < 0 && go_idle(cfg, t, gen))
+		return TC_ACT_SHOT;	/* idle: the next request restarts it */
+	rearm(skb, cfg, t, now, arrived, gen);
 	return bpf_redirect(cfg->tick_ifindex, 0);
 }
 

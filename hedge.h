@@ -27,6 +27,22 @@
 #define HEDGE_TICK_BURST	(2 * (HEDGE_TICK_MAX + 14))
 #define HEDGE_TICK_MAGIC	0x4349544547444548ULL	/* "HEDGETIC" in memory */
 #define HEDGE_TICK_BATCH	8	/* due requests sent per tick, at most */
+/*
+ * The longest sleep while requests are in flight, in bytes = us. Each hedge
+ * is made from the tick's skb and keeps its buffer (shrinking an skb frees
+ * nothing), which the server's socket is charged for: a 9 KB tick made the
+ * hedges of a local server overflow its receive buffer. Idle, the tick
+ * stops instead of sleeping long.
+ */
+#define HEDGE_TICK_LONGEST	1500
+#define HEDGE_TICK_SWEEP	16	/* answered requests dropped per tick,
+					   at most, however far their deadline */
+/* A tick not back this long after its planned release is taken for lost:
+ * the next request starts another (see struct hedge_ticker). */
+#define HEDGE_TICK_STALE_NS	4000000ULL
+/* skb->mark of a request the Splitter sends round as a new tick: this in
+ * the high half, the tick's generation (low 16 bits) in the low half. */
+#define HEDGE_TICK_MARK		0x48440000U	/* "HD" */
 #define HEDGE_FRAME_MAX		1514	/* bytes of a parked request, L2 up */
 
 /*
@@ -79,7 +95,7 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	2	/* 2: capacity counters, ring masks */
+#define HEDGE_LAYOUT_VERSION	3	/* 3: the ticker's generation and state */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -232,6 +248,12 @@ enum hedge_flags {
 	HEDGE_F_CREATED_CLSACT = 1 << 1,	/* `down` removes the dev's clsact */
 	HEDGE_F_MOUNTED_BPFFS = 1 << 2,		/* `down` unmounts /sys/fs/bpf */
 	HEDGE_F_ADAPTIVE = 1 << 3,		/* per-target delays: hedge_adapt */
+	/* The Splitter and watcher are TCX programs (6.6+), ahead of every
+	 * other; without it, cls_bpf filters on the device's clsact. */
+	HEDGE_F_ATTACH_TCX = 1 << 4,
+	/* `up` finished: without it, an instance found is the remains of
+	 * an interrupted `up`, which the next `up` replaces. */
+	HEDGE_F_UP_DONE = 1 << 5,
 };
 
 /*
@@ -360,6 +382,8 @@ struct hedge_tick_head {
 	__u8 ip[20];		/* ip[0] = 0x45, ip[9] = IPPROTO_UDP */
 	__u8 udp[8];
 	__u64 magic;		/* HEDGE_TICK_MAGIC */
+	__u32 gen;		/* the generation it belongs to (struct
+				   hedge_ticker.run); `up`'s first tick: 0 */
 } __attribute__((packed));
 
 /* The tick line's deadlines, in the order requests left: one BPF queue per
@@ -403,15 +427,54 @@ struct hedge_frag {
 	__u32 target;
 };
 
-/* The ticker's own state (array entry 0). */
+/*
+ * The tick's life (the low half of struct hedge_ticker.run). `up` sends
+ * the first tick (generation 0, RUNNING). When every deadline queue is
+ * empty the ticker lets the tick die and says IDLE. The Splitter, having
+ * parked a request, starts a new tick when the state is IDLE, or RUNNING
+ * but the tick is lost (not back HEDGE_TICK_STALE_NS after release_ns: a
+ * link bounce or a qdisc reset drops it), or STARTING but that start was
+ * lost (HEDGE_TICK_STALE_NS after restart_ns): it moves run to the next
+ * generation and STARTING by compare-and-swap (one start per staleness),
+ * and clones the request, marked HEDGE_TICK_MARK | generation, into the
+ * tick line; the ticker makes it the tick (RUNNING). Ticks of an older
+ * generation are dropped, so one tick at most circles.
+ */
+enum hedge_tick_state {
+	HEDGE_TICK_RUNNING = 0,	/* a tick circles, due back at release_ns */
+	HEDGE_TICK_IDLE = 1,	/* nothing in flight: no tick, by design */
+	HEDGE_TICK_STARTING = 2,	/* a start sent at restart_ns, not in yet */
+};
+#define HEDGE_TICK_STATE(run)	((__u32)((run) & 0xffffffffULL))
+#define HEDGE_TICK_GEN(run)	((__u32)((run) >> 32))
+#define HEDGE_TICK_RUN(gen, state) (((__u64)(gen) << 32) | (state))
+
+/*
+ * The ticker's own state (array entry 0). Health, as user space tells it
+ * (now = CLOCK_MONOTONIC, as bpf_ktime_get_ns()):
+ *   alive: RUNNING and now <= release_ns + HEDGE_TICK_STALE_NS, or
+ *          STARTING and now <= restart_ns + HEDGE_TICK_STALE_NS;
+ *   idle by design: IDLE (the ticker saw every deadline queue empty);
+ *   dead:  otherwise. The next request restarts it (restarts + 1), so a
+ *          dead tick with requests parked and none coming is the one
+ *          failure left: their hedges wait for the next request.
+ */
 struct hedge_ticker {
-	__u64 release_ns;	/* when TBF releases the tick now in it */
-	__u64 ticks;
+	__u64 release_ns;	/* when TBF releases the tick now in it (the
+				   model's: tokens carry over, see rearm()) */
+	__u64 ticks;		/* wake-ups */
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last tick */
 	__u32 next_seq;		/* the Splitter's next parking slot */
 	__u32 cpu;		/* where the tick last ran */
 	__u32 next_big;		/* the same, in the full-frame ring */
 	__u32 pad;
+	__u64 run;		/* HEDGE_TICK_RUN(generation, state); moved by
+				   compare-and-swap only */
+	__u64 restart_ns;	/* when the last start was sent */
+	__u64 restarts;		/* starts of a tick lost (RUNNING or STARTING,
+				   stale) */
+	__u64 starts;		/* starts after IDLE: the next request's */
+	__u64 old_ticks;	/* ticks of an older generation, dropped */
 };
 
 /*
@@ -477,7 +540,7 @@ _Static_assert(sizeof(struct hedge_parked_small) == 192 &&
 	       sizeof(struct hedge_parked_small) + 64 <= 256 &&
 	       HEDGE_SMALL_UDP_MAX % 2 == 0,
 	       "a small slot and its deadline entry: 256 bytes at most");
-_Static_assert(sizeof(struct hedge_tick_head) == 50 &&
+_Static_assert(sizeof(struct hedge_tick_head) == 54 &&
 	       HEDGE_OFF(struct hedge_tick_head, eth_type) == 12 &&
 	       HEDGE_OFF(struct hedge_tick_head, magic) == HEDGE_UDP_AT4 + 8,
 	       "struct hedge_tick_head: Ethernet, IPv4, UDP, then the magic");
@@ -489,10 +552,12 @@ _Static_assert(sizeof(struct hedge_frag_key) == 40 &&
 	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
 	       sizeof(struct hedge_frag) == 16,
 	       "struct hedge_frag_key, hedge_frag: no holes (a key is hashed)");
-_Static_assert(sizeof(struct hedge_ticker) == 40 &&
+_Static_assert(sizeof(struct hedge_ticker) == 80 &&
 	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24 &&
-	       HEDGE_OFF(struct hedge_ticker, next_big) == 32,
-	       "struct hedge_ticker: 40 bytes, no holes");
+	       HEDGE_OFF(struct hedge_ticker, next_big) == 32 &&
+	       HEDGE_OFF(struct hedge_ticker, run) == 40 &&
+	       HEDGE_OFF(struct hedge_ticker, old_ticks) == 72,
+	       "struct hedge_ticker: 80 bytes, no holes, run 8-aligned");
 _Static_assert(HEDGE_UDP_AT4 == 14 + 20 && HEDGE_UDP_AT6 == 14 + 40,
 	       "UDP follows Ethernet and IPv4 without options or IPv6");
 

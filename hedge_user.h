@@ -54,6 +54,15 @@ struct map_size {
 };
 
 int obj_load(struct bpf_obj *obj, const struct map_size *sizes);
+/* A running map the object takes instead of making its own (by name). */
+struct map_reuse {
+	const char *name;
+	int fd;		/* -1: make it */
+};
+/* obj_load with the maps in `reuse` (NULL-name-ended) dup'd, not made:
+ * programs loaded again that share a running hedge's state. */
+int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
+		   const struct map_reuse *reuse);
 void obj_close(struct bpf_obj *obj);
 int obj_map_fd(const struct bpf_obj *obj, const char *name);
 int obj_prog_fd(const struct bpf_obj *obj, const char *name);
@@ -90,10 +99,14 @@ int nl_fail(const struct nl *nl, int err, const char *what);
 int nl_open(struct nl *nl);
 void nl_close(struct nl *nl);
 /* All return 0 or -errno; on error nl->ext_ack holds the kernel's text. */
+/* alias (IFLA_IFALIAS) on both ends in the same message, for kernels that
+ * take it there (6.1 and 6.18 ignore it: nl_link_set_alias then); may be
+ * NULL. */
 int nl_veth_add(struct nl *nl, const char *name, const char *peer,
-		unsigned int mtu);
+		unsigned int mtu, const char *alias);
 int nl_link_del(struct nl *nl, int ifindex);
 int nl_link_set_mtu(struct nl *nl, int ifindex, uint32_t mtu);
+int nl_link_set_alias(struct nl *nl, int ifindex, const char *alias);
 int nl_link_up(struct nl *nl, int ifindex);
 int nl_link_no_ipv6(struct nl *nl, int ifindex);
 /* What hedge asks of a link: its type (ARPHRD_*) and operstate (IF_OPER_*). */
@@ -101,6 +114,7 @@ struct nl_link {
 	unsigned short type;
 	unsigned char operstate;
 	unsigned int flags;	/* IFF_* (IFF_UP: set up by someone) */
+	char alias[64];		/* IFLA_IFALIAS, "" if none */
 };
 int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link);
 /* Wait up to `ms` for the link's operstate to be UP; -ETIMEDOUT if not. */
@@ -110,19 +124,17 @@ int nl_clsact_del(struct nl *nl, int ifindex);
 /* The kind ("clsact", "ingress") of the device's ingress-side qdisc;
  * "" or -ENOENT when it has none. */
 int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
+/* The kind of the device's root qdisc ("tbf", "noqueue"...). */
+int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 		 uint32_t limit);
 int nl_tbf_add(struct nl *nl, int ifindex, uint32_t rate, uint32_t burst,
 	       uint32_t limit);
-int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,
-		      const char *name);
+/* prio 0: the kernel picks one (below the lowest there, or 49152). */
+int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, uint32_t prio,
+		      int prog_fd, const char *name);
 int nl_filter_del(struct nl *nl, int ifindex, int ingress, uint32_t prio,
 		  uint32_t handle);
-/* The kind of the device's root qdisc ("tbf", "netem", "noqueue"...). */
-int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
-/* nl_bpf_filter_add() at pref `pref` (1..65535), for tests. */
-int nl_bpf_filter_add_pref(struct nl *nl, int ifindex, int ingress,
-			   int prog_fd, const char *name, uint32_t pref);
 /* All filters of a clsact hook, however many, into *out (malloc'd, the
  * caller frees it); returns how many, or -errno. A dump the kernel marks
  * interrupted (NLM_F_DUMP_INTR) is asked again, a few times at most. */
@@ -140,6 +152,8 @@ int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
  */
 #define DL_IN	"hedge-dl0"	/* requests' copies leave by its egress */
 #define DL_OUT	"hedge-dl1"	/* the Rescuer sees them arrive */
+/* Both ends' IFLA_IFALIAS, set as the pair is created: hedge's mark. */
+#define DL_ALIAS	"hedge delay line"
 
 struct hedge_config;
 

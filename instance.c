@@ -140,6 +140,25 @@ long filter_prog_id(struct nl *nl, int ifindex, int ingress, const char *name)
 	return ours.prog_id;
 }
 
+long hook_prog_id(struct nl *nl, const struct hedge_config *cfg,
+		  int ingress, const char *name)
+{
+	struct tcx_prog progs[TCX_MAX_PROGS];
+	int i, n;
+
+	if (!(cfg->flags & HEDGE_F_ATTACH_TCX))
+		return filter_prog_id(nl, (int)cfg->dev_ifindex, ingress, name);
+	n = tcx_query((int)cfg->dev_ifindex, !ingress, progs, TCX_MAX_PROGS,
+		      NULL);
+	if (n < 0)
+		return fail("listing the device's TCX programs: %s",
+			    strerror(-n));
+	for (i = 0; i < n; i++)
+		if (!strcmp(progs[i].name, name))
+			return progs[i].id;
+	return 0;
+}
+
 /* ---- discovery -------------------------------------------------------- */
 
 /* Map `name` through its pin, or -1. */
@@ -256,8 +275,8 @@ static int open_by_id(struct nl *nl, struct instance *in)
 		return -1;
 	if (in->other_layout)
 		return 0;
-	in->targets_fd = prog_map(filter_prog_id(nl, (int)in->cfg.dev_ifindex,
-				  0, HEDGE_PROG_SPLITTER), HEDGE_MAP_TARGETS);
+	in->targets_fd = prog_map(hook_prog_id(nl, &in->cfg, 0,
+				  HEDGE_PROG_SPLITTER), HEDGE_MAP_TARGETS);
 	ticker = in->cfg.delay_line == HEDGE_DL_TICK ?
 		 filter_prog_id(nl, (int)in->cfg.delay_ifindex, 1,
 				HEDGE_PROG_TICKER) : 0;
@@ -266,24 +285,59 @@ static int open_by_id(struct nl *nl, struct instance *in)
 	return 0;
 }
 
+/* Whether the device called `name` carries hedge's alias: 1, 0, -1. */
+static int has_alias(struct nl *nl, const char *name)
+{
+	int ifindex = (int)if_nametoindex(name), err;
+	struct nl_link link;
+	char kind[16];
+
+	if (!ifindex)
+		return 0;
+	memset(&link, 0, sizeof(link));
+	err = nl_link_get(nl, ifindex, &link);
+	if (err == -ENODEV)
+		return 0;
+	if (err)
+		return nl_fail(nl, err, "reading the delay line's alias");
+	if (!strcmp(link.alias, DL_ALIAS))
+		return 1;
+	/* Between the pair's creation and its alias (dl_create): a pair
+	 * down, without alias, is "maybe ours" when it has no clsact (no
+	 * one else's programs on it either). */
+	if (link.alias[0] || link.operstate == 6 /* IF_OPER_UP */)
+		return 0;
+	err = nl_ingress_qdisc_kind(nl, ifindex, kind);
+	return (err == -ENOENT || err == -EINVAL || (!err && !*kind)) ? 1 : 0;
+}
+
 int instance_find(struct nl *nl, struct instance *in, int need_values)
 {
-	int out = (int)if_nametoindex(DL_OUT);
+	int out = (int)if_nametoindex(DL_OUT), a, b;
 
 	if (pin_dir(in->pin_dir, sizeof(in->pin_dir)))
 		return -1;
-	if (!out)
+	if (!out && !if_nametoindex(DL_IN))
 		return 0;
-	in->rescuer_id = filter_prog_id(nl, out, 1, HEDGE_PROG_RESCUER);
+	in->rescuer_id = out ? filter_prog_id(nl, out, 1,
+					      HEDGE_PROG_RESCUER) : 0;
 	if (in->rescuer_id < 0)
 		return -1;
 	if (!in->rescuer_id) {
-		in->foreign = 1;
+		/* Either end marked (a peer may be renamed or moved). */
+		a = has_alias(nl, DL_IN);
+		b = a < 0 ? a : has_alias(nl, DL_OUT);
+		if (b < 0)
+			return -1;
+		in->half = a || b;
+		in->foreign = !in->half;
 		return 0;
 	}
 	in->found = 1;
 	if (!open_pinned(in, out) && open_by_id(nl, in))
 		return -1;
+	if (!in->other_layout && !(in->cfg.flags & HEDGE_F_UP_DONE))
+		in->half = 1;
 	if (in->other_layout && need_values)
 		return fail("the running hedge has another map layout (version "
 			    "%u, this build %u): status cannot read it; 'hedge "

@@ -26,7 +26,11 @@ struct instance {
 	int lock_fd;
 	char pin_dir[64];	/* per netns: bpffs is shared across them */
 	int found;		/* the Rescuer's filter is on DL_OUT */
-	int foreign;		/* DL_OUT exists without hedge's Rescuer */
+	int foreign;		/* DL_OUT exists without hedge's Rescuer
+				   and without hedge's alias */
+	int half;		/* an interrupted `up`'s: the pair with
+				   hedge's alias but no Rescuer, or found
+				   without HEDGE_F_UP_DONE */
 	int other_layout;	/* its maps are not of this build's layout */
 	uint32_t layout;	/* the running one's HEDGE_LAYOUT_VERSION */
 	long rescuer_id;
@@ -51,5 +55,10 @@ int find_ours(struct nl *nl, int ifindex, int ingress, const char *name,
 /* The program id of hedge's filter `name` on a hook: 0 none, -1 error. */
 long filter_prog_id(struct nl *nl, int ifindex, int ingress,
 		    const char *name);
+
+/* The id of hedge's Splitter (egress) or watcher (ingress) on the hedged
+ * device, TCX or clsact as cfg says: 0 none, -1 said why. */
+long hook_prog_id(struct nl *nl, const struct hedge_config *cfg,
+		  int ingress, const char *name);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include "attach.h"
 #include "lifecycle.h"
 
 #define BPFFS_MAGIC	0xcafe4a11
@@ -34,6 +36,7 @@ struct run {
 	int cfg_unknown;		/* down of another layout: names only */
 	const struct delay_line *line;	/* chosen */
 	struct bpf_obj obj;
+	int removed;			/* down: pieces found and removed */
 };
 
 static int bpffs_mounted(void)
@@ -65,6 +68,12 @@ static const char *const pinned_maps[] = {
 	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, HEDGE_MAP_TARGETS, HEDGE_MAP_SCORES,
 	HEDGE_MAP_ADAPT, HEDGE_MAP_TICK, HEDGE_MAP_BUDGET,
 };
+/* The device's programs too: `down` detaches TCX programs by these
+ * without CAP_SYS_ADMIN (attach.c). */
+static const char *const pinned_progs[] = {
+	HEDGE_PROG_SPLITTER, HEDGE_PROG_WATCHER,
+};
+#define N_PINNED_PROGS (sizeof(pinned_progs) / sizeof(pinned_progs[0]))
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
 /* ---- the steps, each with its undo ------------------------------------ */
@@ -102,7 +111,7 @@ static int check_device(struct run *r)
 		r->cfg.flags |= HEDGE_F_DEV_IS_LOOPBACK;
 	if (r->in->found)
 		return fail("already up (run 'hedge down' first)");
-	if (r->in->foreign || if_nametoindex(DL_IN) ||
+	if (r->in->foreign || if_nametoindex(DL_IN) || if_nametoindex(DL_OUT) ||
 	    !strcmp(r->o->dev, DL_IN) || !strcmp(r->o->dev, DL_OUT))
 		return fail("a device named " DL_IN " or " DL_OUT " exists and "
 			    "is not hedge's: the delay line needs those names");
@@ -209,8 +218,13 @@ static int build_line(struct run *r)
 	return dl_attach(r->nl, &r->cfg, r->line, &r->obj);
 }
 
+/* The pair, when it is hedge's: up's own, or (down) one with hedge's
+ * Rescuer or alias; never a foreign pair of the same names. */
 static int destroy_line(struct run *r)
 {
+	if (r->in->foreign)
+		return 0;
+	r->removed += !!if_nametoindex(DL_IN);
 	return dl_destroy(r->nl);
 }
 
@@ -236,6 +250,13 @@ static int pin_maps(struct run *r)
 		if (err)
 			return fail("pinning %s: %s", path, strerror(-err));
 	}
+	for (i = 0; i < N_PINNED_PROGS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
+			 pinned_progs[i]);
+		err = obj_pin(obj_prog_fd(&r->obj, pinned_progs[i]), path);
+		if (err)
+			return fail("pinning %s: %s", path, strerror(-err));
+	}
 	return 0;
 }
 
@@ -251,7 +272,15 @@ static int unpin_maps(struct run *r)
 		if (unlink(path) && errno != ENOENT)
 			ret = fail("removing %s: %s", path, strerror(errno));
 	}
-	if (rmdir(r->in->pin_dir) && errno != ENOENT)
+	for (i = 0; i < N_PINNED_PROGS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
+			 pinned_progs[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = fail("removing %s: %s", path, strerror(errno));
+	}
+	if (!rmdir(r->in->pin_dir))
+		r->removed++;
+	else if (errno != ENOENT)
 		ret = fail("removing %s: %s", r->in->pin_dir, strerror(errno));
 	/* bpffs we mounted goes again, unless someone else used it since. */
 	if (!r->cfg_unknown && (r->cfg.flags & HEDGE_F_MOUNTED_BPFFS) &&
@@ -292,86 +321,63 @@ static int fill_maps(struct run *r)
 	return err ? fail("filling the BPF maps: %s", strerror(-err)) : 0;
 }
 
+static int fill(struct run *r)
+{
+	return attach_choose(r->o->attach, &r->cfg.flags) || fill_maps(r);
+}
+
 static int attach(struct run *r)
 {
-	int dev = (int)r->cfg.dev_ifindex, err;
-
-	err = nl_clsact_add(r->nl, dev);
-	if (!err)
-		r->cfg.flags |= HEDGE_F_CREATED_CLSACT;
-	else if (err != -EEXIST)	/* EEXIST: another tool's; share it */
-		return nl_fail(r->nl, err, "adding the clsact qdisc to the "
-			       "device");
-	if (fill_maps(r))
-		return -1;
 	/* The watcher first: every response to a cloned request is seen. */
-	err = nl_bpf_filter_add(r->nl, dev, 1, obj_prog_fd(&r->obj,
-				HEDGE_PROG_WATCHER), HEDGE_PROG_WATCHER);
-	if (err)
-		return nl_fail(r->nl, err, "attaching the watcher");
-	err = nl_bpf_filter_add(r->nl, dev, 0, obj_prog_fd(&r->obj,
-				HEDGE_PROG_SPLITTER), HEDGE_PROG_SPLITTER);
-	return err ? nl_fail(r->nl, err, "attaching the Splitter") : 0;
+	return attach_one(r->nl, &r->cfg, 1, obj_prog_fd(&r->obj,
+			  HEDGE_PROG_WATCHER)) ||
+	       attach_one(r->nl, &r->cfg, 0, obj_prog_fd(&r->obj,
+			  HEDGE_PROG_SPLITTER)) ? -1 : 0;
 }
 
-/* Remove hedge's filter from one hook of the device: only its own. */
-static int detach_one(struct run *r, int ifindex, int ingress,
-		      const char *name, int *others, int *had)
-{
-	struct tc_filter ours;
-	int n = find_ours(r->nl, ifindex, ingress, name, &ours), err;
-
-	if (n < 0)
-		return -1;
-	*others += n - !!ours.handle;
-	*had |= !!ours.handle;
-	if (!ours.handle)
-		return 0;
-	err = nl_filter_del(r->nl, ifindex, ingress, ours.prio, ours.handle);
-	return err ? nl_fail(r->nl, err, ingress ? "detaching the watcher" :
-			     "detaching the Splitter") : 0;
-}
-
-/* hedge's filters off one device, and the clsact it made if it is bare:
- * with the config unknown, any clsact left bare. */
-static int detach_dev(struct run *r, int dev)
-{
-	int others = 0, had = 0, ret = 0, err;
-
-	/* The Splitter first: no new clones while the rest goes. */
-	ret |= detach_one(r, dev, 0, HEDGE_PROG_SPLITTER, &others, &had);
-	ret |= detach_one(r, dev, 1, HEDGE_PROG_WATCHER, &others, &had);
-	if (ret || others || !(r->cfg_unknown ? had :
-			       !!(r->cfg.flags & HEDGE_F_CREATED_CLSACT)))
-		return ret;
-	err = nl_clsact_del(r->nl, dev);
-	return err ? nl_fail(r->nl, err, "removing the clsact qdisc") : 0;
-}
-
-/* The filters: on the config's device, or, of another layout, wherever
- * filters of hedge's names are. A device deleted since took them along. */
+/* hedge's programs off the device (up's rollback), or off every device
+ * (down: also what an earlier, broken run left where it is no longer
+ * recorded). */
 static int detach(struct run *r)
 {
-	struct if_nameindex *all, *i;
+	int known = !r->cfg_unknown && (r->cfg.flags & HEDGE_F_UP_DONE);
+	int clsact = !known ? -1 : (r->cfg.flags & HEDGE_F_CREATED_CLSACT) ?
+		     (int)r->cfg.dev_ifindex : 0;
 	char name[IF_NAMESIZE];
-	int ret = 0;
 
-	if (!r->cfg_unknown)
-		return if_indextoname(r->cfg.dev_ifindex, name) ?
-		       detach_dev(r, (int)r->cfg.dev_ifindex) : 0;
-	all = if_nameindex();
-	if (!all)
-		return fail("listing devices: %s", strerror(errno));
-	for (i = all; i->if_index; i++)
-		if (strcmp(i->if_name, DL_IN) && strcmp(i->if_name, DL_OUT))
-			ret |= detach_dev(r, (int)i->if_index);
-	if_freenameindex(all);
-	return ret;
+	if (r->o) {	/* up: only its own device */
+		if (!if_indextoname(r->cfg.dev_ifindex, name))
+			return 0;
+		/* Its own program fds: no CAP_SYS_ADMIN needed (by name is) */
+		if (r->cfg.flags & HEDGE_F_ATTACH_TCX)
+			return tcx_detach((int)r->cfg.dev_ifindex, 1,
+					  obj_prog_fd(&r->obj,
+						      HEDGE_PROG_SPLITTER)) ||
+			       tcx_detach((int)r->cfg.dev_ifindex, 0,
+					  obj_prog_fd(&r->obj,
+						      HEDGE_PROG_WATCHER)) ?
+			       fail("detaching hedge's TCX programs") : 0;
+		return detach_dev(r->nl, (int)r->cfg.dev_ifindex,
+				  !!(r->cfg.flags & HEDGE_F_CREATED_CLSACT)) <
+		       0 ? -1 : 0;
+	}
+	return detach_all(r->nl, clsact, &r->removed);
 }
 
 static int start_line(struct run *r)
 {
 	return r->line->start ? r->line->start(&r->cfg) : 0;
+}
+
+/* The last step: the config says `up` finished. */
+static int mark_done(struct run *r)
+{
+	uint32_t zero = 0;
+	int err;
+
+	r->cfg.flags |= HEDGE_F_UP_DONE;
+	err = map_update(obj_map_fd(&r->obj, HEDGE_MAP_CONFIG), &zero, &r->cfg);
+	return err ? fail("writing the config map: %s", strerror(-err)) : 0;
 }
 
 struct step {
@@ -383,8 +389,10 @@ static const struct step steps[] = {
 	{ check_device, NULL },
 	{ build_line, destroy_line },
 	{ pin_maps, unpin_maps },
+	{ fill, NULL },
 	{ attach, detach },
 	{ start_line, NULL },
+	{ mark_done, NULL },
 };
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
 
@@ -399,15 +407,70 @@ static int undo(struct run *r, size_t n)
 	return ret ? -1 : 0;
 }
 
+/* SIGINT, SIGTERM, SIGHUP: blocked while `up` works, and looked for
+ * between its steps; one that came means roll back. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+static int interrupted(void)
+{
+	sigset_t p;
+
+	if (sigpending(&p))
+		return 0;
+	if (sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
+	    sigismember(&p, SIGHUP))
+		return fail("interrupted by a signal: undoing what up did");
+	return 0;
+}
+
+/* Everything hedge's in this namespace, wherever it is, as `down` does
+ * it; with the config unknown, found only by names and the alias. */
+static int sweep(struct nl *nl, struct instance *in, int *removed)
+{
+	struct run r = { .nl = nl, .in = in, .cfg = in->cfg,
+			 .cfg_unknown = in->other_layout || !in->found };
+	int ret = undo(&r, N_STEPS);
+
+	*removed = r.removed;
+	return ret;
+}
+
 int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 {
 	struct run r = { .nl = nl, .o = o, .in = in, .cfg = o->cfg };
 	char delay[80], dev[IF_NAMESIZE * 4];
 	uint64_t mem = 0;
+	int removed = 0, ifindex;
+	sigset_t set;
 	size_t done;
 
+	block_signals(&set);
+	if (in->found && !in->half && !in->other_layout)
+		return cmd_repair(nl, in, o);
+	/* The remains of an interrupted `up` (a half-built delay line, its
+	 * pins, programs left on the device): gone first, then replaced. */
+	if (in->half || (!in->found && !in->foreign)) {
+		if (sweep(nl, in, &removed))
+			return EXIT_ERROR;
+		ifindex = (int)if_nametoindex(o->dev);
+		if (ifindex && (done = (size_t)detach_dev(nl, ifindex, -1)) ==
+		    (size_t)-1)
+			return EXIT_ERROR;
+		removed += ifindex ? (int)done : 0;
+		if (removed)
+			printf("hedge: removed the remains of an earlier, "
+			       "interrupted up (%d pieces)\n", removed);
+		in->found = in->half = 0;
+	}
 	for (done = 0; done < N_STEPS; done++)
-		if (steps[done].apply(&r)) {
+		if (steps[done].apply(&r) || interrupted()) {
 			/* the failed step may have half happened */
 			undo(&r, done + 1);
 			obj_close(&r.obj);
@@ -421,10 +484,11 @@ int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 	obj_close(&r.obj);
 	describe_delay(&r.cfg, delay, sizeof(delay));
 	printable(o->dev, dev, sizeof(dev));
-	printf("hedge up on %s: %u target%s%s, delay %s (%s delay line)\n",
+	printf("hedge up on %s: %u target%s%s, delay %s (%s delay line, %s)\n",
 	       dev, r.cfg.n_targets, r.cfg.n_targets > 1 ? "s" : "",
 	       has_replica(&r.cfg) ? " (hedged to replicas where given)" : "",
-	       delay, r.line->name);
+	       delay, r.line->name, r.cfg.flags & HEDGE_F_ATTACH_TCX ?
+	       "TCX" : "clsact");
 	printf("maps: %.1f MiB for %u requests in flight\n",
 	       (double)mem / (1 << 20), r.cfg.delay_line == HEDGE_DL_TICK ?
 	       o->max_inflight : HEDGE_SCOREBOARD_SIZE);
@@ -433,15 +497,12 @@ int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 
 int cmd_down(struct nl *nl, struct instance *in)
 {
-	struct run r = { .nl = nl, .in = in, .cfg = in->cfg,
-			 .cfg_unknown = in->other_layout };
+	int removed = 0;
 
-	if (!in->found) {
-		printf("hedge is not up: nothing to do\n");
-		return EXIT_OK;
-	}
-	if (undo(&r, N_STEPS))
+	/* Even when not found: the remains of an interrupted `up`. */
+	if (sweep(nl, in, &removed))
 		return EXIT_ERROR;
-	printf("hedge down\n");
+	printf(in->found || removed ? "hedge down\n" :
+	       "hedge is not up: nothing to do\n");
 	return EXIT_OK;
 }

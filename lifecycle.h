@@ -9,5 +9,8 @@
 /* Both return an exit code; `in` holds the lock. */
 int cmd_up(struct nl *nl, struct instance *in, struct options *o);
 int cmd_down(struct nl *nl, struct instance *in);
+/* up on a hedge that is up (repair.c): says what is missing, and with
+ * --repair puts it back, keeping its maps. */
+int cmd_repair(struct nl *nl, struct instance *in, struct options *o);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,8 +212,23 @@ static void resize(struct hedge_map_def *def, const char *name,
 }
 
 /* Create a map for every symbol in the "maps" section. */
+/* A dup of the running map called `name` in `reuse`; -1 none, -2 said. */
+static int reused(const struct map_reuse *reuse, const char *name)
+{
+	int fd;
+
+	for (; reuse && reuse->name; reuse++)
+		if (!strcmp(reuse->name, name) && reuse->fd >= 0) {
+			fd = fcntl(reuse->fd, F_DUPFD_CLOEXEC, 0);
+			return fd >= 0 ? fd : (fail("reusing the %s map: %s",
+						    name, strerror(errno)), -2);
+		}
+	return -1;
+}
+
 static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
-		       size_t *offsets, const struct map_size *sizes)
+		       size_t *offsets, const struct map_size *sizes,
+		       const struct map_reuse *reuse)
 {
 	const Elf64_Shdr *s = section(e, maps_shndx);
 	const unsigned char *defs = section_data(e, s);
@@ -235,7 +251,9 @@ static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
 				    symbol_name(e, sym));
 		memcpy(&def, defs + sym->st_value, sizeof(def));
 		resize(&def, symbol_name(e, sym), sizes);
-		fd = map_create_def(symbol_name(e, sym), &def);
+		fd = reused(reuse, symbol_name(e, sym));
+		if (fd == -1)
+			fd = map_create_def(symbol_name(e, sym), &def);
 		if (fd < 0)
 			return -1;
 		offsets[obj->n_maps] = sym->st_value;
@@ -398,6 +416,12 @@ static int load_progs(const struct elf *e, int maps_shndx,
 
 int obj_load(struct bpf_obj *obj, const struct map_size *sizes)
 {
+	return obj_load_reuse(obj, sizes, NULL);
+}
+
+int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
+		   const struct map_reuse *reuse)
+{
 	size_t offsets[OBJ_MAX_MAPS];
 	const Elf64_Shdr *lic;
 	const char *license;
@@ -414,7 +438,7 @@ int obj_load(struct bpf_obj *obj, const struct map_size *sizes)
 	if (!license || !lic->sh_size || license[lic->sh_size - 1] != '\0')
 		return fail("embedded BPF object: no license section");
 
-	if ((maps >= 0 && create_maps(&e, maps, obj, offsets, sizes)) ||
+	if ((maps >= 0 && create_maps(&e, maps, obj, offsets, sizes, reuse)) ||
 	    load_progs(&e, maps, license, obj, offsets)) {
 		obj_close(obj);
 		return -1;

@@ -243,7 +243,7 @@ static void copy_str(char *dst, size_t size, const struct rtattr *a)
 /* ---- links ---------------------------------------------------------- */
 
 int nl_veth_add(struct nl *nl, const char *name, const char *peer,
-		unsigned int mtu)
+		unsigned int mtu, const char *alias)
 {
 	struct ifinfomsg peer_ifi = { .ifi_family = AF_UNSPEC };
 	struct rtattr *linkinfo, *data, *peer_nest;
@@ -252,6 +252,8 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer,
 	req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(r.ifi));
 	add_str(&r, IFLA_IFNAME, name);
 	add_u32(&r, IFLA_MTU, mtu);
+	if (alias)
+		add_str(&r, IFLA_IFALIAS, alias);
 	linkinfo = nest_begin(&r, IFLA_LINKINFO);
 	add_str(&r, IFLA_INFO_KIND, "veth");
 	data = nest_begin(&r, IFLA_INFO_DATA);
@@ -260,6 +262,8 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer,
 	add_raw(&r, &peer_ifi, sizeof(peer_ifi));
 	add_str(&r, IFLA_IFNAME, peer);
 	add_u32(&r, IFLA_MTU, mtu);
+	if (alias)
+		add_str(&r, IFLA_IFALIAS, alias);
 	nest_end(&r, peer_nest);
 	nest_end(&r, data);
 	nest_end(&r, linkinfo);
@@ -311,6 +315,16 @@ int nl_link_no_ipv6(struct nl *nl, int ifindex)
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
+int nl_link_set_alias(struct nl *nl, int ifindex, const char *alias)
+{
+	struct req r;
+
+	req_init(&r, RTM_NEWLINK, 0, sizeof(r.ifi));
+	r.ifi.ifi_index = ifindex;
+	add_str(&r, IFLA_IFALIAS, alias);
+	return nl_talk(nl, &r, NULL, NULL);
+}
+
 int nl_link_set_mtu(struct nl *nl, int ifindex, uint32_t mtu)
 {
 	struct req r;
@@ -349,6 +363,8 @@ static int save_link(const struct nlmsghdr *n, void *arg)
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
 		if (a->rta_type == IFLA_OPERSTATE && RTA_PAYLOAD(a) >= 1)
 			link->operstate = *(const uint8_t *)RTA_DATA(a);
+		else if (a->rta_type == IFLA_IFALIAS)
+			copy_str(link->alias, sizeof(link->alias), a);
 	return 0;
 }
 
@@ -422,6 +438,15 @@ int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
 	return nl_talk(nl, &r, save_kind, kind);
 }
 
+int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
+{
+	struct req r;
+
+	qdisc_req(&r, RTM_GETQDISC, NLM_F_ECHO, ifindex, TC_H_ROOT, 0, NULL);
+	kind[0] = '\0';
+	return nl_talk(nl, &r, save_kind, kind);
+}
+
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 		 uint32_t limit)
 {
@@ -484,14 +509,14 @@ static void filter_req(struct req *r, int type, int flags, int ifindex,
  * Prio 0 lets the kernel choose one just ahead of the filters already
  * there (or 49152 on an empty hook); handle 0 lets cls_bpf pick one.
  */
-int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, int prog_fd,
-		      const char *name)
+int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, uint32_t prio,
+		      int prog_fd, const char *name)
 {
 	struct rtattr *opts;
 	struct req r;
 
 	filter_req(&r, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex,
-		   ingress, 0, 0);
+		   ingress, prio, 0);
 	add_str(&r, TCA_KIND, "bpf");
 	opts = nest_begin(&r, TCA_OPTIONS);
 	add_u32(&r, TCA_BPF_FD, (uint32_t)prog_fd);
@@ -608,36 +633,4 @@ int nl_filters(struct nl *nl, int ifindex, int ingress, struct tc_filter *out,
 		memcpy(out, all, (size_t)n * sizeof(*out));
 	free(all);
 	return n;
-}
-
-/* ---- for `status`'s health checks (health.c) and its tests ----------- */
-
-int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
-{
-	struct req r;
-
-	/* As nl_ingress_qdisc_kind(): a get is answered only to NLM_F_ECHO.
-	 * A device without a qdisc of its own answers with its default. */
-	qdisc_req(&r, RTM_GETQDISC, NLM_F_ECHO, ifindex, TC_H_ROOT, 0, NULL);
-	kind[0] = '\0';
-	return nl_talk(nl, &r, save_kind, kind);
-}
-
-/* nl_bpf_filter_add() at a pref of the caller's (1..65535): how another
- * tool's filter ahead of hedge's is made in tests. */
-int nl_bpf_filter_add_pref(struct nl *nl, int ifindex, int ingress,
-			   int prog_fd, const char *name, uint32_t pref)
-{
-	struct rtattr *opts;
-	struct req r;
-
-	filter_req(&r, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex,
-		   ingress, pref, 0);
-	add_str(&r, TCA_KIND, "bpf");
-	opts = nest_begin(&r, TCA_OPTIONS);
-	add_u32(&r, TCA_BPF_FD, (uint32_t)prog_fd);
-	add_str(&r, TCA_BPF_NAME, name);
-	add_u32(&r, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
-	nest_end(&r, opts);
-	return nl_talk(nl, &r, NULL, NULL);
 }

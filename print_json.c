@@ -86,7 +86,7 @@ void print_json(const struct snapshot *s)
 	print_health(&s->health);
 	json_kv_str("dev", s->dev);
 	json_kv_str("delay_line", s->line);
-	json_kv_str("attach", s->health.attach);
+	json_kv_str("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");
 	json_kv_str("delay", delay);
 	printf(",\"window_ns\":%llu,\"id_offset\":%u,\"id_len\":%u,"
 	       "\"budget_pct\":%u,\"budget_min_rate\":%u,\"targets\":[",
@@ -97,9 +97,16 @@ void print_json(const struct snapshot *s)
 	printf("]");
 	if (s->has_ticker)
 		printf(",\"ticker\":{\"ticks\":%llu,\"cpu\":%u,"
-		       "\"last_tick_ago_us\":%llu}",
+		       "\"last_tick_ago_us\":%llu,\"state\":\"%s\","
+		       "\"generation\":%u,\"starts\":%llu,\"restarts\":%llu,"
+		       "\"old_ticks\":%llu}",
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
-		       (unsigned long long)(s->tick_ago_ns / NS_PER_US));
+		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
+		       tick_state_name(s->ticker.run),
+		       (unsigned)HEDGE_TICK_GEN(s->ticker.run),
+		       (unsigned long long)s->ticker.starts,
+		       (unsigned long long)s->ticker.restarts,
+		       (unsigned long long)s->ticker.old_ticks);
 	printf(",\"programs\":{");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];

@@ -92,13 +92,13 @@ void print_prom(const struct snapshot *s)
 	family("up", "Whether hedge is up.", "gauge");
 	printf("hedge_up 1\n");
 	family("info", "The running hedge: its device, delay line and how it "
-	       "is attached (tcx, clsact).", "gauge");
+	       "is attached (tcx, tc).", "gauge");
 	printf("hedge_info{");
 	label("dev", s->dev);
 	printf(",");
 	label("delay_line", s->line);
 	printf(",");
-	label("attach", s->health.attach);
+	label("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");
 	printf("} 1\n");
 	health(&s->health);
 	for (i = 0; i < n_hedge_counters; i++) {

@@ -66,9 +66,12 @@ void print_text(const struct snapshot *s)
 	describe_delay(&s->cfg, delay, sizeof(delay));
 	format_duration(window, sizeof(window), s->cfg.window_ns);
 	printf("up on %s: delay %s (%s delay line), window %s, id %u:%u, "
-	       "budget %u%% + %u/s, attached with %s\n", dev, delay, s->line,
-	       window, s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
-	       s->cfg.budget_min_rate, s->health.attach);
+	       "budget %u%% + %u/s\n", dev, delay, s->line, window,
+	       s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
+	       s->cfg.budget_min_rate);
+	printf("attached by %s\n", s->cfg.flags & HEDGE_F_ATTACH_TCX ?
+	       "TCX, ahead of every other program" :
+	       "tc (clsact), at a pref ahead of every other filter");
 	print_health(&s->health);
 	for (t = 0; t < s->n; t++) {
 		printf("target %s: delay now %llu us\n", s->target[t],
@@ -76,9 +79,13 @@ void print_text(const struct snapshot *s)
 		print_counters(s, t);
 	}
 	if (s->has_ticker)
-		printf("ticker: %llu ticks on CPU %u, the last %llu us ago\n",
+		printf("ticker: %s, %llu ticks on CPU %u, the last %llu us "
+		       "ago; %llu starts after idle, %llu restarts of a lost "
+		       "tick\n", tick_state_name(s->ticker.run),
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
-		       (unsigned long long)(s->tick_ago_ns / NS_PER_US));
+		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
+		       (unsigned long long)s->ticker.starts,
+		       (unsigned long long)s->ticker.restarts);
 	printf("programs (ns per packet while kernel.bpf_stats_enabled=1):");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];

@@ -296,3 +296,16 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 		return -1;
 	return 0;
 }
+
+const char *tick_state_name(uint64_t run)
+{
+	switch (HEDGE_TICK_STATE(run)) {
+	case HEDGE_TICK_RUNNING:
+		return "running";
+	case HEDGE_TICK_IDLE:
+		return "idle";
+	case HEDGE_TICK_STARTING:
+		return "starting";
+	}
+	return "unknown";
+}

@@ -77,6 +77,8 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum);
 /* The count of CPUs a list like "0", "0-3", "0,2-3" names (highest + 1);
  * -1 if it is not such a list. */
 int cpu_list_count(const char *list);
+/* The ticker's state in a word: "running", "idle", "starting". */
+const char *tick_state_name(uint64_t run);
 
 uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct);
 uint64_t late_percentile_us(const struct hedge_stats *st, double pct);

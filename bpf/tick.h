@@ -252,56 +252,85 @@ static __always_inline int send_copy(struct __sk_buff *skb,
 	return err ? -1 : 0;
 }
 
+/* The slot a deadline entry's request is parked in, in its ring. */
+static __always_inline struct hedge_slot_head *
+slot_of(const struct hedge_config *cfg, const struct hedge_due *due)
+{
+	__u32 slot, big = due->seq >> 31;
+
+	if (big) {
+		slot = due->seq & cfg->big_mask;
+		return bpf_map_lookup_elem(&hedge_frames, &slot);
+	}
+	slot = due->seq & cfg->ring_mask;
+	return bpf_map_lookup_elem(&hedge_parked, &slot);
+}
+
+/*
+ * A popped deadline entry whose request is not sent (answered, evicted,
+ * void): count why, and free its slot. An entry gone (e NULL) before
+ * sent + --window was evicted from the Scoreboard; past it, it is void.
+ */
+static __always_inline void retire(const struct hedge_config *cfg,
+				   const struct hedge_due *due, __u32 target,
+				   const struct hedge_entry *e, __u64 now)
+{
+	struct hedge_stats *st = stats(target);
+	__u64 sent = due->deadline_ns - (__u64)due->delay_us * 1000;
+	struct hedge_slot_head *h = slot_of(cfg, due);
+
+	if (st && !e && now - sent < cfg->window_ns)
+		st->evicted++;
+	else if (st && e && (e->state == HEDGE_DONE ||
+			     e->state == HEDGE_DONE_HEDGED))
+		st->hedges_cancelled++;
+	if (h && h->seq == due->seq)
+		h->busy = 0;
+}
+
 /*
  * A due request of `target`'s: send its copy to the Rescuer (which decides
  * as it does netem's clones) if it is still pending, and free its slot.
- * An entry gone before sent + --window was evicted from the Scoreboard.
  */
 static __always_inline void send_due(struct __sk_buff *skb,
 				     const struct hedge_config *cfg,
 				     const struct hedge_due *due, __u32 target,
 				     __u64 now)
 {
-	struct hedge_stats *st = stats(target);
-	__u64 sent = due->deadline_ns - (__u64)due->delay_us * 1000;
+	struct hedge_stats *st;
 	struct hedge_slot_head *h;
-	struct hedge_entry *e = 0;
-	__u32 slot, big = due->seq >> 31;
+	struct hedge_entry *e = live_entry(cfg, &due->key);
+	__u32 big = due->seq >> 31;
 	int err = -1;
 
+	if (!e || e->state != HEDGE_PENDING) {
+		retire(cfg, due, target, e, now);
+		return;
+	}
 	/* Tested twice below: from one register, so that the verifier
 	 * knows the second test from the first (a ring's slot is never
 	 * read with the other ring's bounds). */
 	barrier_var(big);
 	if (big) {
-		slot = due->seq & cfg->big_mask;
+		__u32 slot = due->seq & cfg->big_mask;
+
 		h = bpf_map_lookup_elem(&hedge_frames, &slot);
-	} else {
-		slot = due->seq & cfg->ring_mask;
-		h = bpf_map_lookup_elem(&hedge_parked, &slot);
-	}
-	if (!bpf_map_lookup_elem(&hedge_scores, &due->key)) {
-		if (st && now - sent < cfg->window_ns)
-			st->evicted++;
-	} else {
-		e = live_entry(cfg, &due->key);
-	}
-	if (e && e->state == HEDGE_PENDING) {
-		if (h && big)
+		if (h)
 			err = send_copy(skb, cfg, h, due->seq, HEDGE_FRAME_MAX,
 					HEDGE_UDP_MAX,
 					HEDGE_UDP_AT6 + HEDGE_UDP_MAX);
-		else if (h)
+	} else {
+		__u32 slot = due->seq & cfg->ring_mask;
+
+		h = bpf_map_lookup_elem(&hedge_parked, &slot);
+		if (h)
 			err = send_copy(skb, cfg, h, due->seq,
 					HEDGE_SMALL_FRAME, HEDGE_SMALL_UDP_MAX,
 					HEDGE_SMALL_DATA);
-		if (err && st)
-			st->clone_failed++;
-	} else if (e && (e->state == HEDGE_DONE ||
-			 e->state == HEDGE_DONE_HEDGED)) {
-		if (st)
-			st->hedges_cancelled++;
 	}
+	st = stats(target);
+	if (err && st)
+		st->clone_failed++;
 	if (h && h->seq == due->seq)
 		h->busy = 0;
 }
@@ -358,23 +387,26 @@ static __always_inline __u64 shortest_delay(const struct hedge_config *cfg)
  */
 static __always_inline void rearm(struct __sk_buff *skb,
 				  const struct hedge_config *cfg,
-				  struct hedge_ticker *t, __u64 now)
+				  struct hedge_ticker *t, __u64 now,
+				  __u32 arrived_len, __u32 gen)
 {
 	struct hedge_tick_head h = {};
 	struct hedge_due next;
 	__u64 base = t->release_ns, floor, wake, len, max_len;
 
 	/* The tick we hold was released at base; it cannot be later than
-	 * now, nor earlier than what a full bucket allows. */
-	floor = now - HEDGE_TICK_BURST * 1000ULL + skb->len * 1000ULL;
+	 * now, nor earlier than what a full bucket allows (it took
+	 * arrived_len tokens: skb->len may since be a due request's). */
+	floor = now - HEDGE_TICK_BURST * 1000ULL + arrived_len * 1000ULL;
 	if (base > now)
 		base = now;
 	if (base < floor)
 		base = floor;
-	/* Sleep no longer than the delay, or a new request would be late. */
+	/* Sleep no longer than the delay, or a new request would be late;
+	 * nor than HEDGE_TICK_LONGEST: hedges are made from this skb. */
 	max_len = shortest_delay(cfg) / 1000;
-	if (max_len > HEDGE_TICK_MAX)
-		max_len = HEDGE_TICK_MAX;
+	if (max_len > HEDGE_TICK_LONGEST)
+		max_len = HEDGE_TICK_LONGEST;
 	if (max_len < HEDGE_TICK_MIN)
 		max_len = HEDGE_TICK_MIN;
 	wake = base + max_len * 1000;
@@ -391,8 +423,147 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	h.ip[0] = 0x45;
 	h.ip[9] = IPPROTO_UDP;
 	h.magic = HEDGE_TICK_MAGIC;
+	h.gen = gen;
 	bpf_skb_change_tail(skb, len, 0);
 	bpf_skb_store_bytes(skb, 0, &h, sizeof(h), 0);
+}
+
+/* ---- the tick's life: started by requests, dead when idle ---------- */
+
+/*
+ * After the Splitter parked a request: start a tick if there is none
+ * (IDLE), or the one there was is lost (see enum hedge_tick_state). The
+ * request, cloned with the mark, is the new tick; the original keeps its
+ * mark. Called after the push: the atomic read orders the two, so a ticker
+ * going idle either sees the request queued or leaves IDLE for us to see.
+ */
+static __always_inline void tick_wake(struct __sk_buff *skb,
+				      const struct hedge_config *cfg, __u64 now)
+{
+	__u32 zero = 0, state, gen, mark;
+	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
+	__u64 run;
+
+	if (!t)
+		return;
+	run = __sync_fetch_and_add(&t->run, 0);
+	state = HEDGE_TICK_STATE(run);
+	gen = HEDGE_TICK_GEN(run);
+	if (state == HEDGE_TICK_RUNNING &&
+	    now < t->release_ns + HEDGE_TICK_STALE_NS)
+		return;
+	if (state == HEDGE_TICK_STARTING &&
+	    now < t->restart_ns + HEDGE_TICK_STALE_NS)
+		return;
+	/* Before the swap: whoever sees STARTING sees this time. */
+	t->restart_ns = now;
+	if (__sync_val_compare_and_swap(&t->run, run,
+					HEDGE_TICK_RUN(gen + 1,
+						       HEDGE_TICK_STARTING)) != run)
+		return;		/* another request started it */
+	if (state == HEDGE_TICK_IDLE) {
+		__sync_fetch_and_add(&t->starts, 1);
+	} else {
+		/* The lost tick's tokens are unknown: assume none left
+		 * (the next tick then wakes early, never late). */
+		t->release_ns = now;
+		__sync_fetch_and_add(&t->restarts, 1);
+	}
+	mark = skb->mark;
+	skb->mark = HEDGE_TICK_MARK | ((gen + 1) & 0xffff);
+	bpf_clone_redirect(skb, cfg->tick_ifindex, 0);
+	skb->mark = mark;
+}
+
+/*
+ * Whether the packet the ticker got is the one tick: a tick of the current
+ * generation while RUNNING, or the marked request that starts it (it took
+ * its length in TBF tokens). Its generation into *gen.
+ */
+static __always_inline int tick_accept(struct __sk_buff *skb,
+				       struct hedge_ticker *t, __u32 *gen)
+{
+	struct hedge_tick_head *h = (void *)(long)skb->data;
+	__u64 run = t->run;
+
+	*gen = HEDGE_TICK_GEN(run);
+	if (is_tick(skb)) {
+		if ((void *)(h + 1) > (void *)(long)skb->data_end)
+			return 0;
+		if (h->gen == *gen && HEDGE_TICK_STATE(run) == HEDGE_TICK_RUNNING)
+			return 1;
+		__sync_fetch_and_add(&t->old_ticks, 1);
+		return 0;
+	}
+	if (HEDGE_TICK_STATE(run) != HEDGE_TICK_STARTING ||
+	    skb->mark != (HEDGE_TICK_MARK | (*gen & 0xffff)) ||
+	    __sync_val_compare_and_swap(&t->run, run,
+					HEDGE_TICK_RUN(*gen,
+						       HEDGE_TICK_RUNNING)) != run)
+		return 0;
+	skb->mark = 0;	/* nothing the tick sends may carry it */
+	t->release_ns += skb->len * 1000ULL;
+	return 1;
+}
+
+/* The due entry's request still needs its hedge: pending, and the same
+ * request (an ID reused after its answer has a later deadline). */
+static __always_inline int still_pending(const struct hedge_entry *e,
+					 const struct hedge_due *due)
+{
+	return e && e->state == HEDGE_PENDING &&
+	       e->deadline_ns == due->deadline_ns;
+}
+
+/*
+ * The lazy tick: drop the heads of `target`'s queue whose request needs no
+ * hedge any more (answered, void, or superseded), however far their
+ * deadline, at most HEDGE_TICK_SWEEP a tick; the tick then sleeps until
+ * the first one still pending. The ticker sweeps the queue whose head
+ * would wake it (one loop over one queue: what the verifier can walk).
+ * Only the ticker pops: the head popped is the one peeked.
+ */
+static __always_inline void sweep(const struct hedge_config *cfg, int target,
+				  __u64 now)
+{
+	struct hedge_due head;
+	struct hedge_entry *e;
+	__u32 key = (__u32)target, i;
+	void *queue;
+
+	if (target < 0)
+		return;
+	queue = bpf_map_lookup_elem(&hedge_due, &key);
+	if (!queue)
+		return;
+	for (i = 0; i < HEDGE_TICK_SWEEP; i++) {
+		if (bpf_map_peek_elem(queue, &head))
+			return;
+		e = live_entry(cfg, &head.key);
+		if (still_pending(e, &head) || bpf_map_pop_elem(queue, &head))
+			return;
+		retire(cfg, &head, key, e, now);
+	}
+}
+
+/*
+ * Every queue empty: let the tick die, IDLE. A request parked meanwhile
+ * either saw RUNNING (and started nothing: it is in a queue, seen here
+ * after the swap, and the tick goes on) or sees IDLE and starts a tick.
+ * Returns 1 if the tick must die.
+ */
+static __always_inline int go_idle(const struct hedge_config *cfg,
+				   struct hedge_ticker *t, __u32 gen)
+{
+	__u64 running = HEDGE_TICK_RUN(gen, HEDGE_TICK_RUNNING),
+	      idle = HEDGE_TICK_RUN(gen, HEDGE_TICK_IDLE);
+	struct hedge_due head;
+
+	if (__sync_val_compare_and_swap(&t->run, running, idle) != running)
+		return 1;	/* no longer the tick: a newer one is coming */
+	if (earliest(cfg, &head) < 0)
+		return 1;
+	return __sync_val_compare_and_swap(&t->run, idle, running) != idle;
 }
 
 #endif

@@ -176,7 +176,8 @@ static struct pkt response(uint32_t id)
 struct run {
 	int ret;		/* the program's verdict */
 	int unchanged;		/* the packet came out byte for byte */
-	struct pkt out;		/* as it came out */
+	struct pkt out;		/* as it came out (its first bytes) */
+	unsigned int out_len;	/* its whole length */
 };
 
 /* Run `prog` on `p`, with the __sk_buff fields in *ctx (cb, mark,
@@ -184,7 +185,7 @@ struct run {
 static struct run run_ctx(const char *prog, const struct pkt *p,
 			  struct __sk_buff *ctx)
 {
-	unsigned char out[sizeof(p->b) + 64];
+	unsigned char out[HEDGE_TICK_MAX + 64];
 	union bpf_attr attr;
 	struct run r = { .ret = -1000 };
 
@@ -207,6 +208,7 @@ static struct run run_ctx(const char *prog, const struct pkt *p,
 		return r;
 	}
 	r.ret = (int)attr.test.retval;
+	r.out_len = attr.test.data_size_out;
 	r.unchanged = attr.test.data_size_out == p->len &&
 		      !memcmp(out, p->b, p->len);
 	r.out.len = attr.test.data_size_out < sizeof(r.out.b) ?
@@ -218,6 +220,18 @@ static struct run run_ctx(const char *prog, const struct pkt *p,
 static struct run run(const char *prog, const struct pkt *p)
 {
 	return run_ctx(prog, p, NULL);
+}
+
+/* The same, the skb's mark `mark` (the ticker takes a marked request for
+ * a start of the tick). */
+static struct run run_mark(const char *prog, const struct pkt *p,
+			   uint32_t mark)
+{
+	struct __sk_buff ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.mark = mark;
+	return run_ctx(prog, p, &ctx);
 }
 
 /* An IPv4 address as hedge keeps it: ::ffff:a.b.c.d. */
@@ -608,6 +622,47 @@ static struct pkt tick(void)
 	return p;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct hedge_ticker ticker(void)
+{
+	struct hedge_ticker t;
+	uint32_t zero = 0;
+
+	memset(&t, 0, sizeof(t));
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t))
+		fprintf(stderr, "bpf_test: reading the ticker: %s\n",
+			strerror(errno));
+	return t;
+}
+
+/* The tick's life as `run` (HEDGE_TICK_RUN()), due back at release_ns. */
+static void set_ticker(uint64_t run, uint64_t release_ns)
+{
+	struct hedge_ticker t = ticker();
+	uint32_t zero = 0;
+
+	t.run = run;
+	t.release_ns = release_ns;
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t)) {
+		fprintf(stderr, "bpf_test: setting the ticker: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
+/* A tick of generation 0 circles, due back in a second: not stale. */
+static void tick_alive(void)
+{
+	set_ticker(HEDGE_TICK_RUN(0, HEDGE_TICK_RUNNING), mono_ns() + 1000000000);
+}
+
 static void test_tick_line(void)
 {
 	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 800, 37), t,
@@ -619,6 +674,7 @@ static void test_tick_line(void)
 	delay_ns = 0;			/* due at once */
 	set_config(1000000000, 0, 4, 0);
 	before = counters();
+	tick_alive();
 
 	r = run(HEDGE_PROG_SPLITTER, &req);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0
@@ -626,8 +682,6 @@ static void test_tick_line(void)
 	      "the request instead of cloning it", "cloned or not tracked");
 	t = tick();
 	r = run(HEDGE_PROG_TICKER, &t);
-	check(r.ret == TC_ACT_REDIRECT, "the ticker sends the tick round again",
-	      "tick not redirected");
 	check(next_clone(&out) == (int)req.len &&
 	      !memcmp(out.b, req.b, 14 + 20 + 6) &&
 	      !memcmp(out.b + 42, req.b + 42, req.len - 42),
@@ -638,11 +692,16 @@ static void test_tick_line(void)
 	      "checksum missing or wrong");
 	check(clones_seen(NULL) == 0, "each due request is sent once",
 	      "sent twice");
+	check(r.ret == TC_ACT_SHOT &&
+	      ticker().run == HEDGE_TICK_RUN(0, HEDGE_TICK_IDLE),
+	      "nothing left parked: the ticker lets the tick die, idle",
+	      "tick sent round, or state not idle");
 
 	/* Answered before its deadline: the ticker cancels it. */
 	t = request(801);
 	run(HEDGE_PROG_SPLITTER, &t);
 	run(HEDGE_PROG_WATCHER, &resp);
+	tick_alive();
 	t = tick();
 	run(HEDGE_PROG_TICKER, &t);
 	after = counters();
@@ -659,6 +718,117 @@ static void test_tick_line(void)
 	delay_line = HEDGE_DL_NETEM;
 	delay_ns = 10000000;
 	set_config(1000000000, 0, 4, 0);
+}
+
+/* The tick line, its ticks going round tdl0 -> tdl1 (clone_sock sees the
+ * Splitter's starts), a delay of 2 s: nothing falls due while a case
+ * waits for clones. */
+static void tick_line_tdl(struct hedge_config *c)
+{
+	c->delay_line = HEDGE_DL_TICK;
+	c->delay_ns = 2000000000;
+	c->window_ns = 10000000000ULL;
+	c->tick_ifindex = if_nametoindex("tdl0");
+}
+
+static int is_tick_of(const struct run *r, uint32_t gen)
+{
+	struct hedge_tick_head h;
+
+	memcpy(&h, r->out.b, sizeof(h));
+	return r->ret == TC_ACT_REDIRECT && h.magic == HEDGE_TICK_MAGIC &&
+	       h.gen == gen;
+}
+
+/* A lost tick (stale: long past its release) is restarted by the next
+ * request, once; the old one dies when it shows up again. */
+static void test_tick_restart(void)
+{
+	struct pkt req = request(900), req2 = request(901), t = tick();
+	struct hedge_ticker tk;
+	struct run r;
+
+	set_ticker(HEDGE_TICK_RUN(0, HEDGE_TICK_RUNNING), mono_ns() - 1000000000);
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	tk = ticker();
+	/* at once: a start not in within HEDGE_TICK_STALE_NS is lost */
+	run(HEDGE_PROG_SPLITTER, &req2);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(&req) == 1,
+	      "a stale tick: the splitter sends the request round as a new "
+	      "tick, once (the next request starts none)",
+	      "no clone to the tick line, not the request, or two");
+	check(tk.run == HEDGE_TICK_RUN(1, HEDGE_TICK_STARTING) &&
+	      tk.restarts == 1 && tk.starts == 0 && ticker().restarts == 1,
+	      "the restart moves to generation 1, STARTING, counted once",
+	      "state or counter wrong");
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(r.ret == TC_ACT_SHOT && ticker().old_ticks == 1,
+	      "the old tick (generation 0), back late, is dropped and counted",
+	      "old tick went round");
+	r = run_mark(HEDGE_PROG_TICKER, &req, HEDGE_TICK_MARK | 2);
+	check(r.ret == TC_ACT_SHOT &&
+	      HEDGE_TICK_STATE(ticker().run) == HEDGE_TICK_STARTING,
+	      "a start of another generation is dropped", "taken as the tick");
+	r = run_mark(HEDGE_PROG_TICKER, &req, HEDGE_TICK_MARK | 1);
+	tk = ticker();
+	check(is_tick_of(&r, 1) && tk.run == HEDGE_TICK_RUN(1, HEDGE_TICK_RUNNING)
+	      && r.out_len >= HEDGE_TICK_MIN && r.out_len <= HEDGE_TICK_MAX &&
+	      clones_seen(NULL) == 0, "the marked request becomes the tick of "
+	      "generation 1, sized to sleep until the deadline, RUNNING",
+	      "not a tick of generation 1, or state wrong");
+}
+
+/* Nothing parked: the tick dies; the next request starts it. */
+static void test_tick_idle(void)
+{
+	struct pkt req = request(920), t = tick();
+	struct hedge_ticker tk;
+	struct run r;
+
+	tick_alive();
+	r = run(HEDGE_PROG_TICKER, &t);
+	tk = ticker();
+	check(r.ret == TC_ACT_SHOT && tk.ticks == 1 &&
+	      tk.run == HEDGE_TICK_RUN(0, HEDGE_TICK_IDLE),
+	      "every queue empty: the tick dies, the state says idle",
+	      "tick went round, or not idle");
+	run(HEDGE_PROG_SPLITTER, &req);
+	tk = ticker();
+	check(clones_seen(&req) == 1 && tk.starts == 1 && tk.restarts == 0 &&
+	      tk.run == HEDGE_TICK_RUN(1, HEDGE_TICK_STARTING),
+	      "idle: the next request starts a tick (counted a start, not a "
+	      "restart)", "no start, or counted wrong");
+}
+
+/* The lazy tick: answered requests leave the queue at the next wake-up,
+ * however far their deadline, and are never sent. */
+static void test_tick_sweep(void)
+{
+	struct pkt req, resp, t = tick();
+	struct hedge_stats before = counters(), after;
+	struct run r;
+	uint32_t id;
+
+	tick_alive();
+	for (id = 910; id < 913; id++) {
+		req = request(id);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	for (id = 910; id < 912; id++) {
+		resp = response(id);
+		run(HEDGE_PROG_WATCHER, &resp);
+	}
+	r = run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(is_tick_of(&r, 0) && clones_seen(NULL) == 0 &&
+	      after.hedges_cancelled == before.hedges_cancelled + 2,
+	      "the ticker drops answered requests long before their deadline, "
+	      "sends nothing, counts them cancelled", "kept, sent or not counted");
+	t = tick();
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(is_tick_of(&r, 0) && counters().hedges_cancelled ==
+	      after.hedges_cancelled && state_of(912) == HEDGE_PENDING,
+	      "and sleeps on for the one still pending", "state wrong");
 }
 
 #define CLIENT6		"fd00::1"
@@ -1436,6 +1606,7 @@ static void tick_line(uint64_t delay)
 	delay_line = HEDGE_DL_TICK;
 	delay_ns = delay;
 	set_config(1000000000, 0, 4, 0);
+	tick_alive();	/* a tick circles: no request starts one */
 }
 
 /* Tick n times; the clones sent, drained from tdl1. */
@@ -1445,9 +1616,11 @@ static int ticks(int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
+		tick_alive();
 		t = tick();
 		run(HEDGE_PROG_TICKER, &t);
 	}
+	tick_alive();
 	return clones_seen(NULL);
 }
 
@@ -1511,6 +1684,7 @@ static void test_big_frames(void)
 
 	tick_line(0);
 	for (i = 0; i < 3; i++) {
+		tick_alive();
 		run(HEDGE_PROG_SPLITTER, want[i]);
 		t = tick();
 		run(HEDGE_PROG_TICKER, &t);
@@ -1522,6 +1696,7 @@ static void test_big_frames(void)
 	check(ok, "tick line: the largest small-slot frame, the smallest "
 	      "full-frame one and a full frame are hedged byte for byte",
 	      "a clone missing or altered");
+	tick_alive();
 	run(HEDGE_PROG_SPLITTER, &over);
 	st = counters();
 	check(st.too_big == 1 && st.requests == 3 && ticks(2) == 0,
@@ -1540,6 +1715,7 @@ static void test_tick_metadata(void)
 	ctx.priority = 7;
 	run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
 	memset(&ctx, 0, sizeof(ctx));
+	tick_alive();
 	run_ctx(HEDGE_PROG_TICKER, &t, &ctx);
 	check(clones_seen(NULL) == 1 && ctx.mark == 0x1234 &&
 	      ctx.priority == 7, "tick line: the hedge leaves with the "
@@ -1746,6 +1922,9 @@ static const struct test_case cases[] = {
 	{ "untouched", test_untouched, NULL },
 	{ "id_layouts", test_id_layouts, NULL },
 	{ "tick_line", test_tick_line, NULL },
+	{ "tick_restart", test_tick_restart, tick_line_tdl },
+	{ "tick_idle", test_tick_idle, tick_line_tdl },
+	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },

@@ -201,7 +201,8 @@ ip netns exec $NS tc filter add dev lo egress pref 7 bpf bytecode '1,6 0 0 0,'
 before=$OUT/$LINE-coexist.before
 snapshot $NS >"$before"
 start_server $NS 127.0.0.1
-nsenter --net=/run/netns/$NS $UP --target 127.0.0.1:9000 >/dev/null 2>$OUT/up.err; rc=$?
+# --attach tc: beside another tool on clsact (tests/attach.sh has TCX).
+nsenter --net=/run/netns/$NS $UP --attach tc --target 127.0.0.1:9000 >/dev/null 2>$OUT/up.err; rc=$?
 check "$LINE-coexist: hedge up outside ip netns exec" "up failed (exit $rc): $(cat $OUT/up.err)" [ $rc = 0 ]
 check "$LINE-coexist: hedge's filters sit beside the other tool's" "$(tc -n $NS filter show dev lo ingress)" \
 	sh -c "tc -n $NS filter show dev lo ingress | grep -q hedge_watcher &&

@@ -65,15 +65,15 @@ healthy() {
 		grep -q '^healthy: ' $OUT/$1.txt
 }
 
-ok "up ($LINE line on lo)" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE
+ok "up ($LINE line on lo)" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE --attach tc
 
 # ---- healthy
 look healthy
 healthy healthy
 formats healthy 1
-check "healthy: status says how hedge is attached (clsact, as up does today)" \
-	"$(head -1 $OUT/healthy.txt)" sh -c "grep -q '\"attach\":\"clsact\"' $OUT/healthy.json &&
-		grep -q 'attached with clsact' $OUT/healthy.txt && grep -q 'attach=\"clsact\"' $OUT/healthy.prom"
+check "healthy: status says how hedge is attached (tc)" \
+	"$(head -2 $OUT/healthy.txt)" sh -c "grep -q '\"attach\":\"tc\"' $OUT/healthy.json &&
+		grep -q 'attach=\"tc\"' $OUT/healthy.prom"
 
 # ---- another tool's direct-action filter that accepts everything, at
 # pref 1 on lo's egress: hedge's Splitter never sees a packet.
@@ -96,26 +96,24 @@ if [ "$($T supported 2>&1)" = 1 ]; then
 	look tcx-gone
 	healthy tcx-gone
 
-	# hedge's Splitter as a TCX program (as `up --attach tcx` puts it;
-	# here an accepting stand-in of that name, the clsact one removed):
-	# first is healthy, another ahead of it is not.
-	pref=$(in_ns tc filter show dev lo egress | sed -n 's/.* pref \([0-9]*\) bpf .*hedge_splitter.*/\1/p' | head -1)
-	in_ns tc filter del dev lo egress pref "${pref:-0}"
-	in_ns $T attach lo hedge_splitter
+	# hedge on TCX (up --attach tcx): first is healthy, another program
+	# ahead of it is not, and neither hook holding it is an attachment
+	# problem.
+	ok "tcx: down" in_ns $HEDGE down
+	ok "tcx: up --attach tcx" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE --attach tcx
 	look tcx-mode
 	healthy tcx-mode
-	check "tcx-mode: status says the Splitter is on TCX, the watcher on clsact" \
-		"$(head -1 $OUT/tcx-mode.txt)" grep -q '"attach":"mixed"' $OUT/tcx-mode.json
 	in_ns $T attach lo other_accept
 	look tcx-ahead
 	degraded tcx-ahead tcx-ahead 'TCX program "other_accept" \(id [0-9]+\) runs before hedge.s Splitter on lo.s egress'
+	formats tcx-ahead 0 shadowed
 	in_ns $T detach lo other_accept
 	in_ns $T detach lo hedge_splitter
 	look tcx-none
 	degraded tcx-none tcx-none "hedge's Splitter is not on lo's egress"
 	formats tcx-none 0 attachment
-	ok "tcx: down" in_ns $HEDGE down
-	ok "tcx: up again, whole" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE
+	ok "tcx: down again" in_ns $HEDGE down
+	ok "tcx: up again, whole" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE --attach tc
 	look tcx-whole
 	healthy tcx-whole
 fi
@@ -174,7 +172,7 @@ check "down: status exits 0 and says not up" "exit $rc_txt: $(cat $OUT/down.txt)
 # no such limit.
 # A new up: a new instance, counted from its own up.
 if [ $LINE = tick ]; then
-	ok "up again" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE
+	ok "up again" in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line $LINE --attach tc
 	look capacity-none
 	healthy capacity-none
 	in_ns bash -c 'for i in 1 2 3; do printf "%2000s" x >/dev/udp/127.0.0.1/9000; done' 2>/dev/null
@@ -193,7 +191,7 @@ fi
 in_ns ip link add hd0 type veth peer name hd1
 in_ns ip link set hd0 up
 in_ns ip link set hd1 up
-ok "up on a veth" in_ns $HEDGE up --dev hd0 --target 10.9.9.9:53 --delay-line $LINE
+ok "up on a veth" in_ns $HEDGE up --dev hd0 --target 10.9.9.9:53 --delay-line $LINE --attach tc
 in_ns ip link del hd0
 look dev-gone
 degraded dev-gone dev-gone 'the hedged device \(ifindex [0-9]+\) is gone'

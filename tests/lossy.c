@@ -84,7 +84,7 @@ static int add(struct nl *nl, int ifindex, long loss, long dup)
 		return nl_fail(nl, err, "adding clsact");
 	}
 	/* The filter holds the program, and the program its maps. */
-	err = nl_bpf_filter_add(nl, ifindex, 0, obj_prog_fd(&obj, "lossy"),
+	err = nl_bpf_filter_add(nl, ifindex, 0, 0, obj_prog_fd(&obj, "lossy"),
 				LOSSY_FILTER);
 	obj_close(&obj);
 	return err ? nl_fail(nl, err, "adding the lossy filter") : 0;

@@ -53,13 +53,13 @@ int main(void)
 		printf("FAIL netlink and bpf set-up: see above\n");
 		return 1;
 	}
-	check(!nl_veth_add(&nl, "nlt0", "nlt1", 9000) &&
+	check(!nl_veth_add(&nl, "nlt0", "nlt1", 9000, NULL) &&
 	      !sh("ip link show nlt0 | grep -q 'mtu 9000'") &&
 	      !sh("ip link show nlt1 | grep -q 'mtu 9000'"),
 	      "netlink creates a veth pair with its MTU", "veth missing");
 	a = if_nametoindex("nlt0");
 	b = if_nametoindex("nlt1");
-	check(nl_veth_add(&nl, "nlt0", "nlt1", 1500) == -EEXIST,
+	check(nl_veth_add(&nl, "nlt0", "nlt1", 1500, NULL) == -EEXIST,
 	      "creating it again is EEXIST", "not EEXIST");
 	check(!nl_link_up(&nl, a) && !nl_link_up(&nl, b) &&
 	      !sh("ip link show nlt0 | grep -q ',UP'"),
@@ -74,7 +74,7 @@ int main(void)
 	/* Another tool's filter first; hedge's goes beside it. */
 	/* (classic BPF "return 0": no match, the chain goes on) */
 	sh("tc filter add dev nlt0 ingress pref 7 bpf bytecode '1,6 0 0 0,'");
-	err = nl_bpf_filter_add(&nl, a, 1,
+	err = nl_bpf_filter_add(&nl, a, 1, 0,
 				obj_prog_fd(&obj, HEDGE_PROG_WATCHER),
 				HEDGE_PROG_WATCHER);
 	check(!err && !sh("tc filter show dev nlt0 ingress | "

@@ -314,7 +314,7 @@ static void clsact_cases(int ifx)
 		exit(2);
 	err = nl_clsact_add(&nl, ifx);
 	if (!err)
-		err = nl_bpf_filter_add(&nl, ifx, 0, cls, "cls_count");
+		err = nl_bpf_filter_add(&nl, ifx, 0, 0, cls, "cls_count");
 	check(!err, "clsact filter beside TCX: added", strerror(-err));
 
 	count_reset(map);
@@ -432,8 +432,8 @@ static int clsact_accept(int ifx, int fd, const char *name, const char *pref)
 		return err;
 	err = nl_clsact_add(&nl, ifx);
 	if (!err || err == -EEXIST)
-		err = nl_bpf_filter_add_pref(&nl, ifx, 0, fd, name,
-					     (uint32_t)atoi(pref));
+		err = nl_bpf_filter_add(&nl, ifx, 0, (uint32_t)atoi(pref),
+					fd, name);
 	if (err)
 		fprintf(stderr, "tcx_test: clsact: %s (%s)\n", strerror(-err),
 			nl.ext_ack);
