@@ -113,8 +113,54 @@ static void tcx_shadows(const struct hook *k, struct health *h)
 			k->progs[i].id, k->label, k->dev, k->side);
 }
 
+/*
+ * Without CAP_SYS_ADMIN a TCX program's name cannot be read (tcx_query
+ * leaves it ""): hedge's own is then found by the id of the program `up`
+ * pinned beside the maps. No pin visible and a nameless program: which
+ * one is hedge's cannot be told, an error.
+ */
+static int find_by_pin(struct hook *k, const char *pin_dir, const char *name)
+{
+	struct bpf_prog_info info;
+	union bpf_attr attr;
+	char path[128];
+	int i, fd, nameless = 0;
+
+	for (i = 0; i < k->n_progs; i++)
+		nameless |= !k->progs[i].name[0];
+	if (!nameless)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = obj_get(path);
+	if (fd < 0)
+		return fail("naming the TCX programs on %s's %s: needs "
+			    "CAP_SYS_ADMIN (or hedge's pins in " BPFFS ")",
+			    k->dev, k->side);
+	memset(&info, 0, sizeof(info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)fd;
+	attr.info.info_len = sizeof(info);
+	attr.info.info = (uint64_t)(unsigned long)&info;
+	i = (int)sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+	close(fd);
+	if (i)
+		return fail("reading hedge's pinned %s: %s", name,
+			    strerror(errno));
+	for (i = 0; i < k->n_progs; i++)
+		if (k->progs[i].id == info.id) {
+			k->ours_tcx = i;
+			snprintf(k->progs[i].name, sizeof(k->progs[i].name),
+				 "%s", name);
+		}
+	for (i = 0; i < k->n_progs; i++)
+		if (!k->progs[i].name[0])
+			snprintf(k->progs[i].name, sizeof(k->progs[i].name),
+				 "?");
+	return 0;
+}
+
 static int read_hook(struct nl *nl, struct hook *k, int ifindex, int egress,
-		     const char *name, int tcx)
+		     const char *name, int tcx, const char *pin_dir)
 {
 	int i;
 
@@ -137,11 +183,12 @@ static int read_hook(struct nl *nl, struct hook *k, int ifindex, int egress,
 	for (i = k->n_progs - 1; i >= 0; i--)
 		if (!strcmp(k->progs[i].name, name))
 			k->ours_tcx = i;
-	return 0;
+	return k->ours_tcx < 0 ? find_by_pin(k, pin_dir, name) : 0;
 }
 
-static int check_hook(struct nl *nl, const struct snapshot *s,
-		      struct health *h, int egress, int tcx)
+static int check_hook(struct nl *nl, const struct instance *in,
+		      const struct snapshot *s, struct health *h, int egress,
+		      int tcx)
 {
 	struct hook k = {
 		.dev = s->dev,
@@ -150,7 +197,7 @@ static int check_hook(struct nl *nl, const struct snapshot *s,
 	};
 	const char *name = egress ? HEDGE_PROG_SPLITTER : HEDGE_PROG_WATCHER;
 	int err = read_hook(nl, &k, (int)s->cfg.dev_ifindex, egress, name,
-			    tcx);
+			    tcx, in->pin_dir);
 
 	if (!err) {
 		if (k.ours_tcx >= 0)
@@ -484,7 +531,8 @@ int health_check(struct nl *nl, const struct instance *in,
 	if (s->dev_gone)
 		problem(h, PROBLEM_ATTACHMENT, "the hedged device (%s) is gone",
 			s->dev);
-	else if (check_hook(nl, s, h, 1, tcx) || check_hook(nl, s, h, 0, tcx))
+	else if (check_hook(nl, in, s, h, 1, tcx) ||
+		 check_hook(nl, in, s, h, 0, tcx))
 		return -1;
 	if (check_delay_line(nl, s, h))
 		return -1;
