@@ -12,7 +12,7 @@ SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
 	    snapshot.h health.h
 
-.PHONY: all clean deps test test-mutants bench-tools bench bench-vm demo
+.PHONY: all clean deps test test-bins test-mutants bench-tools bench bench-vm demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -43,8 +43,11 @@ TEST_BINS := build/bpf_test build/tcx_test build/netlink_test build/hedge-broken
 
 # Native tests here, then end to end under a netem kernel in qemu.
 test: deps
-	$(MAKE) hedge $(TEST_BINS) bench-tools
+	$(MAKE) test-bins
 	tests/run
+
+# Everything the tests run (tests/mutants builds its copies with it).
+test-bins: hedge $(TEST_BINS) bench-tools
 
 # The mutation run: one-line faults in hedge's sources, each of which a
 # test must catch (tests/mutants has the table).

@@ -257,7 +257,8 @@ static int tick_start(const struct hedge_config *cfg)
 		return fail("opening a packet socket for the tick: %s%s",
 			    strerror(errno), errno == EPERM ? " (the tick "
 			    "delay line needs CAP_NET_RAW)" : "");
-	if (steer_to_cpu(cfg->tick_cpu) || pin_to_cpu(cfg->tick_cpu)) {
+	/* Pinned first: it says plainly when the CPU is not online. */
+	if (pin_to_cpu(cfg->tick_cpu) || steer_to_cpu(cfg->tick_cpu)) {
 		close(fd);
 		return -1;
 	}
