@@ -71,8 +71,10 @@ static const char usage_text[] =
 	"                     its maps\n"
 	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n"
 	"\n"
-	"Exit codes: 0 ok; 1 error; 2 usage; 3 degraded (status: up, but not\n"
-	"all of it works).\n";
+	"Exit codes: 0 ok; 1 error; 2 usage; 3 degraded: status found hedge\n"
+	"up but not all of it working (a program missing or another running\n"
+	"before it, the delay line down, the tick stopped, requests not\n"
+	"hedged for lack of room in the last minute), each problem said.\n";
 
 /* ---- the environment ------------------------------------------------ */
 
@@ -120,7 +122,9 @@ static int cmd_status(struct nl *nl, struct instance *in, struct options *o)
 		print_not_up(o->format);
 		return EXIT_OK;
 	}
-	if (snapshot_take(nl, in, &snap))
+	/* Health is checked every time: a check that cannot be made is an
+	 * error (1); problems found make it degraded (3). */
+	if (snapshot_take(nl, in, &snap) || health_check(nl, in, &snap))
 		return EXIT_ERROR;
 	if (o->format == FORMAT_PROMETHEUS)
 		print_prom(&snap);
@@ -131,7 +135,7 @@ static int cmd_status(struct nl *nl, struct instance *in, struct options *o)
 	if (fflush(stdout))
 		return fail("writing the status: %s", strerror(errno)),
 		       EXIT_ERROR;
-	return EXIT_OK;
+	return snap.health.n ? EXIT_DEGRADED : EXIT_OK;
 }
 
 static int cmd_up_found(struct nl *nl, struct instance *in, struct options *o)

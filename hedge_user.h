@@ -113,6 +113,7 @@ int nl_link_no_ipv6(struct nl *nl, int ifindex);
 struct nl_link {
 	unsigned short type;
 	unsigned char operstate;
+	unsigned int flags;	/* IFF_* (IFF_UP: set up by someone) */
 	char alias[64];		/* IFLA_IFALIAS, "" if none */
 };
 int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link);

@@ -357,6 +357,7 @@ static int save_link(const struct nlmsghdr *n, void *arg)
 	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return 0;
 	link->type = ifi->ifi_type;
+	link->flags = ifi->ifi_flags;
 	a = (const struct rtattr *)((const char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
 	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))

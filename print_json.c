@@ -58,6 +58,23 @@ static void print_target(const struct snapshot *s, uint32_t t)
 	printf("]}");
 }
 
+static void print_health(const struct health *h)
+{
+	unsigned int i;
+
+	printf(",\"healthy\":%s,\"problems\":[", h->n ? "false" : "true");
+	for (i = 0; i < h->n && i < HEALTH_MAX_PROBLEMS; i++) {
+		printf("%s{\"kind\":", i ? "," : "");
+		json_str(problem_kinds[h->p[i].kind]);
+		printf(",\"detail\":");
+		json_str(h->p[i].detail);
+		printf("}");
+	}
+	printf("]");
+	if (h->n > HEALTH_MAX_PROBLEMS)
+		printf(",\"problems_not_shown\":%u", h->n - HEALTH_MAX_PROBLEMS);
+}
+
 void print_json(const struct snapshot *s)
 {
 	char delay[80];
@@ -66,6 +83,7 @@ void print_json(const struct snapshot *s)
 
 	describe_delay(&s->cfg, delay, sizeof(delay));
 	printf("{\"up\":true");
+	print_health(&s->health);
 	json_kv_str("dev", s->dev);
 	json_kv_str("delay_line", s->line);
 	json_kv_str("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");

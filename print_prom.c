@@ -67,6 +67,23 @@ static void response_time(const struct snapshot *s)
 	}
 }
 
+/* Every kind always, so that a scrape sees its 0s. */
+static void health(const struct health *h)
+{
+	int k;
+
+	family("healthy", "Whether everything up made is there and working "
+	       "(status exits 3 when not).", "gauge");
+	printf("hedge_healthy %d\n", !h->n);
+	family("problems", "Problems status found now, by kind (see status "
+	       "for each one's words).", "gauge");
+	for (k = 0; k < N_PROBLEM_KINDS; k++) {
+		printf("hedge_problems{");
+		label("kind", problem_kinds[k]);
+		printf("} %u\n", h->per_kind[k]);
+	}
+}
+
 void print_prom(const struct snapshot *s)
 {
 	size_t i;
@@ -74,13 +91,16 @@ void print_prom(const struct snapshot *s)
 
 	family("up", "Whether hedge is up.", "gauge");
 	printf("hedge_up 1\n");
-	family("info", "The running hedge: its device and delay line.",
-	       "gauge");
+	family("info", "The running hedge: its device, delay line and how it "
+	       "is attached (tcx, tc).", "gauge");
 	printf("hedge_info{");
 	label("dev", s->dev);
 	printf(",");
 	label("delay_line", s->line);
+	printf(",");
+	label("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");
 	printf("} 1\n");
+	health(&s->health);
 	for (i = 0; i < n_hedge_counters; i++) {
 		const struct counter *c = &hedge_counters[i];
 

@@ -37,6 +37,25 @@ static void print_counters(const struct snapshot *s, uint32_t t)
 	       (unsigned long long)(st->late_max_ns / NS_PER_US));
 }
 
+/* One line per problem, first thing after the "up on" line. */
+static void print_health(const struct health *h)
+{
+	char detail[4 * PROBLEM_DETAIL + 1];
+	unsigned int i;
+
+	if (!h->n) {
+		printf("healthy: everything up made is there and working\n");
+		return;
+	}
+	for (i = 0; i < h->n && i < HEALTH_MAX_PROBLEMS; i++) {
+		printable(h->p[i].detail, detail, sizeof(detail));
+		printf("degraded: %s\n", detail);
+	}
+	if (h->n > HEALTH_MAX_PROBLEMS)
+		printf("degraded: and %u more problems\n",
+		       h->n - HEALTH_MAX_PROBLEMS);
+}
+
 void print_text(const struct snapshot *s)
 {
 	char dev[4 * IF_NAMESIZE + 1], delay[80], window[32];
@@ -53,6 +72,7 @@ void print_text(const struct snapshot *s)
 	printf("attached by %s\n", s->cfg.flags & HEDGE_F_ATTACH_TCX ?
 	       "TCX, ahead of every other program" :
 	       "tc (clsact), at a pref ahead of every other filter");
+	print_health(&s->health);
 	for (t = 0; t < s->n; t++) {
 		printf("target %s: delay now %llu us\n", s->target[t],
 		       (unsigned long long)(s->delay_ns[t] / NS_PER_US));

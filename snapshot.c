@@ -33,11 +33,11 @@ const struct counter hedge_counters[] = {
 	COUNTER(requests_gso, "requests not hedged (several datagrams in one skb)", "requests_gso", "requests_gso_total", "GSO/UDP_SEGMENT skbs of several requests, passed unhedged.", 0),
 	COUNTER(responses_invalid, "responses the stack would drop (passed, not judged)", "responses_invalid", "responses_invalid_total", "Responses with a bad checksum, length or packet type: passed, the request left as it was.", 0),
 	COUNTER(responses_gro, "GRO-coalesced responses (passed, not judged)", "responses_gro", "responses_gro_total", "GRO-coalesced response skbs, passed without judging them.", 0),
-	COUNTER(too_big, "too big to park", "too_big", "too_big_total", "Requests not hedged: bigger than a parking slot (tick line).", 0),
-	COUNTER(ring_full, "ring full", "ring_full", "ring_full_total", "Requests not hedged: no free slot on the tick line (see --max-inflight).", 0),
-	COUNTER(queue_full, "queue full", "queue_full", "queue_full_total", "Requests not hedged: the deadline queue was full.", 0),
-	COUNTER(evicted, "evicted", "evicted", "evicted_total", "Requests not hedged: the Scoreboard evicted their entry before the deadline.", 0),
-	COUNTER(clone_failed, "clone failed", "clone_failed", "clone_failed_total", "Requests not hedged: a clone, copy or redirect failed.", 0),
+	COUNTER(too_big, "too big to park", "too_big", "too_big_total", "Requests not hedged: bigger than a parking slot (tick line).", COUNTER_DROP),
+	COUNTER(ring_full, "ring full", "ring_full", "ring_full_total", "Requests not hedged: no free slot on the tick line (see --max-inflight).", COUNTER_DROP),
+	COUNTER(queue_full, "queue full", "queue_full", "queue_full_total", "Requests not hedged: the deadline queue was full.", COUNTER_DROP),
+	COUNTER(evicted, "evicted", "evicted", "evicted_total", "Requests not hedged: the Scoreboard evicted their entry before the deadline.", COUNTER_DROP),
+	COUNTER(clone_failed, "clone failed", "clone_failed", "clone_failed_total", "Requests not hedged: a clone, copy or redirect failed.", COUNTER_DROP),
 	COUNTER(copy_clash, "copy clash", "copy_clash", "copy_clash_total", "Hedges not sent: the replica's key held the client's own live request.", 0),
 	COUNTER(delayed, "delayed", "delayed", "delayed_total", "Copies put in the delay line.", 0),
 	COUNTER(rescued, "rescued", "rescued", "rescued_total", "Copies the Rescuer got back from the delay line.", 0),
@@ -217,8 +217,10 @@ static int read_ticker(const struct instance *in, struct snapshot *s)
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	if (clock_gettime(CLOCK_MONOTONIC, &now))
 		return fail("reading the clock: %s", strerror(errno));
-	s->tick_ago_ns = (uint64_t)now.tv_sec * NS_PER_S +
-			 (uint64_t)now.tv_nsec - s->ticker.last_ns;
+	s->now_ns = (uint64_t)now.tv_sec * NS_PER_S + (uint64_t)now.tv_nsec;
+	/* A tick between the two reads is 0 ago, not 584 years. */
+	s->tick_ago_ns = s->now_ns > s->ticker.last_ns ?
+			 s->now_ns - s->ticker.last_ns : 0;
 	s->has_ticker = 1;
 	return 0;
 }
@@ -246,6 +248,8 @@ static int read_costs(struct nl *nl, struct snapshot *s)
 		struct prog_cost *c = &s->progs[i];
 
 		c->label = progs[i].label;
+		if (s->dev_gone && progs[i].ifindex == (int)cfg->dev_ifindex)
+			continue;	/* unknown: the device is gone */
 		id = filter_prog_id(nl, progs[i].ifindex, progs[i].ingress,
 				    progs[i].name);
 		if (id < 0)
@@ -268,9 +272,16 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 	s->cfg = in->cfg;
 	s->n = s->cfg.n_targets < HEDGE_MAX_TARGETS ? s->cfg.n_targets :
 	       HEDGE_MAX_TARGETS;
-	if (!if_indextoname(s->cfg.dev_ifindex, s->dev))
-		return fail("reading the hedged device's name (ifindex %u): %s",
-			    s->cfg.dev_ifindex, strerror(errno));
+	/* A device deleted under hedge is a health problem, not an error. */
+	if (!if_indextoname(s->cfg.dev_ifindex, s->dev)) {
+		if (errno != ENXIO && errno != ENODEV)
+			return fail("reading the hedged device's name (ifindex "
+				    "%u): %s", s->cfg.dev_ifindex,
+				    strerror(errno));
+		snprintf(s->dev, sizeof(s->dev), "ifindex %u",
+			 s->cfg.dev_ifindex);
+		s->dev_gone = 1;
+	}
 	line = line_of(s->cfg.delay_line);
 	s->line = line ? line->name : "?";
 	for (i = 0; i < s->n; i++) {

@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include "config.h"
 #include "instance.h"
+#include "health.h"
 
 /*
  * The per-target counters, one line each in hedge_counters[] (snapshot.c),
@@ -18,6 +19,10 @@
  */
 enum counter_flags {
 	COUNTER_REPLICA = 1 << 0,	/* shown for targets with a replica */
+	/* A request not hedged for lack of room (a ring, a queue, the
+	 * Scoreboard full): any rise between two `status` is a health
+	 * problem (health.c). Not for refusals by design (the budget). */
+	COUNTER_DROP = 1 << 1,
 };
 
 struct counter {
@@ -49,6 +54,7 @@ struct prog_cost {
 struct snapshot {
 	struct hedge_config cfg;
 	char dev[IF_NAMESIZE];		/* as the kernel names it */
+	int dev_gone;			/* deleted: dev is "ifindex N" */
 	const char *line;		/* the delay line's name */
 	uint32_t n;			/* targets */
 	char target[HEDGE_MAX_TARGETS][TARGET_STR];
@@ -57,8 +63,10 @@ struct snapshot {
 	int has_ticker;			/* tick line */
 	struct hedge_ticker ticker;
 	uint64_t tick_ago_ns;
+	uint64_t now_ns;		/* CLOCK_MONOTONIC when it was read */
 	size_t n_progs;
 	struct prog_cost progs[SNAP_PROGS];
+	struct health health;		/* health_check(), after the rest */
 };
 
 /* Every read, once; any that fails is an error said in one line (-1). */

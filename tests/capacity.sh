@@ -51,7 +51,9 @@ in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 300ms \
 in_ns bench/loadgen --rate 20000 --duration 2 --timeout 400 --linger 0 >$OUT/load.json
 sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
+rc=$?
 in_ns $HEDGE down >/dev/null
+check "capacity: nothing short of room, status exits 0 (healthy)" "exit $rc" [ $rc = 0 ]
 req=$(count requests); sent=$(count hedges_sent)
 lost=$(sum ring_full queue_full evicted clone_failed too_big)
 check "capacity: 20000/s, --delay 300ms: >= 99% of $req requests hedged ($sent)" \
@@ -66,8 +68,12 @@ in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 300ms \
 in_ns bench/loadgen --rate 20000 --duration 2 --timeout 400 --linger 0 >$OUT/load1024.json
 sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
+rc=$?
 in_ns $HEDGE down >/dev/null
 stop_server
+check "capacity: the overflow makes status degraded (exit 3, a capacity problem)" \
+	"exit $rc: $(grep -o '"problems":[^]]*]' $OUT/status.json)" \
+	sh -c "[ $rc = 3 ] && grep -q '\"kind\":\"capacity\",\"detail\":\"[0-9]* requests not hedged for lack of room' $OUT/status.json"
 req=$(count requests); sent=$(count hedges_sent); full=$(count ring_full)
 check "capacity: --max-inflight 1024 overflows counted (ring_full $full, hedges $sent of $req)" \
 	"$(cat $OUT/status.json)" [ "$full" -gt 0 -a "$(sum hedges_sent ring_full)00" -ge $((req * 99)) ]

@@ -14,6 +14,9 @@
  *                                can be (says so), and exit
  *   tcx_test list DEV            DEV's egress programs, one name a line
  *   tcx_test detach DEV NAME     detach NAME by name (0 if not there)
+ *   tcx_test clsact DEV NAME PREF an accepting direct-action cls_bpf NAME
+ *                                at PREF on DEV's egress (clsact made if
+ *                                missing), as another tool's, and exit
  *
  * Prints "PASS name" or "FAIL name: why" per check (tests/tcx.sh).
  */
@@ -418,6 +421,26 @@ static int list(int ifx)
 	return 0;
 }
 
+/* TC_ACT_OK (0) from a direct-action filter ends classification: no
+ * filter at a higher pref sees the packet. */
+static int clsact_accept(int ifx, int fd, const char *name, const char *pref)
+{
+	struct nl nl;
+	int err = nl_open(&nl);
+
+	if (err)
+		return err;
+	err = nl_clsact_add(&nl, ifx);
+	if (!err || err == -EEXIST)
+		err = nl_bpf_filter_add(&nl, ifx, 0, (uint32_t)atoi(pref),
+					fd, name);
+	if (err)
+		fprintf(stderr, "tcx_test: clsact: %s (%s)\n", strerror(-err),
+			nl.ext_ack);
+	nl_close(&nl);
+	return err;
+}
+
 static int step(int argc, char **argv)
 {
 	int ifx = (int)if_nametoindex(argv[2]), fd, err;
@@ -435,7 +458,9 @@ static int step(int argc, char **argv)
 	}
 	if ((fd = load_accept(argv[3])) < 0)
 		return 2;
-	if (!strcmp(argv[1], "attach")) {
+	if (!strcmp(argv[1], "clsact") && argc == 5) {
+		err = clsact_accept(ifx, fd, argv[3], argv[4]);
+	} else if (!strcmp(argv[1], "attach")) {
 		err = tcx_attach(ifx, EGRESS, fd);
 	} else if (!strcmp(argv[1], "link") && argc == 5) {
 		err = tcx_link_attach(ifx, EGRESS, fd, BEFORE);
