@@ -81,6 +81,8 @@ snapshot() {
 	cat "$batch"
 	tc -n "$ns" -batch "$batch"
 	rm -f "$batch"
+	# TCX programs (6.6+), which tc does not show.
+	ip netns exec "$ns" build/tcx_test hooks
 	find /sys/fs/bpf 2>/dev/null | sort
 	ip netns exec "$ns" sh -c 'grep -H . /proc/sys/net/ipv4/conf/*/rp_filter \
 		/proc/sys/net/ipv4/conf/*/accept_local /proc/sys/net/ipv4/conf/*/route_localnet'

@@ -479,6 +479,44 @@ static int step(int argc, char **argv)
 	return err ? 2 : 0;
 }
 
+/*
+ * Every TCX program on every device of this namespace, one line a hook
+ * ("DEV ingress: NAME NAME"), hooks without one left out: the TCX part of
+ * tests/lib.sh's snapshot. Nothing on a kernel without TCX.
+ */
+static int hooks(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	struct tcx_prog p[TCX_MAX_PROGS];
+	int egress, n, k;
+
+	if (!ifs)
+		return fprintf(stderr, "tcx_test: if_nameindex: %s\n",
+			       strerror(errno)), 2;
+	for (i = ifs; i->if_index; i++)
+		for (egress = 0; egress < 2; egress++) {
+			n = tcx_query((int)i->if_index, egress, p,
+				      TCX_MAX_PROGS, NULL);
+			if (n == -EINVAL)
+				continue;	/* no TCX here */
+			if (n < 0) {
+				fprintf(stderr, "tcx_test: query %s: %s\n",
+					i->if_name, strerror(-n));
+				if_freenameindex(ifs);
+				return 2;
+			}
+			if (!n)
+				continue;
+			printf("%s %s:", i->if_name,
+			       egress ? "egress" : "ingress");
+			for (k = 0; k < n; k++)
+				printf(" %s", p[k].name);
+			printf("\n");
+		}
+	if_freenameindex(ifs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int s;
@@ -494,6 +532,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && !strcmp(argv[1], "pref"))
 		return prefs();
+	if (argc == 2 && !strcmp(argv[1], "hooks"))
+		return hooks();
 	if (argc == 3 && !strcmp(argv[1], "cases"))
 		return cases(argv[2]);
 	if (argc >= 3)
