@@ -310,9 +310,8 @@ static int check_delay_line(struct nl *nl, const struct snapshot *s,
 
 /* ---- the tick --------------------------------------------------------- */
 
-#ifdef HEDGE_TICK_RUN
 /* The ticker keeps a state (hedge.h): alive, idle by design, or lost. */
-static int tick_stopped(const struct hedge_ticker *t, uint64_t now)
+int tick_lost(const struct hedge_ticker *t, uint64_t now)
 {
 	uint32_t state = HEDGE_TICK_STATE(t->run);
 	uint64_t due = state == HEDGE_TICK_STARTING ? t->restart_ns :
@@ -321,17 +320,10 @@ static int tick_stopped(const struct hedge_ticker *t, uint64_t now)
 	return state != HEDGE_TICK_IDLE && now > due + HEDGE_TICK_STALE_NS &&
 	       now - t->last_ns > TICK_DEAD_NS;
 }
-#else
-/* The tick circles for as long as the line exists, sleeping 9 ms at most. */
-static int tick_stopped(const struct hedge_ticker *t, uint64_t now)
-{
-	return now > t->last_ns && now - t->last_ns > TICK_DEAD_NS;
-}
-#endif
 
 static void check_tick(const struct snapshot *s, struct health *h)
 {
-	if (s->has_ticker && tick_stopped(&s->ticker, s->now_ns))
+	if (s->has_ticker && tick_lost(&s->ticker, s->now_ns))
 		problem(h, PROBLEM_TICK, "the tick stopped %llu ms ago: "
 			"requests parked on the tick line are not hedged",
 			(unsigned long long)(s->tick_ago_ns / NS_PER_MS));

@@ -62,6 +62,11 @@ int health_check(struct nl *nl, const struct instance *in,
  * ..." for each; `path` then holds the totals now (written to a temp name
  * of this process's, renamed). 0, or -1 said why.
  */
+/* The tick line's tick lost: not idle by design, and long past when it
+ * was due back (what `status` reports and `up --repair` restarts). */
+struct hedge_ticker;
+int tick_lost(const struct hedge_ticker *t, uint64_t now);
+
 int capacity_recent(const char *path, long id, const struct counter *table,
 		    size_t n, const uint64_t *now, uint64_t now_ns,
 		    uint64_t *drops, char *which, size_t size);

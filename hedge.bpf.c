@@ -549,6 +549,10 @@ int hedge_ticker(struct __sk_buff *skb)
 	 * of an older generation, ends here. */
 	if (!cfg || !t || !tick_accept(skb, t, &gen))
 		return TC_ACT_SHOT;
+	/* A tick started from a tagged request carries its VLAN tag: the
+	 * tick goes untagged (send_copy() tags each hedge with its own). */
+	if (skb->vlan_present)
+		bpf_skb_vlan_pop(skb);
 	arrived = skb->len;
 	now = bpf_ktime_get_ns();
 	t->ticks++;

@@ -243,17 +243,13 @@ static int pin_maps(struct run *r)
 	}
 	if (mkdir(r->in->pin_dir, 0700))
 		return fail("creating %s: %s", r->in->pin_dir, strerror(errno));
-	for (i = 0; i < N_PINNED; i++) {
-		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
-			 pinned_maps[i]);
-		err = obj_pin(obj_map_fd(&r->obj, pinned_maps[i]), path);
-		if (err)
-			return fail("pinning %s: %s", path, strerror(-err));
-	}
-	for (i = 0; i < N_PINNED_PROGS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
-			 pinned_progs[i]);
-		err = obj_pin(obj_prog_fd(&r->obj, pinned_progs[i]), path);
+	for (i = 0; i < N_PINNED + N_PINNED_PROGS; i++) {
+		const char *name = i < N_PINNED ? pinned_maps[i] :
+				   pinned_progs[i - N_PINNED];
+
+		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir, name);
+		err = obj_pin(i < N_PINNED ? obj_map_fd(&r->obj, name) :
+			      obj_prog_fd(&r->obj, name), path);
 		if (err)
 			return fail("pinning %s: %s", path, strerror(-err));
 	}
@@ -266,15 +262,10 @@ static int unpin_maps(struct run *r)
 	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < N_PINNED; i++) {
+	for (i = 0; i < N_PINNED + N_PINNED_PROGS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
-			 pinned_maps[i]);
-		if (unlink(path) && errno != ENOENT)
-			ret = fail("removing %s: %s", path, strerror(errno));
-	}
-	for (i = 0; i < N_PINNED_PROGS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", r->in->pin_dir,
-			 pinned_progs[i]);
+			 i < N_PINNED ? pinned_maps[i] :
+			 pinned_progs[i - N_PINNED]);
 		if (unlink(path) && errno != ENOENT)
 			ret = fail("removing %s: %s", path, strerror(errno));
 	}

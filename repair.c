@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <linux/if.h>
 #include "attach.h"
+#include "health.h"
 #include "lifecycle.h"
 
-#define TICK_STALE_NS	(100 * NS_PER_MS)	/* ticks are <= 9 ms apart */
 #define LINK_WAIT_MS	2000
 
 enum missing {
@@ -78,7 +78,7 @@ static int find_missing(struct nl *nl, struct instance *in,
 		m |= M_LINKS;
 	if (line->start && (m || in->tick_fd < 0 ||
 			    map_lookup(in->tick_fd, &zero, &t) ||
-			    now_ns() - t.last_ns > TICK_STALE_NS))
+			    tick_lost(&t, now_ns())))
 		m |= M_TICK;
 	return m;
 }

@@ -95,7 +95,9 @@ int tcx_supported(void)
 	return errno == EINVAL ? 0 : -errno;
 }
 
-int tcx_attach(int ifindex, int egress, int prog_fd)
+/* BPF_PROG_ATTACH or _DETACH of prog_fd on a TCX hook; -errno. */
+static int prog_cmd(int cmd, int ifindex, int egress, int prog_fd,
+		    uint32_t flags)
 {
 	union tcx_attr a;
 
@@ -103,24 +105,23 @@ int tcx_attach(int ifindex, int egress, int prog_fd)
 	a.prog.target_ifindex = (uint32_t)ifindex;
 	a.prog.attach_bpf_fd = (uint32_t)prog_fd;
 	a.prog.attach_type = hook(egress);
+	a.prog.attach_flags = flags;
+	return sys_bpf(cmd, &a.attr) ? -errno : 0;
+}
+
+int tcx_attach(int ifindex, int egress, int prog_fd)
+{
 	/* No relative program: ahead of all. (The kernel reads relative_fd
 	 * 0 as "none" unless fd 0 is itself a BPF program.) */
-	a.prog.attach_flags = F_BEFORE;
-	return sys_bpf(BPF_PROG_ATTACH, &a.attr) ? -errno : 0;
+	return prog_cmd(BPF_PROG_ATTACH, ifindex, egress, prog_fd, F_BEFORE);
 }
 
 /* ENOENT: not on the hook (or the hook empty); ENODEV: no such device. */
 int tcx_detach(int ifindex, int egress, int prog_fd)
 {
-	union tcx_attr a;
+	int err = prog_cmd(BPF_PROG_DETACH, ifindex, egress, prog_fd, 0);
 
-	memset(&a, 0, sizeof(a));
-	a.prog.target_ifindex = (uint32_t)ifindex;
-	a.prog.attach_bpf_fd = (uint32_t)prog_fd;
-	a.prog.attach_type = hook(egress);
-	if (!sys_bpf(BPF_PROG_DETACH, &a.attr))
-		return 0;
-	return errno == ENOENT || errno == ENODEV ? 0 : -errno;
+	return err == -ENOENT || err == -ENODEV ? 0 : err;
 }
 
 int tcx_link_attach(int ifindex, int egress, int prog_fd, uint32_t flags)

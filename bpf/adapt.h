@@ -135,9 +135,9 @@ static __always_inline void adapt(const struct hedge_config *cfg,
 	a->updated_ns = now;
 }
 
-/* A new request: its share of a hedge goes to its target's budget. */
-static __always_inline void deposit(const struct hedge_config *cfg,
-				    __u32 target)
+/* `milli` milli-hedges into the target's budget, if it has one. */
+static __always_inline void credit(const struct hedge_config *cfg,
+				   __u32 target, __s64 milli)
 {
 	struct hedge_budget *b;
 
@@ -145,8 +145,14 @@ static __always_inline void deposit(const struct hedge_config *cfg,
 		return;
 	b = bpf_map_lookup_elem(&hedge_budget, &target);
 	if (b)
-		__sync_fetch_and_add(&b->tokens,
-				     cfg->budget_pct * (HEDGE_MILLI / 100));
+		__sync_fetch_and_add(&b->tokens, milli);
+}
+
+/* A new request: its share of a hedge goes to its target's budget. */
+static __always_inline void deposit(const struct hedge_config *cfg,
+				    __u32 target)
+{
+	credit(cfg, target, cfg->budget_pct * (HEDGE_MILLI / 100));
 }
 
 /*
@@ -195,13 +201,7 @@ static __always_inline int withdraw(const struct hedge_config *cfg,
 static __always_inline void refund(const struct hedge_config *cfg,
 				   __u32 target)
 {
-	struct hedge_budget *b;
-
-	if (cfg->budget_pct >= 100)
-		return;
-	b = bpf_map_lookup_elem(&hedge_budget, &target);
-	if (b)
-		__sync_fetch_and_add(&b->tokens, HEDGE_MILLI);
+	credit(cfg, target, HEDGE_MILLI);
 }
 
 #endif

@@ -61,6 +61,9 @@ tc -n $NS qdisc del dev lo clsact
 # repair: the Splitter and the line's qdisc gone; up says so, --repair
 # restores them with the same maps.
 ok "[$kernel] repair: up" in_ns $UP
+# Idle by design (nothing in flight: the tick stopped) is not degraded.
+sleep 0.3
+expect "[$kernel] repair: up again on an idle hedge: already up, not degraded" 1 "already up" in_ns $UP
 hedged "repair: before" 300000
 before=$(counter requests)
 in_ns $T detach lo hedge_splitter >/dev/null 2>&1

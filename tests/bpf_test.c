@@ -1794,6 +1794,405 @@ static void test_copy_clash(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* ---- the budget and the adaptive delay ------------------------------ */
+
+/* Target 0's budget, as the programs left it. */
+static struct hedge_budget budget(void)
+{
+	struct hedge_budget b;
+	uint32_t zero = 0;
+
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_BUDGET), &zero, &b)) {
+		fprintf(stderr, "bpf_test: reading the budget: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return b;
+}
+
+static void set_budget(int64_t tokens, uint64_t refilled_ns)
+{
+	struct hedge_budget b = { .tokens = tokens, .refilled_ns = refilled_ns };
+	uint32_t zero = 0;
+
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_BUDGET), &zero, &b)) {
+		fprintf(stderr, "bpf_test: setting the budget: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
+/* 10 hedges per 100 requests (100 milli-hedges each), at most 5 saved,
+ * nothing from time. */
+static void budget_10(struct hedge_config *c)
+{
+	c->budget_pct = 10;
+	c->budget_cap = 5 * HEDGE_MILLI;
+	c->budget_min_rate = 0;
+}
+
+/* The same, and 10 hedges a second whatever the requests. */
+static void budget_10_rate(struct hedge_config *c)
+{
+	budget_10(c);
+	c->budget_min_rate = 10;
+}
+
+/* The request `id` into the Splitter, its clone taken off the line. */
+static void split(uint32_t id)
+{
+	struct pkt req = request(id);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+}
+
+static struct run rescue(uint32_t id)
+{
+	struct pkt req = request(id);
+
+	return run(HEDGE_PROG_RESCUER, &req);
+}
+
+static void test_budget_deposit(void)
+{
+	struct hedge_budget b;
+	uint32_t id;
+
+	split(1200);
+	b = budget();
+	check(b.tokens == 10 * (HEDGE_MILLI / 100) && b.refilled_ns == 0,
+	      "budget 10%: a request deposits 100 milli-hedges, credits no "
+	      "time", "tokens or refilled_ns off");
+	for (id = 1201; id < 1205; id++)
+		split(id);
+	split(1201);		/* resent while pending: not a new request */
+	b = budget();
+	check(b.tokens == 5 * 10 * (HEDGE_MILLI / 100) &&
+	      counters().requests == 5,
+	      "budget 10%: 5 requests deposit 500 milli-hedges, a resend none",
+	      "tokens off");
+}
+
+static void test_budget_refusal(void)
+{
+	struct hedge_stats before, after;
+	struct hedge_budget b;
+	struct run r;
+
+	split(1210);
+	before = counters();
+	r = rescue(1210);
+	after = counters();
+	b = budget();
+	check(r.ret == TC_ACT_SHOT && state_of(1210) == HEDGE_PENDING &&
+	      after.hedges_refused == before.hedges_refused + 1 &&
+	      after.hedges_sent == before.hedges_sent && b.tokens == 100,
+	      "budget under one hedge (100 milli): the rescuer refuses, counts "
+	      "it, the request back to PENDING, tokens kept",
+	      "sent, not counted, state or tokens wrong");
+	/* PENDING again: its own answer still ends it as an unhedged one. */
+	set_budget(1100, b.refilled_ns);
+	r = rescue(1210);
+	check(r.ret == TC_ACT_REDIRECT && state_of(1210) == HEDGE_HEDGED &&
+	      budget().tokens == 100 && counters().hedges_sent ==
+	      before.hedges_sent + 1 && counters().hedges_refused ==
+	      after.hedges_refused,
+	      "a refused request, the budget refilled, is hedged after all",
+	      "not sent, or counted wrong");
+}
+
+static void test_budget_withdraw(void)
+{
+	struct hedge_budget b;
+	struct run r;
+
+	split(1220);
+	/* 3 hedges saved; refilled in the future: no time credited. */
+	set_budget(3 * HEDGE_MILLI, mono_ns() + 10000000000ULL);
+	r = rescue(1220);
+	b = budget();
+	check(r.ret == TC_ACT_REDIRECT && state_of(1220) == HEDGE_HEDGED &&
+	      b.tokens == 2 * HEDGE_MILLI && counters().hedges_sent == 1,
+	      "a hedge sent withdraws exactly 1000 milli-hedges",
+	      "not sent, or tokens not 2000");
+	r = rescue(1220);
+	check(r.ret == TC_ACT_SHOT && budget().tokens == 2 * HEDGE_MILLI,
+	      "a second clone of a hedged request withdraws nothing",
+	      "sent or withdrew");
+}
+
+static void test_budget_refill(void)
+{
+	uint64_t t0, before, after, lo, hi;
+	struct hedge_budget b;
+	struct run r;
+
+	split(1230);		/* 100 */
+	t0 = mono_ns() - 200000000;	/* 200 ms ago: 2 hedges at 10/s */
+	set_budget(100, t0);
+	before = mono_ns();
+	r = rescue(1230);
+	after = mono_ns();
+	b = budget();
+	lo = 100 + (before - t0) * 10 / 1000000 - HEDGE_MILLI;
+	hi = 100 + (after - t0) * 10 / 1000000 - HEDGE_MILLI;
+	check(r.ret == TC_ACT_REDIRECT && state_of(1230) == HEDGE_HEDGED &&
+	      b.tokens >= (int64_t)lo && b.tokens <= (int64_t)hi &&
+	      b.refilled_ns >= before && b.refilled_ns <= after,
+	      "min rate 10/s: 200 ms since the last credit give 2 hedges; one "
+	      "sent, the credit moves to now", "not sent, or tokens/refilled_ns "
+	      "off");
+
+	split(1231);
+	/* 5 s ago: the span counts as 1 s, 10 hedges, over the cap of 5. */
+	set_budget(100, mono_ns() - 5000000000ULL);
+	r = rescue(1231);
+	check(r.ret == TC_ACT_REDIRECT && budget().tokens ==
+	      (int64_t)(4 * HEDGE_MILLI),
+	      "a long idle credits no more than the cap: 5 hedges, one sent, "
+	      "4000 left", "tokens not 4000");
+}
+
+static struct hedge_adapt adapt_of(void)
+{
+	struct hedge_adapt a;
+	uint32_t zero = 0;
+
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_ADAPT), &zero, &a)) {
+		fprintf(stderr, "bpf_test: reading the adaptive delay: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return a;
+}
+
+static void set_adapt(const struct hedge_adapt *a)
+{
+	uint32_t zero = 0;
+
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_ADAPT), &zero, a)) {
+		fprintf(stderr, "bpf_test: setting the adaptive delay: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
+#define ADAPT_MIN_NS	1000000ULL	/* 1 ms */
+#define ADAPT_MAX_NS	100000000ULL	/* 100 ms */
+
+/* An adaptive p95 delay within 1..100 ms, on the netem line. */
+static void adaptive_netem(struct hedge_config *c)
+{
+	c->flags |= HEDGE_F_ADAPTIVE;
+	c->delay_pct = 9500;
+	c->delay_min_ns = ADAPT_MIN_NS;
+	c->delay_max_ns = ADAPT_MAX_NS;
+}
+
+/* The same on the tick line: the ticker runs adapt(). */
+static void adaptive_tick(struct hedge_config *c)
+{
+	tick_line_tdl(c);
+	adaptive_netem(c);
+}
+
+/* One pass of the tick (adapt() on target 0), between *before and *after. */
+static void tick_once(uint64_t *before, uint64_t *after)
+{
+	struct pkt t = tick();
+
+	tick_alive();
+	*before = mono_ns();
+	run(HEDGE_PROG_TICKER, &t);
+	*after = mono_ns();
+	clones_seen(NULL);
+}
+
+/* The delay adapt() takes from `n` samples all in bucket b. */
+static uint64_t in_bucket(uint32_t b, uint64_t n)
+{
+	uint64_t floor = hedge_hist_floor_ns(b),
+		 width = hedge_hist_floor_ns(b + 1) - floor,
+		 rank = n * 9500 / 10000;
+
+	return floor + width * rank / n;
+}
+
+static void test_adapt_record(void)
+{
+	struct pkt resp = response(1300);
+	struct hedge_key k = key_of(1300);
+	uint32_t b = 100, i, others = 0;	/* 25.2..27.3 ms */
+	uint64_t floor = hedge_hist_floor_ns(b),
+		 width = hedge_hist_floor_ns(b + 1) - floor;
+	struct hedge_entry e;
+	struct hedge_adapt a;
+	int ok;
+
+	split(1300);
+	/* Sent a quarter into bucket b ago: answered now, in bucket b. */
+	ok = !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e);
+	e.sent_ns = mono_ns() - floor - width / 4;
+	ok = ok && !map_update(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e);
+	run(HEDGE_PROG_WATCHER, &resp);
+	a = adapt_of();
+	for (i = 0; i < HEDGE_HIST_BUCKETS; i++)
+		others += i != b && a.hist[i];
+	check(ok && state_of(1300) == HEDGE_DONE &&
+	      a.hist[b] == HEDGE_HIST_ONE && !others && a.fresh == 1 &&
+	      counters().rt[b] == 1,
+	      "adaptive: a response adds HEDGE_HIST_ONE to its response "
+	      "time's bucket, fresh + 1", "wrong bucket, amount or fresh");
+	run(HEDGE_PROG_WATCHER, &resp);
+	a = adapt_of();
+	check(a.hist[b] == HEDGE_HIST_ONE && a.fresh == 1,
+	      "adaptive: a duplicate response adds no sample", "counted twice");
+}
+
+static void test_adapt_percentile(void)
+{
+	struct hedge_adapt a;
+	uint64_t before, after, want;
+	uint32_t b = 80;		/* 4.19..4.72 ms */
+
+	memset(&a, 0, sizeof(a));
+	a.delay_ns = 50000000;
+	a.updated_ns = mono_ns() - 1000000000;	/* long ago: may fall */
+	a.decayed_ns = mono_ns();
+	a.hist[b] = 100 * HEDGE_HIST_ONE;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	a = adapt_of();
+	want = in_bucket(b, 100 * HEDGE_HIST_ONE);
+	check(a.delay_ns == want && a.updated_ns >= before &&
+	      a.updated_ns <= after && a.hist[b] == 100 * HEDGE_HIST_ONE,
+	      "adapt: 100 samples in one bucket give its p95, interpolated "
+	      "(95% into the bucket)", "delay not the interpolated p95");
+
+	/* Half in a low bucket, half in b: p95 still in b, at 90%. */
+	a.hist[40] = 100 * HEDGE_HIST_ONE;
+	a.updated_ns = mono_ns() - 1000000000;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	want = hedge_hist_floor_ns(b) + (hedge_hist_floor_ns(b + 1) -
+		hedge_hist_floor_ns(b)) * (200 * HEDGE_HIST_ONE * 9500 / 10000 -
+		100 * HEDGE_HIST_ONE) / (100 * HEDGE_HIST_ONE);
+	check(adapt_of().delay_ns == want,
+	      "adapt: the percentile counts across buckets", "delay off");
+
+	/* All below the minimum, then all above the maximum. */
+	memset(a.hist, 0, sizeof(a.hist));
+	a.hist[40] = 100 * HEDGE_HIST_ONE;	/* ~131 us */
+	a.updated_ns = mono_ns() - 1000000000;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	check(adapt_of().delay_ns == ADAPT_MIN_NS,
+	      "adapt: a percentile under --delay-min gives the minimum",
+	      "not the minimum");
+	a = adapt_of();
+	a.hist[40] = 0;
+	a.hist[120] = 100 * HEDGE_HIST_ONE;	/* ~134 ms */
+	a.updated_ns = mono_ns();	/* just now: too soon */
+	set_adapt(&a);
+	tick_once(&before, &after);
+	check(adapt_of().delay_ns == ADAPT_MIN_NS,
+	      "adapt: not again within HEDGE_ADAPT_NS", "recomputed");
+	a = adapt_of();
+	a.updated_ns = mono_ns() - 2 * HEDGE_ADAPT_NS;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	check(adapt_of().delay_ns == ADAPT_MAX_NS,
+	      "adapt: a percentile over --delay-max gives the maximum, at "
+	      "once (rising)", "not the maximum");
+
+	/* Too few samples: the delay stays. */
+	a = adapt_of();
+	memset(a.hist, 0, sizeof(a.hist));
+	a.hist[b] = HEDGE_ADAPT_MIN - 1;
+	a.delay_ns = 7000000;
+	a.updated_ns = mono_ns() - 1000000000;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	check(adapt_of().delay_ns == 7000000,
+	      "adapt: under HEDGE_ADAPT_MIN samples the delay stays",
+	      "delay changed");
+}
+
+static void test_adapt_decay(void)
+{
+	uint64_t before, after, now = mono_ns();
+	struct hedge_adapt a, got;
+
+	memset(&a, 0, sizeof(a));
+	a.delay_ns = 50000000;
+	a.updated_ns = now - 1000000000;
+	a.decayed_ns = now - HEDGE_DECAY_NS - 50000000;
+	a.fresh = HEDGE_DECAY_MIN - 1;
+	a.hist[80] = 100 * HEDGE_HIST_ONE;
+	a.hist[81] = 7;
+	a.hist[82] = 1;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	got = adapt_of();
+	check(got.hist[80] == 100 * HEDGE_HIST_ONE && got.hist[81] == 7 &&
+	      got.fresh == HEDGE_DECAY_MIN - 1 && got.decayed_ns == a.decayed_ns,
+	      "decay: fewer than HEDGE_DECAY_MIN new samples: not halved",
+	      "halved");
+
+	a.updated_ns = mono_ns() - 1000000000;
+	a.decayed_ns = mono_ns() - HEDGE_DECAY_NS / 2;
+	a.fresh = HEDGE_DECAY_MIN;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	got = adapt_of();
+	check(got.hist[80] == 100 * HEDGE_HIST_ONE && got.fresh ==
+	      HEDGE_DECAY_MIN, "decay: halved last under HEDGE_DECAY_NS ago: "
+	      "not halved", "halved");
+
+	a.updated_ns = mono_ns() - 1000000000;
+	a.decayed_ns = mono_ns() - HEDGE_DECAY_NS - 50000000;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	got = adapt_of();
+	check(got.hist[80] == 50 * HEDGE_HIST_ONE && got.hist[81] == 4 &&
+	      got.hist[82] == 1 && got.fresh == 0 &&
+	      got.decayed_ns >= before && got.decayed_ns <= after,
+	      "decay: HEDGE_DECAY_NS passed and HEDGE_DECAY_MIN new samples: "
+	      "every bucket halved (7 -> 4, 1 kept), fresh 0, time noted",
+	      "not halved, or fresh/decayed_ns not reset");
+	/* 805 samples, rank 764, all but 5 in bucket 80 */
+	check(got.delay_ns == hedge_hist_floor_ns(80) +
+	      (hedge_hist_floor_ns(81) - hedge_hist_floor_ns(80)) *
+	      (805 * 9500 / 10000) / 800,
+	      "decay: the delay comes from the halved histogram", "delay off");
+}
+
+static void test_adapt_falls_slowly(void)
+{
+	uint64_t before, after, upd = mono_ns() - 20000000, d;
+	struct hedge_adapt a;
+
+	memset(&a, 0, sizeof(a));
+	a.delay_ns = 90000000;		/* 90 ms, computed 20 ms ago */
+	a.updated_ns = upd;
+	a.decayed_ns = mono_ns();
+	a.hist[40] = 100 * HEDGE_HIST_ONE;	/* target: the 1 ms minimum */
+	set_adapt(&a);
+	tick_once(&before, &after);
+	d = adapt_of().delay_ns;
+	check(d >= 90000000 - (after - upd) && d <= 90000000 - (before - upd),
+	      "adapt: a much lower percentile: the delay falls by no more than "
+	      "the time since it was computed (90 ms -> ~70 ms)",
+	      "fell faster than time");
+	a = adapt_of();
+	a.updated_ns = mono_ns() - 1000000000;
+	set_adapt(&a);
+	tick_once(&before, &after);
+	check(adapt_of().delay_ns == ADAPT_MIN_NS,
+	      "adapt: given the time, it reaches the target", "not reached");
+}
+
 /* ---- a fresh Scoreboard for every case ------------------------------ */
 
 static void fail_reset(const char *what)
@@ -1942,6 +2341,14 @@ static const struct test_case cases[] = {
 	{ "evicted", test_evicted, NULL },
 	{ "clone_failed", test_clone_failed, bad_delay_line },
 	{ "copy_clash", test_copy_clash, NULL },
+	{ "budget_deposit", test_budget_deposit, budget_10 },
+	{ "budget_refusal", test_budget_refusal, budget_10 },
+	{ "budget_withdraw", test_budget_withdraw, budget_10 },
+	{ "budget_refill", test_budget_refill, budget_10_rate },
+	{ "adapt_record", test_adapt_record, adaptive_netem },
+	{ "adapt_percentile", test_adapt_percentile, adaptive_tick },
+	{ "adapt_decay", test_adapt_decay, adaptive_tick },
+	{ "adapt_falls_slowly", test_adapt_falls_slowly, adaptive_tick },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 

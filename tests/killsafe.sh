@@ -39,8 +39,15 @@ kill_at() {
 	if [ "$left" = "$(cat /tmp/hedget-kill.before)" ]; then echo clean; else echo half; fi
 }
 
+# Under TCG (the VM) an `up` takes seconds: half the points there.
+if [ -n "${HEDGE_VM:-}" ]; then
+	kill_pts="1 3 5 7 9" int_pts="2 5 8" term_pts="4"
+else
+	kill_pts="0 1 2 3 4 5 6 7 8 9" int_pts=$kill_pts term_pts="0 3 6"
+fi
+n_kill=$(echo $kill_pts | wc -w)
 for sig in KILL INT TERM; do
-	[ $sig = TERM ] && pts="0 3 6" || pts="0 1 2 3 4 5 6 7 8 9"
+	case $sig in KILL) pts=$kill_pts ;; INT) pts=$int_pts ;; TERM) pts=$term_pts ;; esac
 	half=0
 	for i in $pts; do
 		ms=$(( full_ms * i / 10 ))
@@ -69,10 +76,11 @@ for sig in KILL INT TERM; do
 			ok "[$kernel] SIGKILL at $ms ms: and down" in_ns $HEDGE down
 		fi
 	done
-	echo "# SIG$sig: $half of 10 kills left a half-built state"
+	echo "# SIG$sig: $half kills left a half-built state"
 	if [ $sig = KILL ]; then
-		check "[$kernel] SIGKILL: several kills landed mid-way ($half of 10)" \
-			"too few half-built states: the kill points miss up's run" [ $half -ge 3 ]
+		check "[$kernel] SIGKILL: several kills landed mid-way ($half of $n_kill)" \
+			"too few half-built states: the kill points miss up's run" \
+			[ $half -ge $(( (n_kill * 3 + 9) / 10 )) ]
 	fi
 done
 

@@ -100,8 +100,10 @@ on=$(idle_cost_ms)
 t1=$(ticks)
 check "tick: idle, no wake-ups ($((t1 - t0)) ticks in 6 s)" "ticks while idle" \
 	[ "$((t1 - t0))" = 0 ]
-check "tick: idle costs < 1% of a CPU (busy $on ms vs $off ms per 2 s)" \
-	"too costly" [ $((on - off)) -lt 20 ]
+# The machine's busy time moves by tens of ms per 2 s with anything else
+# running; a tick gone round in a loop would cost a whole CPU (2000 ms).
+check "tick: idle costs < 5% of a CPU (busy $on ms vs $off ms per 2 s)" \
+	"too costly" [ $((on - off)) -lt 100 ]
 in_ns bench/loadgen --rate 1 --duration 1 --start-id 200000 --timeout 500 >$OUT/first.json
 sleep 0.1
 in_ns $HEDGE status --json >$OUT/first-status.json
