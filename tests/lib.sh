@@ -49,8 +49,14 @@ NETNS_MADE=""
 netns_add() { ip netns add "$1" && NETNS_MADE="$NETNS_MADE $1" &&
 	ip -n "$1" link set lo up; }
 netns_cleanup() {
-	local ns
-	for ns in $NETNS_MADE; do ip netns del "$ns" 2>/dev/null; done
+	local ns pids
+	for ns in $NETNS_MADE; do
+		# Whatever a test started there (a server it lost track of)
+		# goes with its namespace: nothing outlives the test.
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] && kill $pids 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
 	NETNS_MADE=""
 }
 trap netns_cleanup EXIT
