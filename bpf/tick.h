@@ -446,7 +446,9 @@ static __always_inline void tick_wake(struct __sk_buff *skb,
 
 	if (!t)
 		return;
-	run = __sync_fetch_and_add(&t->run, 0);
+	/* A plain read: the compare-and-swap below decides; an atomic
+	 * read would take the cache line from the ticker on every request. */
+	run = *(volatile __u64 *)&t->run;
 	state = HEDGE_TICK_STATE(run);
 	gen = HEDGE_TICK_GEN(run);
 	if (state == HEDGE_TICK_RUNNING &&
