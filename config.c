@@ -143,27 +143,64 @@ int is_v4(const struct hedge_target_key *t)
 	return !memcmp(t->addr, mapped, sizeof(mapped));
 }
 
-/* "PRIMARY" or "PRIMARY,REPLICA": hedges to the same server, or to a
- * replica of the same family. */
-static int parse_target(const char *s, struct hedge_target *t)
+/*
+ * The protocol, "/udp" (the default) or "/tcp", after the primary or at
+ * the end: cut out of `s` (a copy) into *proto (0 or HEDGE_PROTO_TCP).
+ */
+static int cut_proto(char *s, const char *whole, __u16 *proto)
 {
-	char primary[64];
-	const char *comma = strchr(s, ',');
-	size_t len = comma ? (size_t)(comma - s) : strlen(s);
+	char *slash = strchr(s, '/'), *end;
+	size_t len;
+
+	*proto = 0;
+	if (!slash)
+		return 0;
+	end = strchr(slash, ',');
+	len = end ? (size_t)(end - slash) : strlen(slash);
+	if (len == 4 && !strncmp(slash, "/tcp", 4))
+		*proto = HEDGE_PROTO_TCP;
+	else if (len != 4 || strncmp(slash, "/udp", 4))
+		return usage_error("--target %s: expected /udp or /tcp after "
+				   "the port", whole);
+	memmove(slash, slash + len, strlen(slash + len) + 1);
+	return strchr(s, '/') ? usage_error("--target %s: one protocol, "
+					    "once", whole) : 0;
+}
+
+/* "PRIMARY" or "PRIMARY,REPLICA", then "/udp" or "/tcp": hedges to the
+ * same server, or to a replica of the same family. */
+static int parse_target(const char *whole, struct hedge_target *t)
+{
+	char primary[64], s[TARGET_STR + 8];
+	const char *comma;
+	size_t len;
+	__u16 proto;
 
 	memset(t, 0, sizeof(*t));
+	if (strlen(whole) >= sizeof(s))
+		return usage_error("--target %s: too long", whole);
+	strcpy(s, whole);
+	if (cut_proto(s, whole, &proto))
+		return -1;
+	comma = strchr(s, ',');
+	len = comma ? (size_t)(comma - s) : strlen(s);
 	if (len >= sizeof(primary))
-		return usage_error("--target %s: too long", s);
+		return usage_error("--target %s: too long", whole);
 	memcpy(primary, s, len);
 	primary[len] = '\0';
-	if (parse_endpoint(primary, s, &t->primary) ||
-	    (comma && parse_endpoint(comma + 1, s, &t->replica)))
+	if (parse_endpoint(primary, whole, &t->primary) ||
+	    (comma && parse_endpoint(comma + 1, whole, &t->replica)))
 		return -1;
+	if (comma && proto)
+		return usage_error("--target %s: TCP replicas are not "
+				   "supported yet", whole);
+	t->primary.proto = proto;
 	if (comma && is_v4(&t->primary) != is_v4(&t->replica))
 		return usage_error("--target %s: the replica must be of the "
-				   "primary's family", s);
+				   "primary's family", whole);
 	if (comma && !memcmp(&t->primary, &t->replica, sizeof(t->primary)))
-		return usage_error("--target %s: the replica is the primary", s);
+		return usage_error("--target %s: the replica is the primary",
+				   whole);
 	return 0;
 }
 
@@ -243,6 +280,12 @@ static int check_up(struct options *o)
 	if (!c->n_targets)
 		return usage_error("up: %s", "at least one --target IP:PORT "
 				   "is needed");
+	if (has_tcp(c))
+		c->flags |= HEDGE_F_TCP;
+	if (has_tcp(c) && o->id_given)
+		return usage_error("up: %s", "--id is for UDP targets: a TCP "
+				   "target's handshakes are told apart by "
+				   "their SYN's sequence number");
 	if (c->tick_cpu >= 0 && o->line == &delay_line_netem)
 		return usage_error("up: %s", "--tick-cpu is for the tick delay "
 				   "line");
@@ -317,6 +360,7 @@ static int opt_delay_bound(struct options *o, const char *opt,
 static int opt_id(struct options *o, const char *opt, const char *val)
 {
 	(void)opt;
+	o->id_given = 1;
 	return parse_id(val, &o->cfg);
 }
 

@@ -22,7 +22,7 @@
 #define NS_PER_MS	1000000ULL
 #define NS_PER_S	1000000000ULL
 
-#define TARGET_STR	112	/* "[IPv6]:PORT,[IPv6]:PORT" */
+#define TARGET_STR	112	/* "[IPv6]:PORT,[IPv6]:PORT/tcp" */
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
 /* How `up` attaches the Splitter and watcher: auto is TCX where the
@@ -37,7 +37,7 @@ struct options {
 	enum format format;		/* status */
 	enum attach_kind attach;	/* up */
 	int repair;			/* up --repair: mend a degraded one */
-	int window_given, bounds_given;
+	int window_given, bounds_given, id_given;
 	uint32_t max_inflight;		/* tick line: a power of 2 */
 };
 
@@ -60,6 +60,8 @@ int same_endpoint(const struct hedge_target_key *a,
 int is_primary(const struct hedge_config *cfg,
 	       const struct hedge_target_key *k);
 int has_replica(const struct hedge_config *cfg);
+/* Some target is TCP (--target IP:PORT/tcp). */
+int has_tcp(const struct hedge_config *cfg);
 void format_duration(char *buf, size_t size, uint64_t ns);
 /* How `up` was told to delay: "10ms", or "p95 in 1ms..1s". */
 void describe_delay(const struct hedge_config *cfg, char *buf, size_t size);

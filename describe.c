@@ -45,6 +45,16 @@ int has_replica(const struct hedge_config *cfg)
 	return 0;
 }
 
+int has_tcp(const struct hedge_config *cfg)
+{
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_targets; i++)
+		if (cfg->targets[i].primary.proto == HEDGE_PROTO_TCP)
+			return 1;
+	return 0;
+}
+
 void format_duration(char *buf, size_t size, uint64_t ns)
 {
 	if (ns % NS_PER_S == 0)
@@ -102,6 +112,9 @@ void target_str(const struct hedge_target *t, char *buf, size_t size)
 		buf[n] = ',';
 		endpoint_str(&t->replica, buf + n + 1, size - n - 1);
 	}
+	n = strlen(buf);
+	if (t->primary.proto == HEDGE_PROTO_TCP && n + 4 < size)
+		strcpy(buf + n, "/tcp");
 }
 
 /* A name from the kernel, fit for a terminal: bytes below 0x20 and 0x7f

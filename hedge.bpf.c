@@ -4,7 +4,8 @@
  * Scoreboard's state machine. The rest is under bpf/, one room each, all
  * built into this one object for the loader: helpers.h (helper calls,
  * SEC, MAP, barrier_var), maps.h, parse.h (parsing and the rewrite),
- * adapt.h (adaptive delay, budget) and tick.h (the tick line).
+ * adapt.h (adaptive delay, budget), tick.h (the tick line) and tcp.h
+ * (TCP targets: the handshake).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -39,6 +40,7 @@
 #include "bpf/parse.h"
 #include "bpf/adapt.h"
 #include "bpf/tick.h"
+#include "bpf/tcp.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -138,8 +140,10 @@ int hedge_splitter(struct __sk_buff *skb)
 	struct datagram d;
 	__u64 now;
 
-	if (!cfg || parse(skb, cfg, REQUEST, &d))
+	if (!cfg)
 		return TC_ACT_UNSPEC;
+	if (parse(skb, cfg, REQUEST, &d))
+		return tcp_splitter(skb, cfg, &d, &fresh); /* TCP's SYNs */
 	/* A hedge going out (on lo, or redirected to the device) is never
 	 * a new request, whatever its request's state. */
 	if (is_hedge(skb))
@@ -330,8 +334,10 @@ int hedge_watcher(struct __sk_buff *skb)
 	__u32 state, done;
 	int tries, ret;
 
-	if (!cfg || find_headers(skb, &h))
+	if (!cfg)
 		return TC_ACT_UNSPEC;
+	if (find_headers(skb, &h))
+		return tcp_watcher(skb, cfg);	/* TCP targets' SYN-ACKs */
 	if (h.frag == LATER_FRAGMENT)
 		return later_fragment(skb, cfg, &h);
 	ret = parse_found(skb, cfg, RESPONSE, &h, &d);
@@ -465,7 +471,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 	__u32 state;
 
 	/* Everything on the delay line that is not a due hedge ends here. */
-	if (!cfg || parse(skb, cfg, REQUEST, &d))
+	if (!cfg || (parse(skb, cfg, REQUEST, &d) &&
+		     tcp_rescue_parse(skb, cfg, &d)))
 		return TC_ACT_SHOT;
 	st = stats(d.target);
 	if (st)

@@ -95,7 +95,7 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	3	/* 3: the ticker's generation and state */
+#define HEDGE_LAYOUT_VERSION	4	/* 4: TCP targets (proto, handshakes) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -121,13 +121,19 @@ enum hedge_state {
  */
 #define HEDGE_ADDR_LEN		16
 
-/* Scoreboard key: the request's 5-tuple (UDP implied) plus its ID. */
+/*
+ * Scoreboard key: the request's 5-tuple plus its ID. UDP: pad 0, id the
+ * --id bytes. A TCP handshake (bpf/tcp.h): pad HEDGE_PROTO_TCP, id the
+ * client's initial sequence number (as on the wire), so that the two
+ * never meet and a SYN retransmitted (same ISN) finds its handshake.
+ */
 struct hedge_key {
 	__u8 saddr[HEDGE_ADDR_LEN];	/* client */
 	__u8 daddr[HEDGE_ADDR_LEN];	/* target (its primary) */
 	__be16 sport;
 	__be16 dport;
-	__u32 pad;		/* keep the key free of holes: it is hashed */
+	__u32 pad;		/* keep the key free of holes: it is hashed;
+				   HEDGE_PROTO_TCP for a TCP handshake */
 	__u64 id;		/* --id bytes, zero-extended; 0 with --id none */
 };
 
@@ -138,10 +144,14 @@ struct hedge_entry {
 	__u32 target;		/* index into the stats map */
 };
 
+/* proto: 0 for UDP (the default), HEDGE_PROTO_TCP for a TCP target, whose
+ * SYNs are hedged (bpf/tcp.h): the same address and port may be both. */
+#define HEDGE_PROTO_TCP		6	/* IPPROTO_TCP */
+
 struct hedge_target_key {
 	__u8 addr[HEDGE_ADDR_LEN];
 	__be16 port;
-	__u16 pad;
+	__u16 proto;
 };
 
 /* A target: the server requests go to, and where hedges go (its replica,
@@ -215,6 +225,11 @@ struct hedge_stats {
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
+	/* TCP targets (bpf/tcp.h): a handshake is one SYN (and its
+	 * retransmissions); its SYN-ACK is its response. */
+	__u64 handshakes;	/* SYNs tracked (requests stays 0) */
+	__u64 syn_data;		/* SYNs with data (TCP Fast Open): passed,
+				   not hedged (a copy would send it twice) */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -254,6 +269,8 @@ enum hedge_flags {
 	/* `up` finished: without it, an instance found is the remains of
 	 * an interrupted `up`, which the next `up` replaces. */
 	HEDGE_F_UP_DONE = 1 << 5,
+	/* Some target is TCP: the programs look at TCP (bpf/tcp.h). */
+	HEDGE_F_TCP = 1 << 6,
 };
 
 /*
@@ -496,13 +513,13 @@ _Static_assert(sizeof(struct hedge_entry) == 24 &&
 	       "struct hedge_entry: 24 bytes, no holes");
 _Static_assert(sizeof(struct hedge_target_key) == 20 &&
 	       HEDGE_OFF(struct hedge_target_key, port) == 16 &&
-	       HEDGE_OFF(struct hedge_target_key, pad) == 18,
+	       HEDGE_OFF(struct hedge_target_key, proto) == 18,
 	       "struct hedge_target_key: 20 bytes, no holes (it is hashed)");
 _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS) * 8 +
+	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 2) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
 	       HEDGE_OFF(struct hedge_stats, late) == 184 &&

@@ -13,6 +13,8 @@
 static __always_inline struct hedge_stats *stats(__u32 target);
 static __always_inline struct hedge_entry *
 live_entry(const struct hedge_config *cfg, const struct hedge_key *key);
+/* A TCP target's SYN, made fit to park (tcp.h). */
+static __always_inline int tcp_park(__u8 *data, __u32 *len);
 
 /* A busy slot's mark: its deadline in units of 2^20 ns (~1 ms), never 0. */
 static __always_inline __u32 busy_mark(__u64 ns)
@@ -50,13 +52,14 @@ static __always_inline void park_meta(struct __sk_buff *skb,
 /*
  * Tick line: keep the request's bytes in a slot of the ring for its size
  * (hedge.h), and its deadline in its target's queue, for the ticker.
- * Every way this fails is counted against the request's target.
+ * Every way this fails is counted against the request's target. `tcp`
+ * (a constant): a TCP target's SYN, parked as tcp_park() says.
  */
-static __always_inline void park(struct __sk_buff *skb,
-				 const struct hedge_config *cfg,
-				 const struct hedge_key *key,
-				 const struct hedge_entry *e,
-				 struct hedge_stats *st)
+static __always_inline void park_frame(struct __sk_buff *skb,
+				       const struct hedge_config *cfg,
+				       const struct hedge_key *key,
+				       const struct hedge_entry *e,
+				       struct hedge_stats *st, const int tcp)
 {
 	struct hedge_due due = { .deadline_ns = e->deadline_ns };
 	__u32 zero = 0, target = e->target, slot, len;
@@ -85,7 +88,8 @@ static __always_inline void park(struct __sk_buff *skb,
 	h->seq = due.seq;
 	h->len = len;
 	park_meta(skb, h);
-	if (!len || bpf_skb_load_bytes(skb, 0, h + 1, len)) {
+	if (!len || bpf_skb_load_bytes(skb, 0, h + 1, len) ||
+	    (tcp && tcp_park((__u8 *)(h + 1), &h->len))) {
 		h->busy = 0;
 		if (st)
 			st->clone_failed++;
@@ -101,6 +105,15 @@ static __always_inline void park(struct __sk_buff *skb,
 	}
 	if (st)
 		st->delayed++;
+}
+
+static __always_inline void park(struct __sk_buff *skb,
+				 const struct hedge_config *cfg,
+				 const struct hedge_key *key,
+				 const struct hedge_entry *e,
+				 struct hedge_stats *st)
+{
+	park_frame(skb, cfg, key, e, st, 0);
 }
 
 /* ---- the tick delay line ------------------------------------------- */

@@ -2309,6 +2309,8 @@ static void fresh_state(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+#include "bpf_tcp.c"
+
 struct test_case {
 	const char *name;
 	void (*run)(void);
@@ -2351,6 +2353,12 @@ static const struct test_case cases[] = {
 	{ "adapt_percentile", test_adapt_percentile, adaptive_tick },
 	{ "adapt_decay", test_adapt_decay, adaptive_tick },
 	{ "adapt_falls_slowly", test_adapt_falls_slowly, adaptive_tick },
+	{ "tcp_syn", test_tcp_syn, tcp_targets },
+	{ "tcp_hedge", test_tcp_hedge, tcp_targets },
+	{ "tcp_untouched", test_tcp_untouched, tcp_targets },
+	{ "tcp_ipv6", test_tcp_ipv6, tcp_targets },
+	{ "tcp_invalid", test_tcp_invalid, tcp_targets },
+	{ "tcp_tick", test_tcp_tick, tcp_tick },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
