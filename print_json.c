@@ -32,14 +32,14 @@ static void json_kv_str(const char *key, const char *val)
 static void print_target(const struct snapshot *s, uint32_t t)
 {
 	const struct hedge_stats *st = &s->st[t];
-	int replica = !!s->cfg.targets[t].replica.port, i;
+	int i;
 	size_t c;
 
 	printf("%s{\"target\":", t ? "," : "");
 	json_str(s->target[t]);
 	printf(",\"delay_ns\":%llu", (unsigned long long)s->delay_ns[t]);
 	for (c = 0; c < n_hedge_counters; c++)
-		if (!(hedge_counters[c].flags & COUNTER_REPLICA) || replica)
+		if (counter_shown(&s->cfg, t, hedge_counters[c].flags))
 			printf(",\"%s\":%llu", hedge_counters[c].json,
 			       counter_value(st, &hedge_counters[c]));
 	printf(",\"response_time\":{\"count\":%llu,\"sum_ns\":%llu,"

@@ -9,13 +9,13 @@
 static void print_counters(const struct snapshot *s, uint32_t t)
 {
 	const struct hedge_stats *st = &s->st[t];
-	int replica = !!s->cfg.targets[t].replica.port, first = 1;
+	int first = 1;
 	size_t i;
 
 	for (i = 0; i < n_hedge_counters; i++) {
 		const struct counter *c = &hedge_counters[i];
 
-		if (!c->text || ((c->flags & COUNTER_REPLICA) && !replica))
+		if (!c->text || !counter_shown(&s->cfg, t, c->flags))
 			continue;
 		printf("%s%s %llu", first ? "  " : ", ", c->text,
 		       counter_value(st, c));

@@ -25,8 +25,8 @@ const struct counter hedge_counters[] = {
 	COUNTER(hedges_refused, "hedges refused", "hedges_refused", "hedges_refused_total", "Hedges not sent: over the hedging budget.", 0),
 	COUNTER(responses, "responses", "responses", "responses_total", "First responses, passed to the client.", 0),
 	COUNTER(duplicates, "duplicates dropped", "duplicates_dropped", "duplicates_dropped_total", "Later responses to an answered request, dropped.", 0),
-	COUNTER(hedges_won, "hedges won (the replica answered first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first.", COUNTER_REPLICA),
-	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second.", COUNTER_REPLICA),
+	COUNTER(hedges_won, "hedges won (the replica answered first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first; TCP: hedged handshakes with one SYN-ACK.", COUNTER_REPLICA),
+	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second; TCP: both SYNs answered.", COUNTER_REPLICA),
 	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
 	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
 	COUNTER(requests_fragmented, "requests not hedged (fragmented)", "requests_fragmented", "requests_fragmented_total", "Fragmented requests, passed unhedged.", 0),
@@ -41,6 +41,8 @@ const struct counter hedge_counters[] = {
 	COUNTER(copy_clash, "copy clash", "copy_clash", "copy_clash_total", "Hedges not sent: the replica's key held the client's own live request.", 0),
 	COUNTER(delayed, "delayed", "delayed", "delayed_total", "Copies put in the delay line.", 0),
 	COUNTER(rescued, "rescued", "rescued", "rescued_total", "Copies the Rescuer got back from the delay line.", 0),
+	COUNTER(handshakes, "handshakes", "handshakes", "handshakes_total", "TCP targets: handshakes (SYNs) seen by the Splitter.", COUNTER_TCP),
+	COUNTER(syn_data, "SYNs with data not hedged (Fast Open)", "syn_data", "syn_data_total", "TCP targets: SYNs carrying data (TCP Fast Open), passed unhedged.", COUNTER_TCP),
 };
 const size_t n_hedge_counters = sizeof(hedge_counters) /
 				sizeof(hedge_counters[0]);

@@ -23,7 +23,22 @@ enum counter_flags {
 	 * Scoreboard full): any rise between two `status` is a health
 	 * problem (health.c). Not for refusals by design (the budget). */
 	COUNTER_DROP = 1 << 1,
+	/* Shown for TCP targets (--target IP:PORT/tcp) only; for them,
+	 * COUNTER_REPLICA's (won, lost) are shown too. */
+	COUNTER_TCP = 1 << 2,
 };
+
+/* Whether counter c is shown for target t of cfg. */
+static inline int counter_shown(const struct hedge_config *cfg, uint32_t t,
+				unsigned int flags)
+{
+	int tcp = cfg->targets[t].primary.proto == HEDGE_PROTO_TCP;
+
+	if ((flags & COUNTER_TCP) && !tcp)
+		return 0;
+	return !(flags & COUNTER_REPLICA) || tcp ||
+	       cfg->targets[t].replica.port;
+}
 
 struct counter {
 	size_t field;		/* offsetof(struct hedge_stats, ...) */

@@ -64,6 +64,27 @@ static void packet(unsigned char *b, int response, uint16_t port, uint32_t id)
 	ip_checksum(b + 14);	/* the watcher commits only a valid one */
 }
 
+/* A 58-byte TCP segment of an established connection (ACK, 4 bytes of
+ * data) between 10.0.0.1:40000 and 10.0.0.2:80, to it or (response) from
+ * it. */
+static void tcp_packet(unsigned char *b, int response)
+{
+	static const unsigned char hdr[54] = {
+		[12] = 0x08, [14] = 0x45, [16] = 0, [17] = 44, [22] = 64,
+		[23] = 6, [46] = 5 << 4, [47] = 0x10, [48] = 0xff,
+	};
+	unsigned char client[4] = { 10, 0, 0, 1 }, server[4] = { 10, 0, 0, 2 };
+	uint16_t cport = htons(40000), sport = htons(80);
+
+	memcpy(b, hdr, sizeof(hdr));
+	memcpy(b + 26, response ? server : client, 4);
+	memcpy(b + 30, response ? client : server, 4);
+	memcpy(b + 34, response ? &sport : &cport, 2);
+	memcpy(b + 36, response ? &cport : &sport, 2);
+	memset(b + 54, 0, 4);
+	ip_checksum(b + 14);
+}
+
 /* One run of `prog` on the packet; the kernel's time for it, in ns. */
 static uint64_t run(const char *prog, const unsigned char *pkt, uint32_t repeat)
 {
@@ -198,6 +219,30 @@ int main(void)
 	for (i = 0; i < RUNS; i++)
 		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
 	print_cost("(single run of 'not a target')", (double)total / RUNS);
+	/* A TCP target (10.0.0.2:80/tcp): established traffic to and from
+	 * it, and UDP past the same programs. */
+	{
+		struct hedge_target_key tk = t.primary;
+		uint32_t one = 1;
+
+		tk.port = htons(80);
+		tk.proto = HEDGE_PROTO_TCP;
+		cfg.targets[1].primary = tk;
+		cfg.n_targets = 2;
+		cfg.flags |= HEDGE_F_TCP;
+		map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &tk, &one);
+		map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+		tcp_packet(pkt, 0);
+		print_cost("splitter: TCP target, established",
+			   (double)run(HEDGE_PROG_SPLITTER, pkt, RUNS));
+		tcp_packet(pkt, 1);
+		print_cost("watcher: TCP target, established",
+			   (double)run(HEDGE_PROG_WATCHER, pkt, RUNS));
+		measure_same("splitter: not a target (TCP on)",
+			     HEDGE_PROG_SPLITTER, 0, 9001, 0);
+		measure_same("splitter: request in flight (TCP on)",
+			     HEDGE_PROG_SPLITTER, 0, 9000, 1000000);
+	}
 	obj_close(&obj);
 	return 0;
 }
