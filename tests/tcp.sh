@@ -89,6 +89,8 @@ table inet lossy {
 	}
 }
 EOF
+rc=$?
+check "tcp: nftables drop 5% of the server's SYNs" "nft failed (exit $rc)" [ $rc = 0 ]
 # The client counts every RST it gets.
 ip netns exec $CNS nft -f - <<'EOF'
 table inet rst {
