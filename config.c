@@ -234,15 +234,38 @@ static int parse_delay(const char *opt, const char *val, __u64 *ns)
 	return 0;
 }
 
+/* --dns: its rules, then resolv.conf's nameservers (routed at `up`). */
+static int check_dns(struct options *o)
+{
+	if (!o->dns)
+		return o->resolv_conf ? usage_error("up: %s", "--resolv-conf "
+						    "is for --dns") : 0;
+	if (o->cfg.n_targets)
+		return usage_error("up: %s", "--dns takes its targets from "
+				   "resolv.conf: give --dns or --target, not "
+				   "both");
+	if (o->id_given)
+		return usage_error("up: %s", "--dns sets --id dns itself: "
+				   "drop --id");
+	o->cfg.id_offset = 0;
+	o->cfg.id_len = 2;
+	if (!o->delay_given)
+		o->cfg.delay_ns = DNS_DEFAULT_DELAY_MS * NS_PER_MS;
+	return dns_read(o->resolv_conf ? o->resolv_conf : DNS_DEFAULT_CONF,
+			&o->dns_conf);
+}
+
 /* The rules between options, once all are read. */
 static int check_up(struct options *o)
 {
 	struct hedge_config *c = &o->cfg;
 	int adaptive = !!(c->flags & HEDGE_F_ADAPTIVE);
 
-	if (!c->n_targets)
+	if (check_dns(o))
+		return -1;
+	if (!c->n_targets && !o->dns)
 		return usage_error("up: %s", "at least one --target IP:PORT "
-				   "is needed");
+				   "(or --dns) is needed");
 	if (c->tick_cpu >= 0 && o->line == &delay_line_netem)
 		return usage_error("up: %s", "--tick-cpu is for the tick delay "
 				   "line");
@@ -280,6 +303,7 @@ static int opt_dev(struct options *o, const char *opt, const char *val)
 	if (!*val || strlen(val) >= IF_NAMESIZE)
 		return usage_error("--dev '%s': not a device name", val);
 	o->dev = val;
+	o->dev_given = 1;
 	return 0;
 }
 
@@ -291,6 +315,7 @@ static int opt_target(struct options *o, const char *opt, const char *val)
 
 static int opt_delay(struct options *o, const char *opt, const char *val)
 {
+	o->delay_given = 1;
 	if (val[0] == 'p') {
 		if (parse_percentile(val, &o->cfg.delay_pct))
 			return usage_error("--delay %s: expected a percentile "
@@ -317,6 +342,7 @@ static int opt_delay_bound(struct options *o, const char *opt,
 static int opt_id(struct options *o, const char *opt, const char *val)
 {
 	(void)opt;
+	o->id_given = 1;
 	return parse_id(val, &o->cfg);
 }
 
@@ -421,6 +447,24 @@ static int opt_window(struct options *o, const char *opt, const char *val)
 	return 0;
 }
 
+static int opt_dns(struct options *o, const char *opt, const char *val)
+{
+	(void)opt;
+	(void)val;
+	o->dns = 1;
+	return 0;
+}
+
+static int opt_resolv_conf(struct options *o, const char *opt,
+			   const char *val)
+{
+	(void)opt;
+	if (!*val)
+		return usage_error("--resolv-conf '%s': not a file name", val);
+	o->resolv_conf = val;
+	return 0;
+}
+
 static int opt_format(struct options *o, const char *opt, const char *val)
 {
 	(void)val;
@@ -449,6 +493,8 @@ static const struct option_def up_options[] = {
 	{ "--budget-min-rate", 1, opt_budget_min_rate },
 	{ "--attach", 1, opt_attach },
 	{ "--repair", 0, opt_repair },
+	{ "--dns", 0, opt_dns },
+	{ "--resolv-conf", 1, opt_resolv_conf },
 	{ NULL, 0, NULL },
 };
 

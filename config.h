@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "hedge.h"
 #include "hedge_user.h"
+#include "resolv.h"
 
 /* Exit codes, the one place they are defined (usage text and README say
  * the same). */
@@ -39,6 +40,10 @@ struct options {
 	int repair;			/* up --repair: mend a degraded one */
 	int window_given, bounds_given;
 	uint32_t max_inflight;		/* tick line: a power of 2 */
+	int dev_given, id_given, delay_given;
+	int dns;			/* up --dns: targets from resolv.conf */
+	const char *resolv_conf;	/* --resolv-conf, or NULL */
+	struct dns_conf dns_conf;	/* its nameservers (resolv.c) */
 };
 
 /* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */
@@ -47,6 +52,9 @@ int usage_error(const char *fmt, const char *arg);
 int parse_up(int argc, char **argv, struct options *o);
 int parse_status(int argc, char **argv, struct options *o);
 int parse_down(int argc, char **argv, struct options *o);
+/* up --dns, once rtnetlink is open: the routes to the nameservers, the
+ * targets and the device, said on stdout (resolv.c); 0 or an exit code. */
+int dns_setup(struct nl *nl, struct options *o);
 
 /* The delay lines hedge knows, in auto's order of preference. */
 extern const struct delay_line *const delay_lines[];

@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"                [--tick-cpu CPU] [--budget PERCENT]\n"
 	"                [--budget-min-rate N] [--max-inflight N]\n"
 	"                [--attach auto|tcx|tc] [--repair]\n"
+	"       hedge up --dns [--resolv-conf FILE] [--dev IFACE] [options]\n"
 	"       hedge down\n"
 	"       hedge status [--json | --prometheus]\n"
 	"       hedge --help | --version\n"
@@ -69,6 +70,12 @@ static const char usage_text[] =
 	"  --repair           on a hedge already up: put back what is missing\n"
 	"                     (programs, qdiscs, links, the tick), keeping\n"
 	"                     its maps\n"
+	"  --dns              hedge the nameservers of /etc/resolv.conf (port\n"
+	"                     53, --id dns), on the device their routes leave\n"
+	"                     by; each one's hedges go to the next of its\n"
+	"                     family (a lone one: to itself); --delay 50ms\n"
+	"                     unless given; --dev: only those behind it\n"
+	"  --resolv-conf FILE --dns: the nameservers of FILE instead\n"
 	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n"
 	"\n"
 	"Exit codes: 0 ok; 1 error; 2 usage; 3 degraded: status found hedge\n"
@@ -140,6 +147,10 @@ static int cmd_status(struct nl *nl, struct instance *in, struct options *o)
 
 static int cmd_up_found(struct nl *nl, struct instance *in, struct options *o)
 {
+	int ret = o->dns ? dns_setup(nl, o) : 0;
+
+	if (ret)
+		return ret;
 	return instance_find(nl, in, 0) < 0 ? EXIT_ERROR : cmd_up(nl, in, o);
 }
 
