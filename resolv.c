@@ -181,14 +181,14 @@ static int refuse_stubs(const struct dns_conf *c)
 				       i ? ", " : "", c->ns[i].text);
 		resolved |= !strcmp(c->ns[i].text, "127.0.0.53");
 	}
-	return fail("--dns: %s names only nameservers on this host (%s: %s), "
+	return fail("--dns: %s names only resolvers on this host (%s: %s), "
 		    "whose queries never leave by a device: hedge the stub's "
 		    "upstream nameservers instead (find them with 'resolvectl "
 		    "dns', or in the stub's config: dnsmasq's server=, "
 		    "unbound's forward-addr:), listed as 'nameserver ADDRESS' "
 		    "lines in a file given to --resolv-conf", c->path, list,
 		    resolved ? "systemd-resolved's stub" :
-		    "a stub resolver such as dnsmasq or unbound");
+		    "a stub such as dnsmasq or unbound");
 }
 
 /* Whether ns is hedged: not local, and behind dev if one is given. */

@@ -96,6 +96,8 @@ snapshot $C >$before
 # conf NAME LINES...: a resolv.conf in $OUT
 conf() { local f=$OUT/$1.conf; shift; printf '%s\n' "$@" >$f; echo $f; }
 hc() { ip netns exec $C "$HEDGE" "$@"; }
+# has TEXT PATTERN: TEXT has a line matching PATTERN (grep -E)
+has() { printf '%s\n' "$1" | grep -Eq -- "$2"; }
 
 # ---- what --dns refuses: one line, exit 2 (1 for no route), nothing done
 F=$(conf stub "# systemd-resolved" "nameserver 127.0.0.53" "options edns0 trust-ad" "search example.test")
@@ -107,7 +109,7 @@ expect "stub ::1: hedge its upstreams instead" 2 "::1.*(stub|this host).*upstrea
 F=$(conf stubmix "nameserver 127.0.0.1" "nameserver 127.0.1.1")
 expect "two stubs (dnsmasq, unbound on 127.x)" 2 "127\.0\.0\.1.*upstream" hc up --dns --resolv-conf $F
 F=$(conf local "nameserver 10.78.0.1")
-expect "a nameserver that is this host's own address: a stub too" 2 "10\.78\.0\.1.*this host.*upstream" \
+expect "a nameserver that is this host's own address: a stub too" 2 "this host \(10\.78\.0\.1: .*upstream" \
 	hc up --dns --resolv-conf $F
 F=$(conf empty)
 expect "an empty resolv.conf" 2 "empty\.conf.*no nameserver" hc up --dns --resolv-conf $F
@@ -141,7 +143,7 @@ out=$(hc up --dns --resolv-conf $F --dev $CDEV 2>&1); rc=$?
 check "--dns --dev $CDEV: up" "exit $rc: $out" [ $rc = 0 ]
 echo "$out" | sed 's/^/INFO /'
 check "--dns --dev $CDEV: says it leaves 10.79.0.2 out, and why" "$out" \
-	sh -c "printf '%s' '$out' | grep -q '10.79.0.2.*${CDEV}2'"
+	has "$out" "10\.79\.0\.2 left out.*${CDEV}2, not --dev $CDEV"
 check "--dns --dev $CDEV: status shows $A4:53 alone" "$(hc status --json | head -c 300)" \
 	sh -c "ip netns exec $C $HEDGE status --json | python3 -c '
 import json, sys; s = json.load(sys.stdin)
@@ -152,7 +154,9 @@ ok "--dns --dev $CDEV: down" hc down
 F=$(conf scoped "nameserver fe80::1%$CDEV")
 out=$(hc up --dns --resolv-conf $F 2>&1); rc=$?
 check "scoped fe80::1%$CDEV: up on $CDEV" "exit $rc: $out" \
-	sh -c "[ $rc = 0 ] && printf '%s' '$out' | grep -q 'hedge up on $CDEV'"
+	has "$out" "^hedge up on $CDEV: 1 target"
+check "scoped: status shows [fe80::1]:53" "$(hc status | head -5)" \
+	has "$(hc status)" "\\[fe80::1\\]:53"
 ok "scoped: down" hc down
 same_snapshot "after the --dev and scoped runs: as before" $C $before
 
@@ -164,8 +168,9 @@ out=$(hc up --dns --resolv-conf $F 2>$OUT/up.err); rc=$?
 check "hedge up --dns --resolv-conf: up" "exit $rc: $(cat $OUT/up.err)" [ $rc = 0 ]
 [ $rc = 0 ] || exit 1
 echo "$out" | sed 's/^/INFO /'
-for want in "$A4 -> $B4 -> $A4" "$A6 -> $B6 -> $A6" "device $CDEV" "delay 50ms" "hedge up on $CDEV: 4 targets"; do
-	check "up says: $want" "$out" sh -c "printf '%s' '$out' | grep -qF -- '$want'"
+for want in "ring .*: $A4 -> $B4 -> $A4; $A6 -> $B6 -> $A6\$" "4 nameservers .* on device $CDEV" \
+	"^dns: delay 50ms" "^hedge up on $CDEV: 4 targets"; do
+	check "up says: $want" "$out" has "$out" "$want"
 done
 targets=$(hc status --json | python3 -c 'import json, sys
 print(" ".join(t["target"] for t in json.load(sys.stdin)["targets"]))')
@@ -200,8 +205,10 @@ ring_run() {
 	max=$(sort -n $OUT/$name.kdig | tail -1 | awk '{ printf "%.1f", $1 / 1000 }')
 	echo "INFO $name: $n queries to $asked, slowest $max ms; hedges $h; $alog got $da, $rlog got $dr"
 	check "$name: all $KDIG_N queries answered 192.0.2.1" "$n lines, $bad wrong" [ "$n" = $KDIG_N -a "$bad" = 0 ]
+	# (a loaded host's process starts take 100-400 ms: the bound is the
+	# retry timer; that no query was retried, the server's log says)
 	check "$name: no query waited for kdig's 1 s retry (slowest $max ms)" "too slow" \
-		awk "BEGIN { exit !($max < 500) }"
+		awk "BEGIN { exit !($max < 900) }"
 	check "$name: hedges were sent ($h)" "none: the loss was not hedged" [ "$h" -gt 0 ]
 	check "$name: $asked got every query once, no hedge ($da = $n)" "counts differ" [ "$da" = "$n" ]
 	check "$name: its replica in the ring got exactly the hedges ($dr = $h)" "counts differ" [ "$dr" = "$h" ]
@@ -226,7 +233,7 @@ n=$(wc -l <$OUT/getent.out); bad=$(awk '$2 != "192.0.2.1" || NF != 2' $OUT/geten
 max=$(sort -n $OUT/getent.out | tail -1 | awk '{ printf "%.1f", $1 / 1000 }')
 echo "INFO getent: $n lookups with the hedged resolv.conf, slowest $max ms"
 check "getent: all $GETENT_N lookups answered 192.0.2.1" "$n lines, $bad wrong" [ "$n" = $GETENT_N -a "$bad" = 0 ]
-check "getent: none waited for glibc's 1 s timeout (slowest $max ms)" "too slow" awk "BEGIN { exit !($max < 500) }"
+check "getent: none waited for glibc's 1 s timeout (slowest $max ms)" "too slow" awk "BEGIN { exit !($max < 900) }"
 
 # dnsperf: nothing lost (the lossy link drops $LOSS% of responses)
 for i in $(seq $((PERF_S * 500))); do echo "p$i.example.test A"; done >$OUT/queries
