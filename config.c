@@ -234,34 +234,13 @@ static int parse_delay(const char *opt, const char *val, __u64 *ns)
 	return 0;
 }
 
-/* --dns: its rules, then resolv.conf's nameservers (routed at `up`). */
-static int check_dns(struct options *o)
-{
-	if (!o->dns)
-		return o->resolv_conf ? usage_error("up: %s", "--resolv-conf "
-						    "is for --dns") : 0;
-	if (o->cfg.n_targets)
-		return usage_error("up: %s", "--dns takes its targets from "
-				   "resolv.conf: give --dns or --target, not "
-				   "both");
-	if (o->id_given)
-		return usage_error("up: %s", "--dns sets --id dns itself: "
-				   "drop --id");
-	o->cfg.id_offset = 0;
-	o->cfg.id_len = 2;
-	if (!o->delay_given)
-		o->cfg.delay_ns = DNS_DEFAULT_DELAY_MS * NS_PER_MS;
-	return dns_read(o->resolv_conf ? o->resolv_conf : DNS_DEFAULT_CONF,
-			&o->dns_conf);
-}
-
 /* The rules between options, once all are read. */
 static int check_up(struct options *o)
 {
 	struct hedge_config *c = &o->cfg;
 	int adaptive = !!(c->flags & HEDGE_F_ADAPTIVE);
 
-	if (check_dns(o))
+	if (dns_check(o))
 		return -1;
 	if (!c->n_targets && !o->dns)
 		return usage_error("up: %s", "at least one --target IP:PORT "

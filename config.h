@@ -52,6 +52,9 @@ int usage_error(const char *fmt, const char *arg);
 int parse_up(int argc, char **argv, struct options *o);
 int parse_status(int argc, char **argv, struct options *o);
 int parse_down(int argc, char **argv, struct options *o);
+/* up --dns, as its options are checked (resolv.c): its rules, and the
+ * nameservers of resolv.conf read; -1 said why. */
+int dns_check(struct options *o);
 /* up --dns, once rtnetlink is open: the routes to the nameservers, the
  * targets and the device, said on stdout (resolv.c); 0 or an exit code. */
 int dns_setup(struct nl *nl, struct options *o);

@@ -338,6 +338,28 @@ int dns_route(struct nl *nl, struct dns_conf *c)
 
 /* ---- up --dns ------------------------------------------------------------ */
 
+/* --dns: its rules, then resolv.conf's nameservers (routed at `up`). */
+int dns_check(struct options *o)
+{
+	if (!o->dns)
+		return o->resolv_conf ? usage_error("up: %s", "--resolv-conf "
+						    "is for --dns") : 0;
+	if (o->cfg.n_targets)
+		return usage_error("up: %s", "--dns takes its targets from "
+				   "resolv.conf: give --dns or --target, not "
+				   "both");
+	if (o->id_given)
+		return usage_error("up: %s", "--dns sets --id dns itself: "
+				   "drop --id");
+	o->cfg.id_offset = 0;
+	o->cfg.id_len = 2;
+	if (!o->delay_given)
+		o->cfg.delay_ns = DNS_DEFAULT_DELAY_MS * NS_PER_MS;
+	return dns_read(o->resolv_conf ? o->resolv_conf : DNS_DEFAULT_CONF,
+			&o->dns_conf);
+}
+
+
 static void print_addr(const struct hedge_target_key *k)
 {
 	char a[INET6_ADDRSTRLEN];
