@@ -104,6 +104,10 @@ F=$(conf stub "# systemd-resolved" "nameserver 127.0.0.53" "options edns0 trust-
 expect "stub 127.0.0.53: hedge its upstreams instead" 2 \
 	"127\.0\.0\.53.*stub.*resolvectl dns" hc up --dns --resolv-conf $F
 same_snapshot "stub 127.0.0.53: nothing configured" $C $before
+# Without --resolv-conf: /etc/resolv.conf (this one, bind-mounted over it
+# in a mount namespace of its own)
+expect "no --resolv-conf: /etc/resolv.conf is read" 2 "/etc/resolv\.conf names only resolvers on this host \(127\.0\.0\.53" \
+	ip netns exec $C unshare -m sh -c "mount --bind $F /etc/resolv.conf && exec $HEDGE up --dns"
 F=$(conf stub6 "nameserver ::1")
 expect "stub ::1: hedge its upstreams instead" 2 "::1.*(stub|this host).*upstream" hc up --dns --resolv-conf $F
 F=$(conf stubmix "nameserver 127.0.0.1" "nameserver 127.0.1.1")
