@@ -39,6 +39,7 @@ struct options {
 	int repair;			/* up --repair: mend a degraded one */
 	int window_given, bounds_given;
 	uint32_t max_inflight;		/* tick line: a power of 2 */
+	int id_dns, match_given;	/* --id dns; --match (safe.c) */
 };
 
 /* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */
@@ -47,6 +48,16 @@ int usage_error(const char *fmt, const char *arg);
 int parse_up(int argc, char **argv, struct options *o);
 int parse_status(int argc, char **argv, struct options *o);
 int parse_down(int argc, char **argv, struct options *o);
+
+/* safe.c: --match, --hedge-dscp, --hedge-priority, as option handlers;
+ * finish_match() once all are read (--id dns: standard queries only);
+ * the match and the hedges' dress said back. */
+int opt_match(struct options *o, const char *opt, const char *val);
+int opt_hedge_dscp(struct options *o, const char *opt, const char *val);
+int opt_hedge_priority(struct options *o, const char *opt, const char *val);
+void finish_match(struct options *o);
+void describe_match(const struct hedge_config *c, char *buf, size_t size);
+void describe_dress(const struct hedge_config *c, char *buf, size_t size);
 
 /* The delay lines hedge knows, in auto's order of preference. */
 extern const struct delay_line *const delay_lines[];
