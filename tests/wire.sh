@@ -412,6 +412,8 @@ for kind in set delete; do
 		"$(safe_summary $name)" [ "$(seen $name $kind $((TOS)))" = $N_SAFE -a "$(seen $name $kind $HTOS)" = 0 ]
 	check "$name: no memcached $kind twice" "$(safe_summary $name)" each_once $name $kind
 done
+check "$name: status --json says what is hedged and how" "$(cat $OUT/$name.status)" \
+	grep -q '"match":"8:676574","hedge_dscp":10,"hedge_priority":null' $OUT/$name.status
 check "$name: counted: $((2 * N_SAFE)) requests not hedged (requests_unsafe $(jnum $OUT/$name.status requests_unsafe))" \
 	"$(cat $OUT/$name.status)" [ "$(jnum $OUT/$name.status requests_unsafe)" = $((2 * N_SAFE)) ]
 hedge_down safe-mc
