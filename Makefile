@@ -8,7 +8,7 @@ BPF_OBJ := build/hedge.bpf.o
 LIB_SRCS := config.c describe.c instance.c lifecycle.c attach.c tcx.c \
 	    repair.c snapshot.c health.c print_text.c \
 	    print_json.c print_prom.c loader.c netlink.c delayline.c \
-	    resolv.c
+	    resolv.c safe.c
 SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
 	    snapshot.h health.h resolv.h

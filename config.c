@@ -267,6 +267,7 @@ static int check_up(struct options *o)
 	if (!o->window_given && c->window_ns < 2 * c->delay_ns)
 		c->window_ns = 2 * c->delay_ns;
 	c->layout = HEDGE_LAYOUT_VERSION;
+	finish_match(o);
 	if (c->window_ns <= c->delay_ns)
 		return usage_error("up: %s", adaptive ? "--window must be "
 				   "longer than --delay-max" : "--window must "
@@ -322,6 +323,7 @@ static int opt_id(struct options *o, const char *opt, const char *val)
 {
 	(void)opt;
 	o->id_given = 1;
+	o->id_dns = !strcmp(val, "dns");
 	return parse_id(val, &o->cfg);
 }
 
@@ -464,6 +466,9 @@ static const struct option_def up_options[] = {
 	{ "--delay-min", 1, opt_delay_bound },
 	{ "--delay-max", 1, opt_delay_bound },
 	{ "--id", 1, opt_id },
+	{ "--match", 1, opt_match },
+	{ "--hedge-dscp", 1, opt_hedge_dscp },
+	{ "--hedge-priority", 1, opt_hedge_priority },
 	{ "--window", 1, opt_window },
 	{ "--delay-line", 1, opt_delay_line },
 	{ "--tick-cpu", 1, opt_tick_cpu },

@@ -353,6 +353,7 @@ int dns_check(struct options *o)
 				   "drop --id");
 	o->cfg.id_offset = 0;
 	o->cfg.id_len = 2;
+	o->id_dns = 1;		/* standard queries only (safe.c) */
 	if (!o->delay_given)
 		o->cfg.delay_ns = DNS_DEFAULT_DELAY_MS * NS_PER_MS;
 	return dns_read(o->resolv_conf ? o->resolv_conf : DNS_DEFAULT_CONF,

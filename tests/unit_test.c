@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * unit_test.c - hedge's pure functions: the CPU list parser (every list
- * form /sys/devices/system/cpu/possible may take), and health's capacity
- * drops seen lately (a file in a temp dir), and `up --dns`'s reading of
- * resolv.conf and the rings it makes. Prints "PASS name" /
+ * form /sys/devices/system/cpu/possible may take), health's capacity drops
+ * seen lately (a file in a temp dir), `up --dns`'s reading of resolv.conf
+ * and the rings it makes, and `up`'s --match, --id dns and --hedge-*
+ * options into the config and said back (safe.c). Prints "PASS name" /
  * "FAIL name: why".
  */
 #include <stdio.h>
@@ -270,6 +271,48 @@ static void ring_cases(void)
 	}
 }
 
+/* `hedge up ARGS...` parsed: its match and dress said back, "" if refused. */
+static void safe_case(const char *want_match, const char *want_dress,
+		      char **args)
+{
+	struct options o;
+	char match[48] = "", dress[48] = "", shown[160] = "";
+	int argc = 0, ok;
+
+	memset(&o, 0, sizeof(o));
+	for (; args[argc]; argc++)
+		snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown),
+			 "%s%s", argc ? " " : "", args[argc]);
+	if (!parse_up(argc, args, &o)) {
+		describe_match(&o.cfg, match, sizeof(match));
+		describe_dress(&o.cfg, dress, sizeof(dress));
+	}
+	ok = !strcmp(match, want_match) && !strcmp(dress, want_dress);
+	if (ok)
+		printf("PASS up %s: hedged \"%s\", hedges \"%s\"\n", shown,
+		       match, dress);
+	else
+		printf("FAIL up %s: got \"%s\" \"%s\", wanted \"%s\" "
+		       "\"%s\"\n", shown, match, dress, want_match, want_dress);
+	failed += !ok;
+}
+
+static void safe_options(void)
+{
+#define ARGS(...) ((char *[]){ "--target", "192.0.2.1:53", __VA_ARGS__, NULL })
+	safe_case("all", "", ARGS("--id", "0:2"));
+	safe_case("dns", "", ARGS("--id", "dns"));
+	safe_case("all", "", ARGS("--id", "dns", "--id", "0:2"));
+	safe_case("8:676574", "", ARGS("--id", "dns", "--match", "8:676574"));
+	safe_case("8:676574", "", ARGS("--match", "8:676574", "--id", "dns"));
+	safe_case("0:00ff", "", ARGS("--match", "0:00FF"));
+	safe_case("all", "dscp 0, priority 4294967295",
+		  ARGS("--hedge-dscp", "0", "--hedge-priority", "4294967295"));
+	safe_case("all", "priority 16", ARGS("--hedge-priority", "0x10"));
+	safe_case("all", "dscp 63", ARGS("--hedge-dscp", "63"));
+#undef ARGS
+}
+
 int main(void)
 {
 	static const struct { const char *list; int want; } cases[] = {
@@ -297,6 +340,7 @@ int main(void)
 	last_look();
 	parse_cases();
 	ring_cases();
+	safe_options();
 	printf("DONE unit_test\n");
 	return failed ? 1 : 0;
 }
