@@ -69,14 +69,16 @@ static __always_inline int expired(const struct hedge_entry *e,
 	return now - e->sent_ns >= cfg->window_ns;
 }
 
-/* The request's Scoreboard entry if it is within --window; an entry past
- * it is void and goes (the LRU would only evict it later). */
+/* The request's Scoreboard entry if it is within --window at `now` (the
+ * caller's one clock read: each costs tens of ns); an entry past it is
+ * void and goes (the LRU would only evict it later). */
 static __always_inline struct hedge_entry *
-live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
+live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
+	   __u64 now)
 {
 	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
 
-	if (e && expired(e, cfg, bpf_ktime_get_ns())) {
+	if (e && expired(e, cfg, now)) {
 		bpf_map_delete_elem(&hedge_scores, key);
 		return 0;
 	}
@@ -329,6 +331,7 @@ int hedge_watcher(struct __sk_buff *skb)
 	struct datagram d;
 	__u32 state, done;
 	int tries, ret;
+	__u64 now;
 
 	if (!cfg || find_headers(skb, &h))
 		return TC_ACT_UNSPEC;
@@ -360,11 +363,12 @@ int hedge_watcher(struct __sk_buff *skb)
 	}
 	if (h.frag == FIRST_FRAGMENT)
 		frag_key(&h, &fk);
-	e = live_entry(cfg, &d.key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &d.key, now);
 	/* The answer to a hedge this target got as another's replica. */
 	if (e && e->state == HEDGE_COPY)
 		e = as_replica_of(cfg, &d, e->target) ? 0 :
-		    live_entry(cfg, &d.key);
+		    live_entry(cfg, &d.key, now);
 	if (!e)
 		return TC_ACT_UNSPEC;	/* not ours, or too late to judge */
 	st = stats(e->target);
@@ -379,7 +383,7 @@ int hedge_watcher(struct __sk_buff *skb)
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
-			record_response(cfg, st, e);
+			record_response(cfg, st, e, now);
 			return judged(&fk, &d,
 				      replica_answer(skb, cfg, st, &d, state));
 		}
@@ -463,6 +467,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 	struct hedge_entry *e;
 	struct datagram d;
 	__u32 state;
+	__u64 now;
 
 	/* Everything on the delay line that is not a due hedge ends here. */
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
@@ -470,7 +475,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 	st = stats(d.target);
 	if (st)
 		st->rescued++;
-	e = live_entry(cfg, &d.key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &d.key, now);
 	if (!e) {
 		/* netem: with a fixed delay well inside the window, an entry
 		 * gone at its deadline was evicted (the tick line knows
@@ -490,7 +496,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 			st->hedges_cancelled++;
 		return TC_ACT_SHOT;
 	}
-	if (!withdraw(cfg, e->target)) {
+	if (!withdraw(cfg, e->target, now)) {
 		/* Not sent after all: the request waits for its own answer
 		 * (unless that came meanwhile and made it DONE_HEDGED). */
 		__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED,
