@@ -437,8 +437,7 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 
 	if (!role || (*role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
-	__builtin_memcpy(key.daddr, replica->addr, HEDGE_ADDR_LEN);
-	key.dport = replica->port;
+	key.target = (__u16)*role;	/* as a request to that target */
 	copy.deadline_ns = copy.sent_ns;
 	if (!bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_NOEXIST))
 		return 0;

@@ -219,8 +219,7 @@ static __always_inline int as_replica_of(const struct hedge_config *cfg,
 
 	if (!target)
 		return -1;
-	__builtin_memcpy(d->key.daddr, target->primary.addr, HEDGE_ADDR_LEN);
-	d->key.dport = target->primary.port;
+	d->key.target = (__u16)t;
 	d->target = t;
 	d->replica = 1;
 	return 0;
@@ -272,8 +271,7 @@ static __always_inline int parse_found(struct __sk_buff *skb,
 		if (dir == REQUEST || as_replica_of(cfg, d, d->target))
 			return -1;
 	} else {
-		__builtin_memcpy(d->key.daddr, tk.addr, HEDGE_ADDR_LEN);
-		d->key.dport = tk.port;
+		d->key.target = (__u16)d->target;
 	}
 
 	/* The ID lies within the UDP length and the IP payload (the stack
