@@ -1308,6 +1308,23 @@ static void test_validation(void)
 		      "validation: IPv4 with no UDP checksum (0) commits",
 		      "not committed");
 	}
+	/* A right header with its high fields set (the watcher sums a
+	 * header without options in place, itself): it commits. */
+	{
+		struct pkt req = request(1351), resp = response(1351);
+
+		run(HEDGE_PROG_SPLITTER, &req);
+		resp.b[14 + 1] = 0xff;			/* TOS */
+		resp.b[14 + 4] = resp.b[14 + 5] = 0xff;	/* ID */
+		resp.b[14 + 6] = 0x40;			/* DF */
+		resp.b[14 + 8] = 0xff;			/* TTL */
+		ip_fix(&resp);
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1351) == HEDGE_DONE,
+		      "validation: an IPv4 header with TOS, ID, DF and TTL "
+		      "set commits",
+		      "not committed");
+	}
 	{
 		struct pkt req = request(1351), resp = good_response(1351);
 		unsigned char *udp = resp.b + 14 + 20;
