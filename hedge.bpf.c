@@ -70,8 +70,8 @@ static __always_inline int expired(const struct hedge_entry *e,
 }
 
 /* The request's Scoreboard entry if it is within --window at `now` (the
- * caller's one clock read: each costs tens of ns); an entry past it is
- * void and goes (the LRU would only evict it later). */
+ * caller's one clock read per packet: each is a helper call); an entry
+ * past it is void and goes (the LRU would only evict it later). */
 static __always_inline struct hedge_entry *
 live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 	   __u64 now)
