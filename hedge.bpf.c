@@ -71,14 +71,16 @@ static __always_inline int expired(const struct hedge_entry *e,
 	return now - e->sent_ns >= cfg->window_ns;
 }
 
-/* The request's Scoreboard entry if it is within --window; an entry past
- * it is void and goes (the LRU would only evict it later). */
+/* The request's Scoreboard entry if it is within --window at `now` (the
+ * caller's one clock read per packet: each is a helper call); an entry
+ * past it is void and goes (the LRU would only evict it later). */
 static __always_inline struct hedge_entry *
-live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
+live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
+	   __u64 now)
 {
 	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
 
-	if (e && expired(e, cfg, bpf_ktime_get_ns())) {
+	if (e && expired(e, cfg, now)) {
 		bpf_map_delete_elem(&hedge_scores, key);
 		return 0;
 	}
@@ -334,6 +336,7 @@ int hedge_watcher(struct __sk_buff *skb)
 	struct datagram d;
 	__u32 state, done;
 	int tries, ret;
+	__u64 now;
 
 	if (!cfg || find_headers(skb, &h))
 		return TC_ACT_UNSPEC;
@@ -365,11 +368,12 @@ int hedge_watcher(struct __sk_buff *skb)
 	}
 	if (h.frag == FIRST_FRAGMENT)
 		frag_key(&h, &fk);
-	e = live_entry(cfg, &d.key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &d.key, now);
 	/* The answer to a hedge this target got as another's replica. */
 	if (e && e->state == HEDGE_COPY)
 		e = as_replica_of(cfg, &d, e->target) ? 0 :
-		    live_entry(cfg, &d.key);
+		    live_entry(cfg, &d.key, now);
 	if (!e)
 		return TC_ACT_UNSPEC;	/* not ours, or too late to judge */
 	st = stats(e->target);
@@ -384,7 +388,7 @@ int hedge_watcher(struct __sk_buff *skb)
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
-			record_response(cfg, st, e);
+			record_response(cfg, st, e, now);
 			return judged(&fk, &d,
 				      replica_answer(skb, cfg, st, &d, state));
 		}
@@ -438,8 +442,7 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 
 	if (!role || (*role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
-	__builtin_memcpy(key.daddr, replica->addr, HEDGE_ADDR_LEN);
-	key.dport = replica->port;
+	key.target = (__u16)*role;	/* as a request to that target */
 	copy.deadline_ns = copy.sent_ns;
 	if (!bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_NOEXIST))
 		return 0;
@@ -468,6 +471,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 	struct hedge_entry *e;
 	struct datagram d;
 	__u32 state;
+	__u64 now;
 
 	/* Everything on the delay line that is not a due hedge ends here. */
 	if (!cfg || parse(skb, cfg, REQUEST, &d))
@@ -475,7 +479,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 	st = stats(d.target);
 	if (st)
 		st->rescued++;
-	e = live_entry(cfg, &d.key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &d.key, now);
 	if (!e) {
 		/* netem: with a fixed delay well inside the window, an entry
 		 * gone at its deadline was evicted (the tick line knows
@@ -495,7 +500,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 			st->hedges_cancelled++;
 		return TC_ACT_SHOT;
 	}
-	if (!withdraw(cfg, e->target)) {
+	if (!withdraw(cfg, e->target, now)) {
 		/* Not sent after all: the request waits for its own answer
 		 * (unless that came meanwhile and made it DONE_HEDGED). */
 		__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED,

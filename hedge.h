@@ -95,7 +95,7 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	4	/* 4: --match, --hedge-dscp/-priority */
+#define HEDGE_LAYOUT_VERSION	5	/* 5: a 32-byte Scoreboard key; --match, --hedge-dscp/-priority */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -121,12 +121,17 @@ enum hedge_state {
  */
 #define HEDGE_ADDR_LEN		16
 
-/* Scoreboard key: the request's 5-tuple (UDP implied) plus its ID. */
+/*
+ * Scoreboard key: the request's 5-tuple (UDP implied) plus its ID, the
+ * server's end as its target's index: hedge_targets gives each address:port
+ * one index, so the index names the address:port. 32 bytes, hashed on
+ * every packet of a target's (a 48-byte key with the address cost more).
+ */
 struct hedge_key {
 	__u8 saddr[HEDGE_ADDR_LEN];	/* client */
-	__u8 daddr[HEDGE_ADDR_LEN];	/* target (its primary) */
 	__be16 sport;
-	__be16 dport;
+	__u16 target;		/* the target (its primary): index into
+				   hedge_config.targets */
 	__u32 pad;		/* keep the key free of holes: it is hashed */
 	__u64 id;		/* --id bytes, zero-extended; 0 with --id none */
 };
@@ -514,13 +519,13 @@ struct hedge_ticker {
  * a value, the two compilers could disagree).
  */
 #define HEDGE_OFF(type, member)	__builtin_offsetof(type, member)
-_Static_assert(sizeof(struct hedge_key) == 48 &&
-	       HEDGE_OFF(struct hedge_key, daddr) == 16 &&
-	       HEDGE_OFF(struct hedge_key, sport) == 32 &&
-	       HEDGE_OFF(struct hedge_key, dport) == 34 &&
-	       HEDGE_OFF(struct hedge_key, pad) == 36 &&
-	       HEDGE_OFF(struct hedge_key, id) == 40,
-	       "struct hedge_key: 48 bytes, no holes (it is hashed)");
+_Static_assert(sizeof(struct hedge_key) == 32 &&
+	       HEDGE_OFF(struct hedge_key, sport) == 16 &&
+	       HEDGE_OFF(struct hedge_key, target) == 18 &&
+	       HEDGE_OFF(struct hedge_key, pad) == 20 &&
+	       HEDGE_OFF(struct hedge_key, id) == 24 &&
+	       HEDGE_MAX_TARGETS <= 0xffff,
+	       "struct hedge_key: 32 bytes, no holes (it is hashed)");
 _Static_assert(sizeof(struct hedge_entry) == 24 &&
 	       HEDGE_OFF(struct hedge_entry, state) == 16 &&
 	       HEDGE_OFF(struct hedge_entry, target) == 20,
@@ -582,8 +587,8 @@ _Static_assert(sizeof(struct hedge_tick_head) == 54 &&
 	       "struct hedge_tick_head: Ethernet, IPv4, UDP, then the magic");
 _Static_assert(sizeof(struct hedge_due) == 8 + sizeof(struct hedge_key) + 8 &&
 	       HEDGE_OFF(struct hedge_due, key) == 8 &&
-	       HEDGE_OFF(struct hedge_due, seq) == 56,
-	       "struct hedge_due: 64 bytes, no holes");
+	       HEDGE_OFF(struct hedge_due, seq) == 40,
+	       "struct hedge_due: 48 bytes, no holes");
 _Static_assert(sizeof(struct hedge_frag_key) == 40 &&
 	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
 	       sizeof(struct hedge_frag) == 16,

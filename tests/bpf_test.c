@@ -249,9 +249,8 @@ static struct hedge_key key_of(uint32_t id)
 
 	memset(&k, 0, sizeof(k));
 	mapped(k.saddr, CLIENT);
-	mapped(k.daddr, SERVER);
 	k.sport = htons(CPORT);
-	k.dport = htons(SPORT);
+	k.target = 0;		/* SERVER:SPORT */
 	memcpy(&k.id, &nid, 4);	/* the ID's bytes as they are on the wire */
 	return k;
 }
@@ -895,9 +894,8 @@ static void test_ipv6_and_replicas(void)
 	r = run(HEDGE_PROG_SPLITTER, &req);
 	memset(&k, 0, sizeof(k));
 	inet_pton(AF_INET6, CLIENT6, k.saddr);
-	inet_pton(AF_INET6, SERVER6, k.daddr);
 	k.sport = htons(CPORT);
-	k.dport = htons(SPORT);
+	k.target = 1;		/* [SERVER6]:SPORT */
 	k.id = htonl(900);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
 	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
@@ -996,8 +994,7 @@ static void test_mutual_replicas(void)
 	      "mutual replicas: the hedge goes to the replica", "not sent there");
 	r = run(HEDGE_PROG_SPLITTER, &hedge);
 	k = key_of(1000);
-	mapped(k.daddr, REPLICA);
-	k.dport = htons(RPORT);
+	k.target = 2;		/* REPLICA:RPORT, a target too */
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0 &&
 	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_COPY && counters_of(2).requests == 0,
@@ -1123,9 +1120,8 @@ static uint32_t state6_of(uint32_t id)
 
 	memset(&k, 0, sizeof(k));
 	inet_pton(AF_INET6, CLIENT6, k.saddr);
-	inet_pton(AF_INET6, SERVER6, k.daddr);
 	k.sport = htons(CPORT);
-	k.dport = htons(SPORT);
+	k.target = 1;		/* [SERVER6]:SPORT */
 	k.id = htonl(id);
 	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
 		return 0;
@@ -1310,6 +1306,23 @@ static void test_validation(void)
 		r = run(HEDGE_PROG_WATCHER, &resp);	/* checksum 0 */
 		check(r.ret == TC_ACT_UNSPEC && state_of(1350) == HEDGE_DONE,
 		      "validation: IPv4 with no UDP checksum (0) commits",
+		      "not committed");
+	}
+	/* A right header with its high fields set (the watcher sums a
+	 * header without options in place, itself): it commits. */
+	{
+		struct pkt req = request(1351), resp = response(1351);
+
+		run(HEDGE_PROG_SPLITTER, &req);
+		resp.b[14 + 1] = 0xff;			/* TOS */
+		resp.b[14 + 4] = resp.b[14 + 5] = 0xff;	/* ID */
+		resp.b[14 + 6] = 0x40;			/* DF */
+		resp.b[14 + 8] = 0xff;			/* TTL */
+		ip_fix(&resp);
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1351) == HEDGE_DONE,
+		      "validation: an IPv4 header with TOS, ID, DF and TTL "
+		      "set commits",
 		      "not committed");
 	}
 	{
@@ -1781,8 +1794,7 @@ static void test_copy_clash(void)
 	clones_seen(NULL);
 	r = run(HEDGE_PROG_RESCUER, &req);
 	k = key_of(1100);
-	mapped(k.daddr, REPLICA);
-	k.dport = htons(RPORT);
+	k.target = 2;		/* REPLICA:RPORT, a target too */
 	check(r.ret == TC_ACT_SHOT &&
 	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_PENDING && e.target == 2 &&
