@@ -2389,7 +2389,7 @@ static void test_saved_unknown_rtt(void)
 	resp = response(1522);
 	run(HEDGE_PROG_SPLITTER, &req);
 	clones_seen(NULL);
-	age_entry(1522, 5 * MS, 5 * MS);
+	age_entry(1522, 200 * MS, 200 * MS);	/* far slower, however busy */
 	run(HEDGE_PROG_WATCHER, &resp);
 	check(rtt_min(0) == min, "saved: a slower answer keeps the least RTT",
 	      "raised");
