@@ -4,8 +4,9 @@
  * Scoreboard's state machine. The rest is under bpf/, one room each, all
  * built into this one object for the loader: helpers.h (helper calls,
  * SEC, MAP, barrier_var), maps.h, parse.h (parsing and the rewrite),
- * adapt.h (adaptive delay, budget), tick.h (the tick line) and saved.h
- * (time saved by hedging, hedges wasted).
+ * adapt.h (adaptive delay, budget), tick.h (the tick line), safe.h
+ * (which requests may be hedged; the hedges' DSCP and priority) and
+ * saved.h (time saved by hedging, hedges wasted).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -40,6 +41,7 @@
 #include "bpf/parse.h"
 #include "bpf/adapt.h"
 #include "bpf/tick.h"
+#include "bpf/safe.h"
 #include "bpf/saved.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
@@ -153,6 +155,9 @@ int hedge_splitter(struct __sk_buff *skb)
 	 * skb (GSO, UDP_SEGMENT: never to be sent on as one): not hedged.
 	 */
 	if (unhedgeable(skb, &d))
+		return TC_ACT_UNSPEC;
+	/* Only a request safe to send twice (--id dns, --match): counted. */
+	if (unsafe(skb, cfg, &d))
 		return TC_ACT_UNSPEC;
 	/* The tick line parks whole frames: a bigger one is not hedged. */
 	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX) {
@@ -515,6 +520,13 @@ int hedge_rescuer(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	if (replica && rewrite(skb, &d, 1, replica)) {
+		unsend(cfg, e);
+		if (st)
+			st->clone_failed++;
+		return TC_ACT_SHOT;
+	}
+	/* The hedge's DSCP and priority (--hedge-dscp, --hedge-priority). */
+	if (dress(skb, cfg, &d)) {
 		unsend(cfg, e);
 		if (st)
 			st->clone_failed++;

@@ -96,7 +96,8 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	4	/* 4: time saved (hedge_stats, the
+#define HEDGE_LAYOUT_VERSION	5	/* 4: --match, --hedge-dscp/-priority;
+					   5: time saved (hedge_stats, the
 					   Scoreboard's entry) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
@@ -232,6 +233,8 @@ struct hedge_stats {
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
+	__u64 requests_unsafe;	/* not hedged: not a plain DNS query
+				   (--id dns), or not --match's bytes */
 	/* Time saved (bpf/saved.h), per hedged request that was answered: */
 	__u64 hedges_helped;	/* the hedge's answer came first */
 	__u64 hedges_wasted;	/* the original's came first */
@@ -297,6 +300,16 @@ struct hedge_budget {
 	__u64 refilled_ns;	/* time credited up to here */
 };
 
+/* --match: bytes compared at most (two __u64s); --hedge-dscp: its range. */
+#define HEDGE_MATCH_MAX		16
+#define HEDGE_DSCP_MAX		63
+#define HEDGE_DNS_HEADER	12	/* bytes of a DNS header */
+
+enum hedge_dress {
+	HEDGE_DRESS_DSCP = 1 << 0,	/* hedges get hedge_dscp */
+	HEDGE_DRESS_PRIORITY = 1 << 1,	/* hedges get hedge_priority */
+};
+
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
 	__u32 layout;		/* HEDGE_LAYOUT_VERSION: always the first field */
@@ -322,6 +335,25 @@ struct hedge_config {
 	__u32 delay_line;	/* enum hedge_delay_line */
 	__u32 big_mask;		/* tick line: full-frame ring size - 1 */
 	struct hedge_target targets[HEDGE_MAX_TARGETS];
+	/*
+	 * Only safe requests are hedged (bpf/safe.h): with match_len, those
+	 * whose UDP payload holds match_len bytes from match_offset on that,
+	 * ANDed with match_mask, equal match_bytes (zero where the mask is);
+	 * the rest pass unhedged (requests_unsafe). --match OFFSET:HEX sets
+	 * a full mask; --id dns a standard query: a 12-byte header, QR and
+	 * opcode (byte 2, mask 0xf8) zero.
+	 */
+	__u16 match_offset;
+	__u16 match_len;	/* 0: every request may be hedged */
+	/* What a hedge, and never the original, carries (HEDGE_DRESS_*). */
+	__u32 hedge_priority;	/* skb->priority */
+	__u8 hedge_dscp;	/* DSCP 0..63: IPv4 TOS, IPv6 traffic class,
+				   the ECN bits kept */
+	__u8 hedge_dress;	/* HEDGE_DRESS_DSCP | HEDGE_DRESS_PRIORITY */
+	__u16 dress_pad;
+	__u32 match_pad;
+	__u8 match_bytes[HEDGE_MATCH_MAX];
+	__u8 match_mask[HEDGE_MATCH_MAX];
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -531,7 +563,7 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS +
+	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 1 +
 		5 + HEDGE_HIST_BUCKETS) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
@@ -551,9 +583,14 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, id_offset) == 88 &&
 	       HEDGE_OFF(struct hedge_config, n_targets) == 92 &&
 	       HEDGE_OFF(struct hedge_config, targets) == 104 &&
+	       HEDGE_OFF(struct hedge_config, match_offset) ==
+	       104 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target) &&
+	       HEDGE_OFF(struct hedge_config, match_bytes) ==
+	       HEDGE_OFF(struct hedge_config, match_offset) + 16 &&
+	       HEDGE_OFF(struct hedge_config, match_bytes) % 8 == 0 &&
 	       sizeof(struct hedge_config) ==
-	       104 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target) +
-	       HEDGE_LAYOUT_TEST_BYTES,
+	       HEDGE_OFF(struct hedge_config, match_bytes) +
+	       2 * HEDGE_MATCH_MAX + HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");

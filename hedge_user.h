@@ -119,6 +119,17 @@ struct nl_link {
 int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link);
 /* Wait up to `ms` for the link's operstate to be UP; -ETIMEDOUT if not. */
 int nl_link_wait_up(struct nl *nl, int ifindex, int ms);
+/* A route as RTM_GETROUTE answers it: its type (RTN_UNICAST, RTN_LOCAL...)
+ * and the device it leaves by. */
+struct nl_route {
+	int oif;
+	unsigned char type;
+};
+/* The route to addr (4 or 16 bytes by family), as `ip route get`; oif
+ * non-zero: by that device (a scoped IPv6 address). 0 or -errno
+ * (-ENETUNREACH: none). */
+int nl_route_get(struct nl *nl, int family, const void *addr, int oif,
+		 struct nl_route *rt);
 int nl_clsact_add(struct nl *nl, int ifindex);
 int nl_clsact_del(struct nl *nl, int ifindex);
 /* The kind ("clsact", "ingress") of the device's ingress-side qdisc;

@@ -83,6 +83,26 @@ static void print_health(const struct health *h)
 		printf(",\"problems_not_shown\":%u", h->n - HEALTH_MAX_PROBLEMS);
 }
 
+/* Which requests are hedged, and what the hedges carry (safe.c). */
+static void print_safe(const struct hedge_config *c)
+{
+	char match[48];
+
+	describe_match(c, match, sizeof(match));
+	printf(",\"match\":");
+	json_str(match);
+	printf(",\"hedge_dscp\":");
+	if (c->hedge_dress & HEDGE_DRESS_DSCP)
+		printf("%u", c->hedge_dscp);
+	else
+		printf("null");
+	printf(",\"hedge_priority\":");
+	if (c->hedge_dress & HEDGE_DRESS_PRIORITY)
+		printf("%u", c->hedge_priority);
+	else
+		printf("null");
+}
+
 void print_json(const struct snapshot *s)
 {
 	char delay[80];
@@ -97,9 +117,11 @@ void print_json(const struct snapshot *s)
 	json_kv_str("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");
 	json_kv_str("delay", delay);
 	printf(",\"window_ns\":%llu,\"id_offset\":%u,\"id_len\":%u,"
-	       "\"budget_pct\":%u,\"budget_min_rate\":%u,\"targets\":[",
+	       "\"budget_pct\":%u,\"budget_min_rate\":%u",
 	       (unsigned long long)s->cfg.window_ns, s->cfg.id_offset,
 	       s->cfg.id_len, s->cfg.budget_pct, s->cfg.budget_min_rate);
+	print_safe(&s->cfg);
+	printf(",\"targets\":[");
 	for (t = 0; t < s->n; t++)
 		print_target(s, t);
 	printf("]");

@@ -4,6 +4,7 @@
  * through printable(): no escape sequence reaches the terminal.
  */
 #include <stdio.h>
+#include <string.h>
 #include "snapshot.h"
 
 /* Time saved: how much later the original's answer came where the
@@ -81,6 +82,7 @@ static void print_health(const struct health *h)
 void print_text(const struct snapshot *s)
 {
 	char dev[4 * IF_NAMESIZE + 1], delay[80], window[32];
+	char match[48], dress[48];
 	size_t i;
 	uint32_t t;
 
@@ -91,6 +93,14 @@ void print_text(const struct snapshot *s)
 	       "budget %u%% + %u/s\n", dev, delay, s->line, window,
 	       s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
 	       s->cfg.budget_min_rate);
+	describe_match(&s->cfg, match, sizeof(match));
+	describe_dress(&s->cfg, dress, sizeof(dress));
+	printf("hedged: %s%s%s; hedges %s\n",
+	       !strcmp(match, "all") ? "all requests" :
+	       !strcmp(match, "dns") ? "standard DNS queries only" :
+	       "requests with --match ", strchr(match, ':') ? match : "",
+	       strchr(match, ':') ? " only" : "",
+	       *dress ? dress : "as their requests");
 	printf("attached by %s\n", s->cfg.flags & HEDGE_F_ATTACH_TCX ?
 	       "TCX, ahead of every other program" :
 	       "tc (clsact), at a pref ahead of every other filter");

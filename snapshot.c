@@ -30,6 +30,7 @@ const struct counter hedge_counters[] = {
 	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
 	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
 	COUNTER(requests_fragmented, "requests not hedged (fragmented)", "requests_fragmented", "requests_fragmented_total", "Fragmented requests, passed unhedged.", 0),
+	COUNTER(requests_unsafe, "requests not hedged (not a plain DNS query, or not --match's bytes)", "requests_unsafe", "requests_unsafe_total", "Requests not hedged as unsafe to send twice: not a standard DNS query (--id dns), or without --match's bytes.", 0),
 	COUNTER(requests_gso, "requests not hedged (several datagrams in one skb)", "requests_gso", "requests_gso_total", "GSO/UDP_SEGMENT skbs of several requests, passed unhedged.", 0),
 	COUNTER(responses_invalid, "responses the stack would drop (passed, not judged)", "responses_invalid", "responses_invalid_total", "Responses with a bad checksum, length or packet type: passed, the request left as it was.", 0),
 	COUNTER(responses_gro, "GRO-coalesced responses (passed, not judged)", "responses_gro", "responses_gro_total", "GRO-coalesced response skbs, passed without judging them.", 0),

@@ -2482,6 +2482,309 @@ static void test_saved_unanswered(void)
 	      "counted for the old one");
 }
 
+/* ---- issue 13: only safe requests hedged, hedges dressed cheap -------- */
+
+/* A DNS message to SERVER: ID `id`, `flags` its third byte (QR, opcode,
+ * AA, TC, RD), `len` bytes of UDP payload (12: a bare header). */
+static struct pkt dns_msg(uint16_t id, uint8_t flags, unsigned int len)
+{
+	struct pkt p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 0, len);
+	unsigned char *m = p.b + 14 + 20 + 8;
+
+	m[0] = (unsigned char)(id >> 8);
+	m[1] = (unsigned char)id;
+	if (len > 2)
+		m[2] = flags;
+	if (len > 5)
+		m[5] = 1;	/* QDCOUNT */
+	return p;
+}
+
+/* The DNS request's state in the Scoreboard (--id dns: 0:2), 0 if none. */
+static uint32_t dns_state(uint16_t id)
+{
+	struct hedge_key k = key_of(0);
+	unsigned char b[2] = { (unsigned char)(id >> 8), (unsigned char)id };
+	struct hedge_entry e;
+
+	memcpy(&k.id, b, 2);
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+		return 0;
+	return e.state;
+}
+
+/* What `up --id dns` sets (config.c's set_dns_match()). */
+static void dns_query_only(struct hedge_config *c)
+{
+	c->id_offset = 0;
+	c->id_len = 2;
+	c->match_offset = 0;
+	c->match_len = HEDGE_DNS_HEADER;
+	memset(c->match_bytes, 0, sizeof(c->match_bytes));
+	memset(c->match_mask, 0, sizeof(c->match_mask));
+	c->match_mask[2] = 0xf8;	/* QR and opcode */
+}
+
+static void test_dns_safe(void)
+{
+	static const struct { const char *what; uint8_t flags; unsigned len; }
+	bad[] = {
+		{ "an UPDATE (opcode 5)", 5 << 3, 40 },
+		{ "a NOTIFY (opcode 4, AA)", 4 << 3 | 0x04, 40 },
+		{ "a response (QR 1)", 0x81, 40 },
+		{ "an inverse query (opcode 1)", 1 << 3, 40 },
+		{ "shorter than a DNS header (11 bytes)", 0x01, 11 },
+	};
+	struct hedge_stats before = counters(), after;
+	struct pkt p;
+	struct run r;
+	unsigned int i;
+	char name[128];
+	int n;
+
+	p = dns_msg(0x1001, 0x01, 40);		/* a query, RD */
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters();
+	n = clones_seen(&p);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      dns_state(0x1001) == HEDGE_PENDING && n == 1 &&
+	      after.requests == before.requests + 1 &&
+	      after.requests_unsafe == before.requests_unsafe,
+	      "--id dns: a standard query is hedged", "not hedged");
+	p = dns_msg(0x1002, 0x00, HEDGE_DNS_HEADER);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(dns_state(0x1002) == HEDGE_PENDING && n == 1,
+	      "--id dns: a query of a bare 12-byte header is hedged",
+	      "not hedged");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		before = counters();
+		p = dns_msg((uint16_t)(0x2000 + i), bad[i].flags, bad[i].len);
+		r = run(HEDGE_PROG_SPLITTER, &p);
+		after = counters();
+		n = clones_seen(NULL);
+		snprintf(name, sizeof(name), "--id dns: %s passes untouched, "
+			 "not hedged, counted (requests_unsafe)", bad[i].what);
+		check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+		      !dns_state((uint16_t)(0x2000 + i)) && n == 0 &&
+		      after.requests_unsafe == before.requests_unsafe + 1 &&
+		      after.requests == before.requests, name,
+		      "hedged, recorded, touched or not counted");
+	}
+	/* The UDP length ends the request 10 bytes in; what follows in the
+	 * IP payload is not the request's. */
+	p = dns_msg(0x3001, 0x01, 40);
+	p.b[14 + 20 + 5] = 8 + 10;
+	before = counters();
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters();
+	n = clones_seen(NULL);
+	check(r.unchanged && !dns_state(0x3001) && n == 0 &&
+	      after.requests_unsafe == before.requests_unsafe + 1,
+	      "--id dns: a header past the UDP length (10 bytes) is not "
+	      "a query: not hedged, counted", "hedged");
+	/* The answer to an UPDATE is not the watcher's to judge. */
+	p = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 0, 40);
+	p.b[14 + 28] = 0x20;
+	p.b[14 + 29] = 0x00;
+	p.b[14 + 30] = 0x80 | 5 << 3;
+	r = run(HEDGE_PROG_WATCHER, &p);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged,
+	      "--id dns: the answer to an UPDATE passes untouched", "touched");
+
+	/* IPv6 alike (target 1). */
+	set_target6();
+	before = counters1();
+	p = udp6_pkt(CLIENT6, CPORT, SERVER6, SPORT, 0, 40);
+	p.b[14 + 48] = 0x40;
+	p.b[14 + 50] = 0x01;
+	udp_sum_fill(&p);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	p.b[14 + 48] = 0x41;
+	p.b[14 + 50] = 5 << 3;
+	udp_sum_fill(&p);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters1();
+	check(r.unchanged && after.requests == before.requests + 1 &&
+	      after.requests_unsafe == before.requests_unsafe + 1,
+	      "--id dns, IPv6: the query hedged, the UPDATE not (counted)",
+	      "counters off");
+}
+
+/* --match 4:676574: "get" after a 4-byte ID (memcached's text protocol,
+ * here behind the tests' ID). */
+static void match_get(struct hedge_config *c)
+{
+	c->match_offset = 4;
+	c->match_len = 3;
+	memcpy(c->match_bytes, "get", 3);
+	memset(c->match_mask, 0xff, 3);
+}
+
+static void test_match(void)
+{
+	struct hedge_stats before = counters(), after;
+	struct hedge_config cfg;
+	struct pkt p;
+	struct run r;
+	uint32_t zero = 0;
+	int i, n;
+
+	p = request(1200);
+	memcpy(p.b + 14 + 28 + 4, "get k1\r\n", 8);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(&p);
+	check(r.unchanged && state_of(1200) == HEDGE_PENDING && n == 1, "--match 4:676574: \"get\" is hedged",
+	      "not hedged");
+	p = request(1201);
+	memcpy(p.b + 14 + 28 + 4, "set k1 0 0 1\r\n", 12);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters();
+	n = clones_seen(NULL);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && !state_of(1201) &&
+	      n == 0 &&
+	      after.requests_unsafe == before.requests_unsafe + 1 &&
+	      after.requests == before.requests + 1,
+	      "--match 4:676574: \"set\" passes untouched, not hedged, "
+	      "counted (requests_unsafe)", "hedged or not counted");
+	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1202, 6);
+	memcpy(p.b + 14 + 28 + 4, "ge", 2);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(r.unchanged && !state_of(1202) && n == 0 &&
+	      counters().requests_unsafe == before.requests_unsafe + 2,
+	      "--match: a request too short for the bytes is not hedged, "
+	      "counted", "hedged or not counted");
+
+	/* 16 bytes (both words compared): a hit; a miss in the last byte. */
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	cfg.match_offset = 4;
+	cfg.match_len = HEDGE_MATCH_MAX;
+	for (i = 0; i < HEDGE_MATCH_MAX; i++)
+		cfg.match_bytes[i] = (uint8_t)(0xa0 + i);
+	memset(cfg.match_mask, 0xff, sizeof(cfg.match_mask));
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1203, 24);
+	memcpy(p.b + 14 + 28 + 4, cfg.match_bytes, HEDGE_MATCH_MAX);
+	run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(state_of(1203) == HEDGE_PENDING && n == 1,
+	      "--match of 16 bytes: a hit is hedged", "not hedged");
+	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1204, 24);
+	memcpy(p.b + 14 + 28 + 4, cfg.match_bytes, HEDGE_MATCH_MAX);
+	p.b[14 + 28 + 4 + 15] ^= 1;
+	run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(!state_of(1204) && n == 0 &&
+	      counters().requests_unsafe == before.requests_unsafe + 3,
+	      "--match of 16 bytes: a miss in the last byte is not hedged",
+	      "hedged");
+}
+
+#define DSCP_EF		46
+#define PRIO_LOW	0x10002
+
+static void dressed(struct hedge_config *c)
+{
+	c->hedge_dress = HEDGE_DRESS_DSCP | HEDGE_DRESS_PRIORITY;
+	c->hedge_dscp = DSCP_EF;
+	c->hedge_priority = PRIO_LOW;
+}
+
+/* `out` is `in` but for bytes [from, to) of it. */
+static int same_but(const struct pkt *out, const struct pkt *in,
+		    unsigned int from, unsigned int to)
+{
+	return out->len == in->len && !memcmp(out->b, in->b, from) &&
+	       !memcmp(out->b + to, in->b + to, in->len - to);
+}
+
+/* An IPv4 hedge out of the Rescuer: `req` but for its TOS (DSCP EF, the
+ * ECN bits `ecn`) and header checksum, both checksums right, the priority
+ * set. */
+static int dressed4(const struct run *r, const struct pkt *req,
+		    const struct __sk_buff *ctx, uint8_t ecn)
+{
+	return r->ret == TC_ACT_REDIRECT &&
+	       r->out.b[15] == (DSCP_EF << 2 | ecn) &&
+	       ip_csum(r->out.b + 14, 20) == 0 && udp_sum(&r->out) == 0 &&
+	       ctx->priority == PRIO_LOW && r->out.len == req->len &&
+	       !memcmp(r->out.b, req->b, 15) &&
+	       !memcmp(r->out.b + 16, req->b + 16, 24 - 16) &&
+	       !memcmp(r->out.b + 26, req->b + 26, req->len - 26);
+}
+
+static void test_dscp(void)
+{
+	struct pkt req = request(1300), req6 = request6(1301), copy, t;
+	struct __sk_buff ctx;
+	struct run r;
+	int n;
+
+	/* IPv4, ECT(1), a full UDP checksum. */
+	req.b[15] = 0x01;
+	ip_fix(&req);
+	udp_sum_fill(&req);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 3;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	n = clones_seen(&req);
+	check(r.unchanged && ctx.priority == 3 && n == 1,
+	      "--hedge-dscp: the original and its clone leave untouched",
+	      "touched");
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 3;
+	r = run_ctx(HEDGE_PROG_RESCUER, &req, &ctx);
+	check(dressed4(&r, &req, &ctx, 0x01),
+	      "--hedge-dscp 46 --hedge-priority: the IPv4 hedge has TOS "
+	      "0xb9 (ECN kept), a right header checksum, a right UDP "
+	      "checksum, the priority, nothing else changed",
+	      "wrong TOS, checksum, priority or other bytes");
+
+	/* IPv6: traffic class ECT(0), a flow label. */
+	set_target6();
+	req6.b[15] = 0x2a;	/* traffic class 0x02, flow label 0xabeef */
+	req6.b[16] = 0xbe;
+	req6.b[17] = 0xef;
+	run(HEDGE_PROG_SPLITTER, &req6);
+	memset(&ctx, 0, sizeof(ctx));
+	r = run_ctx(HEDGE_PROG_RESCUER, &req6, &ctx);
+	check(r.ret == TC_ACT_REDIRECT && r.out.b[14] == 0x6b &&
+	      r.out.b[15] == 0xaa && same_but(&r.out, &req6, 14, 16) &&
+	      udp_sum(&r.out) == 0 && ctx.priority == PRIO_LOW,
+	      "--hedge-dscp 46, IPv6: traffic class 0xba (ECN kept), flow "
+	      "label and UDP checksum right, the priority",
+	      "wrong traffic class, flow label or checksum");
+
+	/* The tick line: the ticker's copy goes through the Rescuer too. */
+	tick_line(0);
+	req = request(1302);
+	req.b[15] = 0x03;
+	ip_fix(&req);
+	udp_sum_fill(&req);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 5;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	check(r.unchanged && ctx.priority == 5,
+	      "--hedge-dscp, tick line: the original leaves untouched",
+	      "touched");
+	tick_alive();
+	t = tick();
+	memset(&ctx, 0, sizeof(ctx));
+	run_ctx(HEDGE_PROG_TICKER, &t, &ctx);
+	if (next_clone(&copy) < 0) {
+		check(0, "--hedge-dscp, tick line: the ticker sends the copy",
+		      "no copy");
+		return;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 5;
+	r = run_ctx(HEDGE_PROG_RESCUER, &copy, &ctx);
+	check(dressed4(&r, &req, &ctx, 0x03),
+	      "--hedge-dscp, tick line: the hedge has TOS 0xbb, right "
+	      "checksums, the priority", "wrong TOS, checksum or priority");
+}
+
 /* ---- a fresh Scoreboard for every case ------------------------------ */
 
 static void fail_reset(const char *what)
@@ -2644,6 +2947,9 @@ static const struct test_case cases[] = {
 	{ "saved_unknown_rtt", test_saved_unknown_rtt, NULL },
 	{ "saved_replica", test_saved_replica, NULL },
 	{ "saved_unanswered", test_saved_unanswered, NULL },
+	{ "dns_safe", test_dns_safe, dns_query_only },
+	{ "match", test_match, match_get },
+	{ "dscp", test_dscp, dressed },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
