@@ -4,8 +4,9 @@
  * Scoreboard's state machine. The rest is under bpf/, one room each, all
  * built into this one object for the loader: helpers.h (helper calls,
  * SEC, MAP, barrier_var), maps.h, parse.h (parsing and the rewrite),
- * adapt.h (adaptive delay, budget), tick.h (the tick line) and safe.h
- * (which requests may be hedged; the hedges' DSCP and priority).
+ * adapt.h (adaptive delay, budget), tick.h (the tick line), safe.h
+ * (which requests may be hedged; the hedges' DSCP and priority) and
+ * saved.h (time saved by hedging, hedges wasted).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -41,6 +42,7 @@
 #include "bpf/adapt.h"
 #include "bpf/tick.h"
 #include "bpf/safe.h"
+#include "bpf/saved.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -81,6 +83,7 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
 
 	if (e && expired(e, cfg, now)) {
+		saved_gone(e);
 		bpf_map_delete_elem(&hedge_scores, key);
 		return 0;
 	}
@@ -186,6 +189,7 @@ int hedge_splitter(struct __sk_buff *skb)
 			   e->state != HEDGE_DONE &&
 			   e->state != HEDGE_DONE_HEDGED))
 			return TC_ACT_UNSPEC;
+		saved_gone(e);
 		if (bpf_map_update_elem(&hedge_scores, &d.key, &fresh,
 					BPF_EXIST))
 			return TC_ACT_UNSPEC;
@@ -384,11 +388,14 @@ int hedge_watcher(struct __sk_buff *skb)
 		if (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED) {
 			if (st)
 				st->duplicates++;
+			if (state == HEDGE_DONE_HEDGED)
+				saved_second(st, e);
 			return judged(&fk, &d, TC_ACT_SHOT);
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
 			record_response(cfg, st, e, now);
+			saved_answer(cfg, st, e, &d, state);
 			return judged(&fk, &d,
 				      replica_answer(skb, cfg, st, &d, state));
 		}

@@ -82,6 +82,7 @@
 #define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
 #define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
+#define HEDGE_MAP_RTT_MIN	HEDGE_NAME(hedge_rtt_min)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -95,7 +96,9 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	5	/* 5: a 32-byte Scoreboard key; --match, --hedge-dscp/-priority */
+#define HEDGE_LAYOUT_VERSION	6	/* 5: a 32-byte Scoreboard key; --match,
+					   --hedge-dscp/-priority; 6: time saved
+					   (hedge_stats, the Scoreboard's entry) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -136,11 +139,26 @@ struct hedge_key {
 	__u64 id;		/* --id bytes, zero-extended; 0 with --id none */
 };
 
+/*
+ * Time saved (bpf/saved.h): a hedged request's verdict, in its entry's
+ * `saved`, set at its first answer: whose answer that was. CLOSED is added
+ * (compare-and-swap, once) when the second answer comes, or when the entry
+ * is found past --window or its key reused without one.
+ */
+enum hedge_saved_verdict {
+	HEDGE_SAVED_HELPED = 1,	/* the hedge's answer came first */
+	HEDGE_SAVED_WASTED = 2,	/* the original's came first */
+	HEDGE_SAVED_CLOSED = 4,	/* the other answer is accounted for */
+};
+
 struct hedge_entry {
 	__u64 sent_ns;		/* bpf_ktime_get_ns() when the request left */
 	__u64 deadline_ns;	/* when its hedge is due: sent + the delay */
 	__u32 state;		/* enum hedge_state */
 	__u32 target;		/* index into the stats map */
+	__u32 first_us;		/* hedged: its first answer, us after sent_ns
+				   (at least 1) */
+	__u32 saved;		/* hedged: enum hedge_saved_verdict, or 0 */
 };
 
 struct hedge_target_key {
@@ -222,6 +240,17 @@ struct hedge_stats {
 	__u64 rt[HEDGE_HIST_BUCKETS];
 	__u64 requests_unsafe;	/* not hedged: not a plain DNS query
 				   (--id dns), or not --match's bytes */
+	/* Time saved (bpf/saved.h), per hedged request that was answered: */
+	__u64 hedges_helped;	/* the hedge's answer came first */
+	__u64 hedges_wasted;	/* the original's came first */
+	__u64 originals_unanswered; /* helped, and the original's answer not
+				   seen within --window (or before its key
+				   was reused) */
+	__u64 saved_undecided;	/* same server: either answer's; taken for
+				   the hedge's (counted helped) */
+	__u64 saved_sum_ns;	/* helped: how much later the original's
+				   answer came; sum and buckets (rt's) */
+	__u64 saved[HEDGE_HIST_BUCKETS];
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -526,10 +555,11 @@ _Static_assert(sizeof(struct hedge_key) == 32 &&
 	       HEDGE_OFF(struct hedge_key, id) == 24 &&
 	       HEDGE_MAX_TARGETS <= 0xffff,
 	       "struct hedge_key: 32 bytes, no holes (it is hashed)");
-_Static_assert(sizeof(struct hedge_entry) == 24 &&
+_Static_assert(sizeof(struct hedge_entry) == 32 &&
 	       HEDGE_OFF(struct hedge_entry, state) == 16 &&
-	       HEDGE_OFF(struct hedge_entry, target) == 20,
-	       "struct hedge_entry: 24 bytes, no holes");
+	       HEDGE_OFF(struct hedge_entry, target) == 20 &&
+	       HEDGE_OFF(struct hedge_entry, saved) == 28,
+	       "struct hedge_entry: 32 bytes, no holes");
 _Static_assert(sizeof(struct hedge_target_key) == 20 &&
 	       HEDGE_OFF(struct hedge_target_key, port) == 16 &&
 	       HEDGE_OFF(struct hedge_target_key, pad) == 18,
@@ -538,7 +568,8 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 1) * 8 +
+	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 1 +
+		5 + HEDGE_HIST_BUCKETS) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
 	       HEDGE_OFF(struct hedge_stats, late) == 184 &&

@@ -28,7 +28,7 @@ int fail(const char *fmt, ...)
 
 /* ---- bpf() ---------------------------------------------------------- */
 
-#define OBJ_MAX_MAPS	12
+#define OBJ_MAX_MAPS	16
 #define OBJ_MAX_PROGS	4
 
 struct bpf_named_fd {

@@ -48,6 +48,14 @@ static void print_target(const struct snapshot *s, uint32_t t)
 	       (unsigned long long)st->rt_sum_ns,
 	       (unsigned long long)(rt_percentile_ns(st, 50) / NS_PER_US),
 	       (unsigned long long)(rt_percentile_ns(st, 99) / NS_PER_US));
+	printf(",\"saved\":{\"count\":%llu,\"sum_ns\":%llu,"
+	       "\"p50_us\":%llu,\"p99_us\":%llu}",
+	       (unsigned long long)hist_count(st->saved),
+	       (unsigned long long)st->saved_sum_ns,
+	       (unsigned long long)(hist_percentile_ns(st->saved, 50) /
+				    NS_PER_US),
+	       (unsigned long long)(hist_percentile_ns(st->saved, 99) /
+				    NS_PER_US));
 	printf(",\"late_p50_us\":%llu,\"late_p99_us\":%llu,\"late_max_us\":%llu,"
 	       "\"late_16us_buckets\":[",
 	       (unsigned long long)late_percentile_us(st, 50),

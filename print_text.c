@@ -7,6 +7,27 @@
 #include <string.h>
 #include "snapshot.h"
 
+/* Time saved: how much later the original's answer came where the
+ * hedge's came first (bpf/saved.h says how "first" is told). */
+static void print_saved(const struct hedge_stats *st)
+{
+	uint64_t n = hist_count(st->saved);
+
+	printf("  hedging saved %llu ms on %llu requests (mean; p50 <= %llu ms, "
+	       "p99 <= %llu ms), %llu hedges wasted, %llu originals never "
+	       "answered, %llu undecided (same server: taken for the "
+	       "hedge's)\n",
+	       (unsigned long long)(n ? st->saved_sum_ns / n / NS_PER_MS : 0),
+	       (unsigned long long)n,
+	       (unsigned long long)(hist_percentile_ns(st->saved, 50) /
+				    NS_PER_MS),
+	       (unsigned long long)(hist_percentile_ns(st->saved, 99) /
+				    NS_PER_MS),
+	       (unsigned long long)st->hedges_wasted,
+	       (unsigned long long)st->originals_unanswered,
+	       (unsigned long long)st->saved_undecided);
+}
+
 static void print_counters(const struct snapshot *s, uint32_t t)
 {
 	const struct hedge_stats *st = &s->st[t];
@@ -30,6 +51,7 @@ static void print_counters(const struct snapshot *s, uint32_t t)
 		       (unsigned long long)(rt_percentile_ns(st, 99) / NS_PER_US),
 		       (unsigned long long)(st->rt_sum_ns / st->responses /
 					    NS_PER_US));
+	print_saved(st);
 	/* How long after their deadlines hedges left: never before. */
 	printf("  hedge lateness: %llu early, p50 <= %llu us, p99 <= %llu us, "
 	       "max %llu us\n", (unsigned long long)st->early,
