@@ -1,13 +1,20 @@
 # hedge: one static binary with its BPF object embedded.
 CC      := musl-gcc
 CLANG   ?= clang
+OBJCOPY ?= llvm-objcopy
+# BPF objects carry their types (.BTF, from -g) for the loader to give the
+# maps (bpftool then shows field names); the rest of -g's output, which
+# nothing loads, is dropped to keep the embedded object small.
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Wextra
+BPF_STRIP = $(OBJCOPY) --strip-debug --remove-section=.BTF.ext \
+	    --remove-section=.rel.BTF.ext $@
 CFLAGS  ?= -Os -Wall -Wextra -std=gnu11
 UAPI    := build/include
 BPF_OBJ := build/hedge.bpf.o
 # hedge.c is the command line; LIB_SRCS the rest, which tests link too.
 LIB_SRCS := config.c describe.c instance.c lifecycle.c attach.c tcx.c \
 	    repair.c snapshot.c health.c print_text.c \
-	    print_json.c print_prom.c loader.c netlink.c delayline.c
+	    print_json.c print_prom.c loader.c btf.c netlink.c delayline.c
 SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
 	    snapshot.h health.h
@@ -24,8 +31,9 @@ $(UAPI)/.stamp:
 	ln -sfn /usr/include/x86_64-linux-gnu/asm $(UAPI)/asm
 	touch $@
 
-$(BPF_OBJ): hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp
-	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -I$(UAPI) -c $< -o $@
+$(BPF_OBJ): hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp Makefile
+	$(CLANG) $(BPF_CFLAGS) -I$(UAPI) -c $< -o $@
+	$(BPF_STRIP)
 
 hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ $(SRCS)
@@ -89,16 +97,17 @@ build/unit_test: tests/unit_test.c $(LIB_SRCS) $(HDRS) $(BPF_OBJ)
 # hedge of another map layout (HEDGE_LAYOUT_TEST): tests/control.sh runs
 # it up, then status and down with this build.
 build/otherlayout.bpf.o: hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp
-	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -DHEDGE_LAYOUT_TEST -I$(UAPI) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -DHEDGE_LAYOUT_TEST -I$(UAPI) -c $< -o $@
+	$(BPF_STRIP)
 
 build/hedge-otherlayout: $(SRCS) $(HDRS) build/otherlayout.bpf.o
 	$(CC) -static $(CFLAGS) -DHEDGE_LAYOUT_TEST -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/otherlayout.bpf.o"' -o $@ $(SRCS)
 
-build/tcx_test: tests/tcx_test.c loader.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c tcx.c netlink.c
+build/tcx_test: tests/tcx_test.c loader.c btf.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c btf.c tcx.c netlink.c
 
-build/netlink_test: tests/netlink_test.c loader.c netlink.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c netlink.c
+build/netlink_test: tests/netlink_test.c loader.c btf.c netlink.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c btf.c netlink.c
 
 # hedge with an object the verifier rejects: how a rejection is reported.
 build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
@@ -107,13 +116,14 @@ build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
 build/hedge-broken: $(SRCS) $(HDRS) build/broken.bpf.o
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/broken.bpf.o"' -o $@ $(SRCS)
 
-build/bpf_cost: bench/bpf_cost.c loader.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c
+build/bpf_cost: bench/bpf_cost.c loader.c btf.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c btf.c
 
 # tests/dns.sh's lossy link (no netem here): a TC program that drops and
 # duplicates DNS responses, loaded with hedge's own loader and netlink.
 build/lossy.bpf.o: tests/lossy.bpf.c tests/lossy.h hedge.h bpf/helpers.h $(UAPI)/.stamp
-	$(CLANG) -O2 -target bpf -mcpu=v3 -Wall -Wextra -I$(UAPI) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -I$(UAPI) -c $< -o $@
+	$(BPF_STRIP)
 
-build/lossy: tests/lossy.c tests/lossy.h loader.c netlink.c $(HDRS) build/lossy.bpf.o
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/lossy.bpf.o"' -o $@ tests/lossy.c loader.c netlink.c
+build/lossy: tests/lossy.c tests/lossy.h loader.c btf.c netlink.c $(HDRS) build/lossy.bpf.o
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/lossy.bpf.o"' -o $@ tests/lossy.c loader.c btf.c netlink.c
