@@ -1,0 +1,59 @@
+#!/bin/bash
+# tests/btf.sh - hedge's maps and programs as bpftool shows them (issue 13,
+# item 5): after `up`, a dump of the Scoreboard (with one request in it) and
+# of the config names their fields, and the programs have their names.
+# Runs here and in the VM (Debian's bpftool, from the host's root there
+# too). Run as root after `make hedge`, under /tmp/hedge-test.lock.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+NS=hedget-btf
+OUT=tests/out/btf
+kernel=$(uname -r)
+rm -rf $OUT; mkdir -p $OUT
+trap ns_test_cleanup EXIT
+if ! command -v bpftool >/dev/null; then
+	fail "btf [$kernel]: bpftool" "not installed (tests/install-deps installs it)"
+	finish
+	exit 1
+fi
+netns_add $NS
+in_ns ip link add btf0 type veth peer name btf1
+in_ns ip link set btf0 up
+in_ns ip link set btf1 up
+in_ns ip addr add 10.9.9.1/24 dev btf0
+# The request goes out btf0 and ends at btf1, in this namespace.
+in_ns ip neigh add 10.9.9.9 lladdr "$(in_ns cat /sys/class/net/btf1/address)" \
+	dev btf0 nud permanent
+
+# One session: the pins live in the bpffs that `up` finds or mounts there.
+in_ns bash -c '
+	'"$HEDGE"' up --dev btf0 --target 10.9.9.9:53 >/dev/null 2>'$OUT'/up.err
+	echo $? >'$OUT'/up.rc
+	python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(bytes.fromhex(\"abcd01000001000000000000\"), (\"10.9.9.9\", 53))"
+	d=$(ls -d /sys/fs/bpf/hedge-net* | head -1)
+	bpftool map dump pinned $d/hedge_scores >'$OUT'/scores 2>&1
+	bpftool map dump pinned $d/hedge_config >'$OUT'/config 2>&1
+	bpftool prog show pinned $d/hedge_splitter >'$OUT'/progs 2>&1
+	bpftool prog show pinned $d/hedge_watcher >>'$OUT'/progs 2>&1
+	bpftool map show pinned $d/hedge_scores >'$OUT'/scores.show 2>&1
+'
+check "btf [$kernel]: up works, and says nothing of BTF" \
+	"exit $(cat $OUT/up.rc): $(head -2 $OUT/up.err)" \
+	[ "$(cat $OUT/up.rc)" = 0 -a ! -s $OUT/up.err ]
+check "btf [$kernel]: the Scoreboard has BTF" "$(head -3 $OUT/scores.show)" \
+	grep -q btf_id $OUT/scores.show
+check "btf [$kernel]: bpftool dumps the Scoreboard's entry with its fields" \
+	"$(head -c 300 $OUT/scores)" \
+	grep -q '"sent_ns": [1-9]' $OUT/scores
+check "btf [$kernel]: the Scoreboard's key with its fields" \
+	"$(head -c 300 $OUT/scores)" grep -q '"daddr": \[' $OUT/scores
+check "btf [$kernel]: bpftool dumps the config with its fields" \
+	"$(head -c 300 $OUT/config)" \
+	grep -q '"delay_ns": 10000000,' $OUT/config
+check "btf [$kernel]: bpftool prog show names the Splitter and the watcher" \
+	"$(cat $OUT/progs)" \
+	sh -c "grep -q 'name hedge_splitter' $OUT/progs && grep -q 'name hedge_watcher' $OUT/progs"
+in_ns $HEDGE down >/dev/null
+finish
