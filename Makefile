@@ -19,7 +19,7 @@ SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
 	    snapshot.h health.h
 
-.PHONY: all clean deps test test-bins test-mutants bench-tools bench bench-vm demo
+.PHONY: all clean install uninstall deps test test-bins test-mutants bench-tools bench bench-vm demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -38,6 +38,19 @@ $(BPF_OBJ): hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp Makefile
 hedge: $(SRCS) $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ $(SRCS)
 	strip $@
+
+# The binary and its man page: PREFIX (default /usr/local), DESTDIR for a
+# package's staging directory.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+install: hedge
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 hedge $(DESTDIR)$(BINDIR)/hedge
+	install -m 0644 hedge.8 $(DESTDIR)$(MANDIR)/man8/hedge.8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hedge $(DESTDIR)$(MANDIR)/man8/hedge.8
 
 # make test, demo and bench set up a fresh Debian/Ubuntu machine first.
 deps:
