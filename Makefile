@@ -60,7 +60,7 @@ bench-tools:
 	$(MAKE) -C bench
 
 TEST_BINS := build/bpf_test build/tcx_test build/netlink_test build/hedge-broken \
-	     build/lossy build/unit_test build/hedge-otherlayout
+	     build/lossy build/unit_test build/hedge-otherlayout build/hedge-badbtf
 
 # Native tests here, then end to end under a netem kernel in qemu.
 test: deps
@@ -115,6 +115,17 @@ build/otherlayout.bpf.o: hedge.bpf.c hedge.h $(wildcard bpf/*.h) $(UAPI)/.stamp
 
 build/hedge-otherlayout: $(SRCS) $(HDRS) build/otherlayout.bpf.o
 	$(CC) -static $(CFLAGS) -DHEDGE_LAYOUT_TEST -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/otherlayout.bpf.o"' -o $@ $(SRCS)
+
+# hedge whose object's BTF the kernel refuses (a flag in its header):
+# tests/btf.sh runs `up` with it, which must work, maps without BTF.
+build/badbtf.bpf.o: $(BPF_OBJ)
+	$(OBJCOPY) --dump-section .BTF=$@.btf $< $@.tmp
+	printf '\001' | dd of=$@.btf bs=1 seek=3 conv=notrunc status=none
+	$(OBJCOPY) --update-section .BTF=$@.btf $< $@
+	rm -f $@.btf $@.tmp
+
+build/hedge-badbtf: $(SRCS) $(HDRS) build/badbtf.bpf.o
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/badbtf.bpf.o"' -o $@ $(SRCS)
 
 build/tcx_test: tests/tcx_test.c loader.c btf.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c btf.c tcx.c netlink.c

@@ -201,6 +201,12 @@ static int btf_kernel_load(const struct hedge_btf *b, char *log, size_t len)
 	return fd < 0 ? -errno : fd;
 }
 
+/* ENOTSUPP (524) is the kernel's own: libc has no words for it. */
+static const char *err_str(int err)
+{
+	return err == 524 ? "not supported" : strerror(err);
+}
+
 /* The kernel's last line on why it refused the types, in `log`. */
 static const char *log_last_line(char *log)
 {
@@ -241,11 +247,11 @@ int btf_load(struct hedge_btf *b, const void *data, size_t size,
 		fd = btf_kernel_load(b, log, sizeof(log));
 		if (fd < 0 && *log)
 			return btf_err(b, "the kernel refused them: %s: %s",
-				       strerror(-fd), log_last_line(log));
+				       err_str(-fd), log_last_line(log));
 	}
 	if (fd < 0)
 		return btf_err(b, "the kernel refused them: %s",
-			       strerror(-fd));
+			       err_str(-fd));
 	b->fd = fd;
 	return 0;
 }

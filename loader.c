@@ -141,8 +141,8 @@ static void btf_note(const char *what, const char *name, const char *why)
 	static int said;
 
 	if (!said++)
-		fail("%s%s: %s; maps made without it (bpftool dumps no field "
-		     "names)", what, name, why);
+		fail("%s%s: %s; maps made without BTF (bpftool dumps no "
+		     "field names)", what, name, why);
 }
 
 static int map_create(const char *name, uint32_t type, uint32_t key_size,

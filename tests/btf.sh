@@ -2,8 +2,11 @@
 # tests/btf.sh - hedge's maps and programs as bpftool shows them (issue 13,
 # item 5): after `up`, a dump of the Scoreboard (with one request in it) and
 # of the config names their fields, and the programs have their names.
-# Runs here and in the VM (Debian's bpftool, from the host's root there
-# too). Run as root after `make hedge`, under /tmp/hedge-test.lock.
+# A kernel that refuses the types (build/hedge-badbtf: its BTF header has a
+# flag no kernel knows) costs nothing but them: `up` works and says so in
+# one line. Runs here and in the VM (Debian's bpftool, from the host's root
+# there too). Run as root after `make hedge build/hedge-badbtf`, under
+# /tmp/hedge-test.lock.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
@@ -56,4 +59,26 @@ check "btf [$kernel]: bpftool prog show names the Splitter and the watcher" \
 	"$(cat $OUT/progs)" \
 	sh -c "grep -q 'name hedge_splitter' $OUT/progs && grep -q 'name hedge_watcher' $OUT/progs"
 in_ns $HEDGE down >/dev/null
+
+# The types refused: up works, one line says so, the maps go without.
+in_ns bash -c '
+	build/hedge-badbtf up --dev btf0 --target 10.9.9.9:53 >/dev/null 2>'$OUT'/bad.err
+	echo $? >'$OUT'/bad.rc
+	d=$(ls -d /sys/fs/bpf/hedge-net* | head -1)
+	bpftool -j map show pinned $d/hedge_scores >'$OUT'/bad.show 2>&1
+	build/hedge-badbtf status >'$OUT'/bad.status 2>&1
+	echo $? >>'$OUT'/bad.status
+	build/hedge-badbtf down >/dev/null 2>&1
+	echo $? >'$OUT'/bad.down
+'
+check "btf [$kernel]: types refused: up works" \
+	"exit $(cat $OUT/bad.rc): $(head -3 $OUT/bad.err)" [ "$(cat $OUT/bad.rc)" = 0 ]
+check "btf [$kernel]: types refused: said in one line, once" "$(cat $OUT/bad.err)" \
+	sh -c "[ \$(wc -l <$OUT/bad.err) = 1 ] &&
+	       grep -q '^hedge: loading the BPF object.s BTF: the kernel refused them: .*maps made without BTF' $OUT/bad.err"
+check "btf [$kernel]: types refused: the maps have none, and work" \
+	"$(cat $OUT/bad.show; tail -3 $OUT/bad.status)" \
+	sh -c "grep -q '\"name\":\"hedge_scores\"' $OUT/bad.show &&
+	       ! grep -q btf_id $OUT/bad.show &&
+	       [ \"\$(tail -1 $OUT/bad.status)\" = 0 ] && [ \"\$(cat $OUT/bad.down)\" = 0 ]"
 finish
