@@ -136,13 +136,13 @@ struct map_btf {
 };
 
 /* Maps go without BTF when the kernel refuses it: said once a process. */
-static void btf_note(const char *what, const char *name, const char *why)
+static void btf_note(const char *what, const char *why)
 {
 	static int said;
 
 	if (!said++)
-		fail("%s%s: %s; maps made without BTF (bpftool dumps no "
-		     "field names)", what, name, why);
+		fail("%s: %s; maps made without BTF (bpftool dumps no field "
+		     "names)", what, why);
 }
 
 static int map_create(const char *name, uint32_t type, uint32_t key_size,
@@ -150,7 +150,8 @@ static int map_create(const char *name, uint32_t type, uint32_t key_size,
 		      int inner_fd, const struct map_btf *btf)
 {
 	union bpf_attr attr;
-	int fd;
+	int fd, btf_err = 0;
+	char what[64];
 
 	memset(&attr, 0, sizeof(attr));
 	attr.map_type = type;
@@ -168,13 +169,18 @@ static int map_create(const char *name, uint32_t type, uint32_t key_size,
 		fd = sys_bpf(BPF_MAP_CREATE, &attr);
 		if (fd >= 0)
 			return fd;
-		btf_note("creating BPF map with BTF ", name, strerror(errno));
+		btf_err = errno;
 		attr.btf_fd = attr.btf_key_type_id = 0;
 		attr.btf_value_type_id = 0;
 	}
 	fd = sys_bpf(BPF_MAP_CREATE, &attr);
-	if (fd < 0)
+	if (fd < 0)	/* not for want of BTF: that error alone */
 		return fail("creating BPF map %s: %s", name, strerror(errno));
+	if (btf_err) {
+		snprintf(what, sizeof(what), "creating BPF map %s with BTF",
+			 name);
+		btf_note(what, strerror(btf_err));
+	}
 	return fd;
 }
 
@@ -489,7 +495,7 @@ static void load_btf(const struct elf *e, struct hedge_btf *btf)
 		snprintf(btf->why, sizeof(btf->why), "bad .BTF section");
 	else if (!btf_load(btf, data, e->sh[i].sh_size, &ops))
 		return;
-	btf_note("loading the BPF object's BTF", "", btf->why);
+	btf_note("loading the BPF object's BTF", btf->why);
 }
 
 int obj_load(struct bpf_obj *obj, const struct map_size *sizes)
