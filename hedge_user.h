@@ -67,6 +67,38 @@ void obj_close(struct bpf_obj *obj);
 int obj_map_fd(const struct bpf_obj *obj, const char *name);
 int obj_prog_fd(const struct bpf_obj *obj, const char *name);
 
+/* BEGIN btf.c: added on branch btfman */
+/* The object's .BTF, fixed up and loaded (fd), and indexed to find maps'
+ * key and value types in. */
+struct btf_type;
+struct hedge_btf {
+	unsigned char *data;		/* a copy of .BTF, fixed up */
+	size_t size;
+	struct btf_type **types;	/* types[id - 1] */
+	uint32_t n_types;
+	const char *strs;
+	uint32_t str_len;
+	int fd;				/* -1: not loaded */
+	char why[160];			/* if not: why */
+};
+/* What of the ELF object the fix-ups need; each returns -1 for none. */
+struct btf_elf {
+	const void *ctx;
+	long (*section_size)(const void *ctx, const char *section);
+	long (*symbol_offset)(const void *ctx, const char *section,
+			      const char *symbol);
+};
+/* A copy of `size` bytes of BTF, indexed: 0, or -1 with b->why set. */
+int btf_parse(struct hedge_btf *b, const void *data, size_t size);
+/* Parse, fix up (elf NULL: none) and load: 0, or -1 with b->why set. */
+int btf_load(struct hedge_btf *b, const void *data, size_t size,
+	     const struct btf_elf *elf);
+/* The key and value type ids of map `map`: 0, or -1 if it has none. */
+int btf_map_types(const struct hedge_btf *b, const char *map,
+		  uint32_t *key_id, uint32_t *value_id);
+void btf_free(struct hedge_btf *b);
+/* END btf.c */
+
 int map_update(int fd, const void *key, const void *value);
 int map_lookup(int fd, const void *key, void *value);
 int obj_pin(int fd, const char *path);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <linux/btf.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
@@ -1611,6 +1612,133 @@ static void test_lru_bound(void)
 	      "the Scoreboard is a bounded LRU hash", "not an LRU");
 }
 
+/* ---- BTF: maps with their types (btf.c), no BPF_PROG_RUN ------------- */
+
+static int map_info(int fd, struct bpf_map_info *info)
+{
+	union bpf_attr attr;
+
+	memset(info, 0, sizeof(*info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)fd;
+	attr.info.info_len = sizeof(*info);
+	attr.info.info = (uint64_t)(uintptr_t)info;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) ? -1 : 0;
+}
+
+/* The BTF the kernel holds for map fd, parsed into b: 0 or -1. */
+static int kernel_btf(int fd, struct hedge_btf *b)
+{
+	static unsigned char data[1 << 17];
+	struct bpf_map_info info;
+	struct bpf_btf_info bi;
+	union bpf_attr attr;
+	int btf_fd, err;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if (map_info(fd, &info) || !info.btf_id)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.btf_id = info.btf_id;
+	btf_fd = (int)sys_bpf(BPF_BTF_GET_FD_BY_ID, &attr);
+	if (btf_fd < 0)
+		return -1;
+	memset(&bi, 0, sizeof(bi));
+	bi.btf = (uint64_t)(uintptr_t)data;
+	bi.btf_size = sizeof(data);
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)btf_fd;
+	attr.info.info_len = sizeof(bi);
+	attr.info.info = (uint64_t)(uintptr_t)&bi;
+	err = (int)sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+	close(btf_fd);
+	if (err || bi.btf_size > sizeof(data))
+		return -1;
+	return btf_parse(b, data, bi.btf_size);
+}
+
+/* Whether type `id` is struct `name` with a member `member`. */
+static int btf_struct_has(const struct hedge_btf *b, uint32_t id,
+			  const char *name, const char *member)
+{
+	const struct btf_type *t = id && id <= b->n_types ? b->types[id - 1]
+							  : NULL;
+	const struct btf_member *m = (const struct btf_member *)(t + 1);
+	uint32_t i;
+
+	if (!t || BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT ||
+	    strcmp(b->strs + t->name_off, name))
+		return 0;
+	for (i = 0; i < BTF_INFO_VLEN(t->info); i++)
+		if (!strcmp(b->strs + m[i].name_off, member))
+			return 1;
+	return 0;
+}
+
+/* Every map (but an array of maps, which takes no BTF) has its key and
+ * value types; the Scoreboard's and the config's are hedge.h's structs. */
+static void test_btf_maps(void)
+{
+	struct bpf_map_info info;
+	struct hedge_btf b;
+	char bad[64] = "";
+	int i, ok;
+
+	for (i = 0; i < obj.n_maps; i++)
+		if (map_info(obj.maps[i].fd, &info) ||
+		    (info.type != BPF_MAP_TYPE_ARRAY_OF_MAPS &&
+		     (!info.btf_id || !info.btf_key_type_id ||
+		      !info.btf_value_type_id)))
+			snprintf(bad, sizeof(bad), "%s", obj.maps[i].name);
+	check(!*bad, "btf: every map is created with its key and value types",
+	      bad);
+
+	map_info(obj_map_fd(&obj, HEDGE_MAP_SCORES), &info);
+	ok = !kernel_btf(obj_map_fd(&obj, HEDGE_MAP_SCORES), &b) &&
+	     btf_struct_has(&b, info.btf_value_type_id, "hedge_entry",
+			    "sent_ns") &&
+	     btf_struct_has(&b, info.btf_key_type_id, "hedge_key", "id");
+	btf_free(&b);
+	check(ok, "btf: the Scoreboard's key and value are hedge_key, hedge_entry",
+	      "other types, or none");
+	map_info(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &info);
+	ok = !kernel_btf(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &b) &&
+	     btf_struct_has(&b, info.btf_value_type_id, "hedge_config",
+			    "delay_ns");
+	btf_free(&b);
+	check(ok, "btf: the config's value is struct hedge_config",
+	      "another type, or none");
+}
+
+/* What the loader's fix-ups are for: the kernel refuses a DATASEC of size
+ * 0 (as clang leaves it), and btf_load says so instead of failing. */
+static void test_btf_refused(void)
+{
+	struct hedge_btf b, bad = { .fd = -1 };
+	uint32_t id;
+	int zeroed = 0, refused;
+
+	if (kernel_btf(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &b)) {
+		check(0, "btf: refused types are said, not fatal", "no BTF");
+		return;
+	}
+	for (id = 1; id <= b.n_types; id++) {
+		struct btf_type *t = b.types[id - 1];
+
+		if (BTF_INFO_KIND(t->info) == BTF_KIND_DATASEC && t->size) {
+			t->size = 0;
+			zeroed++;
+		}
+	}
+	refused = zeroed && btf_load(&bad, b.data, b.size, NULL) &&
+		  bad.fd < 0 && strstr(bad.why, "the kernel refused them");
+	check(refused, "btf: types with an unfixed DATASEC are refused, and why",
+	      zeroed ? bad.why : "no DATASEC in the object's BTF");
+	btf_free(&bad);
+	btf_free(&b);
+}
+
 /* ---- capacity: never silent ------------------------------------------ */
 
 /* Tick line, requests due after `delay` (0: at once). */
@@ -2932,6 +3060,8 @@ static const struct test_case cases[] = {
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
+	{ "btf_maps", test_btf_maps, NULL },
+	{ "btf_refused", test_btf_refused, NULL },
 	{ "key_reuse", test_key_reuse, NULL },
 	{ "id_none_sequence", test_id_none_sequence, NULL },
 	{ "validation", test_validation, NULL },
