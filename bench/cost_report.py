@@ -8,10 +8,15 @@ there) and writes DIR/table.md (the cost table), DIR/added-cpu.svg (added
 CPU per request against the rate, log x axis) and DIR/summary.md (the
 conditions, the table, saturation, idle, lateness and per-packet costs).
 
-Per run: machine CPU per request = busy jiffies of all CPUs over loadgen's
-run / requests sent; loadgen's own CPU (getrusage) the same way. Added CPU
-per request = hedge up - hedge down of the same repetition (the two ran one
-after the other): the median over repetitions, and their range.
+Per run: machine CPU per request = the non-idle time of all CPUs over
+loadgen's run (window x CPUs - idle - iowait, /proc/stat: idle time is
+measured at idle entry and exit) / requests sent; the busy jiffies
+(user+nice+system+irq+softirq, sampled at each scheduler tick) the same way,
+as a cross-check: on a tick-accounting kernel in a VM they can miss most of
+the time (bench/out: busy jiffies below loadgen's own CPU alone). loadgen's
+own CPU (getrusage) per request too. Added CPU per request = hedge up - hedge
+down of the same repetition (the two ran one after the other): the median
+over repetitions, and their range.
 """
 
 import csv
@@ -44,12 +49,9 @@ def per_run(r):
     sent = max(num(r["sent"]), 1.0)
     planned = max(num(r["planned"]), 1.0)
     return {
-        "cpu": num(r["busy_s"]) * 1e6 / sent,
+        "cpu": num(r["nonidle_s"]) * 1e6 / sent,
+        "jiffies": num(r["busy_s"]) * 1e6 / sent,
         "nonidle": num(r["nonidle_s"]) * 1e6 / sent,
-        # net of the other tenants: their busy CPUs just before the run
-        # taken as going on through it
-        "net": (num(r["busy_s"]) - num(r["bg_cpu"]) * num(r["window_s"]))
-        * 1e6 / sent,
         "gen": num(r["gen_cpu_s"]) * 1e6 / sent,
         "loss": (planned - num(r["sent"]) + num(r["lost"])) / planned * 100,
         "rate": num(r["send_rate"]),
@@ -67,6 +69,7 @@ def med(xs):
 
 
 def spread(xs, fmt="%+.2f"):
+    xs = [x for x in xs if x == x]      # no NaN
     if not xs:
         return "-"
     if len(xs) == 1:
@@ -92,7 +95,7 @@ def added(cell, field):
 
 
 def mean(ms, field):
-    xs = [m[field] for m in ms.values()]
+    xs = [m[field] for m in ms.values() if m[field] == m[field]]
     return sum(xs) / len(xs) if xs else float("nan")
 
 
@@ -101,8 +104,8 @@ def table(cells):
             "down / up (%) | machine CPU down (µs/req) | up (µs/req) | "
             "**added: up − down** (µs/req) | loadgen's own CPU down / up "
             "(µs/req) | added, loadgen's own CPU taken out (µs/req) | added, "
-            "net of the noise (µs/req) | tick wake-ups/s | hedges/s | busy "
-            "CPUs before the run (noise) |")
+            "busy jiffies (µs/req) | tick wake-ups/s | hedges/s | busy CPUs "
+            "before the run (noise) |")
     rows = [head, "|---|" + "---:|" * 12]
     for (wl, rate) in sorted(cells, key=lambda k: (k[0], k[1])):
         c = cells[(wl, rate)]
@@ -112,13 +115,15 @@ def table(cells):
         bg = [m["bg"] for ms in c.values() for m in ms.values()]
         rows.append(
             "| %s | %d | %.0f / %.0f | %.2f / %.2f | %.2f | %.2f | %s | "
-            "%.2f / %.2f | %s | %s | %.0f | %.0f | %.2f [%.2f, %.2f] |" % (
+            "%.2f / %.2f | %s | %s | %.0f | %.0f | "
+            "%.2f [%.2f, %.2f] |" % (
                 wl, rate, mean(c["down"], "rate"), mean(c["up"], "rate"),
                 mean(c["down"], "loss"), mean(c["up"], "loss"),
                 mean(c["down"], "cpu"), mean(c["up"], "cpu"),
                 spread(added(c, "cpu")),
                 mean(c["down"], "gen"), mean(c["up"], "gen"),
-                spread(rest), spread(added(c, "net")), mean(c["up"], "wake"), mean(c["up"], "hedges"),
+                spread(rest), spread(added(c, "jiffies")),
+                mean(c["up"], "wake"), mean(c["up"], "hedges"),
                 med(bg), min(bg), max(bg)))
     return "\n".join(rows) + "\n"
 
@@ -143,9 +148,11 @@ def saturation(runs):
 def plot(cells):
     series = {}
     for (wl, rate), c in cells.items():
-        a = added(c, "cpu")
-        if a:
-            series.setdefault(wl, []).append((rate, med(a), min(a), max(a)))
+        for field, what in (("cpu", "non-idle"), ("jiffies", "busy jiffies")):
+            a = [x for x in added(c, field) if x == x]
+            if a:
+                series.setdefault((wl, what), []).append(
+                    (rate, med(a), min(a), max(a)))
     if not series:
         return None
     rates = [p[0] for s in series.values() for p in s]
@@ -168,24 +175,31 @@ def plot(cells):
     p.hline(1.0, "target: 1 µs")
     if ylo < 0:
         p.hline(0.0, "0")
-    for wl, pts in sorted(series.items()):
+    for (wl, what), pts in sorted(series.items()):
         pts.sort()
         colour = COLOURS.get(wl, "#2ca02c")
         p.out.append('<polyline fill="none" stroke="%s" stroke-width="2" '
-                     'points="%s"/>' % (colour, " ".join(
+                     '%spoints="%s"/>' % (colour, 'stroke-dasharray="6,4" '
+                                          if what != "non-idle" else "",
+                                          " ".join(
                          "%.1f,%.1f" % (p.x(x), p.y(m)) for x, m, _, _ in pts)))
         for x, m, lo, hi in pts:
             px = p.x(x)
             p.out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" '
                          'stroke="%s"/>' % (px, p.y(lo), px, p.y(hi), colour))
-            p.out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s">'
-                         '<title>%s</title></circle>' % (
-                             px, p.y(m), colour,
-                             escape("%s %d/s: %+.2f µs [%+.2f, %+.2f]" % (
-                                 wl, x, m, lo, hi))))
+            p.out.append('<%s cx="%.1f" cy="%.1f" r="4" fill="%s"%s>'
+                         '<title>%s</title></%s>' % (
+                             "circle", px, p.y(m),
+                             colour if what == "non-idle" else "white",
+                             "" if what == "non-idle" else
+                             ' stroke="%s" stroke-width="2"' % colour,
+                             escape("%s, %s CPU, %d/s: %+.2f µs [%+.2f, "
+                                    "%+.2f]" % (wl, what, x, m, lo, hi)),
+                             "circle"))
     p.frame()
-    p.legend([("%s (median, range of reps)" % wl, COLOURS.get(wl, "#2ca02c"))
-              for wl in sorted(series)])
+    p.legend([("%s, %s CPU (%s)" % (wl, what, "solid" if what == "non-idle"
+                                     else "dashed"),
+               COLOURS.get(wl, "#2ca02c")) for wl, what in sorted(series)])
     return p.svg()
 
 
@@ -213,13 +227,14 @@ def main():
         t = table(cells)
         with open(os.path.join(d, "table.md"), "w") as f:
             f.write(t)
-        md += [t, "Machine CPU = busy jiffies of all CPUs over loadgen's run"
-               " / requests sent; added = up − down of the same repetition:"
-               " median [min, max]. Busy CPUs before the run: the machine's"
-               " busy time in the 1 s before each run, nothing sent (other"
-               " tenants), in CPUs: median [min, max]; net of the noise:"
-               " that busy time taken as going on through the run and"
-               " subtracted.", ""]
+        md += [t, "Machine CPU = non-idle time of all CPUs over loadgen's run"
+               " (window × CPUs − measured idle, /proc/stat) / requests sent;"
+               " added = up − down of the same repetition: median [min, max]."
+               " Busy jiffies: the same from /proc/stat's tick-sampled busy"
+               " columns (user+nice+system+irq+softirq), a cross-check. Busy"
+               " CPUs before the run: the machine's busy jiffies in the 1 s"
+               " before each run, nothing sent (the other tenants), in CPUs:"
+               " median [min, max].", ""]
         svg = plot(cells)
         if svg:
             with open(os.path.join(d, "added-cpu.svg"), "w") as f:

@@ -36,10 +36,17 @@ for r in 1000 10000; do
 done
 check "bench/cost --quick: the summary holds the table" "no table in stdout" \
 	grep -q '^| answered | 10000 |' $OUT/stdout
-check "bench/cost --quick: a plot with a point per rate" "$(head -c 300 $OUT/added-cpu.svg 2>&1)" \
+# Two series (non-idle time, busy jiffies), a point per rate each.
+check "bench/cost --quick: a plot with a point per rate and series" \
+	"$(grep -o '<title>[^<]*' $OUT/added-cpu.svg 2>&1 | tr '\n' ' ')" \
 	python3 -c 'import sys, xml.dom.minidom as m
 d = m.parse(sys.argv[1])
-sys.exit(len(d.getElementsByTagName("circle")) != 2)' $OUT/added-cpu.svg
+t = [c.getElementsByTagName("title")[0].firstChild.data
+     for c in d.getElementsByTagName("circle")]
+want = {"%s CPU, %s/s" % (w, r) for w in ("non-idle", "busy jiffies")
+        for r in (1000, 10000)}
+sys.exit(len(t) != 4 or {x for x in want if any(x in y for y in t)} != want)' \
+	$OUT/added-cpu.svg
 check "bench/cost --quick: hedge up ran (tick wake-ups counted)" "$(cat $OUT/runs.tsv)" \
 	awk -F'\t' '$1 == "load" && $4 == "up" && $20 > 0 { n++ } END { exit n != 2 }' $OUT/runs.tsv
 made=$(sed -n 's/^\[cost\] namespaces: //p' $OUT/stderr)
