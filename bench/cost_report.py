@@ -25,7 +25,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import Plot, escape  # noqa: E402  (bench/report.py's SVG plot)
+from report import MT, Plot, escape  # noqa: E402  (bench/report.py's plot)
 
 COLOURS = {"answered": "#1f77b4", "stall": "#d62728"}
 LOSS_MAX_PCT = 1.0
@@ -214,6 +214,14 @@ def plot(cells):
     p.legend([("%s, %s CPU (%s)" % (wl, what, "solid" if what == "non-idle"
                                      else "dashed"),
                COLOURS.get(wl, "#2ca02c")) for wl, what in sorted(series)])
+    # At the top right, not bottom right (report.py's place), where the
+    # high rates' points near 0 would be under it.
+    for i in range(len(p.out) - 1, -1, -1):
+        if p.out[i].startswith('<rect') and 'fill-opacity="0.9"' in p.out[i]:
+            break
+    shift = MT + 10 - int(p.out[i].split('y="')[1].split('"')[0])
+    p.out[i:] = ['<g transform="translate(0 %d)">' % shift] + p.out[i:] + \
+        ["</g>"]
     return p.svg()
 
 
