@@ -20,7 +20,8 @@ SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
 	    snapshot.h health.h resolv.h
 
-.PHONY: all clean install uninstall deps test test-bins test-mutants bench-tools bench bench-vm demo
+.PHONY: all clean install uninstall deps test test-bins test-mutants bench-tools \
+	bench bench-vm bench-cost demo
 all: hedge
 
 # musl ships no kernel headers: give it the UAPI ones, and nothing else of
@@ -91,6 +92,14 @@ bench: deps
 bench-vm: deps
 	$(MAKE) hedge bench-tools
 	tests/vm/run 'bench/compare-lines --requests $(REQUESTS) --contention $(CONTENTION)'
+
+# What hedging costs in CPU per request, hedge down against up, 1k to 200k
+# requests/s across a veth pair (bench/cost; ~15 min). Each repetition
+# holds COST_LOCK (the shared test lock; COST_LOCK= for none).
+COST_LOCK ?= /tmp/hedge-test.lock
+bench-cost: deps
+	$(MAKE) hedge build/bpf_cost bench-tools
+	bench/cost $(if $(COST_LOCK),--lock $(COST_LOCK)) --out bench/out/cost
 
 # A newcomer's first look: ~1000 requests without and with hedge, here.
 demo: deps
