@@ -46,13 +46,15 @@ C=hedget-wc S=hedget-ws CDEV=hwire-c SDEV=hwire-s
 CA=10.98.0.1 SA=10.98.0.2
 OUT=tests/out/wire
 mkdir -p $OUT
-# TCG is slow: fewer requests, longer quiet times there.
+# TCG is slow: fewer requests, longer quiet times there, and of the
+# forged answers only the bad checksum (whether 6.1's veth has checked it
+# is the kernel's; the ID past the total length is the parser's, here).
 if [ -n "${HEDGE_VM:-}" ]; then
 	N_SEQ=40 QUIET_MS=150 N_DNS=20 N_FORGE=10 N_VLAN=5 GSO_WAIT=4 N_SAFE=4
-	AT_ONCE=100ms
+	AT_ONCE=100ms FORGE_MODES="csum"
 else
 	N_SEQ=100 QUIET_MS=60 N_DNS=50 N_FORGE=20 N_VLAN=10 GSO_WAIT=2 N_SAFE=10
-	AT_ONCE=10ms
+	AT_ONCE=10ms FORGE_MODES="csum short"
 fi
 # The hedging delay where the server answers at once (cases 3 and 4): any
 # hedge is a fault, so well above the server's response time (~1 ms here,
@@ -267,7 +269,7 @@ forge_run() {
 	D_ERR=$(( m1 - m0 ))
 	bg_stop
 }
-for mode in csum short; do
+for mode in $FORGE_MODES; do
 	case $mode in
 	csum) what="a bad UDP checksum";;
 	short) what="the ID past the IP total length";;
