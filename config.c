@@ -277,9 +277,11 @@ static int check_up(struct options *o)
 	struct hedge_config *c = &o->cfg;
 	int adaptive = !!(c->flags & HEDGE_F_ADAPTIVE);
 
-	if (!c->n_targets)
+	if (dns_check(o))
+		return -1;
+	if (!c->n_targets && !o->dns)
 		return usage_error("up: %s", "at least one --target IP:PORT "
-				   "is needed");
+				   "(or --dns) is needed");
 	if (has_tcp(c))
 		c->flags |= HEDGE_F_TCP;
 	if (has_tcp(c) && o->id_given)
@@ -308,6 +310,7 @@ static int check_up(struct options *o)
 	if (!o->window_given && c->window_ns < 2 * c->delay_ns)
 		c->window_ns = 2 * c->delay_ns;
 	c->layout = HEDGE_LAYOUT_VERSION;
+	finish_match(o);
 	if (c->window_ns <= c->delay_ns)
 		return usage_error("up: %s", adaptive ? "--window must be "
 				   "longer than --delay-max" : "--window must "
@@ -323,6 +326,7 @@ static int opt_dev(struct options *o, const char *opt, const char *val)
 	if (!*val || strlen(val) >= IF_NAMESIZE)
 		return usage_error("--dev '%s': not a device name", val);
 	o->dev = val;
+	o->dev_given = 1;
 	return 0;
 }
 
@@ -334,6 +338,7 @@ static int opt_target(struct options *o, const char *opt, const char *val)
 
 static int opt_delay(struct options *o, const char *opt, const char *val)
 {
+	o->delay_given = 1;
 	if (val[0] == 'p') {
 		if (parse_percentile(val, &o->cfg.delay_pct))
 			return usage_error("--delay %s: expected a percentile "
@@ -361,6 +366,7 @@ static int opt_id(struct options *o, const char *opt, const char *val)
 {
 	(void)opt;
 	o->id_given = 1;
+	o->id_dns = !strcmp(val, "dns");
 	return parse_id(val, &o->cfg);
 }
 
@@ -465,6 +471,24 @@ static int opt_window(struct options *o, const char *opt, const char *val)
 	return 0;
 }
 
+static int opt_dns(struct options *o, const char *opt, const char *val)
+{
+	(void)opt;
+	(void)val;
+	o->dns = 1;
+	return 0;
+}
+
+static int opt_resolv_conf(struct options *o, const char *opt,
+			   const char *val)
+{
+	(void)opt;
+	if (!*val)
+		return usage_error("--resolv-conf '%s': not a file name", val);
+	o->resolv_conf = val;
+	return 0;
+}
+
 static int opt_format(struct options *o, const char *opt, const char *val)
 {
 	(void)val;
@@ -485,6 +509,9 @@ static const struct option_def up_options[] = {
 	{ "--delay-min", 1, opt_delay_bound },
 	{ "--delay-max", 1, opt_delay_bound },
 	{ "--id", 1, opt_id },
+	{ "--match", 1, opt_match },
+	{ "--hedge-dscp", 1, opt_hedge_dscp },
+	{ "--hedge-priority", 1, opt_hedge_priority },
 	{ "--window", 1, opt_window },
 	{ "--delay-line", 1, opt_delay_line },
 	{ "--tick-cpu", 1, opt_tick_cpu },
@@ -493,6 +520,8 @@ static const struct option_def up_options[] = {
 	{ "--budget-min-rate", 1, opt_budget_min_rate },
 	{ "--attach", 1, opt_attach },
 	{ "--repair", 0, opt_repair },
+	{ "--dns", 0, opt_dns },
+	{ "--resolv-conf", 1, opt_resolv_conf },
 	{ NULL, 0, NULL },
 };
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "hedge.h"
 #include "hedge_user.h"
+#include "resolv.h"
 
 /* Exit codes, the one place they are defined (usage text and README say
  * the same). */
@@ -37,8 +38,13 @@ struct options {
 	enum format format;		/* status */
 	enum attach_kind attach;	/* up */
 	int repair;			/* up --repair: mend a degraded one */
-	int window_given, bounds_given, id_given;
+	int window_given, bounds_given;
 	uint32_t max_inflight;		/* tick line: a power of 2 */
+	int dev_given, id_given, delay_given;
+	int dns;			/* up --dns: targets from resolv.conf */
+	const char *resolv_conf;	/* --resolv-conf, or NULL */
+	struct dns_conf dns_conf;	/* its nameservers (resolv.c) */
+	int id_dns, match_given;	/* --id dns; --match (safe.c) */
 };
 
 /* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */
@@ -47,6 +53,22 @@ int usage_error(const char *fmt, const char *arg);
 int parse_up(int argc, char **argv, struct options *o);
 int parse_status(int argc, char **argv, struct options *o);
 int parse_down(int argc, char **argv, struct options *o);
+/* up --dns, as its options are checked (resolv.c): its rules, and the
+ * nameservers of resolv.conf read; -1 said why. */
+int dns_check(struct options *o);
+/* up --dns, once rtnetlink is open: the routes to the nameservers, the
+ * targets and the device, said on stdout (resolv.c); 0 or an exit code. */
+int dns_setup(struct nl *nl, struct options *o);
+
+/* safe.c: --match, --hedge-dscp, --hedge-priority, as option handlers;
+ * finish_match() once all are read (--id dns: standard queries only);
+ * the match and the hedges' dress said back. */
+int opt_match(struct options *o, const char *opt, const char *val);
+int opt_hedge_dscp(struct options *o, const char *opt, const char *val);
+int opt_hedge_priority(struct options *o, const char *opt, const char *val);
+void finish_match(struct options *o);
+void describe_match(const struct hedge_config *c, char *buf, size_t size);
+void describe_dress(const struct hedge_config *c, char *buf, size_t size);
 
 /* The delay lines hedge knows, in auto's order of preference. */
 extern const struct delay_line *const delay_lines[];

@@ -4,8 +4,10 @@
  * Scoreboard's state machine. The rest is under bpf/, one room each, all
  * built into this one object for the loader: helpers.h (helper calls,
  * SEC, MAP, barrier_var), maps.h, parse.h (parsing and the rewrite),
- * adapt.h (adaptive delay, budget), tick.h (the tick line) and tcp.h
- * (TCP targets: the handshake).
+ * adapt.h (adaptive delay, budget), tick.h (the tick line), safe.h
+ * (which requests may be hedged; the hedges' DSCP and priority), saved.h
+ * (time saved by hedging, hedges wasted) and tcp.h (TCP targets: the
+ * handshake).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -40,6 +42,8 @@
 #include "bpf/parse.h"
 #include "bpf/adapt.h"
 #include "bpf/tick.h"
+#include "bpf/safe.h"
+#include "bpf/saved.h"
 #include "bpf/tcp.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
@@ -71,14 +75,17 @@ static __always_inline int expired(const struct hedge_entry *e,
 	return now - e->sent_ns >= cfg->window_ns;
 }
 
-/* The request's Scoreboard entry if it is within --window; an entry past
- * it is void and goes (the LRU would only evict it later). */
+/* The request's Scoreboard entry if it is within --window at `now` (the
+ * caller's one clock read per packet: each is a helper call); an entry
+ * past it is void and goes (the LRU would only evict it later). */
 static __always_inline struct hedge_entry *
-live_entry(const struct hedge_config *cfg, const struct hedge_key *key)
+live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
+	   __u64 now)
 {
 	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
 
-	if (e && expired(e, cfg, bpf_ktime_get_ns())) {
+	if (e && expired(e, cfg, now)) {
+		saved_gone(e);
 		bpf_map_delete_elem(&hedge_scores, key);
 		return 0;
 	}
@@ -155,6 +162,9 @@ int hedge_splitter(struct __sk_buff *skb)
 	 */
 	if (unhedgeable(skb, &d))
 		return TC_ACT_UNSPEC;
+	/* Only a request safe to send twice (--id dns, --match): counted. */
+	if (unsafe(skb, cfg, &d))
+		return TC_ACT_UNSPEC;
 	/* The tick line parks whole frames: a bigger one is not hedged. */
 	if (cfg->delay_line == HEDGE_DL_TICK && skb->len > HEDGE_FRAME_MAX) {
 		st = stats(d.target);
@@ -183,6 +193,7 @@ int hedge_splitter(struct __sk_buff *skb)
 			   e->state != HEDGE_DONE &&
 			   e->state != HEDGE_DONE_HEDGED))
 			return TC_ACT_UNSPEC;
+		saved_gone(e);
 		if (bpf_map_update_elem(&hedge_scores, &d.key, &fresh,
 					BPF_EXIST))
 			return TC_ACT_UNSPEC;
@@ -333,6 +344,7 @@ int hedge_watcher(struct __sk_buff *skb)
 	struct datagram d;
 	__u32 state, done;
 	int tries, ret;
+	__u64 now;
 
 	if (!cfg)
 		return TC_ACT_UNSPEC;
@@ -366,11 +378,12 @@ int hedge_watcher(struct __sk_buff *skb)
 	}
 	if (h.frag == FIRST_FRAGMENT)
 		frag_key(&h, &fk);
-	e = live_entry(cfg, &d.key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &d.key, now);
 	/* The answer to a hedge this target got as another's replica. */
 	if (e && e->state == HEDGE_COPY)
 		e = as_replica_of(cfg, &d, e->target) ? 0 :
-		    live_entry(cfg, &d.key);
+		    live_entry(cfg, &d.key, now);
 	if (!e)
 		return TC_ACT_UNSPEC;	/* not ours, or too late to judge */
 	st = stats(e->target);
@@ -381,11 +394,14 @@ int hedge_watcher(struct __sk_buff *skb)
 		if (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED) {
 			if (st)
 				st->duplicates++;
+			if (state == HEDGE_DONE_HEDGED)
+				saved_second(st, e);
 			return judged(&fk, &d, TC_ACT_SHOT);
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
-			record_response(cfg, st, e);
+			record_response(cfg, st, e, now);
+			saved_answer(cfg, st, e, &d, state);
 			return judged(&fk, &d,
 				      replica_answer(skb, cfg, st, &d, state));
 		}
@@ -439,8 +455,7 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 
 	if (!role || (*role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
-	__builtin_memcpy(key.daddr, replica->addr, HEDGE_ADDR_LEN);
-	key.dport = replica->port;
+	key.target = (__u16)*role;	/* as a request to that target */
 	copy.deadline_ns = copy.sent_ns;
 	if (!bpf_map_update_elem(&hedge_scores, &key, &copy, BPF_NOEXIST))
 		return 0;
@@ -469,6 +484,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 	struct hedge_entry *e;
 	struct datagram d;
 	__u32 state;
+	__u64 now;
 
 	/* Everything on the delay line that is not a due hedge ends here. */
 	if (!cfg || (parse(skb, cfg, REQUEST, &d) &&
@@ -477,7 +493,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 	st = stats(d.target);
 	if (st)
 		st->rescued++;
-	e = live_entry(cfg, &d.key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &d.key, now);
 	if (!e) {
 		/* netem: with a fixed delay well inside the window, an entry
 		 * gone at its deadline was evicted (the tick line knows
@@ -497,7 +514,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 			st->hedges_cancelled++;
 		return TC_ACT_SHOT;
 	}
-	if (!withdraw(cfg, e->target)) {
+	if (!withdraw(cfg, e->target, now)) {
 		/* Not sent after all: the request waits for its own answer
 		 * (unless that came meanwhile and made it DONE_HEDGED). */
 		__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED,
@@ -515,6 +532,13 @@ int hedge_rescuer(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	if (replica && rewrite(skb, &d, 1, replica)) {
+		unsend(cfg, e);
+		if (st)
+			st->clone_failed++;
+		return TC_ACT_SHOT;
+	}
+	/* The hedge's DSCP and priority (--hedge-dscp, --hedge-priority). */
+	if (dress(skb, cfg, &d)) {
 		unsend(cfg, e);
 		if (st)
 			st->clone_failed++;

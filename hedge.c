@@ -24,10 +24,13 @@ static const char usage_text[] =
 	"usage: hedge up [--dev IFACE] --target TARGET [--target TARGET]...\n"
 	"                [--delay DURATION|pNN] [--delay-min DURATION]\n"
 	"                [--delay-max DURATION] [--id OFFSET:LEN|dns|none]\n"
+	"                [--match OFFSET:HEX] [--hedge-dscp N]\n"
+	"                [--hedge-priority N]\n"
 	"                [--window DURATION] [--delay-line auto|netem|tick]\n"
 	"                [--tick-cpu CPU] [--budget PERCENT]\n"
 	"                [--budget-min-rate N] [--max-inflight N]\n"
 	"                [--attach auto|tcx|tc] [--repair]\n"
+	"       hedge up --dns [--resolv-conf FILE] [--dev IFACE] [options]\n"
 	"       hedge down\n"
 	"       hedge status [--json | --prometheus]\n"
 	"       hedge --help | --version\n"
@@ -50,7 +53,17 @@ static const char usage_text[] =
 	"  --delay-min/-max   bounds of an adaptive delay (default 1ms, 1s)\n"
 	"  --id OFFSET:LEN    where the request ID is in the UDP payload, and\n"
 	"                     in the response (default 0:4; LEN 1..8);\n"
-	"                     dns = 0:2; none = one request per 5-tuple\n"
+	"                     dns = 0:2, and only standard queries (QR 0,\n"
+	"                     opcode QUERY) are hedged; none = one request\n"
+	"                     per 5-tuple\n"
+	"  --match OFFSET:HEX hedge only requests whose UDP payload has these\n"
+	"                     bytes (1..16, in hex) at OFFSET, e.g. 8:676574\n"
+	"                     (memcached's \"get\", after its 8-byte UDP\n"
+	"                     header); the rest pass unhedged, counted\n"
+	"                     (requests_unsafe); it replaces --id dns's rule\n"
+	"  --hedge-dscp N     the hedges (never the originals) carry DSCP N\n"
+	"                     (0..63; e.g. 8, CS1), the ECN bits kept\n"
+	"  --hedge-priority N the hedges carry skb priority N (0..4294967295)\n"
 	"  --window DURATION  how long a request is tracked (default 1s, or\n"
 	"                     twice the (largest) delay if that is longer)\n"
 	"  --delay-line KIND  where requests wait: netem, or tick (needs only\n"
@@ -71,6 +84,12 @@ static const char usage_text[] =
 	"  --repair           on a hedge already up: put back what is missing\n"
 	"                     (programs, qdiscs, links, the tick), keeping\n"
 	"                     its maps\n"
+	"  --dns              hedge the nameservers of /etc/resolv.conf (port\n"
+	"                     53, --id dns), on the device their routes leave\n"
+	"                     by; each one's hedges go to the next of its\n"
+	"                     family (a lone one: to itself); --delay 50ms\n"
+	"                     unless given; --dev: only those behind it\n"
+	"  --resolv-conf FILE --dns: the nameservers of FILE instead\n"
 	"DURATION is a number with a unit: us, ms or s (e.g. 500us, 1.5ms).\n"
 	"\n"
 	"Exit codes: 0 ok; 1 error; 2 usage; 3 degraded: status found hedge\n"
@@ -142,6 +161,10 @@ static int cmd_status(struct nl *nl, struct instance *in, struct options *o)
 
 static int cmd_up_found(struct nl *nl, struct instance *in, struct options *o)
 {
+	int ret = o->dns ? dns_setup(nl, o) : 0;
+
+	if (ret)
+		return ret;
 	return instance_find(nl, in, 0) < 0 ? EXIT_ERROR : cmd_up(nl, in, o);
 }
 

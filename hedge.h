@@ -82,6 +82,7 @@
 #define HEDGE_MAP_ADAPT		HEDGE_NAME(hedge_adapt)
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
 #define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
+#define HEDGE_MAP_RTT_MIN	HEDGE_NAME(hedge_rtt_min)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -95,7 +96,10 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	4	/* 4: TCP targets (proto, handshakes) */
+#define HEDGE_LAYOUT_VERSION	7	/* 5: a 32-byte Scoreboard key; --match,
+					   --hedge-dscp/-priority; 6: time saved
+					   (hedge_stats, the Scoreboard's entry);
+					   7: TCP targets (proto, handshakes) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -122,19 +126,34 @@ enum hedge_state {
 #define HEDGE_ADDR_LEN		16
 
 /*
- * Scoreboard key: the request's 5-tuple plus its ID. UDP: pad 0, id the
- * --id bytes. A TCP handshake (bpf/tcp.h): pad HEDGE_PROTO_TCP, id the
- * client's initial sequence number (as on the wire), so that the two
- * never meet and a SYN retransmitted (same ISN) finds its handshake.
+ * Scoreboard key: the request's 5-tuple plus its ID, the server's end as
+ * its target's index: hedge_targets gives each address:port(/proto) one
+ * index, so the index names the address:port. 32 bytes, hashed on every
+ * packet of a target's (a 48-byte key with the address cost more). UDP:
+ * pad 0, id the --id bytes. A TCP handshake (bpf/tcp.h): pad
+ * HEDGE_PROTO_TCP, id the client's initial sequence number (as on the
+ * wire), so that a SYN retransmitted (same ISN) finds its handshake.
  */
 struct hedge_key {
 	__u8 saddr[HEDGE_ADDR_LEN];	/* client */
-	__u8 daddr[HEDGE_ADDR_LEN];	/* target (its primary) */
 	__be16 sport;
-	__be16 dport;
+	__u16 target;		/* the target (its primary): index into
+				   hedge_config.targets */
 	__u32 pad;		/* keep the key free of holes: it is hashed;
 				   HEDGE_PROTO_TCP for a TCP handshake */
 	__u64 id;		/* --id bytes, zero-extended; 0 with --id none */
+};
+
+/*
+ * Time saved (bpf/saved.h): a hedged request's verdict, in its entry's
+ * `saved`, set at its first answer: whose answer that was. CLOSED is added
+ * (compare-and-swap, once) when the second answer comes, or when the entry
+ * is found past --window or its key reused without one.
+ */
+enum hedge_saved_verdict {
+	HEDGE_SAVED_HELPED = 1,	/* the hedge's answer came first */
+	HEDGE_SAVED_WASTED = 2,	/* the original's came first */
+	HEDGE_SAVED_CLOSED = 4,	/* the other answer is accounted for */
 };
 
 struct hedge_entry {
@@ -142,6 +161,9 @@ struct hedge_entry {
 	__u64 deadline_ns;	/* when its hedge is due: sent + the delay */
 	__u32 state;		/* enum hedge_state */
 	__u32 target;		/* index into the stats map */
+	__u32 first_us;		/* hedged: its first answer, us after sent_ns
+				   (at least 1) */
+	__u32 saved;		/* hedged: enum hedge_saved_verdict, or 0 */
 };
 
 /* proto: 0 for UDP (the default), HEDGE_PROTO_TCP for a TCP target, whose
@@ -225,6 +247,19 @@ struct hedge_stats {
 	__u64 late[HEDGE_LATE_BUCKETS];
 	__u64 rt_sum_ns;	/* response times: their sum, and buckets */
 	__u64 rt[HEDGE_HIST_BUCKETS];
+	__u64 requests_unsafe;	/* not hedged: not a plain DNS query
+				   (--id dns), or not --match's bytes */
+	/* Time saved (bpf/saved.h), per hedged request that was answered: */
+	__u64 hedges_helped;	/* the hedge's answer came first */
+	__u64 hedges_wasted;	/* the original's came first */
+	__u64 originals_unanswered; /* helped, and the original's answer not
+				   seen within --window (or before its key
+				   was reused) */
+	__u64 saved_undecided;	/* same server: either answer's; taken for
+				   the hedge's (counted helped) */
+	__u64 saved_sum_ns;	/* helped: how much later the original's
+				   answer came; sum and buckets (rt's) */
+	__u64 saved[HEDGE_HIST_BUCKETS];
 	/* TCP targets (bpf/tcp.h): a handshake is one SYN (and its
 	 * retransmissions); its SYN-ACK is its response. */
 	__u64 handshakes;	/* SYNs tracked (requests stays 0) */
@@ -286,6 +321,16 @@ struct hedge_budget {
 	__u64 refilled_ns;	/* time credited up to here */
 };
 
+/* --match: bytes compared at most (two __u64s); --hedge-dscp: its range. */
+#define HEDGE_MATCH_MAX		16
+#define HEDGE_DSCP_MAX		63
+#define HEDGE_DNS_HEADER	12	/* bytes of a DNS header */
+
+enum hedge_dress {
+	HEDGE_DRESS_DSCP = 1 << 0,	/* hedges get hedge_dscp */
+	HEDGE_DRESS_PRIORITY = 1 << 1,	/* hedges get hedge_priority */
+};
+
 /* Single entry (key 0) of the config array: set by `up`, read by all. */
 struct hedge_config {
 	__u32 layout;		/* HEDGE_LAYOUT_VERSION: always the first field */
@@ -311,6 +356,25 @@ struct hedge_config {
 	__u32 delay_line;	/* enum hedge_delay_line */
 	__u32 big_mask;		/* tick line: full-frame ring size - 1 */
 	struct hedge_target targets[HEDGE_MAX_TARGETS];
+	/*
+	 * Only safe requests are hedged (bpf/safe.h): with match_len, those
+	 * whose UDP payload holds match_len bytes from match_offset on that,
+	 * ANDed with match_mask, equal match_bytes (zero where the mask is);
+	 * the rest pass unhedged (requests_unsafe). --match OFFSET:HEX sets
+	 * a full mask; --id dns a standard query: a 12-byte header, QR and
+	 * opcode (byte 2, mask 0xf8) zero.
+	 */
+	__u16 match_offset;
+	__u16 match_len;	/* 0: every request may be hedged */
+	/* What a hedge, and never the original, carries (HEDGE_DRESS_*). */
+	__u32 hedge_priority;	/* skb->priority */
+	__u8 hedge_dscp;	/* DSCP 0..63: IPv4 TOS, IPv6 traffic class,
+				   the ECN bits kept */
+	__u8 hedge_dress;	/* HEDGE_DRESS_DSCP | HEDGE_DRESS_PRIORITY */
+	__u16 dress_pad;
+	__u32 match_pad;
+	__u8 match_bytes[HEDGE_MATCH_MAX];
+	__u8 match_mask[HEDGE_MATCH_MAX];
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -500,17 +564,18 @@ struct hedge_ticker {
  * a value, the two compilers could disagree).
  */
 #define HEDGE_OFF(type, member)	__builtin_offsetof(type, member)
-_Static_assert(sizeof(struct hedge_key) == 48 &&
-	       HEDGE_OFF(struct hedge_key, daddr) == 16 &&
-	       HEDGE_OFF(struct hedge_key, sport) == 32 &&
-	       HEDGE_OFF(struct hedge_key, dport) == 34 &&
-	       HEDGE_OFF(struct hedge_key, pad) == 36 &&
-	       HEDGE_OFF(struct hedge_key, id) == 40,
-	       "struct hedge_key: 48 bytes, no holes (it is hashed)");
-_Static_assert(sizeof(struct hedge_entry) == 24 &&
+_Static_assert(sizeof(struct hedge_key) == 32 &&
+	       HEDGE_OFF(struct hedge_key, sport) == 16 &&
+	       HEDGE_OFF(struct hedge_key, target) == 18 &&
+	       HEDGE_OFF(struct hedge_key, pad) == 20 &&
+	       HEDGE_OFF(struct hedge_key, id) == 24 &&
+	       HEDGE_MAX_TARGETS <= 0xffff,
+	       "struct hedge_key: 32 bytes, no holes (it is hashed)");
+_Static_assert(sizeof(struct hedge_entry) == 32 &&
 	       HEDGE_OFF(struct hedge_entry, state) == 16 &&
-	       HEDGE_OFF(struct hedge_entry, target) == 20,
-	       "struct hedge_entry: 24 bytes, no holes");
+	       HEDGE_OFF(struct hedge_entry, target) == 20 &&
+	       HEDGE_OFF(struct hedge_entry, saved) == 28,
+	       "struct hedge_entry: 32 bytes, no holes");
 _Static_assert(sizeof(struct hedge_target_key) == 20 &&
 	       HEDGE_OFF(struct hedge_target_key, port) == 16 &&
 	       HEDGE_OFF(struct hedge_target_key, proto) == 18,
@@ -519,7 +584,8 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       2 * sizeof(struct hedge_target_key),
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
-	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 2) * 8 +
+	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 1 +
+		5 + HEDGE_HIST_BUCKETS + 2) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
 	       HEDGE_OFF(struct hedge_stats, late) == 184 &&
@@ -538,9 +604,14 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, id_offset) == 88 &&
 	       HEDGE_OFF(struct hedge_config, n_targets) == 92 &&
 	       HEDGE_OFF(struct hedge_config, targets) == 104 &&
+	       HEDGE_OFF(struct hedge_config, match_offset) ==
+	       104 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target) &&
+	       HEDGE_OFF(struct hedge_config, match_bytes) ==
+	       HEDGE_OFF(struct hedge_config, match_offset) + 16 &&
+	       HEDGE_OFF(struct hedge_config, match_bytes) % 8 == 0 &&
 	       sizeof(struct hedge_config) ==
-	       104 + HEDGE_MAX_TARGETS * sizeof(struct hedge_target) +
-	       HEDGE_LAYOUT_TEST_BYTES,
+	       HEDGE_OFF(struct hedge_config, match_bytes) +
+	       2 * HEDGE_MATCH_MAX + HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");
@@ -563,8 +634,8 @@ _Static_assert(sizeof(struct hedge_tick_head) == 54 &&
 	       "struct hedge_tick_head: Ethernet, IPv4, UDP, then the magic");
 _Static_assert(sizeof(struct hedge_due) == 8 + sizeof(struct hedge_key) + 8 &&
 	       HEDGE_OFF(struct hedge_due, key) == 8 &&
-	       HEDGE_OFF(struct hedge_due, seq) == 56,
-	       "struct hedge_due: 64 bytes, no holes");
+	       HEDGE_OFF(struct hedge_due, seq) == 40,
+	       "struct hedge_due: 48 bytes, no holes");
 _Static_assert(sizeof(struct hedge_frag_key) == 40 &&
 	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
 	       sizeof(struct hedge_frag) == 16,

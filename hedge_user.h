@@ -28,7 +28,7 @@ int fail(const char *fmt, ...)
 
 /* ---- bpf() ---------------------------------------------------------- */
 
-#define OBJ_MAX_MAPS	12
+#define OBJ_MAX_MAPS	16
 #define OBJ_MAX_PROGS	4
 
 struct bpf_named_fd {
@@ -66,6 +66,38 @@ int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
 void obj_close(struct bpf_obj *obj);
 int obj_map_fd(const struct bpf_obj *obj, const char *name);
 int obj_prog_fd(const struct bpf_obj *obj, const char *name);
+
+/* BEGIN btf.c: added on branch btfman */
+/* The object's .BTF, fixed up and loaded (fd), and indexed to find maps'
+ * key and value types in. */
+struct btf_type;
+struct hedge_btf {
+	unsigned char *data;		/* a copy of .BTF, fixed up */
+	size_t size;
+	struct btf_type **types;	/* types[id - 1] */
+	uint32_t n_types;
+	const char *strs;
+	uint32_t str_len;
+	int fd;				/* -1: not loaded */
+	char why[160];			/* if not: why */
+};
+/* What of the ELF object the fix-ups need; each returns -1 for none. */
+struct btf_elf {
+	const void *ctx;
+	long (*section_size)(const void *ctx, const char *section);
+	long (*symbol_offset)(const void *ctx, const char *section,
+			      const char *symbol);
+};
+/* A copy of `size` bytes of BTF, indexed: 0, or -1 with b->why set. */
+int btf_parse(struct hedge_btf *b, const void *data, size_t size);
+/* Parse, fix up (elf NULL: none) and load: 0, or -1 with b->why set. */
+int btf_load(struct hedge_btf *b, const void *data, size_t size,
+	     const struct btf_elf *elf);
+/* The key and value type ids of map `map`: 0, or -1 if it has none. */
+int btf_map_types(const struct hedge_btf *b, const char *map,
+		  uint32_t *key_id, uint32_t *value_id);
+void btf_free(struct hedge_btf *b);
+/* END btf.c */
 
 int map_update(int fd, const void *key, const void *value);
 int map_lookup(int fd, const void *key, void *value);
@@ -119,6 +151,17 @@ struct nl_link {
 int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link);
 /* Wait up to `ms` for the link's operstate to be UP; -ETIMEDOUT if not. */
 int nl_link_wait_up(struct nl *nl, int ifindex, int ms);
+/* A route as RTM_GETROUTE answers it: its type (RTN_UNICAST, RTN_LOCAL...)
+ * and the device it leaves by. */
+struct nl_route {
+	int oif;
+	unsigned char type;
+};
+/* The route to addr (4 or 16 bytes by family), as `ip route get`; oif
+ * non-zero: by that device (a scoped IPv6 address). 0 or -errno
+ * (-ENETUNREACH: none). */
+int nl_route_get(struct nl *nl, int family, const void *addr, int oif,
+		 struct nl_route *rt);
 int nl_clsact_add(struct nl *nl, int ifindex);
 int nl_clsact_del(struct nl *nl, int ifindex);
 /* The kind ("clsact", "ingress") of the device's ingress-side qdisc;

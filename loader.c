@@ -129,12 +129,29 @@ static int find_section(const struct elf *e, const char *name)
 
 /* ---- maps ----------------------------------------------------------- */
 
+/* A map's types in the object's BTF (btf.c); fd -1: none. */
+struct map_btf {
+	int fd;
+	uint32_t key, value;
+};
+
+/* Maps go without BTF when the kernel refuses it: said once a process. */
+static void btf_note(const char *what, const char *why)
+{
+	static int said;
+
+	if (!said++)
+		fail("%s: %s; maps made without BTF (bpftool dumps no field "
+		     "names)", what, why);
+}
+
 static int map_create(const char *name, uint32_t type, uint32_t key_size,
 		      uint32_t value_size, uint32_t max_entries, uint32_t flags,
-		      int inner_fd)
+		      int inner_fd, const struct map_btf *btf)
 {
 	union bpf_attr attr;
-	int fd;
+	int fd, btf_err = 0;
+	char what[64];
 
 	memset(&attr, 0, sizeof(attr));
 	attr.map_type = type;
@@ -145,16 +162,32 @@ static int map_create(const char *name, uint32_t type, uint32_t key_size,
 	attr.inner_map_fd = inner_fd >= 0 ? (uint32_t)inner_fd : 0;
 	/* The kernel wants a NUL within BPF_OBJ_NAME_LEN: truncate. */
 	strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+	if (btf && btf->fd >= 0) {
+		attr.btf_fd = (uint32_t)btf->fd;
+		attr.btf_key_type_id = btf->key;
+		attr.btf_value_type_id = btf->value;
+		fd = sys_bpf(BPF_MAP_CREATE, &attr);
+		if (fd >= 0)
+			return fd;
+		btf_err = errno;
+		attr.btf_fd = attr.btf_key_type_id = 0;
+		attr.btf_value_type_id = 0;
+	}
 	fd = sys_bpf(BPF_MAP_CREATE, &attr);
-	if (fd < 0)
+	if (fd < 0)	/* not for want of BTF: that error alone */
 		return fail("creating BPF map %s: %s", name, strerror(errno));
+	if (btf_err) {
+		snprintf(what, sizeof(what), "creating BPF map %s with BTF",
+			 name);
+		btf_note(what, strerror(btf_err));
+	}
 	return fd;
 }
 
 static int inner_create(const char *name, const struct hedge_map_def *def)
 {
 	return map_create(name, def->inner_type, 0, def->inner_value_size,
-			  def->inner_max_entries, 0, -1);
+			  def->inner_max_entries, 0, -1, NULL);
 }
 
 /*
@@ -170,7 +203,7 @@ static int outer_create(const char *name, const struct hedge_map_def *def)
 	if (tmpl < 0)
 		return -1;
 	fd = map_create(name, def->type, sizeof(uint32_t), sizeof(uint32_t),
-			def->max_entries, def->flags, tmpl);
+			def->max_entries, def->flags, tmpl, NULL);
 	close(tmpl);
 	for (i = 0; fd >= 0 && i < def->max_entries && !err; i++) {
 		inner = inner_create(name, def);
@@ -190,12 +223,17 @@ static int outer_create(const char *name, const struct hedge_map_def *def)
 	return fd;
 }
 
-static int map_create_def(const char *name, const struct hedge_map_def *def)
+static int map_create_def(const char *name, const struct hedge_map_def *def,
+			  const struct hedge_btf *btf)
 {
+	struct map_btf types = { .fd = -1 };
+
 	if (def->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
 		return outer_create(name, def);
+	if (btf && !btf_map_types(btf, name, &types.key, &types.value))
+		types.fd = btf->fd;
 	return map_create(name, def->type, def->key_size, def->value_size,
-			  def->max_entries, def->flags, -1);
+			  def->max_entries, def->flags, -1, &types);
 }
 
 /* The last size given for a map wins. */
@@ -228,7 +266,7 @@ static int reused(const struct map_reuse *reuse, const char *name)
 
 static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
 		       size_t *offsets, const struct map_size *sizes,
-		       const struct map_reuse *reuse)
+		       const struct map_reuse *reuse, const struct hedge_btf *btf)
 {
 	const Elf64_Shdr *s = section(e, maps_shndx);
 	const unsigned char *defs = section_data(e, s);
@@ -253,7 +291,7 @@ static int create_maps(const struct elf *e, int maps_shndx, struct bpf_obj *obj,
 		resize(&def, symbol_name(e, sym), sizes);
 		fd = reused(reuse, symbol_name(e, sym));
 		if (fd == -1)
-			fd = map_create_def(symbol_name(e, sym), &def);
+			fd = map_create_def(symbol_name(e, sym), &def, btf);
 		if (fd < 0)
 			return -1;
 		offsets[obj->n_maps] = sym->st_value;
@@ -414,6 +452,52 @@ static int load_progs(const struct elf *e, int maps_shndx,
 	return 0;
 }
 
+/* ---- BTF: what btf.c's fix-ups need of the ELF object --------------- */
+
+static long elf_section_size(const void *ctx, const char *name)
+{
+	const struct elf *e = ctx;
+	int i = find_section(e, name);
+
+	return i < 0 ? -1 : (long)e->sh[i].sh_size;
+}
+
+static long elf_symbol_offset(const void *ctx, const char *sec,
+			      const char *name)
+{
+	const struct elf *e = ctx;
+	int shndx = find_section(e, sec);
+	size_t i;
+
+	for (i = 0; shndx >= 0 && i < e->n_syms; i++)
+		if (e->syms[i].st_shndx == shndx &&
+		    !strcmp(symbol_name(e, &e->syms[i]), name))
+			return (long)e->syms[i].st_value;
+	return -1;
+}
+
+/*
+ * The object's types, for its maps: none if it has no .BTF (built without
+ * -g); none, said once, if they cannot be loaded (an older kernel): hedge
+ * works the same without them.
+ */
+static void load_btf(const struct elf *e, struct hedge_btf *btf)
+{
+	const struct btf_elf ops = { e, elf_section_size, elf_symbol_offset };
+	int i = find_section(e, ".BTF");
+	const void *data = i < 0 ? NULL : section_data(e, &e->sh[i]);
+
+	memset(btf, 0, sizeof(*btf));
+	btf->fd = -1;
+	if (i < 0)
+		return;
+	if (!data)
+		snprintf(btf->why, sizeof(btf->why), "bad .BTF section");
+	else if (!btf_load(btf, data, e->sh[i].sh_size, &ops))
+		return;
+	btf_note("loading the BPF object's BTF", btf->why);
+}
+
 int obj_load(struct bpf_obj *obj, const struct map_size *sizes)
 {
 	return obj_load_reuse(obj, sizes, NULL);
@@ -423,10 +507,11 @@ int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
 		   const struct map_reuse *reuse)
 {
 	size_t offsets[OBJ_MAX_MAPS];
+	struct hedge_btf btf;
 	const Elf64_Shdr *lic;
 	const char *license;
 	struct elf e;
-	int maps, lic_i;
+	int maps, lic_i, err;
 
 	memset(obj, 0, sizeof(*obj));
 	if (elf_open(&e, bpf_object_start, bpf_object_end - bpf_object_start))
@@ -438,8 +523,11 @@ int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
 	if (!license || !lic->sh_size || license[lic->sh_size - 1] != '\0')
 		return fail("embedded BPF object: no license section");
 
-	if ((maps >= 0 && create_maps(&e, maps, obj, offsets, sizes, reuse)) ||
-	    load_progs(&e, maps, license, obj, offsets)) {
+	load_btf(&e, &btf);
+	err = maps >= 0 && create_maps(&e, maps, obj, offsets, sizes, reuse,
+				       &btf);
+	btf_free(&btf);	/* the maps hold their own reference */
+	if (err || load_progs(&e, maps, license, obj, offsets)) {
 		obj_close(obj);
 		return -1;
 	}

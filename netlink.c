@@ -37,6 +37,7 @@ struct req {
 	union {
 		struct ifinfomsg ifi;
 		struct tcmsg tc;
+		struct rtmsg rt;
 	};
 	char attrs[512];
 	int overflow;		/* an attribute did not fit: do not send */
@@ -376,6 +377,54 @@ int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link)
 	req_init(&r, RTM_GETLINK, 0, sizeof(r.ifi));
 	r.ifi.ifi_index = ifindex;
 	return nl_talk(nl, &r, save_link, link);
+}
+
+/* ---- routes --------------------------------------------------------- */
+
+static int save_route(const struct nlmsghdr *n, void *arg)
+{
+	const struct rtmsg *rtm = NLMSG_DATA(n);
+	struct nl_route *rt = arg;
+	const struct rtattr *a;
+	int len;
+
+	if (n->nlmsg_type != RTM_NEWROUTE ||
+	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+		return 0;
+	rt->type = rtm->rtm_type;
+	a = (const struct rtattr *)((const char *)rtm + NLMSG_ALIGN(sizeof(*rtm)));
+	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*rtm));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= 4)
+			memcpy(&rt->oif, RTA_DATA(a), 4);
+	return 0;
+}
+
+/*
+ * The route a packet to addr would take, as `ip route get ADDR [oif
+ * DEV]` asks it (iproute2's iproute_get): RTM_GETROUTE with RTA_DST of
+ * a full-length prefix, answered by one RTM_NEWROUTE, then the ack.
+ */
+int nl_route_get(struct nl *nl, int family, const void *addr, int oif,
+		 struct nl_route *rt)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct req r;
+	int err;
+
+	memset(rt, 0, sizeof(*rt));
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	req_init(&r, RTM_GETROUTE, 0, sizeof(r.rt));
+	r.rt.rtm_family = (unsigned char)family;
+	r.rt.rtm_dst_len = (unsigned char)(alen * 8);
+	add_attr(&r, RTA_DST, addr, alen);
+	if (oif)
+		add_u32(&r, RTA_OIF, (uint32_t)oif);
+	err = nl_talk(nl, &r, save_route, rt);
+	if (!err && !rt->type)
+		return -ENOMSG;	/* acked, but no route came */
+	return err;
 }
 
 /* ---- qdiscs --------------------------------------------------------- */

@@ -48,6 +48,14 @@ static void print_target(const struct snapshot *s, uint32_t t)
 	       (unsigned long long)st->rt_sum_ns,
 	       (unsigned long long)(rt_percentile_ns(st, 50) / NS_PER_US),
 	       (unsigned long long)(rt_percentile_ns(st, 99) / NS_PER_US));
+	printf(",\"saved\":{\"count\":%llu,\"sum_ns\":%llu,"
+	       "\"p50_us\":%llu,\"p99_us\":%llu}",
+	       (unsigned long long)hist_count(st->saved),
+	       (unsigned long long)st->saved_sum_ns,
+	       (unsigned long long)(hist_percentile_ns(st->saved, 50) /
+				    NS_PER_US),
+	       (unsigned long long)(hist_percentile_ns(st->saved, 99) /
+				    NS_PER_US));
 	printf(",\"late_p50_us\":%llu,\"late_p99_us\":%llu,\"late_max_us\":%llu,"
 	       "\"late_16us_buckets\":[",
 	       (unsigned long long)late_percentile_us(st, 50),
@@ -75,6 +83,26 @@ static void print_health(const struct health *h)
 		printf(",\"problems_not_shown\":%u", h->n - HEALTH_MAX_PROBLEMS);
 }
 
+/* Which requests are hedged, and what the hedges carry (safe.c). */
+static void print_safe(const struct hedge_config *c)
+{
+	char match[48];
+
+	describe_match(c, match, sizeof(match));
+	printf(",\"match\":");
+	json_str(match);
+	printf(",\"hedge_dscp\":");
+	if (c->hedge_dress & HEDGE_DRESS_DSCP)
+		printf("%u", c->hedge_dscp);
+	else
+		printf("null");
+	printf(",\"hedge_priority\":");
+	if (c->hedge_dress & HEDGE_DRESS_PRIORITY)
+		printf("%u", c->hedge_priority);
+	else
+		printf("null");
+}
+
 void print_json(const struct snapshot *s)
 {
 	char delay[80];
@@ -89,9 +117,11 @@ void print_json(const struct snapshot *s)
 	json_kv_str("attach", s->cfg.flags & HEDGE_F_ATTACH_TCX ? "tcx" : "tc");
 	json_kv_str("delay", delay);
 	printf(",\"window_ns\":%llu,\"id_offset\":%u,\"id_len\":%u,"
-	       "\"budget_pct\":%u,\"budget_min_rate\":%u,\"targets\":[",
+	       "\"budget_pct\":%u,\"budget_min_rate\":%u",
 	       (unsigned long long)s->cfg.window_ns, s->cfg.id_offset,
 	       s->cfg.id_len, s->cfg.budget_pct, s->cfg.budget_min_rate);
+	print_safe(&s->cfg);
+	printf(",\"targets\":[");
 	for (t = 0; t < s->n; t++)
 		print_target(s, t);
 	printf("]");

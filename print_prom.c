@@ -3,6 +3,7 @@
  * print_prom.c - `hedge status --prometheus`: the text exposition format
  * 0.0.4. Label values go through label(): \\, \" and \n escaped.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include "snapshot.h"
 
@@ -34,35 +35,41 @@ static void sample_start(const struct snapshot *s, const char *name,
 	label("target", s->target[t]);
 }
 
-/* Response times as a Prometheus histogram: a bucket per power of two
- * (every HEDGE_HIST_SUB of hedge's own), cumulative, then +Inf. */
-static void response_time(const struct snapshot *s)
+/* A histogram of hedge.h's buckets (at `hist` in struct hedge_stats, its
+ * sum at `sum`) as a Prometheus one: a bucket per power of two (every
+ * HEDGE_HIST_SUB of hedge's own), cumulative, then +Inf. */
+static void histogram(const struct snapshot *s, const char *name,
+		      const char *help, size_t hist, size_t sum)
 {
-	const char *name = "response_time_seconds";
+	char sample[64];
 	uint64_t below;
 	uint32_t t, b;
 
-	family(name, "Time from a request to its first response.",
-	       "histogram");
+	family(name, help, "histogram");
 	for (t = 0; t < s->n; t++) {
-		const struct hedge_stats *st = &s->st[t];
+		const char *st = (const char *)&s->st[t];
+		const __u64 *h = (const __u64 *)(st + hist);
 
 		below = 0;
+		snprintf(sample, sizeof(sample), "%s_bucket", name);
 		for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++) {
-			below += st->rt[b];
+			below += h[b];
 			if ((b + 1) % HEDGE_HIST_SUB)
 				continue;
-			sample_start(s, "response_time_seconds_bucket", t);
+			sample_start(s, sample, t);
 			printf(",le=\"%.9f\"} %llu\n",
 			       (double)hedge_hist_floor_ns(b + 1) / NS_PER_S,
 			       (unsigned long long)below);
 		}
-		below += st->rt[HEDGE_HIST_BUCKETS - 1];
-		sample_start(s, "response_time_seconds_bucket", t);
+		below += h[HEDGE_HIST_BUCKETS - 1];
+		sample_start(s, sample, t);
 		printf(",le=\"+Inf\"} %llu\n", (unsigned long long)below);
-		sample_start(s, "response_time_seconds_sum", t);
-		printf("} %.9f\n", (double)st->rt_sum_ns / NS_PER_S);
-		sample_start(s, "response_time_seconds_count", t);
+		snprintf(sample, sizeof(sample), "%s_sum", name);
+		sample_start(s, sample, t);
+		printf("} %.9f\n", (double)*(const __u64 *)(st + sum) /
+				   NS_PER_S);
+		snprintf(sample, sizeof(sample), "%s_count", name);
+		sample_start(s, sample, t);
 		printf("} %llu\n", (unsigned long long)below);
 	}
 }
@@ -115,5 +122,11 @@ void print_prom(const struct snapshot *s)
 		sample_start(s, "delay_seconds", t);
 		printf("} %.9f\n", (double)s->delay_ns[t] / NS_PER_S);
 	}
-	response_time(s);
+	histogram(s, "response_time_seconds", "Time from a request to its "
+		  "first response.", offsetof(struct hedge_stats, rt),
+		  offsetof(struct hedge_stats, rt_sum_ns));
+	histogram(s, "saved_seconds", "Time saved by hedging: how much later "
+		  "the original's answer came than the hedge's, where the "
+		  "hedge's came first.", offsetof(struct hedge_stats, saved),
+		  offsetof(struct hedge_stats, saved_sum_ns));
 }

@@ -4,7 +4,29 @@
  * through printable(): no escape sequence reaches the terminal.
  */
 #include <stdio.h>
+#include <string.h>
 #include "snapshot.h"
+
+/* Time saved: how much later the original's answer came where the
+ * hedge's came first (bpf/saved.h says how "first" is told). */
+static void print_saved(const struct hedge_stats *st)
+{
+	uint64_t n = hist_count(st->saved);
+
+	printf("  hedging saved %llu ms on %llu requests (mean; p50 <= %llu ms, "
+	       "p99 <= %llu ms), %llu hedges wasted, %llu originals never "
+	       "answered, %llu undecided (same server: taken for the "
+	       "hedge's)\n",
+	       (unsigned long long)(n ? st->saved_sum_ns / n / NS_PER_MS : 0),
+	       (unsigned long long)n,
+	       (unsigned long long)(hist_percentile_ns(st->saved, 50) /
+				    NS_PER_MS),
+	       (unsigned long long)(hist_percentile_ns(st->saved, 99) /
+				    NS_PER_MS),
+	       (unsigned long long)st->hedges_wasted,
+	       (unsigned long long)st->originals_unanswered,
+	       (unsigned long long)st->saved_undecided);
+}
 
 static void print_counters(const struct snapshot *s, uint32_t t)
 {
@@ -29,6 +51,7 @@ static void print_counters(const struct snapshot *s, uint32_t t)
 		       (unsigned long long)(rt_percentile_ns(st, 99) / NS_PER_US),
 		       (unsigned long long)(st->rt_sum_ns / st->responses /
 					    NS_PER_US));
+	print_saved(st);
 	/* How long after their deadlines hedges left: never before. */
 	printf("  hedge lateness: %llu early, p50 <= %llu us, p99 <= %llu us, "
 	       "max %llu us\n", (unsigned long long)st->early,
@@ -59,6 +82,7 @@ static void print_health(const struct health *h)
 void print_text(const struct snapshot *s)
 {
 	char dev[4 * IF_NAMESIZE + 1], delay[80], window[32];
+	char match[48], dress[48];
 	size_t i;
 	uint32_t t;
 
@@ -69,6 +93,14 @@ void print_text(const struct snapshot *s)
 	       "budget %u%% + %u/s\n", dev, delay, s->line, window,
 	       s->cfg.id_offset, s->cfg.id_len, s->cfg.budget_pct,
 	       s->cfg.budget_min_rate);
+	describe_match(&s->cfg, match, sizeof(match));
+	describe_dress(&s->cfg, dress, sizeof(dress));
+	printf("hedged: %s%s%s; hedges %s\n",
+	       !strcmp(match, "all") ? "all requests" :
+	       !strcmp(match, "dns") ? "standard DNS queries only" :
+	       "requests with --match ", strchr(match, ':') ? match : "",
+	       strchr(match, ':') ? " only" : "",
+	       *dress ? dress : "as their requests");
 	printf("attached by %s\n", s->cfg.flags & HEDGE_F_ATTACH_TCX ?
 	       "TCX, ahead of every other program" :
 	       "tc (clsact), at a pref ahead of every other filter");

@@ -30,6 +30,7 @@ const struct counter hedge_counters[] = {
 	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
 	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
 	COUNTER(requests_fragmented, "requests not hedged (fragmented)", "requests_fragmented", "requests_fragmented_total", "Fragmented requests, passed unhedged.", 0),
+	COUNTER(requests_unsafe, "requests not hedged (not a plain DNS query, or not --match's bytes)", "requests_unsafe", "requests_unsafe_total", "Requests not hedged as unsafe to send twice: not a standard DNS query (--id dns), or without --match's bytes.", 0),
 	COUNTER(requests_gso, "requests not hedged (several datagrams in one skb)", "requests_gso", "requests_gso_total", "GSO/UDP_SEGMENT skbs of several requests, passed unhedged.", 0),
 	COUNTER(responses_invalid, "responses the stack would drop (passed, not judged)", "responses_invalid", "responses_invalid_total", "Responses with a bad checksum, length or packet type: passed, the request left as it was.", 0),
 	COUNTER(responses_gro, "GRO-coalesced responses (passed, not judged)", "responses_gro", "responses_gro_total", "GRO-coalesced response skbs, passed without judging them.", 0),
@@ -41,6 +42,11 @@ const struct counter hedge_counters[] = {
 	COUNTER(copy_clash, "copy clash", "copy_clash", "copy_clash_total", "Hedges not sent: the replica's key held the client's own live request.", 0),
 	COUNTER(delayed, "delayed", "delayed", "delayed_total", "Copies put in the delay line.", 0),
 	COUNTER(rescued, "rescued", "rescued", "rescued_total", "Copies the Rescuer got back from the delay line.", 0),
+	/* Time saved: said in status's "hedging saved" line (print_text.c). */
+	COUNTER(hedges_helped, NULL, "hedges_helped", "hedges_helped_total", "Hedged requests whose hedge's answer came first (same server: see hedges_undecided).", 0),
+	COUNTER(hedges_wasted, NULL, "hedges_wasted", "hedges_wasted_total", "Hedged requests whose original's answer came first.", 0),
+	COUNTER(originals_unanswered, NULL, "originals_unanswered", "originals_unanswered_total", "Helped requests whose original never answered within --window (or before their key was reused).", 0),
+	COUNTER(saved_undecided, NULL, "hedges_undecided", "hedges_undecided_total", "Same-server hedged requests whose first answer could be either copy's: taken for the hedge's (counted helped).", 0),
 	COUNTER(handshakes, "handshakes", "handshakes", "handshakes_total", "TCP targets: handshakes (SYNs) seen by the Splitter.", COUNTER_TCP),
 	COUNTER(syn_data, "SYNs with data not hedged (Fast Open)", "syn_data", "syn_data_total", "TCP targets: SYNs carrying data (TCP Fast Open), passed unhedged.", COUNTER_TCP),
 };
@@ -158,21 +164,38 @@ uint64_t late_percentile_us(const struct hedge_stats *st, double pct)
 	return st->late_max_ns / NS_PER_US;	/* the open last bucket */
 }
 
-/* Response time of `pct` percent of the responses, at most: the top of
- * the bucket it falls in (the last bucket has none: its bottom). */
-uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct)
+/* `pct` percent of a histogram's samples (hedge.h's buckets) are at most
+ * this: the top of the bucket it falls in (the last bucket has none: its
+ * bottom). */
+uint64_t hist_percentile_ns(const __u64 *hist, double pct)
 {
 	uint64_t seen = 0, count = 0;
 	uint32_t b;
 
 	for (b = 0; b < HEDGE_HIST_BUCKETS; b++)
-		count += st->rt[b];
+		count += hist[b];
 	for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++) {
-		seen += st->rt[b];
+		seen += hist[b];
 		if (count && seen >= pct / 100 * count)
 			return hedge_hist_floor_ns(b + 1);
 	}
 	return count ? hedge_hist_floor_ns(HEDGE_HIST_BUCKETS - 1) : 0;
+}
+
+uint64_t hist_count(const __u64 *hist)
+{
+	uint64_t count = 0;
+	uint32_t b;
+
+	for (b = 0; b < HEDGE_HIST_BUCKETS; b++)
+		count += hist[b];
+	return count;
+}
+
+/* Response time of `pct` percent of the responses, at most. */
+uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct)
+{
+	return hist_percentile_ns(st->rt, pct);
 }
 
 /* ---- reading it all once ---------------------------------------------- */

@@ -96,6 +96,10 @@ int cpu_list_count(const char *list);
 const char *tick_state_name(uint64_t run);
 
 uint64_t rt_percentile_ns(const struct hedge_stats *st, double pct);
+/* The same for any histogram of hedge.h's buckets (rt, saved), and its
+ * count of samples. */
+uint64_t hist_percentile_ns(const __u64 *hist, double pct);
+uint64_t hist_count(const __u64 *hist);
 uint64_t late_percentile_us(const struct hedge_stats *st, double pct);
 
 void print_text(const struct snapshot *s);

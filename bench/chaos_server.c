@@ -175,7 +175,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: chaos_server [--addr IP] [--port N] [--rate PERCENT]"
 	      " [--stall MS]\n"
-	      "                    [--fast MS] [--memory MS] [--quiet]\n"
+	      "                    [--fast MS] [--memory MS] [--rcvbuf BYTES]"
+	      " [--quiet]\n"
 	      "  --addr IP       IPv4 or IPv6 address to bind (default"
 	      " 127.0.0.1)\n"
 	      "  --port N        UDP port (default 9000)\n"
@@ -185,6 +186,9 @@ static void usage(FILE *f)
 	      "  --fast MS       fast-path delay, may be 0 or fractional"
 	      " (default 2)\n"
 	      "  --memory MS     how long an ID is remembered (default 1000)\n"
+	      "  --rcvbuf BYTES  the socket's receive buffer (SO_RCVBUF, capped"
+	      " by\n"
+	      "                  net.core.rmem_max; default: the system's)\n"
 	      "  --quiet         no line per stall and per duplicate\n"
 	      "SIGUSR1 prints the counters to stderr; SIGTERM/SIGINT exit.\n",
 	      f);
@@ -284,12 +288,13 @@ int main(int argc, char **argv)
 		{ "stall",  required_argument, NULL, 's' },
 		{ "fast",   required_argument, NULL, 'f' },
 		{ "memory", required_argument, NULL, 'm' },
+		{ "rcvbuf", required_argument, NULL, 'b' },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *addr = "127.0.0.1";
-	unsigned long port = 9000, rate = 2;
+	unsigned long port = 9000, rate = 2, rcvbuf = 0;
 	uint64_t stall = 400000000, fast = 2000000, mem = 1000000000;
 	int quiet = 0, fd, c, li = 0, one = 1;
 	struct sockaddr_storage sa;
@@ -322,6 +327,10 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			if (parse_ms(optarg, &mem))
+				goto bad_arg;
+			break;
+		case 'b':
+			if (parse_ul(optarg, 1UL << 30, &rcvbuf) || !rcvbuf)
 				goto bad_arg;
 			break;
 		case 'q':
@@ -383,6 +392,14 @@ bad_arg:
 		return 1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (rcvbuf) {
+		int b = (int)rcvbuf;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b)) < 0) {
+			perror("chaos_server: setsockopt SO_RCVBUF");
+			return 1;
+		}
+	}
 	/* An IPv6 address serves IPv6 only, never v4-mapped clients. */
 	if (sa.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {

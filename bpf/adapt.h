@@ -60,9 +60,10 @@ static __always_inline __u32 hist_bucket(__u64 ns)
  */
 static __always_inline void record_response(const struct hedge_config *cfg,
 					    struct hedge_stats *st,
-					    const struct hedge_entry *e)
+					    const struct hedge_entry *e,
+					    __u64 now)
 {
-	__u64 rt = bpf_ktime_get_ns() - e->sent_ns;
+	__u64 rt = now - e->sent_ns;
 	__u32 b = hist_bucket(rt), target = e->target;
 	struct hedge_adapt *a;
 
@@ -156,16 +157,16 @@ static __always_inline void deposit(const struct hedge_config *cfg,
 }
 
 /*
- * May the target afford a hedge now? Credits the time since the last
+ * May the target afford a hedge `now`? Credits the time since the last
  * credit (one CPU wins each stretch), then withdraws one hedge, keeping
  * no more than the cap. Several CPUs may race here (netem line): every
  * change is a compare-and-swap, and after a few lost races it says no.
  */
 static __always_inline int withdraw(const struct hedge_config *cfg,
-				    __u32 target)
+				    __u32 target, __u64 now)
 {
 	struct hedge_budget *b;
-	__u64 now, last, span;
+	__u64 last, span;
 	__s64 old, left;
 	int tries;
 
@@ -174,7 +175,6 @@ static __always_inline int withdraw(const struct hedge_config *cfg,
 	b = bpf_map_lookup_elem(&hedge_budget, &target);
 	if (!b)
 		return 1;
-	now = bpf_ktime_get_ns();
 	last = b->refilled_ns;
 	if (now > last &&
 	    __sync_val_compare_and_swap(&b->refilled_ns, last, now) == last) {

@@ -76,7 +76,19 @@ static long (*bpf_skb_vlan_push)(struct __sk_buff *skb, __be16 proto,
 static long (*bpf_skb_vlan_pop)(struct __sk_buff *skb) =
 	(void *)BPF_FUNC_skb_vlan_pop;
 
+/*
+ * A map, and its key and value types for BTF (btf.c): the loader gives
+ * the map the types of struct ____btf_map_<name>'s two members (the
+ * convention of iproute2's BPF_ANNOTATE_KV_PAIR). The anchor, a pointer
+ * in a section nothing loads, only makes clang write the struct into .BTF.
+ */
 #define MAP(name_, type_, key_, value_, max_)				\
+	struct ____btf_map_##name_ {					\
+		key_ key;						\
+		value_ value;						\
+	};								\
+	struct ____btf_map_##name_ *____btf_anchor_##name_		\
+		SEC(".hedge_btf");					\
 	struct hedge_map_def name_ SEC("maps") = {			\
 		.type = type_, .key_size = sizeof(key_),		\
 		.value_size = sizeof(value_), .max_entries = max_,	\

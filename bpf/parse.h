@@ -219,8 +219,7 @@ static __always_inline int as_replica_of(const struct hedge_config *cfg,
 
 	if (!target)
 		return -1;
-	__builtin_memcpy(d->key.daddr, target->primary.addr, HEDGE_ADDR_LEN);
-	d->key.dport = target->primary.port;
+	d->key.target = (__u16)t;
 	d->target = t;
 	d->replica = 1;
 	return 0;
@@ -272,8 +271,7 @@ static __always_inline int parse_found(struct __sk_buff *skb,
 		if (dir == REQUEST || as_replica_of(cfg, d, d->target))
 			return -1;
 	} else {
-		__builtin_memcpy(d->key.daddr, tk.addr, HEDGE_ADDR_LEN);
-		d->key.dport = tk.port;
+		d->key.target = (__u16)d->target;
 	}
 
 	/* The ID lies within the UDP length and the IP payload (the stack
@@ -318,12 +316,26 @@ static __always_inline __u32 csum_fold32(__u64 sum)
 	return (__u32)sum;
 }
 
-/* The IPv4 header's checksum is right (it sums to 0xffff). */
+/*
+ * The IPv4 header's checksum is right (it sums to 0xffff). Without
+ * options, summed in place (no copy, no helper call: the watcher's every
+ * response); with them, copied and summed by the kernel.
+ */
 static __always_inline int ipv4_csum_ok(struct __sk_buff *skb, __u32 hlen)
 {
+	const __u32 *w = (void *)(long)skb->data + sizeof(struct ethhdr);
 	__u8 hdr[60] = {};
+	__u64 words;
 	__s64 sum;
 
+	if (hlen == sizeof(struct iphdr) &&
+	    (void *)(w + 5) <= (void *)(long)skb->data_end) {
+		words = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
+		/* < 2^35: two folds bring it within 32 bits. */
+		words = (words & 0xffffffff) + (words >> 32);
+		words = (words & 0xffffffff) + (words >> 32);
+		return csum_fold32(words) == 0xffff;
+	}
 	hlen = bounded_len(hlen, sizeof(hdr));
 	if (hlen < 20 || hlen & 3 ||
 	    bpf_skb_load_bytes(skb, sizeof(struct ethhdr), hdr, hlen))

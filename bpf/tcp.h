@@ -136,18 +136,19 @@ static __always_inline int syn_key(struct __sk_buff *skb,
 				   const struct hedge_config *cfg,
 				   struct segment *s, struct datagram *d)
 {
+	__u8 daddr[HEDGE_ADDR_LEN];
 	int t;
 
 	if (!(cfg->flags & HEDGE_F_TCP) ||
-	    segment(skb, s, d->key.saddr, d->key.daddr) ||
+	    segment(skb, s, d->key.saddr, daddr) ||
 	    (s->flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
 		return -1;
-	t = tcp_target(d->key.daddr, s->dport);
+	t = tcp_target(daddr, s->dport);
 	if (t < 0 || (s->v6 && (is_mapped(d->key.saddr) ||
-				is_mapped(d->key.daddr))))
+				is_mapped(daddr))))
 		return -1;
 	d->key.sport = s->sport;
-	d->key.dport = s->dport;
+	d->key.target = (__u16)t;
 	d->key.pad = HEDGE_PROTO_TCP;
 	d->key.id = s->seq;
 	d->target = (__u32)t;
@@ -292,30 +293,33 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 {
 	struct hedge_stats *st;
 	struct hedge_entry *e;
+	__u8 server[HEDGE_ADDR_LEN];
 	struct hedge_key key;
 	struct segment s;
 	__u32 state, done;
 	int t, tries;
+	__u64 now;
 
 	if (!(cfg->flags & HEDGE_F_TCP) ||
-	    segment(skb, &s, key.daddr, key.saddr) ||
+	    segment(skb, &s, server, key.saddr) ||
 	    (s.flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) !=
 	    (TCPF_SYN | TCPF_ACK))
 		return TC_ACT_UNSPEC;
-	t = tcp_target(key.daddr, s.sport);
+	t = tcp_target(server, s.sport);
 	if (t < 0 || s.data || s.odd)
 		return TC_ACT_UNSPEC;
-	if (!tcp_deliverable(skb, &s, key.daddr, key.saddr)) {
+	if (!tcp_deliverable(skb, &s, server, key.saddr)) {
 		st = stats((__u32)t);
 		if (st)
 			st->responses_invalid++;
 		return TC_ACT_UNSPEC;
 	}
 	key.sport = s.dport;
-	key.dport = s.sport;
+	key.target = (__u16)t;
 	key.pad = HEDGE_PROTO_TCP;
 	key.id = (__u32)htonl(htonl(s.ack) - 1);	/* the ISN */
-	e = live_entry(cfg, &key);
+	now = bpf_ktime_get_ns();
+	e = live_entry(cfg, &key, now);
 	if (!e)
 		return TC_ACT_UNSPEC;
 	st = stats(e->target);
@@ -324,7 +328,7 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 		if (state == HEDGE_DONE)
 			return TC_ACT_UNSPEC;
 		if (state == HEDGE_DONE_HEDGED) {
-			if (bpf_ktime_get_ns() - e->sent_ns >= HEDGE_TCP_DUP_NS)
+			if (now - e->sent_ns >= HEDGE_TCP_DUP_NS)
 				return TC_ACT_UNSPEC;
 			/* Both SYNs were answered: the hedge was not needed
 			 * after all (summed over CPUs, won comes out right). */
@@ -337,7 +341,7 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
-			record_response(cfg, st, e);
+			record_response(cfg, st, e, now);
 			if (st && state == HEDGE_HEDGED)
 				st->hedges_won++;
 			return TC_ACT_UNSPEC;

@@ -12,9 +12,14 @@ ip -n hedget-bpf link add tdl0 type veth peer name tdl1
 ip -n hedget-bpf link set tdl0 up
 ip -n hedget-bpf link set tdl1 up
 # The cases each start on a fresh state: in order, reversed and shuffled
-# they must give the same results.
+# they must give the same results. In the VM (TCG: ~25 s a run) in order
+# only: what it adds is the 6.1 verifier and helpers, and the orders test
+# fresh_state's reset, which does not depend on the kernel (the three run
+# here).
 seed=$(( $(date +%s) % 100000 ))
-for order in "" --reverse "--shuffle $seed"; do
+orders=("" --reverse "--shuffle $seed")
+[ -n "${HEDGE_VM:-}" ] && orders=("")
+for order in "${orders[@]}"; do
 	tag="$kernel${order:+ ${order#--}}"
 	# shellcheck disable=SC2086
 	tests/runtest -t 240 -d bpf_test "bpf_test [$tag]" \

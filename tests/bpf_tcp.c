@@ -102,13 +102,12 @@ static struct hedge_key tcp_key(int v6, uint32_t isn)
 	memset(&k, 0, sizeof(k));
 	if (v6) {
 		inet_pton(AF_INET6, CLIENT6, k.saddr);
-		inet_pton(AF_INET6, SERVER6, k.daddr);
+		k.target = 2;	/* tcp_targets(): SERVER6's index */
 	} else {
 		mapped(k.saddr, CLIENT);
-		mapped(k.daddr, SERVER);
+		k.target = 1;	/* tcp_targets(): SERVER's index */
 	}
 	k.sport = htons(CPORT);
-	k.dport = htons(TPORT);
 	k.pad = HEDGE_PROTO_TCP;
 	memcpy(&k.id, &nisn, 4);
 	return k;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <linux/btf.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
@@ -249,9 +250,8 @@ static struct hedge_key key_of(uint32_t id)
 
 	memset(&k, 0, sizeof(k));
 	mapped(k.saddr, CLIENT);
-	mapped(k.daddr, SERVER);
 	k.sport = htons(CPORT);
-	k.dport = htons(SPORT);
+	k.target = 0;		/* SERVER:SPORT */
 	memcpy(&k.id, &nid, 4);	/* the ID's bytes as they are on the wire */
 	return k;
 }
@@ -895,9 +895,8 @@ static void test_ipv6_and_replicas(void)
 	r = run(HEDGE_PROG_SPLITTER, &req);
 	memset(&k, 0, sizeof(k));
 	inet_pton(AF_INET6, CLIENT6, k.saddr);
-	inet_pton(AF_INET6, SERVER6, k.daddr);
 	k.sport = htons(CPORT);
-	k.dport = htons(SPORT);
+	k.target = 1;		/* [SERVER6]:SPORT */
 	k.id = htonl(900);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
 	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
@@ -996,8 +995,7 @@ static void test_mutual_replicas(void)
 	      "mutual replicas: the hedge goes to the replica", "not sent there");
 	r = run(HEDGE_PROG_SPLITTER, &hedge);
 	k = key_of(1000);
-	mapped(k.daddr, REPLICA);
-	k.dport = htons(RPORT);
+	k.target = 2;		/* REPLICA:RPORT, a target too */
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0 &&
 	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_COPY && counters_of(2).requests == 0,
@@ -1123,9 +1121,8 @@ static uint32_t state6_of(uint32_t id)
 
 	memset(&k, 0, sizeof(k));
 	inet_pton(AF_INET6, CLIENT6, k.saddr);
-	inet_pton(AF_INET6, SERVER6, k.daddr);
 	k.sport = htons(CPORT);
-	k.dport = htons(SPORT);
+	k.target = 1;		/* [SERVER6]:SPORT */
 	k.id = htonl(id);
 	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
 		return 0;
@@ -1310,6 +1307,23 @@ static void test_validation(void)
 		r = run(HEDGE_PROG_WATCHER, &resp);	/* checksum 0 */
 		check(r.ret == TC_ACT_UNSPEC && state_of(1350) == HEDGE_DONE,
 		      "validation: IPv4 with no UDP checksum (0) commits",
+		      "not committed");
+	}
+	/* A right header with its high fields set (the watcher sums a
+	 * header without options in place, itself): it commits. */
+	{
+		struct pkt req = request(1351), resp = response(1351);
+
+		run(HEDGE_PROG_SPLITTER, &req);
+		resp.b[14 + 1] = 0xff;			/* TOS */
+		resp.b[14 + 4] = resp.b[14 + 5] = 0xff;	/* ID */
+		resp.b[14 + 6] = 0x40;			/* DF */
+		resp.b[14 + 8] = 0xff;			/* TTL */
+		ip_fix(&resp);
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state_of(1351) == HEDGE_DONE,
+		      "validation: an IPv4 header with TOS, ID, DF and TTL "
+		      "set commits",
 		      "not committed");
 	}
 	{
@@ -1598,6 +1612,133 @@ static void test_lru_bound(void)
 	      "the Scoreboard is a bounded LRU hash", "not an LRU");
 }
 
+/* ---- BTF: maps with their types (btf.c), no BPF_PROG_RUN ------------- */
+
+static int map_info(int fd, struct bpf_map_info *info)
+{
+	union bpf_attr attr;
+
+	memset(info, 0, sizeof(*info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)fd;
+	attr.info.info_len = sizeof(*info);
+	attr.info.info = (uint64_t)(uintptr_t)info;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) ? -1 : 0;
+}
+
+/* The BTF the kernel holds for map fd, parsed into b: 0 or -1. */
+static int kernel_btf(int fd, struct hedge_btf *b)
+{
+	static unsigned char data[1 << 17];
+	struct bpf_map_info info;
+	struct bpf_btf_info bi;
+	union bpf_attr attr;
+	int btf_fd, err;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if (map_info(fd, &info) || !info.btf_id)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.btf_id = info.btf_id;
+	btf_fd = (int)sys_bpf(BPF_BTF_GET_FD_BY_ID, &attr);
+	if (btf_fd < 0)
+		return -1;
+	memset(&bi, 0, sizeof(bi));
+	bi.btf = (uint64_t)(uintptr_t)data;
+	bi.btf_size = sizeof(data);
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)btf_fd;
+	attr.info.info_len = sizeof(bi);
+	attr.info.info = (uint64_t)(uintptr_t)&bi;
+	err = (int)sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+	close(btf_fd);
+	if (err || bi.btf_size > sizeof(data))
+		return -1;
+	return btf_parse(b, data, bi.btf_size);
+}
+
+/* Whether type `id` is struct `name` with a member `member`. */
+static int btf_struct_has(const struct hedge_btf *b, uint32_t id,
+			  const char *name, const char *member)
+{
+	const struct btf_type *t = id && id <= b->n_types ? b->types[id - 1]
+							  : NULL;
+	const struct btf_member *m = (const struct btf_member *)(t + 1);
+	uint32_t i;
+
+	if (!t || BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT ||
+	    strcmp(b->strs + t->name_off, name))
+		return 0;
+	for (i = 0; i < BTF_INFO_VLEN(t->info); i++)
+		if (!strcmp(b->strs + m[i].name_off, member))
+			return 1;
+	return 0;
+}
+
+/* Every map (but an array of maps, which takes no BTF) has its key and
+ * value types; the Scoreboard's and the config's are hedge.h's structs. */
+static void test_btf_maps(void)
+{
+	struct bpf_map_info info;
+	struct hedge_btf b;
+	char bad[64] = "";
+	int i, ok;
+
+	for (i = 0; i < obj.n_maps; i++)
+		if (map_info(obj.maps[i].fd, &info) ||
+		    (info.type != BPF_MAP_TYPE_ARRAY_OF_MAPS &&
+		     (!info.btf_id || !info.btf_key_type_id ||
+		      !info.btf_value_type_id)))
+			snprintf(bad, sizeof(bad), "%s", obj.maps[i].name);
+	check(!*bad, "btf: every map is created with its key and value types",
+	      bad);
+
+	map_info(obj_map_fd(&obj, HEDGE_MAP_SCORES), &info);
+	ok = !kernel_btf(obj_map_fd(&obj, HEDGE_MAP_SCORES), &b) &&
+	     btf_struct_has(&b, info.btf_value_type_id, "hedge_entry",
+			    "sent_ns") &&
+	     btf_struct_has(&b, info.btf_key_type_id, "hedge_key", "id");
+	btf_free(&b);
+	check(ok, "btf: the Scoreboard's key and value are hedge_key, hedge_entry",
+	      "other types, or none");
+	map_info(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &info);
+	ok = !kernel_btf(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &b) &&
+	     btf_struct_has(&b, info.btf_value_type_id, "hedge_config",
+			    "delay_ns");
+	btf_free(&b);
+	check(ok, "btf: the config's value is struct hedge_config",
+	      "another type, or none");
+}
+
+/* What the loader's fix-ups are for: the kernel refuses a DATASEC of size
+ * 0 (as clang leaves it), and btf_load says so instead of failing. */
+static void test_btf_refused(void)
+{
+	struct hedge_btf b, bad = { .fd = -1 };
+	uint32_t id;
+	int zeroed = 0, refused;
+
+	if (kernel_btf(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &b)) {
+		check(0, "btf: refused types are said, not fatal", "no BTF");
+		return;
+	}
+	for (id = 1; id <= b.n_types; id++) {
+		struct btf_type *t = b.types[id - 1];
+
+		if (BTF_INFO_KIND(t->info) == BTF_KIND_DATASEC && t->size) {
+			t->size = 0;
+			zeroed++;
+		}
+	}
+	refused = zeroed && btf_load(&bad, b.data, b.size, NULL) &&
+		  bad.fd < 0 && strstr(bad.why, "the kernel refused them");
+	check(refused, "btf: types with an unfixed DATASEC are refused, and why",
+	      zeroed ? bad.why : "no DATASEC in the object's BTF");
+	btf_free(&bad);
+	btf_free(&b);
+}
+
 /* ---- capacity: never silent ------------------------------------------ */
 
 /* Tick line, requests due after `delay` (0: at once). */
@@ -1781,8 +1922,7 @@ static void test_copy_clash(void)
 	clones_seen(NULL);
 	r = run(HEDGE_PROG_RESCUER, &req);
 	k = key_of(1100);
-	mapped(k.daddr, REPLICA);
-	k.dport = htons(RPORT);
+	k.target = 2;		/* REPLICA:RPORT, a target too */
 	check(r.ret == TC_ACT_SHOT &&
 	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
 	      e.state == HEDGE_PENDING && e.target == 2 &&
@@ -2195,6 +2335,596 @@ static void test_adapt_falls_slowly(void)
 	      "adapt: given the time, it reaches the target", "not reached");
 }
 
+/* ---- issue 13: time saved, hedges wasted ---------------------------- */
+
+#define MS	1000000ULL
+
+static struct hedge_entry entry_of(uint32_t id)
+{
+	struct hedge_key k = key_of(id);
+	struct hedge_entry e;
+
+	memset(&e, 0, sizeof(e));
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+		fprintf(stderr, "bpf_test: no entry for %u\n", id);
+	return e;
+}
+
+/* Move the request's clock back by `back` ns (sent, deadline and its first
+ * answer with them): what `back` ns of waiting would have left. */
+static void age_entry(uint32_t id, uint64_t sent_back, uint64_t due_back)
+{
+	struct hedge_key k = key_of(id);
+	struct hedge_entry e = entry_of(id);
+
+	e.sent_ns -= sent_back;
+	e.deadline_ns -= due_back;
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e)) {
+		fprintf(stderr, "bpf_test: ageing %u: %s\n", id,
+			strerror(errno));
+		exit(1);
+	}
+}
+
+static void set_rtt_min(uint32_t target, uint64_t ns)
+{
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_RTT_MIN), &target, &ns)) {
+		fprintf(stderr, "bpf_test: setting the least RTT: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
+static uint64_t rtt_min(uint32_t target)
+{
+	uint64_t ns = 0;
+
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_RTT_MIN), &target, &ns))
+		fprintf(stderr, "bpf_test: reading the least RTT: %s\n",
+			strerror(errno));
+	return ns;
+}
+
+/* The histogram bucket `ns` falls in (hedge.h's log-linear buckets). */
+static uint32_t hist_bucket_of(uint64_t ns)
+{
+	uint32_t b;
+
+	for (b = 0; b < HEDGE_HIST_BUCKETS - 1; b++)
+		if (ns < hedge_hist_floor_ns(b + 1))
+			break;
+	return b;
+}
+
+static uint64_t saved_count(const struct hedge_stats *st)
+{
+	uint64_t n = 0;
+	int b;
+
+	for (b = 0; b < HEDGE_HIST_BUCKETS; b++)
+		n += st->saved[b];
+	return n;
+}
+
+/* Request `id` sent `sent_ago` ns ago and its hedge `hedge_ago` ago: the
+ * Splitter and the Rescuer ran, then its times are set so, from now. */
+static void hedged(uint32_t id, uint64_t sent_ago, uint64_t hedge_ago)
+{
+	struct pkt req = request(id);
+	struct hedge_key k = key_of(id);
+	struct hedge_entry e;
+	uint64_t now;
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	run(HEDGE_PROG_RESCUER, &req);
+	e = entry_of(id);
+	now = mono_ns();
+	e.sent_ns = now - sent_ago;
+	e.deadline_ns = now - hedge_ago;
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e)) {
+		fprintf(stderr, "bpf_test: setting %u's times: %s\n", id,
+			strerror(errno));
+		exit(1);
+	}
+}
+
+/* Same server, its least RTT 2 ms: the hedge left 20 ms ago, an answer
+ * now could be either copy's; taken for the hedge's (undecided). The
+ * original's 390 ms later: 390 ms saved. */
+static void test_saved_helped(void)
+{
+	struct pkt resp = response(1500);
+	struct hedge_stats before = counters(), after;
+	struct run r;
+	uint64_t sum;
+	char why[120];
+
+	set_rtt_min(0, 2 * MS);
+	hedged(1500, 30 * MS, 20 * MS);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC &&
+	      after.hedges_helped == before.hedges_helped + 1 &&
+	      after.saved_undecided == before.saved_undecided + 1 &&
+	      after.hedges_wasted == before.hedges_wasted,
+	      "saved: same server, an answer after hedge sent + least RTT is "
+	      "taken for the hedge's (helped, undecided)",
+	      "not passed, or not counted helped and undecided");
+	age_entry(1500, 390 * MS, 390 * MS);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	sum = after.saved_sum_ns - before.saved_sum_ns;
+	snprintf(why, sizeof(why), "verdict %d, %llu samples, sum %llu ns",
+		 r.ret, (unsigned long long)saved_count(&after),
+		 (unsigned long long)sum);
+	/* 20 ms more at most: a busy host between two runs. */
+	check(r.ret == TC_ACT_SHOT &&
+	      saved_count(&after) == saved_count(&before) + 1 &&
+	      sum >= 390 * MS && sum < 410 * MS,
+	      "saved: the original's answer 390 ms after the hedge's: 390 ms "
+	      "saved recorded", why);
+	check(after.saved[hist_bucket_of(sum)] == 1,
+	      "saved: 390 ms in the histogram's bucket for it",
+	      "in another bucket");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_SHOT && saved_count(&after) == 1,
+	      "saved: a third answer records nothing", "recorded again");
+}
+
+/* Same server: an answer before hedge sent + least RTT is the original's
+ * (the hedge's could not be back yet): wasted, decided. (A least of 50 ms:
+ * the check holds however slow the host between two runs, up to 49 ms.) */
+static void test_saved_wasted(void)
+{
+	struct pkt resp = response(1510);
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	set_rtt_min(0, 50 * MS);
+	hedged(1510, 11 * MS, 1 * MS);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC &&
+	      after.hedges_wasted == before.hedges_wasted + 1 &&
+	      after.hedges_helped == before.hedges_helped &&
+	      after.saved_undecided == before.saved_undecided,
+	      "saved: same server, an answer 1 ms after the hedge (least RTT "
+	      "50 ms) is the original's: wasted, decided",
+	      "not counted wasted, or undecided");
+	age_entry(1510, 5 * MS, 5 * MS);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_SHOT && saved_count(&after) == 0 &&
+	      after.saved_sum_ns == 0,
+	      "saved: the hedge's later answer saves nothing",
+	      "a saving recorded for a wasted hedge");
+}
+
+/* No unhedged answer seen yet: nothing to tell the copies by. */
+static void test_saved_unknown_rtt(void)
+{
+	struct pkt resp = response(1520), req = request(1521);
+	struct hedge_stats after;
+	uint64_t min;
+
+	hedged(1520, 11 * MS, 1 * MS);
+	run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(after.saved_undecided == 1 && after.hedges_helped == 1,
+	      "saved: no least RTT known yet: undecided, taken for the hedge's",
+	      "decided without a least RTT");
+	/* An unhedged request's answer: its response time is the least. */
+	resp = response(1521);
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	age_entry(1521, 3 * MS, 3 * MS);
+	run(HEDGE_PROG_WATCHER, &resp);
+	min = rtt_min(0);
+	check(min >= 3 * MS && min < 100 * MS,
+	      "saved: an unhedged answer gives the target's least RTT",
+	      "least RTT not recorded");
+	req = request(1522);
+	resp = response(1522);
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	age_entry(1522, 200 * MS, 200 * MS);	/* far slower, however busy */
+	run(HEDGE_PROG_WATCHER, &resp);
+	check(rtt_min(0) == min, "saved: a slower answer keeps the least RTT",
+	      "raised");
+}
+
+/* With a replica the source tells, whatever the timing. */
+static void test_saved_replica(void)
+{
+	struct hedge_stats before, after;
+	struct run r;
+	struct pkt resp;
+	char why[120];
+
+	set_replicas();
+	set_rtt_min(0, 50 * MS);
+	/* The replica answers 1 ms after the hedge left: its source says
+	 * it is the hedge's (the timing rule would have said wasted). */
+	before = counters();
+	hedged(1530, 11 * MS, 1 * MS);
+	resp = udp_pkt(REPLICA, RPORT, CLIENT, CPORT, 1530, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC &&
+	      after.hedges_helped == before.hedges_helped + 1 &&
+	      after.saved_undecided == before.saved_undecided,
+	      "saved: replica: the replica's answer first helped, decided by "
+	      "its source", "not helped, or undecided");
+	age_entry(1530, 100 * MS, 100 * MS);
+	resp = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 1530, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	snprintf(why, sizeof(why), "verdict %d, %llu samples, sum %llu ns",
+		 r.ret, (unsigned long long)saved_count(&after),
+		 (unsigned long long)after.saved_sum_ns);
+	check(r.ret == TC_ACT_SHOT && saved_count(&after) == 1 &&
+	      after.saved_sum_ns >= 100 * MS && after.saved_sum_ns < 120 * MS,
+	      "saved: replica: the primary's answer 100 ms later, 100 ms saved",
+	      why);
+	/* The primary answers 80 ms after the hedge left: wasted, decided
+	 * (the timing rule would have said undecided). */
+	before = after;
+	hedged(1531, 90 * MS, 80 * MS);
+	resp = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 1531, 16);
+	run(HEDGE_PROG_WATCHER, &resp);
+	resp = udp_pkt(REPLICA, RPORT, CLIENT, CPORT, 1531, 16);
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_SHOT &&
+	      after.hedges_wasted == before.hedges_wasted + 1 &&
+	      after.saved_undecided == before.saved_undecided &&
+	      saved_count(&after) == saved_count(&before),
+	      "saved: replica: the primary's answer first: wasted, decided "
+	      "by its source, nothing saved", "not wasted, or undecided");
+	set_config(1000000000, 0, 4, 0);
+}
+
+/* Helped, and the original's answer never came: counted when its entry
+ * is found past the window, or its key is reused. */
+static void test_saved_unanswered(void)
+{
+	struct pkt resp = response(1540), req = request(1541),
+		   resp2 = response(1541);
+	struct hedge_stats after;
+	struct run r;
+
+	set_rtt_min(0, 2 * MS);
+	hedged(1540, 30 * MS, 20 * MS);
+	run(HEDGE_PROG_WATCHER, &resp);
+	age_entry(1540, 2000 * MS, 2000 * MS);	/* --window 1s ago */
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && after.originals_unanswered == 1 &&
+	      saved_count(&after) == 0,
+	      "saved: the original unanswered within --window: counted when "
+	      "its entry is found expired", "not counted, or saved recorded");
+	hedged(1541, 30 * MS, 20 * MS);
+	run(HEDGE_PROG_WATCHER, &resp2);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the key's next request */
+	clones_seen(NULL);
+	after = counters();
+	check(after.originals_unanswered == 2 &&
+	      state_of(1541) == HEDGE_PENDING,
+	      "saved: the original unanswered when its key is reused: counted",
+	      "not counted");
+	r = run(HEDGE_PROG_WATCHER, &resp2);
+	after = counters();
+	check(after.originals_unanswered == 2 && saved_count(&after) == 0 &&
+	      after.hedges_helped == 2,
+	      "saved: the new request's answer is its own, nothing saved",
+	      "counted for the old one");
+}
+
+/* ---- issue 13: only safe requests hedged, hedges dressed cheap -------- */
+
+/* A DNS message to SERVER: ID `id`, `flags` its third byte (QR, opcode,
+ * AA, TC, RD), `len` bytes of UDP payload (12: a bare header). */
+static struct pkt dns_msg(uint16_t id, uint8_t flags, unsigned int len)
+{
+	struct pkt p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 0, len);
+	unsigned char *m = p.b + 14 + 20 + 8;
+
+	m[0] = (unsigned char)(id >> 8);
+	m[1] = (unsigned char)id;
+	if (len > 2)
+		m[2] = flags;
+	if (len > 5)
+		m[5] = 1;	/* QDCOUNT */
+	return p;
+}
+
+/* The DNS request's state in the Scoreboard (--id dns: 0:2), 0 if none. */
+static uint32_t dns_state(uint16_t id)
+{
+	struct hedge_key k = key_of(0);
+	unsigned char b[2] = { (unsigned char)(id >> 8), (unsigned char)id };
+	struct hedge_entry e;
+
+	memcpy(&k.id, b, 2);
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+		return 0;
+	return e.state;
+}
+
+/* What `up --id dns` sets (config.c's set_dns_match()). */
+static void dns_query_only(struct hedge_config *c)
+{
+	c->id_offset = 0;
+	c->id_len = 2;
+	c->match_offset = 0;
+	c->match_len = HEDGE_DNS_HEADER;
+	memset(c->match_bytes, 0, sizeof(c->match_bytes));
+	memset(c->match_mask, 0, sizeof(c->match_mask));
+	c->match_mask[2] = 0xf8;	/* QR and opcode */
+}
+
+static void test_dns_safe(void)
+{
+	static const struct { const char *what; uint8_t flags; unsigned len; }
+	bad[] = {
+		{ "an UPDATE (opcode 5)", 5 << 3, 40 },
+		{ "a NOTIFY (opcode 4, AA)", 4 << 3 | 0x04, 40 },
+		{ "a response (QR 1)", 0x81, 40 },
+		{ "an inverse query (opcode 1)", 1 << 3, 40 },
+		{ "shorter than a DNS header (11 bytes)", 0x01, 11 },
+	};
+	struct hedge_stats before = counters(), after;
+	struct pkt p;
+	struct run r;
+	unsigned int i;
+	char name[128];
+	int n;
+
+	p = dns_msg(0x1001, 0x01, 40);		/* a query, RD */
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters();
+	n = clones_seen(&p);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+	      dns_state(0x1001) == HEDGE_PENDING && n == 1 &&
+	      after.requests == before.requests + 1 &&
+	      after.requests_unsafe == before.requests_unsafe,
+	      "--id dns: a standard query is hedged", "not hedged");
+	p = dns_msg(0x1002, 0x00, HEDGE_DNS_HEADER);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(dns_state(0x1002) == HEDGE_PENDING && n == 1,
+	      "--id dns: a query of a bare 12-byte header is hedged",
+	      "not hedged");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		before = counters();
+		p = dns_msg((uint16_t)(0x2000 + i), bad[i].flags, bad[i].len);
+		r = run(HEDGE_PROG_SPLITTER, &p);
+		after = counters();
+		n = clones_seen(NULL);
+		snprintf(name, sizeof(name), "--id dns: %s passes untouched, "
+			 "not hedged, counted (requests_unsafe)", bad[i].what);
+		check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
+		      !dns_state((uint16_t)(0x2000 + i)) && n == 0 &&
+		      after.requests_unsafe == before.requests_unsafe + 1 &&
+		      after.requests == before.requests, name,
+		      "hedged, recorded, touched or not counted");
+	}
+	/* The UDP length ends the request 10 bytes in; what follows in the
+	 * IP payload is not the request's. */
+	p = dns_msg(0x3001, 0x01, 40);
+	p.b[14 + 20 + 5] = 8 + 10;
+	before = counters();
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters();
+	n = clones_seen(NULL);
+	check(r.unchanged && !dns_state(0x3001) && n == 0 &&
+	      after.requests_unsafe == before.requests_unsafe + 1,
+	      "--id dns: a header past the UDP length (10 bytes) is not "
+	      "a query: not hedged, counted", "hedged");
+	/* The answer to an UPDATE is not the watcher's to judge. */
+	p = udp_pkt(SERVER, SPORT, CLIENT, CPORT, 0, 40);
+	p.b[14 + 28] = 0x20;
+	p.b[14 + 29] = 0x00;
+	p.b[14 + 30] = 0x80 | 5 << 3;
+	r = run(HEDGE_PROG_WATCHER, &p);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged,
+	      "--id dns: the answer to an UPDATE passes untouched", "touched");
+
+	/* IPv6 alike (target 1). */
+	set_target6();
+	before = counters1();
+	p = udp6_pkt(CLIENT6, CPORT, SERVER6, SPORT, 0, 40);
+	p.b[14 + 48] = 0x40;
+	p.b[14 + 50] = 0x01;
+	udp_sum_fill(&p);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	p.b[14 + 48] = 0x41;
+	p.b[14 + 50] = 5 << 3;
+	udp_sum_fill(&p);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters1();
+	check(r.unchanged && after.requests == before.requests + 1 &&
+	      after.requests_unsafe == before.requests_unsafe + 1,
+	      "--id dns, IPv6: the query hedged, the UPDATE not (counted)",
+	      "counters off");
+}
+
+/* --match 4:676574: "get" after a 4-byte ID (memcached's text protocol,
+ * here behind the tests' ID). */
+static void match_get(struct hedge_config *c)
+{
+	c->match_offset = 4;
+	c->match_len = 3;
+	memcpy(c->match_bytes, "get", 3);
+	memset(c->match_mask, 0xff, 3);
+}
+
+static void test_match(void)
+{
+	struct hedge_stats before = counters(), after;
+	struct hedge_config cfg;
+	struct pkt p;
+	struct run r;
+	uint32_t zero = 0;
+	int i, n;
+
+	p = request(1200);
+	memcpy(p.b + 14 + 28 + 4, "get k1\r\n", 8);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(&p);
+	check(r.unchanged && state_of(1200) == HEDGE_PENDING && n == 1, "--match 4:676574: \"get\" is hedged",
+	      "not hedged");
+	p = request(1201);
+	memcpy(p.b + 14 + 28 + 4, "set k1 0 0 1\r\n", 12);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	after = counters();
+	n = clones_seen(NULL);
+	check(r.ret == TC_ACT_UNSPEC && r.unchanged && !state_of(1201) &&
+	      n == 0 &&
+	      after.requests_unsafe == before.requests_unsafe + 1 &&
+	      after.requests == before.requests + 1,
+	      "--match 4:676574: \"set\" passes untouched, not hedged, "
+	      "counted (requests_unsafe)", "hedged or not counted");
+	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1202, 6);
+	memcpy(p.b + 14 + 28 + 4, "ge", 2);
+	r = run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(r.unchanged && !state_of(1202) && n == 0 &&
+	      counters().requests_unsafe == before.requests_unsafe + 2,
+	      "--match: a request too short for the bytes is not hedged, "
+	      "counted", "hedged or not counted");
+
+	/* 16 bytes (both words compared): a hit; a miss in the last byte. */
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	cfg.match_offset = 4;
+	cfg.match_len = HEDGE_MATCH_MAX;
+	for (i = 0; i < HEDGE_MATCH_MAX; i++)
+		cfg.match_bytes[i] = (uint8_t)(0xa0 + i);
+	memset(cfg.match_mask, 0xff, sizeof(cfg.match_mask));
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1203, 24);
+	memcpy(p.b + 14 + 28 + 4, cfg.match_bytes, HEDGE_MATCH_MAX);
+	run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(state_of(1203) == HEDGE_PENDING && n == 1,
+	      "--match of 16 bytes: a hit is hedged", "not hedged");
+	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1204, 24);
+	memcpy(p.b + 14 + 28 + 4, cfg.match_bytes, HEDGE_MATCH_MAX);
+	p.b[14 + 28 + 4 + 15] ^= 1;
+	run(HEDGE_PROG_SPLITTER, &p);
+	n = clones_seen(NULL);
+	check(!state_of(1204) && n == 0 &&
+	      counters().requests_unsafe == before.requests_unsafe + 3,
+	      "--match of 16 bytes: a miss in the last byte is not hedged",
+	      "hedged");
+}
+
+#define DSCP_EF		46
+#define PRIO_LOW	0x10002
+
+static void dressed(struct hedge_config *c)
+{
+	c->hedge_dress = HEDGE_DRESS_DSCP | HEDGE_DRESS_PRIORITY;
+	c->hedge_dscp = DSCP_EF;
+	c->hedge_priority = PRIO_LOW;
+}
+
+/* `out` is `in` but for bytes [from, to) of it. */
+static int same_but(const struct pkt *out, const struct pkt *in,
+		    unsigned int from, unsigned int to)
+{
+	return out->len == in->len && !memcmp(out->b, in->b, from) &&
+	       !memcmp(out->b + to, in->b + to, in->len - to);
+}
+
+/* An IPv4 hedge out of the Rescuer: `req` but for its TOS (DSCP EF, the
+ * ECN bits `ecn`) and header checksum, both checksums right, the priority
+ * set. */
+static int dressed4(const struct run *r, const struct pkt *req,
+		    const struct __sk_buff *ctx, uint8_t ecn)
+{
+	return r->ret == TC_ACT_REDIRECT &&
+	       r->out.b[15] == (DSCP_EF << 2 | ecn) &&
+	       ip_csum(r->out.b + 14, 20) == 0 && udp_sum(&r->out) == 0 &&
+	       ctx->priority == PRIO_LOW && r->out.len == req->len &&
+	       !memcmp(r->out.b, req->b, 15) &&
+	       !memcmp(r->out.b + 16, req->b + 16, 24 - 16) &&
+	       !memcmp(r->out.b + 26, req->b + 26, req->len - 26);
+}
+
+static void test_dscp(void)
+{
+	struct pkt req = request(1300), req6 = request6(1301), copy, t;
+	struct __sk_buff ctx;
+	struct run r;
+	int n;
+
+	/* IPv4, ECT(1), a full UDP checksum. */
+	req.b[15] = 0x01;
+	ip_fix(&req);
+	udp_sum_fill(&req);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 3;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	n = clones_seen(&req);
+	check(r.unchanged && ctx.priority == 3 && n == 1,
+	      "--hedge-dscp: the original and its clone leave untouched",
+	      "touched");
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 3;
+	r = run_ctx(HEDGE_PROG_RESCUER, &req, &ctx);
+	check(dressed4(&r, &req, &ctx, 0x01),
+	      "--hedge-dscp 46 --hedge-priority: the IPv4 hedge has TOS "
+	      "0xb9 (ECN kept), a right header checksum, a right UDP "
+	      "checksum, the priority, nothing else changed",
+	      "wrong TOS, checksum, priority or other bytes");
+
+	/* IPv6: traffic class ECT(0), a flow label. */
+	set_target6();
+	req6.b[15] = 0x2a;	/* traffic class 0x02, flow label 0xabeef */
+	req6.b[16] = 0xbe;
+	req6.b[17] = 0xef;
+	run(HEDGE_PROG_SPLITTER, &req6);
+	memset(&ctx, 0, sizeof(ctx));
+	r = run_ctx(HEDGE_PROG_RESCUER, &req6, &ctx);
+	check(r.ret == TC_ACT_REDIRECT && r.out.b[14] == 0x6b &&
+	      r.out.b[15] == 0xaa && same_but(&r.out, &req6, 14, 16) &&
+	      udp_sum(&r.out) == 0 && ctx.priority == PRIO_LOW,
+	      "--hedge-dscp 46, IPv6: traffic class 0xba (ECN kept), flow "
+	      "label and UDP checksum right, the priority",
+	      "wrong traffic class, flow label or checksum");
+
+	/* The tick line: the ticker's copy goes through the Rescuer too. */
+	tick_line(0);
+	req = request(1302);
+	req.b[15] = 0x03;
+	ip_fix(&req);
+	udp_sum_fill(&req);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 5;
+	r = run_ctx(HEDGE_PROG_SPLITTER, &req, &ctx);
+	check(r.unchanged && ctx.priority == 5,
+	      "--hedge-dscp, tick line: the original leaves untouched",
+	      "touched");
+	tick_alive();
+	t = tick();
+	memset(&ctx, 0, sizeof(ctx));
+	run_ctx(HEDGE_PROG_TICKER, &t, &ctx);
+	if (next_clone(&copy) < 0) {
+		check(0, "--hedge-dscp, tick line: the ticker sends the copy",
+		      "no copy");
+		return;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.priority = 5;
+	r = run_ctx(HEDGE_PROG_RESCUER, &copy, &ctx);
+	check(dressed4(&r, &req, &ctx, 0x03),
+	      "--hedge-dscp, tick line: the hedge has TOS 0xbb, right "
+	      "checksums, the priority", "wrong TOS, checksum or priority");
+}
+
 /* ---- a fresh Scoreboard for every case ------------------------------ */
 
 static void fail_reset(const char *what)
@@ -2298,6 +3028,7 @@ static void fresh_state(void)
 	zero_array(HEDGE_MAP_ADAPT, sizeof(struct hedge_adapt),
 		   HEDGE_MAX_TARGETS, 0);
 	zero_array(HEDGE_MAP_TICK, sizeof(struct hedge_ticker), 1, 0);
+	zero_array(HEDGE_MAP_RTT_MIN, sizeof(uint64_t), HEDGE_MAX_TARGETS, 0);
 	zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
 		   HEDGE_INFLIGHT_MIN, 0);
 	zero_array(HEDGE_MAP_FRAMES, sizeof(struct hedge_parked),
@@ -2331,6 +3062,8 @@ static const struct test_case cases[] = {
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
+	{ "btf_maps", test_btf_maps, NULL },
+	{ "btf_refused", test_btf_refused, NULL },
 	{ "key_reuse", test_key_reuse, NULL },
 	{ "id_none_sequence", test_id_none_sequence, NULL },
 	{ "validation", test_validation, NULL },
@@ -2353,6 +3086,14 @@ static const struct test_case cases[] = {
 	{ "adapt_percentile", test_adapt_percentile, adaptive_tick },
 	{ "adapt_decay", test_adapt_decay, adaptive_tick },
 	{ "adapt_falls_slowly", test_adapt_falls_slowly, adaptive_tick },
+	{ "saved_helped", test_saved_helped, NULL },
+	{ "saved_wasted", test_saved_wasted, NULL },
+	{ "saved_unknown_rtt", test_saved_unknown_rtt, NULL },
+	{ "saved_replica", test_saved_replica, NULL },
+	{ "saved_unanswered", test_saved_unanswered, NULL },
+	{ "dns_safe", test_dns_safe, dns_query_only },
+	{ "match", test_match, match_get },
+	{ "dscp", test_dscp, dressed },
 	{ "tcp_syn", test_tcp_syn, tcp_targets },
 	{ "tcp_hedge", test_tcp_hedge, tcp_targets },
 	{ "tcp_untouched", test_tcp_untouched, tcp_targets },

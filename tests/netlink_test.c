@@ -2,11 +2,14 @@
 /*
  * netlink_test.c - hedge's own rtnetlink against the real kernel: a veth
  * pair, links up, clsact, direct-action cls_bpf filters beside another
- * tool's, the dump that finds them, and deleting exactly what was added.
+ * tool's, the dump that finds them, deleting exactly what was added, and
+ * the route to an address (RTM_GETROUTE, as `ip route get`).
  * iproute2 (`ip`, `tc`) is the independent witness. Run as root in a
  * network namespace of its own. Prints "PASS name" / "FAIL name: why".
  */
 #include <errno.h>
+#include <arpa/inet.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,77 @@ static int count_named(struct nl *nl, int ifindex, int ingress,
 	for (i = 0; i < n; i++)
 		found += !strcmp(fs[i].name, name) && fs[i].prog_id;
 	return found;
+}
+
+/* The device `ip route get ADDR` names (the witness), as an ifindex. */
+static int ip_route_dev(const char *addr)
+{
+	char cmd[160], dev[32] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ip -o route get %s 2>/dev/null | "
+		 "sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'", addr);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(dev, sizeof(dev), p))
+		dev[0] = '\0';
+	pclose(p);
+	dev[strcspn(dev, "\n")] = '\0';
+	return *dev ? (int)if_nametoindex(dev) : 0;
+}
+
+/* RTM_GETROUTE as `ip route get` asks it, beside ip's own answer. */
+static void route_cases(struct nl *nl)
+{
+	static const struct {
+		int family;
+		const char *addr;
+		int want_type, via_nlt0;	/* -errno in want_type: refused */
+		const char *name;
+	} cases[] = {
+		{ AF_INET, "10.99.0.7", RTN_UNICAST, 1,
+		  "an IPv4 neighbour: unicast by nlt0" },
+		{ AF_INET, "10.98.5.5", RTN_UNICAST, 1,
+		  "an IPv4 address via a gateway: by nlt0" },
+		{ AF_INET, "10.99.0.1", RTN_LOCAL, 0,
+		  "the host's own IPv4 address: local" },
+		{ AF_INET, "127.0.0.53", RTN_LOCAL, 0, "127.0.0.53: local" },
+		{ AF_INET6, "fd00:99::7", RTN_UNICAST, 1,
+		  "an IPv6 neighbour: unicast by nlt0" },
+		{ AF_INET6, "::1", RTN_LOCAL, 0, "::1: local" },
+		{ AF_INET, "198.51.100.1", -ENETUNREACH, 0,
+		  "no route: ENETUNREACH" },
+	};
+	struct nl_route rt;
+	char name[128], why[160];
+	unsigned char addr[16];
+	size_t i;
+	int a = (int)if_nametoindex("nlt0"), err, ok;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		inet_pton(cases[i].family, cases[i].addr, addr);
+		err = nl_route_get(nl, cases[i].family, addr, 0, &rt);
+		snprintf(name, sizeof(name), "RTM_GETROUTE %s", cases[i].name);
+		snprintf(why, sizeof(why), "err %d type %u oif %d (nlt0 %d, "
+			 "ip route get: %d)", err, rt.type, rt.oif, a,
+			 ip_route_dev(cases[i].addr));
+		if (cases[i].want_type < 0)
+			ok = err == cases[i].want_type &&
+			     ip_route_dev(cases[i].addr) == 0;
+		else
+			ok = !err && rt.type == cases[i].want_type &&
+			     rt.oif == ip_route_dev(cases[i].addr) &&
+			     (rt.oif == a) == cases[i].via_nlt0;
+		check(ok, name, why);
+	}
+	/* A link-local address with its scope: by the device named. */
+	inet_pton(AF_INET6, "fe80::7", addr);
+	err = nl_route_get(nl, AF_INET6, addr, a, &rt);
+	snprintf(why, sizeof(why), "err %d type %u oif %d", err, rt.type,
+		 rt.oif);
+	check(!err && rt.type == RTN_UNICAST && rt.oif == a,
+	      "RTM_GETROUTE fe80::7 oif nlt0: by nlt0", why);
 }
 
 int main(void)
@@ -117,6 +191,12 @@ int main(void)
 	check(!nl_clsact_del(&nl, a) &&
 	      sh("tc qdisc show dev nlt0 | grep -q clsact"),
 	      "netlink deletes the clsact qdisc", "clsact left");
+	/* Routes, while nlt0 is up: addresses of its own, a gateway. */
+	check(!sh("ip addr add 10.99.0.1/24 dev nlt0") &&
+	      !sh("ip addr add fd00:99::1/64 dev nlt0 nodad") &&
+	      !sh("ip route add 10.98.0.0/16 via 10.99.0.2"),
+	      "addresses and a route on nlt0 (ip)", "ip failed");
+	route_cases(&nl);
 	err = nl_link_del(&nl, a);
 	check(!err && !if_nametoindex("nlt0") && !if_nametoindex("nlt1"),
 	      "deleting one end deletes the veth pair", "veth left");

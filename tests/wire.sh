@@ -21,7 +21,14 @@
 #     length): the kernel drops it, the client gets the real one;
 #  5. (where the kernel has 802.1Q) a VLAN sub-interface's traffic, its
 #     parent as --dev: a stalled request's hedge reaches the server's VLAN
-#     sub-interface, tagged (an untagged one is dropped by rp_filter).
+#     sub-interface, tagged (an untagged one is dropped by rp_filter);
+#  6. only safe requests hedged, hedges dressed cheap (issue 13): to a
+#     server that never answers, with `--id dns --hedge-dscp 10`, DNS
+#     queries are hedged and UPDATE, NOTIFY, responses and short ones are
+#     not (the server sees them once); memcached's get and gets with
+#     `--match 8:676574`, not set or delete; each hedge reaches the
+#     server with DSCP 10 and the request's ECN bits, each original as it
+#     was sent.
 # Each hedged case has its control without hedge: what it asserts holds
 # there. Run as root from the checkout after `make hedge bench-tools`.
 set -u
@@ -31,7 +38,7 @@ export LC_ALL=C
 
 LINE=${E2E_LINE:-tick}
 T0=$SECONDS
-CASES=${WIRE_CASES:-idnone gso dns forge vlan}	# which cases run
+CASES=${WIRE_CASES:-idnone gso dns forge vlan safe}	# which cases run
 want() { case " $CASES " in *" $1 "*) return 0;; esac; return 1; }
 PY=/usr/bin/python3
 TOOL="$PY tests/wire_tool.py"
@@ -39,13 +46,15 @@ C=hedget-wc S=hedget-ws CDEV=hwire-c SDEV=hwire-s
 CA=10.98.0.1 SA=10.98.0.2
 OUT=tests/out/wire
 mkdir -p $OUT
-# TCG is slow: fewer requests, longer quiet times there.
+# TCG is slow: fewer requests, longer quiet times there, and of the
+# forged answers only the bad checksum (whether 6.1's veth has checked it
+# is the kernel's; the ID past the total length is the parser's, here).
 if [ -n "${HEDGE_VM:-}" ]; then
-	N_SEQ=40 QUIET_MS=150 N_DNS=20 N_FORGE=10 N_VLAN=5 GSO_WAIT=4
-	AT_ONCE=100ms
+	N_SEQ=40 QUIET_MS=150 N_DNS=20 N_FORGE=10 N_VLAN=5 GSO_WAIT=4 N_SAFE=4
+	AT_ONCE=100ms FORGE_MODES="csum"
 else
-	N_SEQ=100 QUIET_MS=60 N_DNS=50 N_FORGE=20 N_VLAN=10 GSO_WAIT=2
-	AT_ONCE=10ms
+	N_SEQ=100 QUIET_MS=60 N_DNS=50 N_FORGE=20 N_VLAN=10 GSO_WAIT=2 N_SAFE=10
+	AT_ONCE=10ms FORGE_MODES="csum short"
 fi
 # The hedging delay where the server answers at once (cases 3 and 4): any
 # hedge is a fault, so well above the server's response time (~1 ms here,
@@ -260,7 +269,7 @@ forge_run() {
 	D_ERR=$(( m1 - m0 ))
 	bg_stop
 }
-for mode in csum short; do
+for mode in $FORGE_MODES; do
 	case $mode in
 	csum) what="a bad UDP checksum";;
 	short) what="the ID past the IP total length";;
@@ -328,6 +337,88 @@ check "vlan: every stalled request answered before the stall ends (slowest $(jnu
 check "vlan: no second answer ($(jnum $f dups))" "$(cat $f)" [ "$(jnum $f dups)" = 0 ]
 hedge_down vlan
 fi	# 802.1Q
+fi
+if want safe; then
+# ---- 6. only safe requests hedged; hedges dressed cheap -------------------
+BAD="ip netns exec $C $UP --target $SA:53"
+expect "safe: --match without bytes is refused" 2 "--match 4:: BYTES must be 1..16 bytes" $BAD --match 4:
+expect "safe: --match with an odd number of hex digits is refused" 2 "--match 0:676: BYTES must be" $BAD --match 0:676
+expect "safe: --match with a non-hex digit is refused" 2 "--match 0:zz: BYTES must be hex" $BAD --match 0:zz
+expect "safe: --match of 17 bytes is refused" 2 "BYTES must be 1..16" $BAD --match 0:$(printf '%034d' 0)
+expect "safe: --match past OFFSET 1464 is refused" 2 "OFFSET must be 0..1464" $BAD --match 1465:00
+expect "safe: --match without OFFSET is refused" 2 "expected OFFSET:BYTES" $BAD --match 676574
+expect "safe: --hedge-dscp 64 is refused" 2 "--hedge-dscp 64: expected a DSCP 0..63" $BAD --hedge-dscp 64
+expect "safe: --hedge-priority past 32 bits is refused" 2 "--hedge-priority 4294967296: expected" $BAD --hedge-priority 4294967296
+# The client's requests go with TOS 0x21 (DSCP 8, ECT(1)); hedges are to
+# carry DSCP 10 with the ECN bits kept: 0x29.
+TOS=0x21 HTOS=$((10 << 2 | 1))
+# safe_run NAME PROTO PORT: N_SAFE rounds of each kind of PROTO's requests
+# to a recording server (wire_tool.py mix, record): NAME.sent is "KIND ID",
+# NAME.rec "LENGTH ID TOS ID16".
+safe_run() {
+	: >$OUT/$1.rec.err
+	timeout -k 2 $((GSO_WAIT + 20)) ip netns exec $S $TOOL record $SA $3 $((GSO_WAIT + 2)) \
+		>$OUT/$1.rec 2>$OUT/$1.rec.err &
+	local rec=$!
+	wait_ready $OUT/$1.rec.err || fail "$1: recording server up" "$(cat $OUT/$1.rec.err)"
+	timeout -k 2 20 ip netns exec $C $TOOL mix $2 $SA $3 $N_SAFE --tos $TOS \
+		--id-base $((0x5000 + RANDOM % 0x1000)) >$OUT/$1.sent 2>$OUT/$1.err
+	wait $rec
+}
+# seen NAME KIND TOS: how many datagrams the server got of KIND's requests
+# with TOS (decimal)
+seen() { awk -v kind=$2 -v tos=$3 'NR == FNR { if ($1 == kind) k[$2] = 1; next }
+	($4 in k) && $3 == tos { n++ } END { print n + 0 }' $OUT/$1.sent $OUT/$1.rec; }
+# each_once NAME KIND: every request of KIND reached the server exactly once
+each_once() { awk -v kind=$2 'NR == FNR { if ($1 == kind) k[$2] = 0; next }
+	($4 in k) { k[$4]++ } END { for (i in k) if (k[i] != 1) exit 1; exit !length(k) }' $OUT/$1.sent $OUT/$1.rec; }
+safe_summary() { awk 'NR == FNR { kind[$2] = $1; next } { n[kind[$4] " tos " $3]++ }
+	END { for (k in n) printf "%s%s x %d", (s++ ? ", " : ""), k, n[k] }' $OUT/$1.sent $OUT/$1.rec; }
+
+name=safe-dns-base; safe_run $name dns 53
+echo "INFO $name: the server got $(safe_summary $name)"
+for kind in query update notify response short; do
+	check "$name: without hedge, each DNS $kind reached the server once, TOS $TOS" \
+		"$(safe_summary $name)" [ "$(seen $name $kind $((TOS)))" = $N_SAFE ]
+done
+hedge_up safe-dns --target $SA:53 --id dns --delay 10ms --hedge-dscp 10 --hedge-priority 7
+status $OUT/safe-dns.status0
+ip netns exec $C "$HEDGE" status >$OUT/safe-dns.status.txt
+check "safe-dns: status says what is hedged and how" "$(head -3 $OUT/safe-dns.status.txt)" \
+	grep -q "^hedged: standard DNS queries only; hedges dscp 10, priority 7$" $OUT/safe-dns.status.txt
+name=safe-dns; safe_run $name dns 53
+status $OUT/$name.status
+echo "INFO $name: the server got $(safe_summary $name); requests_unsafe $(jnum $OUT/$name.status requests_unsafe), hedges_sent $(jnum $OUT/$name.status hedges_sent)"
+check "$name: each query reached the server twice: as sent (TOS $TOS) and hedged (TOS $HTOS: DSCP 10, ECN kept)" \
+	"$(safe_summary $name)" [ "$(seen $name query $((TOS)))" = $N_SAFE -a "$(seen $name query $HTOS)" = $N_SAFE ]
+for kind in update notify response short; do
+	check "$name: each DNS $kind reached the server once, as sent, never hedged" \
+		"$(safe_summary $name)" [ "$(seen $name $kind $((TOS)))" = $N_SAFE -a "$(seen $name $kind $HTOS)" = 0 ]
+	check "$name: no DNS $kind twice" "$(safe_summary $name)" each_once $name $kind
+done
+check "$name: counted: $((4 * N_SAFE)) requests not hedged (requests_unsafe $(jnum $OUT/$name.status requests_unsafe)), $N_SAFE hedges ($(jnum $OUT/$name.status hedges_sent))" \
+	"$(cat $OUT/$name.status)" [ "$(jnum $OUT/$name.status requests_unsafe)" = $((4 * N_SAFE)) -a \
+	"$(jnum $OUT/$name.status hedges_sent)" = $N_SAFE ]
+hedge_down safe-dns
+
+hedge_up safe-mc --target $SA:11211 --id 0:2 --match 8:676574 --delay 10ms --hedge-dscp 10
+name=safe-mc; safe_run $name memcache 11211
+status $OUT/$name.status
+echo "INFO $name: the server got $(safe_summary $name); requests_unsafe $(jnum $OUT/$name.status requests_unsafe)"
+for kind in get gets; do
+	check "$name: each memcached $kind reached the server as sent and hedged (DSCP 10)" \
+		"$(safe_summary $name)" [ "$(seen $name $kind $((TOS)))" = $N_SAFE -a "$(seen $name $kind $HTOS)" = $N_SAFE ]
+done
+for kind in set delete; do
+	check "$name: each memcached $kind reached the server once, never hedged" \
+		"$(safe_summary $name)" [ "$(seen $name $kind $((TOS)))" = $N_SAFE -a "$(seen $name $kind $HTOS)" = 0 ]
+	check "$name: no memcached $kind twice" "$(safe_summary $name)" each_once $name $kind
+done
+check "$name: status --json says what is hedged and how" "$(cat $OUT/$name.status)" \
+	grep -q '"match":"8:676574","hedge_dscp":10,"hedge_priority":null' $OUT/$name.status
+check "$name: counted: $((2 * N_SAFE)) requests not hedged (requests_unsafe $(jnum $OUT/$name.status requests_unsafe))" \
+	"$(cat $OUT/$name.status)" [ "$(jnum $OUT/$name.status requests_unsafe)" = $((2 * N_SAFE)) ]
+hedge_down safe-mc
 fi
 echo "INFO wire: $LINE line, $CASES: $((SECONDS - T0)) s"
 finish

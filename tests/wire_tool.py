@@ -19,8 +19,18 @@
 
   record ADDR PORT SECONDS
       Never answers: records every datagram received for SECONDS as
-      "LENGTH ID" lines on stdout (ID: the first 4 bytes). Prints
-      "ready" on stderr once bound.
+      "LENGTH ID TOS HEAD" lines on stdout (ID: the first 4 bytes as a
+      number; TOS: the IPv4 TOS byte it came with, or IPv6 traffic class;
+      HEAD: the first 2 bytes in hex). Prints "ready" on stderr once bound.
+
+  mix PROTO ADDR PORT ROUNDS [--tos T] [--id-base B] [--gap MS]
+      ROUNDS rounds of requests of each kind PROTO has, from one socket
+      whose IP_TOS (IPV6_TCLASS) is T, GAP_MS (default 5) apart, each with
+      its own 2-byte ID (B, B+1, ...) first; prints "KIND IDHEX" per
+      request sent. PROTO dns: query (QR 0, opcode QUERY), update (opcode
+      5), notify (opcode 4), response (QR 1), short (7 bytes: less than a
+      header). PROTO memcache (its UDP frame header, then the command):
+      get, gets, set, delete.
 
   forge ADDR PORT DEV PEER_MAC MODE [GAP_MS]
       Answers each request (4-byte ID, 4-byte sequence number) twice:
@@ -137,8 +147,13 @@ def gso(args):
 
 def record(args):
 	addr, port, secs = args[0], int(args[1]), float(args[2])
-	s = socket.socket(family(addr), socket.SOCK_DGRAM)
+	fam = family(addr)
+	s = socket.socket(fam, socket.SOCK_DGRAM)
 	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+	if fam == socket.AF_INET6:
+		s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVTCLASS, 1)
+	else:
+		s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
 	s.bind((addr, port))
 	print('ready', file=sys.stderr, flush=True)
 	end = time.monotonic() + secs
@@ -148,9 +163,58 @@ def record(args):
 			break
 		if not select.select([s], [], [], left)[0]:
 			continue
-		d = s.recv(65536)
+		d, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4))
+		tos = -1
+		for level, kind, data in anc:
+			if (level, kind) in ((socket.IPPROTO_IP, socket.IP_TOS),
+					     (socket.IPPROTO_IPV6, socket.IPV6_TCLASS)):
+				tos = data[0] if len(data) == 1 else \
+					struct.unpack('=i', data[:4])[0]
 		rid = struct.unpack('!I', d[:4])[0] if len(d) >= 4 else -1
-		print(len(d), rid, flush=True)
+		print(len(d), rid, tos, d[:2].hex(), flush=True)
+
+
+# mix: each kind's request after its 2-byte ID.
+QNAME = b'\x07example\x04test\x00'
+MIX = {
+	'dns': [
+		('query', b'\x01\x00' + struct.pack('!HHHH', 1, 0, 0, 0) + QNAME + b'\x00\x01\x00\x01'),
+		('update', b'\x28\x00' + struct.pack('!HHHH', 1, 0, 1, 0) + QNAME + b'\x00\x06\x00\x01'
+		 + QNAME + struct.pack('!HHIH', 1, 1, 60, 4) + bytes([192, 0, 2, 9])),
+		('notify', b'\x24\x00' + struct.pack('!HHHH', 1, 0, 0, 0) + QNAME + b'\x00\x06\x00\x01'),
+		('response', b'\x81\x80' + struct.pack('!HHHH', 1, 0, 0, 0) + QNAME + b'\x00\x01\x00\x01'),
+		('short', b'\x01\x00\x00\x01\x00'),
+	],
+	# The memcached UDP frame header after the request ID: sequence 0,
+	# 1 datagram, reserved; then the text command.
+	'memcache': [
+		('get', b'\x00\x00\x00\x01\x00\x00get k1\r\n'),
+		('gets', b'\x00\x00\x00\x01\x00\x00gets k1\r\n'),
+		('set', b'\x00\x00\x00\x01\x00\x00set k1 0 0 1\r\nx\r\n'),
+		('delete', b'\x00\x00\x00\x01\x00\x00delete k1\r\n'),
+	],
+}
+
+
+def mix(args):
+	tos = opt(args, '--tos', 0, lambda v: int(v, 0))
+	rid = opt(args, '--id-base', 0x1000, lambda v: int(v, 0))
+	gap = opt(args, '--gap', 5.0, float) / 1000
+	proto, addr, port, rounds = args[0], args[1], int(args[2]), int(args[3])
+	fam = family(addr)
+	s = socket.socket(fam, socket.SOCK_DGRAM)
+	if fam == socket.AF_INET6:
+		s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
+	else:
+		s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+	s.connect((addr, port))
+	for _ in range(rounds):
+		for kind, body in MIX[proto]:
+			head = struct.pack('!H', rid & 0xffff)
+			s.send(head + body)
+			print(kind, head.hex(), flush=True)
+			rid += 1
+			time.sleep(gap)
 
 
 def csum16(b):
@@ -201,7 +265,8 @@ def forge(args):
 
 
 def main():
-	cmds = {'client': client, 'gso': gso, 'record': record, 'forge': forge}
+	cmds = {'client': client, 'gso': gso, 'record': record, 'forge': forge,
+		'mix': mix}
 	if len(sys.argv) < 2 or sys.argv[1] not in cmds:
 		sys.exit(__doc__)
 	cmds[sys.argv[1]](sys.argv[2:])
