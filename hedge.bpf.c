@@ -296,9 +296,15 @@ static __always_inline int later_fragment(struct __sk_buff *skb,
 		bpf_map_delete_elem(&hedge_frags, &k);
 	if (verdict == HEDGE_FRAG_DROP)
 		return TC_ACT_SHOT;
+	if (verdict != HEDGE_FRAG_AS_PRIMARY)
+		return TC_ACT_UNSPEC;
 	t = target_of(cfg, target);
-	if (verdict == HEDGE_FRAG_AS_PRIMARY && t &&
-	    rewrite_source(skb, h, &t->primary))
+	/* One test of t, kept: 6.1's verifier loses the bound of a target
+	 * index spilled to the stack, and clang had it tested twice. */
+	barrier_var(t);
+	if (!t)
+		return TC_ACT_UNSPEC;
+	if (rewrite_source(skb, h, &t->primary))
 		return TC_ACT_SHOT;	/* half a datagram: no use to anyone */
 	return TC_ACT_UNSPEC;
 }

@@ -58,6 +58,16 @@ static __always_inline __u32 hist_bucket(__u64 ns)
  * counters (per CPU) and, for an adaptive delay, to the histogram the
  * ticker takes the delay from (shared, so atomic).
  */
+/* b as an index of a histogram, bounded where it is used: in a program
+ * as large as the watcher, clang may keep b on the stack between
+ * hist_bucket() and its use, and 6.1's verifier forgets the bound of a
+ * scalar spilled there. */
+static __always_inline __u32 hist_at(__u32 b)
+{
+	barrier_var(b);
+	return b < HEDGE_HIST_BUCKETS ? b : HEDGE_HIST_BUCKETS - 1;
+}
+
 static __always_inline void record_response(const struct hedge_config *cfg,
 					    struct hedge_stats *st,
 					    const struct hedge_entry *e,
@@ -70,13 +80,13 @@ static __always_inline void record_response(const struct hedge_config *cfg,
 	if (st) {
 		st->responses++;
 		st->rt_sum_ns += rt;
-		st->rt[b]++;
+		st->rt[hist_at(b)]++;
 	}
 	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
 		return;
 	a = bpf_map_lookup_elem(&hedge_adapt, &target);
 	if (a) {
-		__sync_fetch_and_add(&a->hist[b], HEDGE_HIST_ONE);
+		__sync_fetch_and_add(&a->hist[hist_at(b)], HEDGE_HIST_ONE);
 		__sync_fetch_and_add(&a->fresh, 1);
 	}
 }
