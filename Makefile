@@ -14,7 +14,7 @@ BPF_OBJ := build/hedge.bpf.o
 # hedge.c is the command line; LIB_SRCS the rest, which tests link too.
 LIB_SRCS := config.c describe.c instance.c lifecycle.c attach.c tcx.c \
 	    repair.c snapshot.c health.c print_text.c \
-	    print_json.c print_prom.c loader.c btf.c netlink.c delayline.c \
+	    print_json.c print_prom.c loader.c elf.c btf.c netlink.c rtnl.c delayline.c \
 	    resolv.c safe.c
 SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
@@ -138,11 +138,11 @@ build/badbtf.bpf.o: $(BPF_OBJ)
 build/hedge-badbtf: $(SRCS) $(HDRS) build/badbtf.bpf.o
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/badbtf.bpf.o"' -o $@ $(SRCS)
 
-build/tcx_test: tests/tcx_test.c loader.c btf.c tcx.c netlink.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c btf.c tcx.c netlink.c
+build/tcx_test: tests/tcx_test.c loader.c elf.c btf.c tcx.c netlink.c rtnl.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/tcx_test.c loader.c elf.c btf.c tcx.c netlink.c rtnl.c
 
-build/netlink_test: tests/netlink_test.c loader.c btf.c netlink.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c btf.c netlink.c
+build/netlink_test: tests/netlink_test.c loader.c elf.c btf.c netlink.c rtnl.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/netlink_test.c loader.c elf.c btf.c netlink.c rtnl.c
 
 # hedge with an object the verifier rejects: how a rejection is reported.
 build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
@@ -151,8 +151,8 @@ build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
 build/hedge-broken: $(SRCS) $(HDRS) build/broken.bpf.o
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/broken.bpf.o"' -o $@ $(SRCS)
 
-build/bpf_cost: bench/bpf_cost.c loader.c btf.c $(HDRS) $(BPF_OBJ)
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c btf.c
+build/bpf_cost: bench/bpf_cost.c loader.c elf.c btf.c $(HDRS) $(BPF_OBJ)
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c elf.c btf.c
 
 # tests/dns.sh's lossy link (no netem here): a TC program that drops and
 # duplicates DNS responses, loaded with hedge's own loader and netlink.
@@ -160,5 +160,5 @@ build/lossy.bpf.o: tests/lossy.bpf.c tests/lossy.h hedge.h bpf/helpers.h $(UAPI)
 	$(CLANG) $(BPF_CFLAGS) -I$(UAPI) -c $< -o $@
 	$(BPF_STRIP)
 
-build/lossy: tests/lossy.c tests/lossy.h loader.c btf.c netlink.c $(HDRS) build/lossy.bpf.o
-	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/lossy.bpf.o"' -o $@ tests/lossy.c loader.c btf.c netlink.c
+build/lossy: tests/lossy.c tests/lossy.h loader.c elf.c btf.c netlink.c rtnl.c $(HDRS) build/lossy.bpf.o
+	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/lossy.bpf.o"' -o $@ tests/lossy.c loader.c elf.c btf.c netlink.c rtnl.c

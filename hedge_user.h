@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * hedge_user.h - user-side interfaces: errors, the bpf() loader (loader.c)
- * and hand-made rtnetlink (netlink.c).
+ * hedge_user.h - user-side interfaces: errors, the bpf() loader (loader.c,
+ * elf.c) and hand-made rtnetlink (netlink.c, rtnl.c).
  */
 #ifndef HEDGE_USER_H
 #define HEDGE_USER_H
 
+#include <elf.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <linux/bpf.h>
+#include <linux/rtnetlink.h>
 
 /* Print "hedge: <message>" on stderr; returns -1 for `return fail(...)`. */
 static inline __attribute__((format(printf, 1, 2)))
@@ -99,6 +101,42 @@ int btf_map_types(const struct hedge_btf *b, const char *map,
 void btf_free(struct hedge_btf *b);
 /* END btf.c */
 
+/* elf.c: reading the embedded BPF object, for loader.c. */
+struct elf {
+	const unsigned char *data;
+	size_t size;
+	const Elf64_Ehdr *eh;
+	const Elf64_Shdr *sh;
+	const char *shstr;
+	const Elf64_Sym *syms;
+	size_t n_syms;
+	const char *symstr;
+	size_t symstr_size;
+};
+
+/* Section i, or NULL if there is none. */
+const Elf64_Shdr *section(const struct elf *e, size_t i);
+/* A section's bytes, or NULL if they are not all in the object. */
+const void *section_data(const struct elf *e, const Elf64_Shdr *s);
+/* A section's name; "" if it has none. */
+const char *section_name(const struct elf *e, const Elf64_Shdr *s);
+/* A symbol's name; "" if it has none. */
+const char *symbol_name(const struct elf *e, const Elf64_Sym *sym);
+/* Check the object's headers, find its symbol table: 0, or -1 said. */
+int elf_open(struct elf *e, const unsigned char *data, size_t size);
+/* The index of the section called `name`, or -1. */
+int find_section(const struct elf *e, const char *name);
+/* Point every ld_imm64 that names a map at that map's fd. */
+int relocate(const struct elf *e, int prog_shndx, int maps_shndx,
+	     struct bpf_insn *insns, size_t n_insns,
+	     const struct bpf_obj *obj, const size_t *offsets);
+/* The program's name: the function symbol at the start of its section. */
+const char *prog_name(const struct elf *e, size_t shndx);
+/* The object's types, for its maps (none if no .BTF or the kernel says no). */
+void load_btf(const struct elf *e, struct hedge_btf *btf);
+/* loader.c: maps go without BTF when the kernel refuses it (said once). */
+void btf_note(const char *what, const char *why);
+
 int map_update(int fd, const void *key, const void *value);
 int map_lookup(int fd, const void *key, void *value);
 int obj_pin(int fd, const char *path);
@@ -128,6 +166,33 @@ struct tc_filter {
 
 /* "hedge: <what>: <strerror(-err)> (kernel: <ext ack>)"; returns -1. */
 int nl_fail(const struct nl *nl, int err, const char *what);
+
+/* netlink.c, for rtnl.c: one request and its attributes, and sending it. */
+struct req {
+	struct nlmsghdr n;
+	union {
+		struct ifinfomsg ifi;
+		struct tcmsg tc;
+		struct rtmsg rt;
+	};
+	char attrs[512];
+	int overflow;		/* an attribute did not fit: do not send */
+};
+
+typedef int (*nl_cb)(const struct nlmsghdr *n, void *arg);
+/* A request of `type` whose family header is hdr_len bytes, acked. */
+void req_init(struct req *r, int type, int flags, size_t hdr_len);
+void add_raw(struct req *r, const void *data, size_t len);
+void add_attr(struct req *r, int type, const void *data, size_t len);
+void add_u32(struct req *r, int type, uint32_t v);
+void add_str(struct req *r, int type, const char *s);
+struct rtattr *nest_begin(struct req *r, int type);
+void nest_end(struct req *r, struct rtattr *nest);
+/* Send r; cb sees each answer up to the ack or NLMSG_DONE: 0 or -errno,
+ * -EINTR if a dump changed under way (ask again). */
+int nl_talk(struct nl *nl, struct req *r, nl_cb cb, void *arg);
+/* A string attribute into dst[size], cut and ended. */
+void copy_str(char *dst, size_t size, const struct rtattr *a);
 int nl_open(struct nl *nl);
 void nl_close(struct nl *nl);
 /* All return 0 or -errno; on error nl->ext_ack holds the kernel's text. */
