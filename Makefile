@@ -12,10 +12,10 @@ CFLAGS  ?= -Os -Wall -Wextra -std=gnu11
 UAPI    := build/include
 BPF_OBJ := build/hedge.bpf.o
 # hedge.c is the command line; LIB_SRCS the rest, which tests link too.
-LIB_SRCS := config.c describe.c instance.c lifecycle.c attach.c tcx.c \
-	    repair.c snapshot.c health.c print_text.c \
-	    print_json.c print_prom.c loader.c elf.c btf.c netlink.c rtnl.c delayline.c \
-	    resolv.c safe.c
+LIB_SRCS := config.c target.c describe.c instance.c lifecycle.c attach.c \
+	    tcx.c repair.c snapshot.c health.c print_text.c \
+	    print_json.c print_prom.c loader.c elf.c btf.c netlink.c rtnl.c \
+	    delayline.c resolv.c safe.c
 SRCS    := hedge.c $(LIB_SRCS)
 HDRS    := hedge.h hedge_user.h config.h instance.h lifecycle.h attach.h \
 	    snapshot.h health.h resolv.h

@@ -49,6 +49,10 @@ struct options {
 
 /* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */
 int usage_error(const char *fmt, const char *arg);
+/* A decimal in 0..max into *v: 0, or -1 (not said). */
+int parse_uint(const char *s, unsigned long max, unsigned long *v);
+/* target.c: --target's text added to cfg's targets; -1 said why. */
+int add_target(struct hedge_config *cfg, const char *s);
 /* `up`'s options into o, checked against each other; -1 said why. */
 int parse_up(int argc, char **argv, struct options *o);
 int parse_status(int argc, char **argv, struct options *o);
