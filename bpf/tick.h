@@ -285,6 +285,8 @@ static __always_inline void retire(const struct hedge_config *cfg,
 	else if (st && e && (e->state == HEDGE_DONE ||
 			     e->state == HEDGE_DONE_HEDGED))
 		st->hedges_cancelled++;
+	/* Answered, unhedged: nothing needs its entry now (forget.h). */
+	forget(&due->key, e, due->deadline_ns);
 	if (h && h->seq == due->seq)
 		h->busy = 0;
 }
