@@ -831,6 +831,36 @@ static void test_tick_sweep(void)
 	      "and sleeps on for the one still pending", "state wrong");
 }
 
+/* An answered request's entry goes when its deadline entry is retired;
+ * one retired for an older request on the same key (an ID reused) frees
+ * not the newer's, answered too: that one's own retire would count it
+ * evicted. */
+static void test_tick_forget(void)
+{
+	struct pkt req = request(920), resp = response(920), t = tick();
+	struct hedge_stats before = counters(), after;
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
+	check(state_of(920) == HEDGE_PENDING, "tick line: an ID reused after "
+	      "its answer is a new request", "not new");
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(after.hedges_cancelled == before.hedges_cancelled + 2 &&
+	      after.evicted == before.evicted && state_of(920) == 0 &&
+	      clones_seen(NULL) == 0,
+	      "tick line: each answered request's entry is freed by its own "
+	      "deadline entry, none counted evicted",
+	      "kept, or the newer one freed by the older's");
+	run(HEDGE_PROG_WATCHER, &resp);
+	check(counters().duplicates == after.duplicates, "tick line: a "
+	      "duplicate answer after its entry is freed passes, as without "
+	      "hedge", "judged");
+}
+
 #define CLIENT6		"fd00::1"
 #define SERVER6		"fd00::2"
 #define REPLICA		"10.0.0.3"
@@ -3173,6 +3203,7 @@ static const struct test_case cases[] = {
 	{ "tick_restart", test_tick_restart, tick_line_tdl },
 	{ "tick_idle", test_tick_idle, tick_line_tdl },
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
+	{ "tick_forget", test_tick_forget, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
