@@ -2004,27 +2004,33 @@ static void tick_quietly(void)
 
 static void test_answered_fill_tick(void)
 {
-	uint32_t i, j;
+	uint32_t i, kept;
 	struct hedge_stats st;
+	char why[64];
 	int sent = 0;
 
-	tick_line(0);	/* due at once, but the ticks come in bursts */
-	for (i = 0; i < FILL_N; i += FILL_LAG) {
-		for (j = 0; j < FILL_LAG; j++)
-			fill_send(i + j);
-		for (j = 0; j < FILL_LAG / HEDGE_TICK_SWEEP + 8; j++)
+	tick_line(0);	/* due at once; a tick every HEDGE_TICK_BATCH */
+	for (i = 0; i < FILL_N; i++) {
+		fill_send(i);
+		if (i % HEDGE_TICK_BATCH == HEDGE_TICK_BATCH - 1)
 			tick_quietly();
-		sent += clones_seen(NULL);	/* each as its hedge */
+		if (i % 4096 == 4095)
+			sent += clones_seen(NULL);	/* each as its hedge */
 	}
+	tick_quietly();
+	sent += clones_seen(NULL);
 	st = counters();
 	check(st.evicted == 0 && sent == FILL_N / FILL_EVERY &&
 	      st.ring_full == 0 && st.queue_full == 0,
 	      "tick line: answered requests filling the Scoreboard over time "
 	      "never evict a pending one: every stalled request is hedged",
 	      "stalled requests evicted, unhedged");
-	check(scores_count() < 2 * FILL_LAG, "tick line: an answered "
-	      "request's entry is freed when its deadline entry is retired",
-	      "kept");
+	/* The sweep frees them; the few the ticker pops due right behind a
+	 * stalled one (send_due()) it does not (forget.h). */
+	kept = scores_count();
+	snprintf(why, sizeof(why), "%u of %u kept", kept, FILL_N);
+	check(kept < 2 * FILL_LAG, "tick line: answered requests' entries "
+	      "are freed when the sweep retires their deadline entries", why);
 }
 
 static void bad_delay_line(struct hedge_config *c)
