@@ -6,8 +6,8 @@
  * SEC, MAP, barrier_var), maps.h, parse.h (parsing and the rewrite),
  * adapt.h (adaptive delay, budget), tick.h (the tick line), safe.h
  * (which requests may be hedged; the hedges' DSCP and priority), saved.h
- * (time saved by hedging, hedges wasted) and tcp.h (TCP targets: the
- * handshake).
+ * (time saved by hedging, hedges wasted), forget.h (answered entries freed
+ * at their deadline) and tcp.h (TCP targets: the handshake).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -41,6 +41,7 @@
 #include "bpf/maps.h"
 #include "bpf/parse.h"
 #include "bpf/adapt.h"
+#include "bpf/forget.h"
 #include "bpf/tick.h"
 #include "bpf/safe.h"
 #include "bpf/saved.h"
@@ -194,8 +195,10 @@ int hedge_splitter(struct __sk_buff *skb)
 			   e->state != HEDGE_DONE_HEDGED))
 			return TC_ACT_UNSPEC;
 		saved_gone(e);
+		/* BPF_ANY: the ticker or Rescuer may free a DONE entry
+		 * meanwhile (forget.h). */
 		if (bpf_map_update_elem(&hedge_scores, &d.key, &fresh,
-					BPF_EXIST))
+					BPF_ANY))
 			return TC_ACT_UNSPEC;
 	}
 	st = stats(d.target);
@@ -518,6 +521,8 @@ int hedge_rescuer(struct __sk_buff *skb)
 	if (state != HEDGE_PENDING) {
 		if (st && (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED))
 			st->hedges_cancelled++;
+		if (state == HEDGE_DONE)
+			forget_due(&d.key, e, now);
 		return TC_ACT_SHOT;
 	}
 	if (!withdraw(cfg, e->target, now)) {

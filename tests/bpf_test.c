@@ -831,6 +831,36 @@ static void test_tick_sweep(void)
 	      "and sleeps on for the one still pending", "state wrong");
 }
 
+/* An answered request's entry goes when its deadline entry is retired;
+ * one retired for an older request on the same key (an ID reused) frees
+ * not the newer's, answered too: that one's own retire would count it
+ * evicted. */
+static void test_tick_forget(void)
+{
+	struct pkt req = request(920), resp = response(920), t = tick();
+	struct hedge_stats before = counters(), after;
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
+	check(state_of(920) == HEDGE_PENDING, "tick line: an ID reused after "
+	      "its answer is a new request", "not new");
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(after.hedges_cancelled == before.hedges_cancelled + 2 &&
+	      after.evicted == before.evicted && state_of(920) == 0 &&
+	      clones_seen(NULL) == 0,
+	      "tick line: each answered request's entry is freed by its own "
+	      "deadline entry, none counted evicted",
+	      "kept, or the newer one freed by the older's");
+	run(HEDGE_PROG_WATCHER, &resp);
+	check(counters().duplicates == after.duplicates, "tick line: a "
+	      "duplicate answer after its entry is freed passes, as without "
+	      "hedge", "judged");
+}
+
 #define CLIENT6		"fd00::1"
 #define SERVER6		"fd00::2"
 #define REPLICA		"10.0.0.3"
@@ -1879,6 +1909,128 @@ static void test_evicted(void)
 	check(ticks(1) == 0 && counters().evicted == 1,
 	      "tick line: a due request whose entry the LRU evicted is "
 	      "counted (evicted)", "silent");
+}
+
+/*
+ * Answered requests fill the Scoreboard (the LRU's: more of them over time
+ * than it holds, few at once) while some stall: each stalled one must
+ * still be hedged when due, none evicted. The LRU puts a new entry on its
+ * inactive list, the one it evicts from, unless it was looked up before
+ * the LRU took it in; an answered entry is looked up again at its
+ * deadline (its clone, or its deadline entry), which keeps it in the
+ * active list, and the LRU then evicts what it finds inactive: the
+ * pending requests. Answered entries are freed at their deadline now
+ * (bpf/forget.h).
+ */
+#define FILL_N		(HEDGE_SCOREBOARD_SIZE * 3 / 2)
+#define FILL_BASE	0x100000U
+#define FILL_LAG	512U	/* requests sent while one is in the line */
+#define FILL_EVERY	1024U	/* one request in so many stalls */
+
+/* How many entries the Scoreboard holds. */
+static uint32_t scores_count(void)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_SCORES);
+	struct hedge_key k, next;
+	union bpf_attr attr;
+	uint32_t n = 0;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)fd;
+	attr.key = 0;		/* the first key */
+	attr.next_key = (uint64_t)(uintptr_t)&next;
+	while (n <= HEDGE_SCOREBOARD_SIZE &&
+	       !sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr)) {
+		n++;
+		k = next;
+		attr.key = (uint64_t)(uintptr_t)&k;
+	}
+	return n;
+}
+
+/* Request i of the stream: sent, and answered at once unless it stalls. */
+static void fill_send(uint32_t i)
+{
+	struct pkt req = request(FILL_BASE + i), resp = response(FILL_BASE + i);
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	if (i % FILL_EVERY != FILL_EVERY / 2)
+		run(HEDGE_PROG_WATCHER, &resp);
+}
+
+/* netem, delay 0: request i's clone emerges FILL_LAG requests later (the
+ * test runs it through the Rescuer by hand); a hedge is redirected. */
+static int fill_clone(uint32_t i)
+{
+	struct pkt req = request(FILL_BASE + i);
+
+	return run(HEDGE_PROG_RESCUER, &req).ret == TC_ACT_REDIRECT;
+}
+
+static void no_delay(struct hedge_config *c)
+{
+	c->delay_ns = 0;
+}
+
+static void test_answered_fill_netem(void)
+{
+	uint32_t i, hedged = 0;
+	struct hedge_stats st;
+
+	for (i = 0; i < FILL_N + FILL_LAG; i++) {
+		if (i < FILL_N)
+			fill_send(i);
+		if (i >= FILL_LAG)
+			hedged += fill_clone(i - FILL_LAG);
+	}
+	st = counters();
+	check(hedged == FILL_N / FILL_EVERY && st.evicted == 0 &&
+	      st.hedges_sent == hedged,
+	      "netem: answered requests filling the Scoreboard over time "
+	      "never evict a pending one: every stalled request is hedged",
+	      "stalled requests evicted, unhedged");
+	check(scores_count() < 2 * FILL_LAG, "netem: an answered request's "
+	      "entry is freed when its clone comes", "kept");
+}
+
+/* One tick, the clones it sends left on tdl1. */
+static void tick_quietly(void)
+{
+	struct pkt t = tick();
+
+	tick_alive();
+	run(HEDGE_PROG_TICKER, &t);
+}
+
+static void test_answered_fill_tick(void)
+{
+	uint32_t i, kept;
+	struct hedge_stats st;
+	char why[64];
+	int sent = 0;
+
+	tick_line(0);	/* due at once; a tick every HEDGE_TICK_BATCH */
+	for (i = 0; i < FILL_N; i++) {
+		fill_send(i);
+		if (i % HEDGE_TICK_BATCH == HEDGE_TICK_BATCH - 1)
+			tick_quietly();
+		if (i % 4096 == 4095)
+			sent += clones_seen(NULL);	/* each as its hedge */
+	}
+	tick_quietly();
+	sent += clones_seen(NULL);
+	st = counters();
+	check(st.evicted == 0 && sent == FILL_N / FILL_EVERY &&
+	      st.ring_full == 0 && st.queue_full == 0,
+	      "tick line: answered requests filling the Scoreboard over time "
+	      "never evict a pending one: every stalled request is hedged",
+	      "stalled requests evicted, unhedged");
+	/* The sweep frees them; the few the ticker pops due right behind a
+	 * stalled one (send_due()) it does not (forget.h). */
+	kept = scores_count();
+	snprintf(why, sizeof(why), "%u of %u kept", kept, FILL_N);
+	check(kept < 2 * FILL_LAG, "tick line: answered requests' entries "
+	      "are freed when the sweep retires their deadline entries", why);
 }
 
 static void bad_delay_line(struct hedge_config *c)
@@ -3059,6 +3211,7 @@ static const struct test_case cases[] = {
 	{ "tick_restart", test_tick_restart, tick_line_tdl },
 	{ "tick_idle", test_tick_idle, tick_line_tdl },
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
+	{ "tick_forget", test_tick_forget, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
@@ -3076,6 +3229,8 @@ static const struct test_case cases[] = {
 	{ "big_frames", test_big_frames, NULL },
 	{ "tick_metadata", test_tick_metadata, NULL },
 	{ "evicted", test_evicted, NULL },
+	{ "answered_fill_netem", test_answered_fill_netem, no_delay },
+	{ "answered_fill_tick", test_answered_fill_tick, NULL },
 	{ "clone_failed", test_clone_failed, bad_delay_line },
 	{ "copy_clash", test_copy_clash, NULL },
 	{ "budget_deposit", test_budget_deposit, budget_10 },

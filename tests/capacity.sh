@@ -3,8 +3,9 @@
 # with every request stalled, 20,000 requests/s for 2 s with --delay 300ms
 # (6,000 in flight, more than the old 4,096-slot ring) are all hedged with
 # the default --max-inflight; with --max-inflight 1024 the overflow is
-# counted (ring_full), not silent. Then a neighbour: an unprivileged
-# process floods the target with junk IDs for 2 s; hedging works again
+# counted (ring_full), not silent. Answered requests, more over time
+# than the Scoreboard holds, evict none still pending. Then a neighbour:
+# an unprivileged process floods the target with junk IDs for 2 s; hedging works again
 # within the window after it stops, and the counters show what it cost.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -77,6 +78,27 @@ check "capacity: the overflow makes status degraded (exit 3, a capacity problem)
 req=$(count requests); sent=$(count hedges_sent); full=$(count ring_full)
 check "capacity: --max-inflight 1024 overflows counted (ring_full $full, hedges $sent of $req)" \
 	"$(cat $OUT/status.json)" [ "$full" -gt 0 -a "$(sum hedges_sent ring_full)00" -ge $((req * 99)) ]
+
+# ---- answered requests fill the Scoreboard over time ------------------
+# 30,000/s for 4 s, answered at once but 1% that stall 50 ms: more requests
+# than the Scoreboard's 65,536 entries over the run, ~300 within --delay
+# at once. Answered entries kept would fill it, and the LRU would then
+# evict the pending (stalled) requests (bpf/forget.h): none may be.
+start_server --rate 1 --stall 50 --fast 0
+in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 10ms \
+	--budget 100 --max-inflight 1024 >/dev/null
+in_ns bench/loadgen --rate 30000 --duration 4 --timeout 200 --linger 0 >$OUT/fill.json
+sleep 0.3
+in_ns $HEDGE status --json >$OUT/status.json
+in_ns $HEDGE down >/dev/null
+stop_server
+req=$(count requests); sent=$(count hedges_sent); ev=$(count evicted)
+fill_ok() {
+	[ "$req" != missing ] && [ "$sent" != missing ] && [ "$ev" = 0 ] &&
+		[ "$req" -gt 70000 ] && [ $((sent * 111)) -ge "$req" ]
+}
+check "capacity: $req answered requests over time (> 65536) evict no pending one (evicted $ev), the stalled 1% hedged ($sent hedges)" \
+	"$(cat $OUT/status.json)" fill_ok
 
 # ---- a neighbour floods the target with junk IDs ----------------------
 # The server stalls 5% of IDs for 300 ms; hedging answers them in ~20 ms.
