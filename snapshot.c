@@ -25,7 +25,7 @@ const struct counter hedge_counters[] = {
 	COUNTER(hedges_refused, "hedges refused", "hedges_refused", "hedges_refused_total", "Hedges not sent: over the hedging budget.", 0),
 	COUNTER(responses, "responses", "responses", "responses_total", "First responses, passed to the client.", 0),
 	COUNTER(duplicates, "duplicates dropped", "duplicates_dropped", "duplicates_dropped_total", "Later responses to an answered request, dropped.", 0),
-	COUNTER(hedges_won, "hedges won (the replica answered first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first; TCP: hedged handshakes with one SYN-ACK.", COUNTER_REPLICA),
+	COUNTER(hedges_won, "hedges won (the hedge's answer came first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first; TCP: hedged handshakes with one SYN-ACK.", COUNTER_REPLICA),
 	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second; TCP: both SYNs answered.", COUNTER_REPLICA),
 	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
 	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
