@@ -85,15 +85,21 @@ static int parse_percentile(const char *s, uint32_t *x100)
 	return 0;
 }
 
-int parse_uint(const char *s, unsigned long max, unsigned long *v)
+int parse_ulong(const char *s, int base, unsigned long max,
+		unsigned long *v)
 {
 	char *end;
 
 	if (*s < '0' || *s > '9')
 		return -1;
 	errno = 0;
-	*v = strtoul(s, &end, 10);
+	*v = strtoul(s, &end, base);
 	return errno || *end || *v > max ? -1 : 0;
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	return parse_ulong(s, 10, max, v);
 }
 
 static int parse_id(const char *s, struct hedge_config *cfg)

@@ -49,6 +49,10 @@ struct options {
 
 /* "hedge: <fmt with arg> (see 'hedge --help')"; returns -1. */
 int usage_error(const char *fmt, const char *arg);
+/* A number in 0..max into *v, in strtoul's base (0: decimal, 0x hex or
+ * 0 octal); it starts with a digit: 0, or -1 (not said). */
+int parse_ulong(const char *s, int base, unsigned long max,
+		unsigned long *v);
 /* A decimal in 0..max into *v: 0, or -1 (not said). */
 int parse_uint(const char *s, unsigned long max, unsigned long *v);
 /* target.c: --target's text added to cfg's targets; -1 said why. */

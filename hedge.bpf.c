@@ -205,15 +205,7 @@ int hedge_splitter(struct __sk_buff *skb)
 	if (st)
 		st->requests++;
 	deposit(cfg, d.target);
-	if (cfg->delay_line == HEDGE_DL_TICK) {
-		park(skb, cfg, &d.key, &fresh, st);
-		tick_wake(skb, cfg, now);
-	} else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
-		if (st)
-			st->clone_failed++;
-	} else if (st) {
-		st->delayed++;
-	}
+	to_delay_line(skb, cfg, &d.key, &fresh, st, now, 0);
 	return TC_ACT_UNSPEC;
 }
 

@@ -70,24 +70,12 @@ int opt_match(struct options *o, const char *opt, const char *val)
 	return 0;
 }
 
-/* A number 0..max, decimal or 0x hex; -1 if it is not. */
-static int parse_number(const char *s, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*v = strtoul(s, &end, 0);
-	return errno || *end || *v > max ? -1 : 0;
-}
-
 int opt_hedge_dscp(struct options *o, const char *opt, const char *val)
 {
 	unsigned long v;
 
 	(void)opt;
-	if (parse_number(val, HEDGE_DSCP_MAX, &v))
+	if (parse_ulong(val, 0, HEDGE_DSCP_MAX, &v))
 		return usage_error("--hedge-dscp %s: expected a DSCP 0..63 "
 				   "(e.g. 8, CS1: lower effort)", val);
 	o->cfg.hedge_dscp = (uint8_t)v;
@@ -100,7 +88,7 @@ int opt_hedge_priority(struct options *o, const char *opt, const char *val)
 	unsigned long v;
 
 	(void)opt;
-	if (parse_number(val, 0xffffffffUL, &v))
+	if (parse_ulong(val, 0, 0xffffffffUL, &v))
 		return usage_error("--hedge-priority %s: expected an skb "
 				   "priority 0..4294967295", val);
 	o->cfg.hedge_priority = (uint32_t)v;

@@ -209,15 +209,7 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 	if (st)
 		st->handshakes++;
 	deposit(cfg, d->target);
-	if (cfg->delay_line == HEDGE_DL_TICK) {
-		park_frame(skb, cfg, &d->key, fresh, st, 1);
-		tick_wake(skb, cfg, now);
-	} else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
-		if (st)
-			st->clone_failed++;
-	} else if (st) {
-		st->delayed++;
-	}
+	to_delay_line(skb, cfg, &d->key, fresh, st, now, 1);
 	return TC_ACT_UNSPEC;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * bpf/tick.h - the tick delay line (no netem): the Splitter parks a
- * request (park()); the ticker sends what is due (send_due()) and sizes
+ * request (to_delay_line(), park_frame()); the ticker sends what is due (send_due()) and sizes
  * the tick to sleep until the next deadline (rearm()).
  */
 #ifndef HEDGE_BPF_TICK_H
@@ -106,15 +106,6 @@ static __always_inline void park_frame(struct __sk_buff *skb,
 	}
 	if (st)
 		st->delayed++;
-}
-
-static __always_inline void park(struct __sk_buff *skb,
-				 const struct hedge_config *cfg,
-				 const struct hedge_key *key,
-				 const struct hedge_entry *e,
-				 struct hedge_stats *st)
-{
-	park_frame(skb, cfg, key, e, st, 0);
 }
 
 /* ---- the tick delay line ------------------------------------------- */
@@ -593,6 +584,28 @@ static __always_inline int go_idle(const struct hedge_config *cfg,
 	if (earliest(cfg, &head) < 0)
 		return 1;
 	return __sync_val_compare_and_swap(&t->run, idle, running) != idle;
+}
+
+/*
+ * A new request (or a TCP target's SYN: tcp) recorded as e: its copy onto
+ * the delay line, parked for the tick or cloned into netem; counted.
+ */
+static __always_inline void to_delay_line(struct __sk_buff *skb,
+					  const struct hedge_config *cfg,
+					  const struct hedge_key *key,
+					  const struct hedge_entry *e,
+					  struct hedge_stats *st, __u64 now,
+					  const int tcp)
+{
+	if (cfg->delay_line == HEDGE_DL_TICK) {
+		park_frame(skb, cfg, key, e, st, tcp);
+		tick_wake(skb, cfg, now);
+	} else if (bpf_clone_redirect(skb, cfg->delay_ifindex, 0)) {
+		if (st)
+			st->clone_failed++;
+	} else if (st) {
+		st->delayed++;
+	}
 }
 
 #endif
