@@ -123,7 +123,8 @@ void print_text(const struct snapshot *s)
 		const struct prog_cost *c = &s->progs[i];
 
 		if (!c->known)
-			printf(" %s unknown (needs CAP_SYS_ADMIN)", c->label);
+			printf(" %s unknown (%s)", c->label,
+			       c->why ? c->why : "device gone");
 		else
 			printf(" %s %llu ns x %llu", c->label,
 			       (unsigned long long)(c->run_cnt ?

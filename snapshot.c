@@ -253,7 +253,8 @@ static int read_ticker(const struct instance *in, struct snapshot *s)
 /*
  * Each program's cost per packet by the kernel's own accounting (counting
  * only while kernel.bpf_stats_enabled is 1). Looking a program up by id
- * needs CAP_SYS_ADMIN: without it, the cost is unknown, and said so.
+ * needs CAP_SYS_ADMIN: without it, the cost is unknown, and said so; a
+ * program not on its hook (TCX's name also needs CAP_SYS_ADMIN) too.
  */
 static int read_costs(struct nl *nl, struct snapshot *s)
 {
@@ -267,6 +268,7 @@ static int read_costs(struct nl *nl, struct snapshot *s)
 	};
 	size_t i;
 	long id;
+	int err;
 
 	s->n_progs = cfg->delay_line == HEDGE_DL_TICK ? 4 : 3;
 	for (i = 0; i < s->n_progs; i++) {
@@ -275,13 +277,24 @@ static int read_costs(struct nl *nl, struct snapshot *s)
 		c->label = progs[i].label;
 		if (s->dev_gone && progs[i].ifindex == (int)cfg->dev_ifindex)
 			continue;	/* unknown: the device is gone */
-		id = filter_prog_id(nl, progs[i].ifindex, progs[i].ingress,
+		/* The device's two are on TCX or tc, as attached; the
+		 * delay line's are tc filters. */
+		id = progs[i].ifindex == (int)cfg->dev_ifindex ?
+		     hook_prog_id(nl, cfg, progs[i].ingress, progs[i].name) :
+		     filter_prog_id(nl, progs[i].ifindex, progs[i].ingress,
 				    progs[i].name);
 		if (id < 0)
 			return -1;
-		c->known = id > 0 && !prog_run_stats((uint32_t)id,
-						     &c->run_time_ns,
-						     &c->run_cnt);
+		if (!id) {
+			c->why = "not found on its hook";
+			continue;
+		}
+		err = prog_run_stats((uint32_t)id, &c->run_time_ns,
+				     &c->run_cnt);
+		if (err)
+			c->why = err == -EPERM ? "needs CAP_SYS_ADMIN" :
+				 "gone";
+		c->known = !err;
 	}
 	return 0;
 }

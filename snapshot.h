@@ -61,6 +61,7 @@ static inline unsigned long long counter_value(const struct hedge_stats *st,
 struct prog_cost {
 	const char *label;
 	int known;		/* 0: its accounting cannot be read here */
+	const char *why;	/* and why not, when !known */
 	uint64_t run_time_ns, run_cnt;
 };
 

@@ -77,6 +77,24 @@ rc=$?
 c=$(chain)
 check "[$kernel] tcx detach by name from another process, twice" \
 	"exit $rc, egress runs '$c'" [ "$rc" = 0 -a -z "$c" ]
+# hedge itself on TCX: status reads its programs' cost through TCX, as
+# root (it once looked for tc filters and said "needs CAP_SYS_ADMIN").
+if ip netns exec $NS $HEDGE up --dev tx0 --target 10.9.0.9:53 >/dev/null; then
+	st=$(ip netns exec $NS $HEDGE status 2>&1)
+	pl=$(echo "$st" | grep '^programs')
+	check "[$kernel] status as root reads the TCX programs' cost" \
+		"it said: $pl" eval 'echo "$pl" | grep -q "splitter [0-9]* ns x" &&
+		echo "$pl" | grep -q "watcher [0-9]* ns x"'
+	js=$(ip netns exec $NS $HEDGE status --json 2>&1)
+	check "[$kernel] status --json has the TCX programs' cost" \
+		"it said: $js" eval 'echo "$js" | python3 -c "
+import json, sys
+p = json.load(sys.stdin)[\"programs\"]
+sys.exit(not (p[\"splitter\"] and p[\"watcher\"]))"'
+	ip netns exec $NS $HEDGE down >/dev/null
+else
+	fail "[$kernel] hedge up on TCX for status" "up failed"
+fi
 ip netns exec $NS $T attach tx0 goes_with_device
 ip -n $NS link del tx0
 ip netns exec $NS $T detach tx0 goes_with_device
