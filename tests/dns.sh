@@ -47,15 +47,10 @@ LOSSY=build/lossy
 mkdir -p $OUT
 
 # ---- every tool there, or FAIL (never a silent skip)
-missing=""
-for t in dnsmasq kdig dnsperf getent unshare timeout; do
-	command -v $t >/dev/null || missing="$missing $t"
-done
-[ -x $LOSSY ] || missing="$missing $LOSSY"
-[ -x "$HEDGE" ] || missing="$missing $HEDGE"
-[ -r /proc/net/snmp6 ] || missing="$missing IPv6(/proc/net/snmp6)"
-if [ -n "$missing" ]; then
-	fail "dns: tools" "missing:$missing (tests/install-deps installs dnsmasq-base, knot-dnsutils, dnsperf; make hedge build/lossy)"
+need "dns: tools" "tests/install-deps installs dnsmasq-base, knot-dnsutils, dnsperf; make hedge build/lossy" \
+	dnsmasq kdig dnsperf getent unshare timeout $LOSSY "$HEDGE" || exit 1
+if [ ! -r /proc/net/snmp6 ]; then
+	fail "dns: tools" "missing: IPv6 (/proc/net/snmp6)"
 	exit 1
 fi
 

@@ -29,16 +29,8 @@ OUT=tests/out/dnsup
 LOSSY=build/lossy
 mkdir -p $OUT
 
-missing=""
-for t in dnsmasq kdig dnsperf getent unshare timeout python3; do
-	command -v $t >/dev/null || missing="$missing $t"
-done
-[ -x $LOSSY ] || missing="$missing $LOSSY"
-[ -x "$HEDGE" ] || missing="$missing $HEDGE"
-if [ -n "$missing" ]; then
-	fail "dnsup: tools" "missing:$missing (tests/install-deps; make hedge build/lossy)"
-	exit 1
-fi
+need "dnsup: tools" "tests/install-deps; make hedge build/lossy" \
+	dnsmasq kdig dnsperf getent unshare timeout python3 $LOSSY "$HEDGE" || exit 1
 
 A_PID= B_PID=
 cleanup() {

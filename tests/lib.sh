@@ -46,6 +46,21 @@ expect() {
 
 # Network namespaces made by a test are named hedget-*, removed on exit.
 NETNS_MADE=""
+# need LABEL HINT TOOL...: every TOOL (a command, or a path with a /) is
+# there, or one FAIL naming what is missing and how to get it: never a skip.
+need() {
+	local label=$1 hint=$2 t missing=""
+	shift 2
+	for t; do
+		case $t in
+		*/*) [ -x "$t" ] || missing="$missing $t" ;;
+		*) command -v "$t" >/dev/null || missing="$missing $t" ;;
+		esac
+	done
+	[ -z "$missing" ] && return 0
+	fail "$label" "missing:$missing ($hint)"
+	return 1
+}
 netns_add() { ip netns add "$1" && NETNS_MADE="$NETNS_MADE $1" &&
 	ip -n "$1" link set lo up; }
 netns_cleanup() {
