@@ -191,6 +191,16 @@ void nest_end(struct req *r, struct rtattr *nest);
 /* Send r; cb sees each answer up to the ack or NLMSG_DONE: 0 or -errno,
  * -EINTR if a dump changed under way (ask again). */
 int nl_talk(struct nl *nl, struct req *r, nl_cb cb, void *arg);
+/* iproute2's parse_rtattr: tb[type] is the last attribute of each type
+ * up to max (NULL where none came); larger types are ignored. */
+void parse_rtattr(const struct rtattr *tb[], int max, const struct rtattr *a,
+		  int len);
+/* The attributes after n's family header of hdr_len bytes into tb[0..max];
+ * -1 (tb untouched) when n is not of `type` or is too short for it. */
+int msg_attrs(const struct nlmsghdr *n, int type, size_t hdr_len,
+	      const struct rtattr *tb[], int max);
+/* A u32 attribute's value: 0, or -1 when a is NULL or too short. */
+int attr_u32(const struct rtattr *a, uint32_t *v);
 /* A string attribute into dst[size], cut and ended. */
 void copy_str(char *dst, size_t size, const struct rtattr *a);
 int nl_open(struct nl *nl);

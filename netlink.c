@@ -140,24 +140,21 @@ void nest_end(struct req *r, struct rtattr *nest)
 
 static void save_ext_ack(struct nl *nl, const struct nlmsghdr *n)
 {
-	const struct nlmsgerr *e = NLMSG_DATA(n);
-	const struct rtattr *a;
-	int len;
+	const struct rtattr *tb[NLMSGERR_ATTR_MSG + 1];
+	size_t l;
 
 	if (!(n->nlmsg_flags & NLM_F_ACK_TLVS))
 		return;
 	/* With NETLINK_CAP_ACK the TLVs follow the bare nlmsgerr. */
-	a = (const void *)((const char *)e + NLMSG_ALIGN(sizeof(*e)));
-	len = (int)n->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*e)));
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == NLMSGERR_ATTR_MSG && RTA_PAYLOAD(a) > 1) {
-			size_t l = RTA_PAYLOAD(a);
-
-			if (l > sizeof(nl->ext_ack))
-				l = sizeof(nl->ext_ack);
-			memcpy(nl->ext_ack, RTA_DATA(a), l);
-			nl->ext_ack[l - 1] = '\0';
-		}
+	if (msg_attrs(n, NLMSG_ERROR, sizeof(struct nlmsgerr), tb,
+		      NLMSGERR_ATTR_MSG) || !tb[NLMSGERR_ATTR_MSG] ||
+	    RTA_PAYLOAD(tb[NLMSGERR_ATTR_MSG]) <= 1)
+		return;
+	l = RTA_PAYLOAD(tb[NLMSGERR_ATTR_MSG]);
+	if (l > sizeof(nl->ext_ack))
+		l = sizeof(nl->ext_ack);
+	memcpy(nl->ext_ack, RTA_DATA(tb[NLMSGERR_ATTR_MSG]), l);
+	nl->ext_ack[l - 1] = '\0';
 }
 
 /*
@@ -217,6 +214,34 @@ int nl_talk(struct nl *nl, struct req *r, nl_cb cb, void *arg)
 				err = cb(n, arg);
 		}
 	}
+}
+
+void parse_rtattr(const struct rtattr *tb[], int max, const struct rtattr *a,
+		  int len)
+{
+	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type <= max)
+			tb[a->rta_type] = a;
+}
+
+int msg_attrs(const struct nlmsghdr *n, int type, size_t hdr_len,
+	      const struct rtattr *tb[], int max)
+{
+	if (n->nlmsg_type != type || n->nlmsg_len < NLMSG_LENGTH(hdr_len))
+		return -1;
+	parse_rtattr(tb, max, (const struct rtattr *)
+		     ((const char *)NLMSG_DATA(n) + NLMSG_ALIGN(hdr_len)),
+		     (int)n->nlmsg_len - NLMSG_LENGTH(hdr_len));
+	return 0;
+}
+
+int attr_u32(const struct rtattr *a, uint32_t *v)
+{
+	if (!a || RTA_PAYLOAD(a) < sizeof(*v))
+		return -1;
+	memcpy(v, RTA_DATA(a), sizeof(*v));
+	return 0;
 }
 
 void copy_str(char *dst, size_t size, const struct rtattr *a)

@@ -132,22 +132,17 @@ int nl_link_up(struct nl *nl, int ifindex)
 static int save_link(const struct nlmsghdr *n, void *arg)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(n);
+	const struct rtattr *tb[IFLA_MAX + 1];
 	struct nl_link *link = arg;
-	const struct rtattr *a;
-	int len;
 
-	if (n->nlmsg_type != RTM_NEWLINK ||
-	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+	if (msg_attrs(n, RTM_NEWLINK, sizeof(*ifi), tb, IFLA_MAX))
 		return 0;
 	link->type = ifi->ifi_type;
 	link->flags = ifi->ifi_flags;
-	a = (const struct rtattr *)((const char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
-	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == IFLA_OPERSTATE && RTA_PAYLOAD(a) >= 1)
-			link->operstate = *(const uint8_t *)RTA_DATA(a);
-		else if (a->rta_type == IFLA_IFALIAS)
-			copy_str(link->alias, sizeof(link->alias), a);
+	if (tb[IFLA_OPERSTATE] && RTA_PAYLOAD(tb[IFLA_OPERSTATE]) >= 1)
+		link->operstate = *(const uint8_t *)RTA_DATA(tb[IFLA_OPERSTATE]);
+	if (tb[IFLA_IFALIAS])
+		copy_str(link->alias, sizeof(link->alias), tb[IFLA_IFALIAS]);
 	return 0;
 }
 
@@ -166,19 +161,15 @@ int nl_link_get(struct nl *nl, int ifindex, struct nl_link *link)
 static int save_route(const struct nlmsghdr *n, void *arg)
 {
 	const struct rtmsg *rtm = NLMSG_DATA(n);
+	const struct rtattr *tb[RTA_MAX + 1];
 	struct nl_route *rt = arg;
-	const struct rtattr *a;
-	int len;
+	uint32_t oif;
 
-	if (n->nlmsg_type != RTM_NEWROUTE ||
-	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+	if (msg_attrs(n, RTM_NEWROUTE, sizeof(*rtm), tb, RTA_MAX))
 		return 0;
 	rt->type = rtm->rtm_type;
-	a = (const struct rtattr *)((const char *)rtm + NLMSG_ALIGN(sizeof(*rtm)));
-	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*rtm));
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= 4)
-			memcpy(&rt->oif, RTA_DATA(a), 4);
+	if (!attr_u32(tb[RTA_OIF], &oif))
+		rt->oif = (int)oif;
 	return 0;
 }
 
@@ -243,18 +234,11 @@ int nl_clsact_del(struct nl *nl, int ifindex)
 
 static int save_kind(const struct nlmsghdr *n, void *arg)
 {
-	const struct tcmsg *tc = NLMSG_DATA(n);
-	const struct rtattr *a;
-	int len;
+	const struct rtattr *tb[TCA_MAX + 1];
 
-	if (n->nlmsg_type != RTM_NEWQDISC ||
-	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)))
-		return 0;
-	a = (const struct rtattr *)((const char *)tc + NLMSG_ALIGN(sizeof(*tc)));
-	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == TCA_KIND)
-			copy_str(arg, 16, a);
+	if (!msg_attrs(n, RTM_NEWQDISC, sizeof(struct tcmsg), tb, TCA_MAX) &&
+	    tb[TCA_KIND])
+		copy_str(arg, 16, tb[TCA_KIND]);
 	return 0;
 }
 
@@ -374,27 +358,22 @@ struct filter_list {
 
 static void parse_bpf_options(struct tc_filter *f, const struct rtattr *opts)
 {
-	const struct rtattr *a = RTA_DATA(opts);
-	int len = RTA_PAYLOAD(opts);
+	const struct rtattr *tb[TCA_BPF_MAX + 1];
 
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == TCA_BPF_NAME)
-			copy_str(f->name, sizeof(f->name), a);
-		else if (a->rta_type == TCA_BPF_ID && RTA_PAYLOAD(a) >= 4)
-			memcpy(&f->prog_id, RTA_DATA(a), 4);
-	}
+	parse_rtattr(tb, TCA_BPF_MAX, RTA_DATA(opts), (int)RTA_PAYLOAD(opts));
+	if (tb[TCA_BPF_NAME])
+		copy_str(f->name, sizeof(f->name), tb[TCA_BPF_NAME]);
+	attr_u32(tb[TCA_BPF_ID], &f->prog_id);
 }
 
 static int save_filter(const struct nlmsghdr *n, void *arg)
 {
 	struct filter_list *list = arg;
 	const struct tcmsg *tc = NLMSG_DATA(n);
-	const struct rtattr *a, *opts = NULL;
+	const struct rtattr *tb[TCA_MAX + 1];
 	struct tc_filter f;
-	int len;
 
-	if (n->nlmsg_type != RTM_NEWTFILTER ||
-	    n->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)))
+	if (msg_attrs(n, RTM_NEWTFILTER, sizeof(*tc), tb, TCA_MAX))
 		return 0;
 	/* Each filter protocol/prio also dumps a header entry: handle 0. */
 	if (!tc->tcm_handle)
@@ -413,16 +392,10 @@ static int save_filter(const struct nlmsghdr *n, void *arg)
 	memset(&f, 0, sizeof(f));
 	f.prio = TC_H_MAJ(tc->tcm_info) >> 16;
 	f.handle = tc->tcm_handle;
-	a = (const struct rtattr *)((const char *)tc + NLMSG_ALIGN(sizeof(*tc)));
-	len = (int)n->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == TCA_KIND)
-			copy_str(f.kind, sizeof(f.kind), a);
-		else if (a->rta_type == TCA_OPTIONS)
-			opts = a;
-	}
-	if (opts && !strcmp(f.kind, "bpf"))
-		parse_bpf_options(&f, opts);
+	if (tb[TCA_KIND])
+		copy_str(f.kind, sizeof(f.kind), tb[TCA_KIND]);
+	if (tb[TCA_OPTIONS] && !strcmp(f.kind, "bpf"))
+		parse_bpf_options(&f, tb[TCA_OPTIONS]);
 	list->out[list->n++] = f;
 	return 0;
 }
