@@ -7,7 +7,10 @@
 # namespace connects TCP_CONNECTS times in turn (tests/tcp_connect.py),
 # without hedge and then with `--target IP:PORT/tcp --delay 10ms`.
 # TCP_LINE: the delay line (tick natively; netem in the VM). Bounds are
-# generous (a busy host, TCG); BENCHMARKS.md has the figures.
+# generous (a busy host, TCG); BENCHMARKS.md has the figures. Then the
+# cases of tests/tcp_cases.sh that TCP_CASES names (default "v6 window":
+# IPv6 end to end, a full listen queue). Where nftables do not work (the
+# VM), tc drops the SYNs (drop_syns).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
