@@ -12,8 +12,10 @@
  *     their entry and are neither counted nor hedged again.
  *   - A SYN with data (TCP Fast Open) passes unhedged and is counted
  *     (syn_data): a copy would hand the server the data twice over.
- *   - IPv4 options: passed unhedged, counted (requests_unhedgeable); IPv6
- *     extension headers are not followed (the SYN is not seen as one).
+ *   - IPv4 options, IPv6 extension headers (hop-by-hop, routing,
+ *     destination options, HEDGE_EXT_MAX at most: stepped over to find the
+ *     segment, not kept): passed unhedged, counted (requests_unhedgeable).
+ *     The delay lines keep TCP right after a fixed IP header.
  *   - Segments other than a SYN out or a SYN-ACK in cost a parse and a
  *     flags test: no map is looked at (the established connection's
  *     packets, every data segment, are never copied nor judged).
@@ -47,8 +49,9 @@ static __always_inline int tcp_unpark(struct __sk_buff *skb);
  */
 #define HEDGE_TCP_DUP_NS	1000000000ULL
 
-/* A TCP segment over IPv4 (no options) or IPv6 (no extension headers);
- * its addresses go where the caller says (a key's, oriented its way). */
+/* A TCP segment over IPv4 or IPv6 (odd: IPv4 options, IPv6 extension
+ * headers); its addresses go where the caller says (a key's, oriented its
+ * way). */
 struct segment {
 	__be16 sport, dport;
 	__be32 seq, ack;
@@ -58,8 +61,61 @@ struct segment {
 	__u32 tcp_at;		/* where TCP starts */
 	__u32 tcp_len;		/* its header and data: the IP payload */
 	__u32 data;		/* bytes of data past its header */
-	__u32 v6, odd;		/* odd: IPv4 options */
+	__u32 v6, odd;		/* odd: IPv4 options, IPv6 extension headers */
 };
+
+/* The segment's TCP header th (in the packet, or a copy), its IP header
+ * hlen bytes and the IP packet ip_len: the rest of *s, or -1. */
+static __always_inline int seg_fill(struct segment *s,
+				    const struct tcphdr *th, __u32 hlen,
+				    __u32 ip_len)
+{
+	if (ip_len < hlen + th->doff * 4U || th->doff < 5)
+		return -1;
+	s->flags = ((__u8 *)th)[TCP_FLAGS_AT];
+	s->sport = th->source;
+	s->dport = th->dest;
+	s->seq = th->seq;
+	s->ack = th->ack_seq;
+	s->check = th->check;
+	s->tcp_at = sizeof(struct ethhdr) + hlen;
+	s->tcp_len = ip_len - hlen;
+	s->data = s->tcp_len - th->doff * 4U;
+	return 0;
+}
+
+/*
+ * IPv6 extension headers before TCP (the first `next`): hop-by-hop,
+ * routing and destination options are stepped over, HEDGE_EXT_MAX at
+ * most, to find the segment (read with bpf_skb_load_bytes(): its offset
+ * varies), flagged odd. A fragment header or anything else: -1 (a
+ * fragment is never a whole SYN to judge).
+ */
+static __always_inline int segment_ext6(struct __sk_buff *skb,
+					struct segment *s, __u8 next,
+					__u32 ip_len)
+{
+	struct { __u8 next, len; } ext;
+	struct tcphdr th;
+	__u32 at = HEDGE_UDP_AT6;
+	int i;
+
+	for (i = 0; i < HEDGE_EXT_MAX; i++) {
+		if (next == IPPROTO_TCP)
+			break;
+		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING &&
+		    next != IPPROTO_DSTOPTS)
+			return -1;
+		if (bpf_skb_load_bytes(skb, at, &ext, sizeof(ext)))
+			return -1;
+		at += ((__u32)ext.len + 1) * 8;
+		next = ext.next;
+	}
+	if (next != IPPROTO_TCP || bpf_skb_load_bytes(skb, at, &th, sizeof(th)))
+		return -1;
+	s->odd = 1;
+	return seg_fill(s, &th, at - sizeof(struct ethhdr), ip_len);
+}
 
 /* The segment's headers, read from the linear data, its source address
  * into src and destination into dst; -1 if it is not TCP or they are
@@ -89,8 +145,7 @@ static __always_inline int segment(struct __sk_buff *skb, struct segment *s,
 	} else if (skb->protocol == htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 
-		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
-		    ip6->nexthdr != IPPROTO_TCP)
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
 			return -1;
 		hlen = sizeof(*ip6);
 		ip_len = hlen + htons(ip6->payload_len);
@@ -98,23 +153,15 @@ static __always_inline int segment(struct __sk_buff *skb, struct segment *s,
 		s->odd = 0;
 		__builtin_memcpy(src, &ip6->saddr, HEDGE_ADDR_LEN);
 		__builtin_memcpy(dst, &ip6->daddr, HEDGE_ADDR_LEN);
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return segment_ext6(skb, s, ip6->nexthdr, ip_len);
 		th = (void *)(ip6 + 1);
 	} else {
 		return -1;
 	}
-	if ((void *)(th + 1) > data_end || ip_len < hlen + th->doff * 4U ||
-	    th->doff < 5)
+	if ((void *)(th + 1) > data_end)
 		return -1;
-	s->flags = ((__u8 *)th)[TCP_FLAGS_AT];
-	s->sport = th->source;
-	s->dport = th->dest;
-	s->seq = th->seq;
-	s->ack = th->ack_seq;
-	s->check = th->check;
-	s->tcp_at = sizeof(struct ethhdr) + hlen;
-	s->tcp_len = ip_len - hlen;
-	s->data = s->tcp_len - th->doff * 4U;
-	return 0;
+	return seg_fill(s, th, hlen, ip_len);
 }
 
 /* The TCP target `end` (its address and port) is, or -1. */
@@ -171,7 +218,7 @@ static __always_inline int tcp_rescue_parse(struct __sk_buff *skb,
 	if (!(cfg->flags & HEDGE_F_TCP) ||
 	    (cfg->delay_line == HEDGE_DL_TICK && tcp_unpark(skb)))
 		return -1;
-	return syn_key(skb, cfg, &s, d) || s.data ? -1 : 0;
+	return syn_key(skb, cfg, &s, d) || s.data || s.odd ? -1 : 0;
 }
 
 /*

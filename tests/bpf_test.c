@@ -3193,6 +3193,7 @@ static void fresh_state(void)
 }
 
 #include "bpf_tcp.c"
+#include "bpf_tcp6.c"
 
 struct test_case {
 	const char *name;
@@ -3255,6 +3256,12 @@ static const struct test_case cases[] = {
 	{ "tcp_ipv6", test_tcp_ipv6, tcp_targets },
 	{ "tcp_invalid", test_tcp_invalid, tcp_targets },
 	{ "tcp_tick", test_tcp_tick, tcp_tick },
+	{ "tcp6_syn", test_tcp6_syn, tcp_targets },
+	{ "tcp6_hedge", test_tcp6_hedge, tcp_targets },
+	{ "tcp6_checksums", test_tcp6_checksums, tcp_targets },
+	{ "tcp6_ext", test_tcp6_ext, tcp_targets },
+	{ "tcp6_mapped", test_tcp6_mapped, tcp_targets },
+	{ "tcp6_tick", test_tcp6_tick, tcp_tick },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 

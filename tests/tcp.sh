@@ -7,7 +7,10 @@
 # namespace connects TCP_CONNECTS times in turn (tests/tcp_connect.py),
 # without hedge and then with `--target IP:PORT/tcp --delay 10ms`.
 # TCP_LINE: the delay line (tick natively; netem in the VM). Bounds are
-# generous (a busy host, TCG); BENCHMARKS.md has the figures.
+# generous (a busy host, TCG); BENCHMARKS.md has the figures. Then the
+# cases of tests/tcp_cases.sh that TCP_CASES names (default "v6 window":
+# IPv6 end to end, a full listen queue). Where nftables do not work (the
+# VM), tc drops the SYNs (drop_syns).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
@@ -48,6 +51,49 @@ expect "tcp: another protocol is refused" 2 "expected /udp or /tcp" \
 expect "tcp: one protocol, once" 2 "one protocol, once" \
 	$HEDGE up --target 10.78.0.2:80/tcp,10.78.0.3:80/udp
 
+# ---- the server's SYN losses
+# SYNs to port 8080 dropped at the server (hedges included): with
+# nftables where they work; else with tc, u32 on the server's ingress and
+# gact (Debian 6.1 in the VM: nf_tables is a module its initramfs does not
+# ship, and `nft` says "Operation not supported"; tc's actions are there).
+# Either way a SYN is TCP to port 8080 with SYN set and ACK not (u32: at
+# fixed offsets, no IPv4 options, no IPv6 extension headers: a SYN from
+# Linux has neither). LOSSY says which.
+LOSSY=
+drop_syns() {	# drop_syns PCT: PCT% of SYNs, at random (100: all)
+	local act="gact ok random netrand drop $((100 / $1))" t=lossy pref=10
+	local rnd="numgen random mod 100 < $1"
+	[ "$1" = 100 ] && act=drop t=full pref=5 rnd=
+	LOSSY=nft
+	ip netns exec $SNS nft -f - 2>$OUT/lossy.err <<EOF && return 0
+table inet $t {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport 8080 tcp flags & (syn | ack) == syn $rnd counter drop
+	}
+}
+EOF
+	LOSSY=tc
+	{ tc -n $SNS qdisc show dev tcp1 | grep -q clsact ||
+	  tc -n $SNS qdisc add dev tcp1 clsact; } 2>>$OUT/lossy.err &&
+	tc -n $SNS filter add dev tcp1 ingress pref $pref protocol ip u32 \
+		match ip protocol 6 0xff match u16 8080 0xffff at 22 \
+		match u8 0x02 0x12 at 33 action $act 2>>$OUT/lossy.err &&
+	tc -n $SNS filter add dev tcp1 ingress pref $((pref + 1)) protocol ipv6 \
+		u32 match ip6 protocol 6 0xff match u16 8080 0xffff at 42 \
+		match u8 0x02 0x12 at 53 action $act 2>>$OUT/lossy.err
+}
+undrop_syns() {	# undrop_syns PCT: drop_syns PCT undone
+	local t=lossy pref=10
+	[ "$1" = 100 ] && t=full pref=5
+	if [ "$LOSSY" = nft ]; then
+		ip netns exec $SNS nft delete table inet $t
+	else
+		tc -n $SNS filter del dev tcp1 ingress pref $pref protocol ip &&
+		tc -n $SNS filter del dev tcp1 ingress pref $((pref + 1)) protocol ipv6
+	fi
+}
+
 # ---- the network: client 10.78.0.1 / fd78::1 -- server 10.78.0.2 / fd78::2
 netns_add $CNS
 netns_add $SNS
@@ -83,18 +129,13 @@ ip netns exec $CNS $HEDGE down >/dev/null 2>&1
 
 # ---- the handshake hedged, end to end
 # The server drops 5% of the SYNs it gets (hedges included).
-ip netns exec $SNS nft -f - <<'EOF'
-table inet lossy {
-	chain in {
-		type filter hook input priority 0;
-		tcp dport 8080 tcp flags & (syn | ack) == syn numgen random mod 100 < 5 counter drop
-	}
-}
-EOF
+drop_syns 5
 rc=$?
-check "tcp: nftables drop 5% of the server's SYNs" "nft failed (exit $rc)" [ $rc = 0 ]
-# The client counts every RST it gets.
-ip netns exec $CNS nft -f - <<'EOF'
+check "tcp: the server drops 5% of its SYNs ($LOSSY)" \
+	"$LOSSY failed (exit $rc): $(cat $OUT/lossy.err)" [ $rc = 0 ]
+# The client counts every RST it gets (nftables only: the capture below
+# tells the RSTs that matter, on hedged handshakes, everywhere).
+ip netns exec $CNS nft -f - <<'EOF' 2>/dev/null
 table inet rst {
 	chain in {
 		type filter hook input priority 0;
@@ -103,25 +144,49 @@ table inet rst {
 }
 EOF
 rst_count() {
-	ip netns exec $CNS nft list table inet rst | sed -n 's/.*packets \([0-9]*\).*/\1/p'
+	ip netns exec $CNS nft list table inet rst 2>/dev/null |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p' | grep . || echo 0
 }
 
 # Python's http.server, its listen backlog 128 rather than 5: a backlog
 # overflowing under 500 quick connects would drop SYNs beyond the 5%.
-ip netns exec $SNS python3 -c 'import http.server as h
+start_tcp_server() {	# start_tcp_server ADDR: on ADDR port 8080
+	ip netns exec $SNS python3 -c 'import http.server as h, sys
 h.ThreadingHTTPServer.request_queue_size = 128
 h.test(HandlerClass=h.SimpleHTTPRequestHandler,
-       ServerClass=h.ThreadingHTTPServer, port=8080, bind="10.78.0.2")' \
-	>$OUT/server.log 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do
-	ip netns exec $SNS ss -tln | grep -q 10.78.0.2:8080 && break
-	sleep 0.1
-done
+       ServerClass=h.ThreadingHTTPServer, port=8080, bind=sys.argv[1])' \
+		"$1" >$OUT/server.log 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 50); do
+		ip netns exec $SNS ss -tln | grep -qF "$1:8080" && break
+		ip netns exec $SNS ss -tln | grep -qF "[$1]:8080" && break
+		sleep 0.1
+	done
+}
+start_tcp_server 10.78.0.2
 
-connects() {	# connects NAME: N connects; their summary in $OUT/NAME.json
+connects() {	# connects NAME [ADDR]: N connects; their summary in $OUT/NAME.json
 	ip netns exec $CNS timeout 300 python3 tests/tcp_connect.py \
-		10.78.0.2 8080 $N >$OUT/$1.json 2>$OUT/$1.err
+		"${2:-10.78.0.2}" 8080 $N >$OUT/$1.json 2>$OUT/$1.err
+}
+# tail_checks WHAT BASE HEDGED: the hedged run's tail against the base's.
+# Connects of 900 ms or more (a SYN sent again by the client: 5% of them
+# without hedge) are at most half as many with hedge (expected: 0.25%,
+# both SYN and copy dropped; a tighter ratio flaked in the VM's 300
+# connects: 8 vs 2 seen); P99 <= HEDGED_BOUND_MS where there are 500
+# connects or more (fewer, and the 0.25% reach P99 too often: the VM runs
+# fewer).
+tail_checks() {
+	local what=$1 base=$OUT/$2.json hedged=$OUT/$3.json slow0 slow p99
+	slow0=$(field $base slow)
+	slow=$(field $hedged slow)
+	p99=$(field $hedged p99_ms)
+	check "tcp: $what: hedged, slow connects (>= 900 ms) at most half as many (${slow:-?} vs ${slow0:-?} of $N)" \
+		"$(cat $base $hedged)" \
+		[ "${slow0:-0}" -ge 3 -a "$(( ${slow:-999} * 2 ))" -le "${slow0:-0}" ]
+	[ "$N" -ge 500 ] || return 0
+	check "tcp: $what: hedged, connect P99 <= $HEDGED_BOUND_MS ms ($p99 ms; $(field $base p99_ms) ms without)" \
+		"$(cat $hedged)" awk "BEGIN { exit !(${p99:-9999} <= $HEDGED_BOUND_MS) }"
 }
 
 connects base
@@ -149,8 +214,7 @@ p99=$(field $OUT/hedged.json p99_ms)
 check "tcp: hedged, every connect done, none failed" \
 	"$(cat $OUT/hedged.json $OUT/hedged.err)" \
 	[ "$(field $OUT/hedged.json done)" = "$N" -a "$(field $OUT/hedged.json failed)" = 0 ]
-check "tcp: hedged, connect P99 <= $HEDGED_BOUND_MS ms ($p99 ms; $base_p99 ms without)" \
-	"$(cat $OUT/hedged.json)" awk "BEGIN { exit !(${p99:-9999} <= $HEDGED_BOUND_MS) }"
+tail_checks IPv4 base hedged
 # Python's server RSTs a few connections of either run (a client that
 # closes at once races its close: seen on connections with one SYN only).
 # What hedge must never do is RST a handshake it hedged.
@@ -168,4 +232,9 @@ check "tcp: status: $N handshakes ($hs), hedges sent ($sent)" \
 	[ "${hs:-0}" -ge "$N" -a "${sent:-0}" -ge 1 ]
 ip netns exec $CNS $HEDGE down >/dev/null 2>&1
 stop_tcp_server
+
+. tests/tcp_cases.sh
+for c in ${TCP_CASES-v6 window}; do
+	tcp_case_$c
+done
 finish

@@ -3,7 +3,7 @@
 # on DEV (a packet socket: what leaves after TC egress, what arrives before
 # TC ingress), for at most SECONDS or until SIGTERM; then one line of JSON:
 # connections seen, those with more than one SYN out (hedged), RSTs in, and
-# RSTs in on hedged connections. IPv4 only.
+# RSTs in on hedged connections. IPv4, and IPv6 without extension headers.
 import json
 import signal
 import socket
@@ -32,9 +32,12 @@ while not stop and time.monotonic() - start < secs:
         pkt, addr = s.recvfrom(65535)
     except (socket.timeout, InterruptedError):
         continue
-    if len(pkt) < 54 or pkt[12:14] != b"\x08\x00" or pkt[23] != 6:
+    if len(pkt) >= 54 and pkt[12:14] == b"\x08\x00" and pkt[23] == 6:
+        tcp = 14 + (pkt[14] & 15) * 4
+    elif len(pkt) >= 74 and pkt[12:14] == b"\x86\xdd" and pkt[20] == 6:
+        tcp = 54
+    else:
         continue
-    tcp = 14 + (pkt[14] & 15) * 4
     sport, dport = struct.unpack("!HH", pkt[tcp:tcp + 4])
     flags = pkt[tcp + 13]
     out = addr[2] == socket.PACKET_OUTGOING
