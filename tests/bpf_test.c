@@ -3276,7 +3276,7 @@ static uint32_t overload_epoch(uint32_t id, unsigned int n, unsigned int sent)
 	return id + n + 1;
 }
 
-static int braking(void)
+static int brake_on(void)
 {
 	return mono_ns() < budget().brake_until_ns;
 }
@@ -3289,19 +3289,19 @@ static void test_brake_engage(void)
 
 	/* 15 refused: fewer than HEDGE_BRAKE_MIN_REFUSED. */
 	id = overload_epoch(6000, 14, 0);
-	check(!braking() && budget().brake_episodes == 0 &&
+	check(!brake_on() && budget().brake_episodes == 0 &&
 	      counters().hedges_refused == 15,
 	      "brake: 15 refusals in an epoch do not engage it",
 	      "engaged");
 	/* 40 due, 20 hedged: half refused, not 3 in 4. */
 	id = overload_epoch(id, 39, 20);
-	check(!braking() && counters().hedges_refused == 15 + 20,
+	check(!brake_on() && counters().hedges_refused == 15 + 20,
 	      "brake: half the due requests refused (2 x the budget late) "
 	      "does not engage it", "engaged");
 	/* 40 due, all refused. */
 	id = overload_epoch(id, 39, 0);
 	b = budget();
-	check(braking() && b.brake_episodes == 1 &&
+	check(brake_on() && b.brake_episodes == 1 &&
 	      b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_until_ns >= before + HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_until_ns <= mono_ns() + HEDGE_BRAKE_HOLD_MIN &&
@@ -3333,7 +3333,7 @@ static void test_brake_passes(void)
 		tracked += state_of(id) == HEDGE_PENDING;
 	}
 	after = counters();
-	check(braking() && untouched && tracked == 2 &&
+	check(brake_on() && untouched && tracked == 2 &&
 	      after.requests_braked == before.requests_braked +
 	      2 * HEDGE_BRAKE_PROBE - 2 &&
 	      after.requests == before.requests + 2 &&
@@ -3371,7 +3371,7 @@ static void test_brake_release(void)
 	set_brake(&b);
 	overload_epoch(6700, 39, 0);
 	b = budget();
-	check(braking() && b.brake_hold_ns == 2 * HEDGE_BRAKE_HOLD_MIN &&
+	check(brake_on() && b.brake_hold_ns == 2 * HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_episodes == 1 && b.brake_since_ns == since,
 	      "brake: overload again right after the hold: 200 ms, the same "
 	      "episode", "hold not doubled, or a new episode");
@@ -3382,7 +3382,7 @@ static void test_brake_release(void)
 	set_brake(&b);
 	overload_epoch(6800, 39, 0);
 	b = budget();
-	check(braking() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MAX &&
+	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MAX &&
 	      b.brake_until_ns > mono_ns() + HEDGE_BRAKE_HOLD_MAX - 100 * MS,
 	      "brake: overload judged near the hold's end extends it, the hold "
 	      "capped at 3.2 s", "not extended or not capped");
@@ -3400,7 +3400,7 @@ static void test_brake_release(void)
 	set_brake(&b);
 	overload_epoch(7000, 39, 0);
 	b = budget();
-	check(braking() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
+	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_episodes == 2 && b.brake_since_ns > since,
 	      "brake: overload long after the last hold starts a new episode "
 	      "at 100 ms", "backoff kept, or no new episode");
