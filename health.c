@@ -513,6 +513,12 @@ static int check_capacity(const struct instance *in, const struct snapshot *s,
 
 /* ---- the overload brake ---------------------------------------------- */
 
+/* A span said to the ms: "2344ms", not "2344370us". */
+static uint64_t ms_of(uint64_t ns)
+{
+	return ns / NS_PER_MS * NS_PER_MS;
+}
+
 static void check_brakes(const struct snapshot *s, struct health *h)
 {
 	const struct hedge_budget *b;
@@ -521,11 +527,13 @@ static void check_brakes(const struct snapshot *s, struct health *h)
 
 	for (t = 0; t < s->n; t++) {
 		b = &s->brake[t];
+		/* Never engaged, or released more than the hold ago. */
 		if (!b->brake_until_ns || !b->brake_since_ns ||
-		    s->now_ns - b->brake_until_ns > CAPACITY_HOLD_NS)
+		    (s->now_ns > b->brake_until_ns &&
+		     s->now_ns - b->brake_until_ns > CAPACITY_HOLD_NS))
 			continue;
 		format_duration(since, sizeof(since),
-				s->now_ns - b->brake_since_ns);
+				ms_of(s->now_ns - b->brake_since_ns));
 		format_duration(hold, sizeof(hold), b->brake_hold_ns);
 		if (braking(s, t))
 			problem(h, PROBLEM_OVERLOAD, "overload brake on target "
@@ -534,7 +542,7 @@ static void check_brakes(const struct snapshot *s, struct health *h)
 				(unsigned long long)s->st[t].requests_braked);
 		else {
 			format_duration(ago, sizeof(ago),
-					s->now_ns - b->brake_until_ns);
+					ms_of(s->now_ns - b->brake_until_ns));
 			problem(h, PROBLEM_OVERLOAD, "overload brake on target "
 				"%s released %s ago, %llu requests unhedged",
 				s->target[t], ago,

@@ -84,7 +84,7 @@ done
 check "brake: released within 4 s of the overload's end" \
 	"$(cat $OUT/wait.json)" grep -q '"braking":false' $OUT/wait.json
 start_server --rate 1 --stall 50
-load $OUT/healthy.json 2000 2 20000
+load $OUT/healthy-load.json 2000 2 20000
 stop_server
 status $OUT/healthy
 req2=$(count $OUT/healthy.json requests); braked2=$(count $OUT/healthy.json requests_braked)
@@ -98,6 +98,6 @@ check "brake: status says it was released, still degraded for a minute" \
 check "brake: hedge_braking 0 once released" "$(grep braking $OUT/healthy.prom)" \
 	grep -q "^hedge_braking{target=\"$TARGET\"} 0\$" $OUT/healthy.prom
 check "brake: the healthy run lost nothing, no duplicate reached the client" \
-	"$(cat $OUT/healthy.json)" sh -c "[ '$(field $OUT/healthy.json lost)' = 0 ] && [ '$(field $OUT/healthy.json duplicates)' = 0 ]"
+	"$(cat $OUT/healthy-load.json)" sh -c "[ '$(field $OUT/healthy-load.json lost)' = 0 ] && [ '$(field $OUT/healthy-load.json duplicates)' = 0 ]"
 ok "brake: down" in_ns $HEDGE down
 finish
