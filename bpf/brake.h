@@ -25,8 +25,12 @@
  * (at its verifier limit). Counted in epochs of HEDGE_BRAKE_EPOCH_NS:
  * the first Rescuer after an epoch's end (compare-and-swap) judges it:
  * at least HEDGE_BRAKE_MIN_REFUSED refusals and >= 3/4 of the due
- * requests refused. Not used: ring_full/queue_full (they come far later,
- * at --max-inflight), the tick's lateness (the ticker is at its limit),
+ * requests refused. So a target answering late at a low rate (under
+ * ~800 refusals a second, 16 an epoch) is never braked: there hedge's
+ * own work is small, and the budget alone bounds the hedges (the budget
+ * tests, tests/metrics.sh at 500/s, stay as they were). Not used:
+ * ring_full/queue_full (they come far later, at --max-inflight), the
+ * tick's lateness (the ticker is at its limit),
  * answers past their deadline (the watcher's path is every response's).
  * Without a budget (--budget 100) nothing is refused: the brake is off,
  * as every late request's hedge is then wanted.
