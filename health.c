@@ -15,6 +15,8 @@
  *   DL_IN, TBF on DL_OUT for the tick line), the Rescuer and the ticker;
  * - the tick line's tick alive (an idle tick, stopped on purpose with
  *   nothing in flight, where the ticker has that state, is not a problem);
+ * - no target's overload brake on (bpf/brake.h), nor released within
+ *   CAPACITY_HOLD_NS: requests to it went unhedged;
  * - no capacity drop lately: a counter flagged COUNTER_DROP in
  *   hedge_counters[] that any `status` saw rise within CAPACITY_HOLD_NS.
  *   The totals, and when they last rose, are kept per network namespace
@@ -43,6 +45,7 @@ const char *const problem_kinds[N_PROBLEM_KINDS] = {
 	[PROBLEM_DELAY_LINE] = "delay_line",
 	[PROBLEM_TICK] = "tick",
 	[PROBLEM_CAPACITY] = "capacity",
+	[PROBLEM_OVERLOAD] = "overload",
 };
 
 static __attribute__((format(printf, 3, 4)))
@@ -508,6 +511,46 @@ static int check_capacity(const struct instance *in, const struct snapshot *s,
 	return 0;
 }
 
+/* ---- the overload brake ---------------------------------------------- */
+
+/* A span said to the ms: "2344ms", not "2344370us". */
+static uint64_t ms_of(uint64_t ns)
+{
+	return ns / NS_PER_MS * NS_PER_MS;
+}
+
+static void check_brakes(const struct snapshot *s, struct health *h)
+{
+	const struct hedge_budget *b;
+	char since[32], hold[32], ago[32];
+	uint32_t t;
+
+	for (t = 0; t < s->n; t++) {
+		b = &s->brake[t];
+		/* Never engaged, or released more than the hold ago. */
+		if (!b->brake_until_ns || !b->brake_since_ns ||
+		    (s->now_ns > b->brake_until_ns &&
+		     s->now_ns - b->brake_until_ns > CAPACITY_HOLD_NS))
+			continue;
+		format_duration(since, sizeof(since),
+				ms_of(s->now_ns - b->brake_since_ns));
+		format_duration(hold, sizeof(hold), b->brake_hold_ns);
+		if (braking(s, t))
+			problem(h, PROBLEM_OVERLOAD, "overload brake on target "
+				"%s since %s ago (hold %s), %llu requests "
+				"unhedged", s->target[t], since, hold,
+				(unsigned long long)s->st[t].requests_braked);
+		else {
+			format_duration(ago, sizeof(ago),
+					ms_of(s->now_ns - b->brake_until_ns));
+			problem(h, PROBLEM_OVERLOAD, "overload brake on target "
+				"%s released %s ago, %llu requests unhedged",
+				s->target[t], ago,
+				(unsigned long long)s->st[t].requests_braked);
+		}
+	}
+}
+
 /* ---- all of it -------------------------------------------------------- */
 
 int health_check(struct nl *nl, const struct instance *in,
@@ -529,5 +572,6 @@ int health_check(struct nl *nl, const struct instance *in,
 	if (check_delay_line(nl, s, h))
 		return -1;
 	check_tick(s, h);
+	check_brakes(s, h);
 	return check_capacity(in, s, h);
 }

@@ -17,6 +17,7 @@ enum problem_kind {
 	PROBLEM_DELAY_LINE,	/* a link down, a qdisc or filter gone */
 	PROBLEM_TICK,		/* tick line: the tick stopped */
 	PROBLEM_CAPACITY,	/* requests not hedged for lack of room */
+	PROBLEM_OVERLOAD,	/* a target overloaded: not hedged a while */
 	N_PROBLEM_KINDS
 };
 

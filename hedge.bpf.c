@@ -7,7 +7,8 @@
  * adapt.h (adaptive delay, budget), tick.h (the tick line), safe.h
  * (which requests may be hedged; the hedges' DSCP and priority), saved.h
  * (time saved by hedging, hedges wasted), forget.h (answered entries freed
- * at their deadline) and tcp.h (TCP targets: the handshake).
+ * at their deadline), tcp.h (TCP targets: the handshake) and brake.h
+ * (the overload brake: an overloaded target is not hedged for a while).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -46,6 +47,7 @@
 #include "bpf/safe.h"
 #include "bpf/saved.h"
 #include "bpf/tcp.h"
+#include "bpf/brake.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -175,6 +177,9 @@ int hedge_splitter(struct __sk_buff *skb)
 	}
 
 	now = bpf_ktime_get_ns();
+	/* An overloaded target's: passed untracked, counted (brake.h). */
+	if (braked(cfg, d.target, now))
+		return TC_ACT_UNSPEC;
 	fresh.sent_ns = now;
 	fresh.deadline_ns = deadline(cfg, d.target, now);
 	fresh.state = HEDGE_PENDING;
@@ -380,7 +385,7 @@ int hedge_watcher(struct __sk_buff *skb)
 	if (h.frag == FIRST_FRAGMENT)
 		frag_key(&h, &fk);
 	now = bpf_ktime_get_ns();
-	e = live_entry(cfg, &d.key, now);
+	e = answer_entry(cfg, &d.key, now);	/* counts a late loser */
 	/* The answer to a hedge this target got as another's replica. */
 	if (e && e->state == HEDGE_COPY)
 		e = as_replica_of(cfg, &d, e->target) ? 0 :
@@ -485,6 +490,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 	struct hedge_entry *e;
 	struct datagram d;
 	__u32 state;
+	int refused;
 	__u64 now;
 
 	/* Everything on the delay line that is not a due hedge ends here. */
@@ -517,7 +523,11 @@ int hedge_rescuer(struct __sk_buff *skb)
 			forget_due(&d.key, e, now);
 		return TC_ACT_SHOT;
 	}
-	if (!withdraw(cfg, e->target, now)) {
+	refused = !withdraw(cfg, e->target, now);
+	/* The overload brake's signal (brake.h); UDP targets only. */
+	if (d.key.pad != HEDGE_PROTO_TCP)
+		brake_note(cfg, e->target, refused, now);
+	if (refused) {
 		/* Not sent after all: the request waits for its own answer
 		 * (unless that came meanwhile and made it DONE_HEDGED). */
 		__sync_val_compare_and_swap(&e->state, HEDGE_HEDGED,

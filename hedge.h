@@ -96,10 +96,12 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	7	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	8	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
-					   7: TCP targets (proto, handshakes) */
+					   7: TCP targets (proto, handshakes);
+					   8: the overload brake (hedge_budget,
+					   hedge_stats) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -265,6 +267,10 @@ struct hedge_stats {
 	__u64 handshakes;	/* SYNs tracked (requests stays 0) */
 	__u64 syn_data;		/* SYNs with data (TCP Fast Open): passed,
 				   not hedged (a copy would send it twice) */
+	/* The overload brake (bpf/brake.h): */
+	__u64 requests_braked;	/* passed untracked while braking */
+	__u64 duplicates_passed; /* a hedged request's second answer, later
+				   than --window: passed to the client */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -319,7 +325,33 @@ enum hedge_flags {
 struct hedge_budget {
 	__s64 tokens;		/* milli-hedges */
 	__u64 refilled_ns;	/* time credited up to here */
+	/* The overload brake (bpf/brake.h), driven by this budget: */
+	__u64 brake_until_ns;	/* braking until then; 0: never braked */
+	__u64 brake_hold_ns;	/* the last hold given */
+	__u64 brake_since_ns;	/* when the current episode began */
+	__u64 brake_epoch_ns;	/* the Rescuer's measuring epoch began */
+	__u64 brake_missed;	/* due unanswered in this epoch: the hedges
+				   sent and refused */
+	__u64 brake_refused;	/* of those, refused by the budget */
+	__u64 brake_episodes;	/* times the brake engaged from released */
+	__u64 brake_seen;	/* requests the Splitter saw while braking
+				   (not atomic): 1 in HEDGE_BRAKE_PROBE is
+				   tracked anyway, a probe */
 };
+
+/*
+ * The overload brake (bpf/brake.h): a target whose due, unanswered
+ * requests the budget refuses persistently (in an epoch of
+ * HEDGE_BRAKE_EPOCH_NS, at least HEDGE_BRAKE_MIN_REFUSED refusals and
+ * 3 in 4 of them refused) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
+ * doubling to HEDGE_BRAKE_HOLD_MAX while it persists; 1 request in
+ * HEDGE_BRAKE_PROBE is tracked meanwhile, to measure.
+ */
+#define HEDGE_BRAKE_EPOCH_NS	20000000ULL	/* 20 ms */
+#define HEDGE_BRAKE_MIN_REFUSED	16
+#define HEDGE_BRAKE_HOLD_MIN	100000000ULL	/* 100 ms */
+#define HEDGE_BRAKE_HOLD_MAX	3200000000ULL	/* 3.2 s */
+#define HEDGE_BRAKE_PROBE	64
 
 /* --match: bytes compared at most (two __u64s); --hedge-dscp: its range. */
 #define HEDGE_MATCH_MAX		16
@@ -585,7 +617,7 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
 	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 1 +
-		5 + HEDGE_HIST_BUCKETS + 2) * 8 +
+		5 + HEDGE_HIST_BUCKETS + 2 + 2) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
 	       HEDGE_OFF(struct hedge_stats, late) == 184 &&
@@ -595,8 +627,9 @@ _Static_assert(sizeof(struct hedge_stats) ==
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
 	       "struct hedge_adapt: __u64s only, no holes");
-_Static_assert(sizeof(struct hedge_budget) == 16,
-	       "struct hedge_budget: 16 bytes, no holes");
+_Static_assert(sizeof(struct hedge_budget) == 80 &&
+	       HEDGE_OFF(struct hedge_budget, brake_until_ns) == 16,
+	       "struct hedge_budget: __u64s only, no holes");
 _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, delay_ns) == 32 &&
 	       HEDGE_OFF(struct hedge_config, delay_pct) == 56 &&

@@ -42,6 +42,10 @@ static void print_target(const struct snapshot *s, uint32_t t)
 		if (counter_shown(&s->cfg, t, hedge_counters[c].flags))
 			printf(",\"%s\":%llu", hedge_counters[c].json,
 			       counter_value(st, &hedge_counters[c]));
+	printf(",\"braking\":%s,\"brake_hold_ns\":%llu,"
+	       "\"brake_episodes\":%llu", braking(s, t) ? "true" : "false",
+	       (unsigned long long)s->brake[t].brake_hold_ns,
+	       (unsigned long long)s->brake[t].brake_episodes);
 	printf(",\"response_time\":{\"count\":%llu,\"sum_ns\":%llu,"
 	       "\"p50_us\":%llu,\"p99_us\":%llu}",
 	       (unsigned long long)st->responses,

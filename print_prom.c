@@ -122,6 +122,19 @@ void print_prom(const struct snapshot *s)
 		sample_start(s, "delay_seconds", t);
 		printf("} %.9f\n", (double)s->delay_ns[t] / NS_PER_S);
 	}
+	family("braking", "Whether the target's overload brake is on: new "
+	       "requests to it pass unhedged.", "gauge");
+	for (t = 0; t < s->n; t++) {
+		sample_start(s, "braking", t);
+		printf("} %d\n", braking(s, t));
+	}
+	family("brake_episodes_total", "Times the target's overload brake "
+	       "engaged.", "counter");
+	for (t = 0; t < s->n; t++) {
+		sample_start(s, "brake_episodes_total", t);
+		printf("} %llu\n",
+		       (unsigned long long)s->brake[t].brake_episodes);
+	}
 	histogram(s, "response_time_seconds", "Time from a request to its "
 		  "first response.", offsetof(struct hedge_stats, rt),
 		  offsetof(struct hedge_stats, rt_sum_ns));

@@ -48,6 +48,8 @@ const struct counter hedge_counters[] = {
 	COUNTER(originals_unanswered, NULL, "originals_unanswered", "originals_unanswered_total", "Helped requests whose original never answered within --window (or before their key was reused).", 0),
 	COUNTER(saved_undecided, NULL, "hedges_undecided", "hedges_undecided_total", "Same-server hedged requests whose first answer could be either copy's: taken for the hedge's (counted helped).", 0),
 	COUNTER(handshakes, "handshakes", "handshakes", "handshakes_total", "TCP targets: handshakes (SYNs) seen by the Splitter.", COUNTER_TCP),
+	COUNTER(requests_braked, "requests not hedged (overload brake)", "requests_braked", "requests_braked_total", "Requests passed untracked, unhedged, while the overload brake was on (the target overloaded: see bpf/brake.h).", 0),
+	COUNTER(duplicates_passed, "duplicates passed (later than --window)", "duplicates_passed", "duplicates_passed_total", "A hedged request's second answer, later than --window: passed to the client (its entry void).", 0),
 	COUNTER(syn_data, "SYNs with data not hedged (Fast Open)", "syn_data", "syn_data_total", "TCP targets: SYNs carrying data (TCP Fast Open), passed unhedged.", COUNTER_TCP),
 };
 const size_t n_hedge_counters = sizeof(hedge_counters) /
@@ -250,6 +252,34 @@ static int read_ticker(const struct instance *in, struct snapshot *s)
 	return 0;
 }
 
+/* The overload brake of each target (bpf/brake.h): its budget's entry.
+ * No budget: no brake, nothing to read. */
+static int read_brakes(const struct instance *in, struct snapshot *s)
+{
+	struct timespec now;
+	uint32_t i;
+	int err;
+
+	if (s->cfg.budget_pct >= 100)
+		return 0;
+	if (in->budget_fd < 0)
+		return fail("reading the overload brake: the " HEDGE_MAP_BUDGET
+			    " map cannot be opened here");
+	for (i = 0; i < s->n; i++) {
+		err = map_lookup(in->budget_fd, &i, &s->brake[i]);
+		if (err)
+			return fail("reading the overload brake of target %s: "
+				    "%s", s->target[i], strerror(-err));
+	}
+	if (!s->now_ns) {
+		if (clock_gettime(CLOCK_MONOTONIC, &now))
+			return fail("reading the clock: %s", strerror(errno));
+		s->now_ns = (uint64_t)now.tv_sec * NS_PER_S +
+			    (uint64_t)now.tv_nsec;
+	}
+	return 0;
+}
+
 /*
  * Each program's cost per packet by the kernel's own accounting (counting
  * only while kernel.bpf_stats_enabled is 1). Looking a program up by id
@@ -330,7 +360,8 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 			return fail("reading the counters of target %s: %s",
 				    s->target[i], strerror(-err));
 	}
-	if (read_delays(in, s) || read_ticker(in, s) || read_costs(nl, s))
+	if (read_delays(in, s) || read_ticker(in, s) || read_brakes(in, s) ||
+	    read_costs(nl, s))
 		return -1;
 	return 0;
 }

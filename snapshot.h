@@ -80,6 +80,9 @@ struct snapshot {
 	struct hedge_ticker ticker;
 	uint64_t tick_ago_ns;
 	uint64_t now_ns;		/* CLOCK_MONOTONIC when it was read */
+	/* The overload brake (bpf/brake.h), in each target's budget entry;
+	 * zeros without a budget. */
+	struct hedge_budget brake[HEDGE_MAX_TARGETS];
 	size_t n_progs;
 	struct prog_cost progs[SNAP_PROGS];
 	struct health health;		/* health_check(), after the rest */
@@ -93,6 +96,12 @@ int stats_read(int fd, uint32_t target, struct hedge_stats *sum);
 /* The count of CPUs a list like "0", "0-3", "0,2-3" names (highest + 1);
  * -1 if it is not such a list. */
 int cpu_list_count(const char *list);
+/* Whether target t's overload brake is on at the snapshot's time. */
+static inline int braking(const struct snapshot *s, uint32_t t)
+{
+	return s->now_ns < s->brake[t].brake_until_ns;
+}
+
 /* The ticker's state in a word: "running", "idle", "starting". */
 const char *tick_state_name(uint64_t run);
 

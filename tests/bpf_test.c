@@ -3192,6 +3192,265 @@ static void fresh_state(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* ---- the overload brake (bpf/brake.h) -------------------------------- */
+
+/* 10% of the requests, up to 100 hedges saved, nothing from time. */
+static void budget_brake(struct hedge_config *c)
+{
+	budget_10(c);
+	c->budget_cap = 100 * HEDGE_MILLI;
+}
+
+static void set_brake(const struct hedge_budget *b)
+{
+	uint32_t zero = 0;
+
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_BUDGET), &zero, b)) {
+		fprintf(stderr, "bpf_test: setting the brake: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
+/* The budget empty, no time credited (refilled in the future), the
+ * brake's epoch begun `epoch_ago` ago; the rest of the brake kept. */
+static void brake_epoch(uint64_t epoch_ago)
+{
+	struct hedge_budget b = budget();
+
+	b.tokens = 0;
+	b.refilled_ns = mono_ns() + 100000 * MS;
+	b.brake_epoch_ns = mono_ns() - epoch_ago;
+	set_brake(&b);
+}
+
+static void brake_dump(const char *at)
+{
+	struct hedge_budget b = budget();
+	uint64_t now = mono_ns();
+
+	if (!getenv("BRAKE_DEBUG"))
+		return;
+	fprintf(stderr, "%s: tokens %lld until %+lld ms hold %llu since %+lld ms epoch %+lld ms missed %llu refused %llu episodes %llu seen %llu\n",
+		at, (long long)b.tokens, b.brake_until_ns ? (long long)(b.brake_until_ns - now) / 1000000 : 0,
+		(unsigned long long)b.brake_hold_ns / 1000000,
+		b.brake_since_ns ? (long long)(b.brake_since_ns - now) / 1000000 : 0,
+		(long long)(b.brake_epoch_ns - now) / 1000000,
+		(unsigned long long)b.brake_missed, (unsigned long long)b.brake_refused,
+		(unsigned long long)b.brake_episodes, (unsigned long long)b.brake_seen);
+}
+
+/* `n` requests from `id` on split and due: each reaches the Rescuer
+ * still pending, and the empty budget refuses it; then one more whose
+ * due copy finds the epoch over (it began EPOCH + 1 ms ago): it judges
+ * the epoch, of n + 1 due requests. `sent` of them hedged first (budget
+ * for them). Returns the next id. */
+static uint32_t overload_epoch(uint32_t id, unsigned int n, unsigned int sent)
+{
+	struct hedge_budget b = budget();
+	uint64_t until = b.brake_until_ns;
+	unsigned int i;
+
+	/* Tracked, all of them (as the probes are, braking). */
+	b.brake_until_ns = 0;
+	set_brake(&b);
+	for (i = 0; i <= n; i++) {
+		struct pkt req = request(id + i);
+
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	clones_seen(NULL);	/* once: it waits 50 ms for more */
+	brake_epoch(0);
+	b = budget();
+	b.brake_until_ns = until;
+	b.tokens = (int64_t)sent * HEDGE_MILLI;
+	set_brake(&b);
+	for (i = 0; i < n; i++)
+		rescue(id + i);
+	b = budget();
+	b.brake_epoch_ns = mono_ns() - HEDGE_BRAKE_EPOCH_NS - MS;
+	set_brake(&b);
+	brake_dump("before judge");
+	rescue(id + n);
+	brake_dump("after judge");
+	return id + n + 1;
+}
+
+static int brake_on(void)
+{
+	return mono_ns() < budget().brake_until_ns;
+}
+
+static void test_brake_engage(void)
+{
+	struct hedge_budget b;
+	uint64_t before = mono_ns();
+	uint32_t id;
+
+	/* 15 refused: fewer than HEDGE_BRAKE_MIN_REFUSED. */
+	id = overload_epoch(6000, 14, 0);
+	check(!brake_on() && budget().brake_episodes == 0 &&
+	      counters().hedges_refused == 15,
+	      "brake: 15 refusals in an epoch do not engage it",
+	      "engaged");
+	/* 40 due, 20 hedged: half refused, not 3 in 4. */
+	id = overload_epoch(id, 39, 20);
+	check(!brake_on() && counters().hedges_refused == 15 + 20,
+	      "brake: half the due requests refused (2 x the budget late) "
+	      "does not engage it", "engaged");
+	/* 40 due, all refused. */
+	id = overload_epoch(id, 39, 0);
+	b = budget();
+	check(brake_on() && b.brake_episodes == 1 &&
+	      b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
+	      b.brake_until_ns >= before + HEDGE_BRAKE_HOLD_MIN &&
+	      b.brake_until_ns <= mono_ns() + HEDGE_BRAKE_HOLD_MIN &&
+	      b.brake_since_ns >= before && b.brake_missed == 0 &&
+	      b.brake_refused == 0,
+	      "brake: an epoch of 40 due requests all refused engages it for "
+	      "100 ms, a new episode, its counts reset",
+	      "not engaged, or hold/since/counts wrong");
+}
+
+static void test_brake_passes(void)
+{
+	struct pkt req = request(6200), resp = response(6200);
+	struct hedge_stats before, after;
+	struct run r;
+	uint32_t id;
+	int tracked = 0, untouched = 1;
+
+	/* In flight before the brake: judged as before. */
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	overload_epoch(6300, 39, 0);
+	before = counters();
+	for (id = 6400; id < 6400 + 2 * HEDGE_BRAKE_PROBE; id++) {
+		struct pkt q = request(id);
+
+		r = run(HEDGE_PROG_SPLITTER, &q);
+		untouched &= r.ret == TC_ACT_UNSPEC && r.unchanged;
+		tracked += state_of(id) == HEDGE_PENDING;
+	}
+	after = counters();
+	check(brake_on() && untouched && tracked == 2 &&
+	      after.requests_braked == before.requests_braked +
+	      2 * HEDGE_BRAKE_PROBE - 2 &&
+	      after.requests == before.requests + 2 &&
+	      clones_seen(NULL) == 2,
+	      "brake: braking, new requests pass untouched and untracked, "
+	      "counted requests_braked; 1 in 64 tracked (a probe)",
+	      "tracked, changed, cloned or not counted");
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	check(r.ret == TC_ACT_UNSPEC && state_of(6200) == HEDGE_DONE &&
+	      counters().responses == before.responses + 1,
+	      "brake: a request in flight before it is answered as before",
+	      "not judged");
+}
+
+static void test_brake_release(void)
+{
+	struct hedge_budget b;
+	struct pkt req = request(6600);
+	uint64_t since;
+
+	overload_epoch(6500, 39, 0);
+	b = budget();
+	since = b.brake_since_ns;
+	/* The hold over. */
+	b.brake_until_ns = mono_ns() - 1;
+	set_brake(&b);
+	run(HEDGE_PROG_SPLITTER, &req);
+	check(state_of(6600) == HEDGE_PENDING && clones_seen(NULL) == 1 &&
+	      counters().requests_braked == 0,
+	      "brake: after the hold, new requests are tracked and hedged "
+	      "again", "still braked");
+	/* Overloaded again within a hold of its end: twice the hold. */
+	b = budget();
+	b.brake_until_ns = mono_ns() - MS;
+	set_brake(&b);
+	overload_epoch(6700, 39, 0);
+	b = budget();
+	check(brake_on() && b.brake_hold_ns == 2 * HEDGE_BRAKE_HOLD_MIN &&
+	      b.brake_episodes == 1 && b.brake_since_ns == since,
+	      "brake: overload again right after the hold: 200 ms, the same "
+	      "episode", "hold not doubled, or a new episode");
+	/* Near its end, the probes still overloaded: doubled again, and
+	 * capped. */
+	b.brake_until_ns = mono_ns() + HEDGE_BRAKE_EPOCH_NS;
+	b.brake_hold_ns = HEDGE_BRAKE_HOLD_MAX;
+	set_brake(&b);
+	overload_epoch(6800, 39, 0);
+	b = budget();
+	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MAX &&
+	      b.brake_until_ns > mono_ns() + HEDGE_BRAKE_HOLD_MAX - 100 * MS,
+	      "brake: overload judged near the hold's end extends it, the hold "
+	      "capped at 3.2 s", "not extended or not capped");
+	/* Far from its end: the hold stands. */
+	b.brake_until_ns = mono_ns() + 1000 * MS;
+	set_brake(&b);
+	overload_epoch(6900, 39, 0);
+	check(budget().brake_until_ns == b.brake_until_ns,
+	      "brake: overload judged mid-hold leaves the hold as it is",
+	      "moved");
+	/* Long after the last hold: a new episode at 100 ms. */
+	b = budget();
+	b.brake_until_ns = mono_ns() - 10000 * MS;
+	b.brake_hold_ns = 400 * MS;
+	set_brake(&b);
+	overload_epoch(7000, 39, 0);
+	b = budget();
+	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
+	      b.brake_episodes == 2 && b.brake_since_ns > since,
+	      "brake: overload long after the last hold starts a new episode "
+	      "at 100 ms", "backoff kept, or no new episode");
+}
+
+/* Without a budget (--budget 100) nothing is refused: never brakes. */
+static void test_brake_off(void)
+{
+	struct hedge_budget b = { 0 };
+	struct pkt req = request(7200);
+
+	overload_epoch(7100, 39, 0);
+	b = budget();
+	check(b.brake_until_ns == 0 && counters().hedges_refused == 0,
+	      "brake: no budget, no brake", "engaged");
+	b.brake_until_ns = mono_ns() + 1000 * MS;
+	set_brake(&b);
+	run(HEDGE_PROG_SPLITTER, &req);
+	clones_seen(NULL);
+	check(state_of(7200) == HEDGE_PENDING &&
+	      counters().requests_braked == 0,
+	      "brake: no budget, a brake state left is ignored", "braked");
+}
+
+/* A hedged request's second answer after --window passes, counted. */
+static void test_late_duplicate(void)
+{
+	struct pkt resp = response(7300), resp2 = response(7301);
+	struct hedge_stats after;
+	struct run r;
+
+	hedged(7300, 30 * MS, 20 * MS);
+	run(HEDGE_PROG_WATCHER, &resp);
+	age_entry(7300, 2000 * MS, 2000 * MS);	/* --window 1s ago */
+	r = run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(r.ret == TC_ACT_UNSPEC && after.duplicates_passed == 1 &&
+	      after.duplicates == 0 && state_of(7300) == 0,
+	      "late duplicate: a hedged request's second answer after "
+	      "--window passes, counted duplicates_passed",
+	      "dropped, or not counted");
+	hedged(7301, 30 * MS, 20 * MS);
+	age_entry(7301, 2000 * MS, 2000 * MS);
+	r = run(HEDGE_PROG_WATCHER, &resp2);
+	check(r.ret == TC_ACT_UNSPEC &&
+	      counters().duplicates_passed == 1,
+	      "late duplicate: a hedged request's first answer after "
+	      "--window is not one", "counted");
+}
+
 #include "bpf_tcp.c"
 #include "bpf_tcp6.c"
 
@@ -3250,6 +3509,11 @@ static const struct test_case cases[] = {
 	{ "dns_safe", test_dns_safe, dns_query_only },
 	{ "match", test_match, match_get },
 	{ "dscp", test_dscp, dressed },
+	{ "brake_engage", test_brake_engage, budget_brake },
+	{ "brake_passes", test_brake_passes, budget_brake },
+	{ "brake_release", test_brake_release, budget_brake },
+	{ "brake_off", test_brake_off, NULL },
+	{ "late_duplicate", test_late_duplicate, NULL },
 	{ "tcp_syn", test_tcp_syn, tcp_targets },
 	{ "tcp_hedge", test_tcp_hedge, tcp_targets },
 	{ "tcp_untouched", test_tcp_untouched, tcp_targets },

@@ -53,7 +53,7 @@ assert '$kind' == '' or any(p['kind'] == '$kind' and p['detail'] for p in d['pro
 	check "$name: hedge_healthy $want, every problem kind exported" \
 		"$(grep '^hedge_healthy\|^hedge_problems' $OUT/$name.prom | tr '\n' ' ')" \
 		sh -c "grep -qx 'hedge_healthy $want' $OUT/$name.prom &&
-		       [ \$(grep -c '^hedge_problems{kind=\"[a-z_]*\"} [0-9]*\$' $OUT/$name.prom) = 5 ] &&
+		       [ \$(grep -c '^hedge_problems{kind=\"[a-z_]*\"} [0-9]*\$' $OUT/$name.prom) = 6 ] &&
 		       { [ -z '$kind' ] || grep -q '^hedge_problems{kind=\"$kind\"} [1-9]' $OUT/$name.prom; }"
 }
 # healthy NAME: exit 0 everywhere and the text says so.
