@@ -3258,6 +3258,51 @@ static const struct test_case cases[] = {
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
+/* ---- the verifier's headroom ----------------------------------------- */
+
+#define VERIFIER_LIMIT	1000000	/* BPF_COMPLEXITY_LIMIT_INSNS, 5.2 on */
+#define VERIFIER_SHARE	90	/* %: a program past it fails the test */
+
+/*
+ * Each program's instructions the verifier processed to load it (its
+ * bpf_prog_info.verified_insns, 5.16 on), printed, and failed past
+ * VERIFIER_SHARE % of the limit: a program near it cannot take one more
+ * branch, and would break loading on the next kernel or compiler.
+ */
+static void verifier_headroom(void)
+{
+	struct bpf_prog_info info;
+	union bpf_attr attr;
+	char name[160], why[160];
+	int i;
+
+	for (i = 0; i < obj.n_progs; i++) {
+		memset(&info, 0, sizeof(info));
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = (uint32_t)obj.progs[i].fd;
+		attr.info.info_len = sizeof(info);
+		attr.info.info = (uint64_t)(uintptr_t)&info;
+		if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+			snprintf(why, sizeof(why), "reading %s's info: %s",
+				 obj.progs[i].name, strerror(errno));
+			check(0, "verifier headroom", why);
+			continue;
+		}
+		snprintf(name, sizeof(name),
+			 "verifier headroom: %s took %u insns of %u (fail past %u%%)",
+			 obj.progs[i].name, info.verified_insns,
+			 VERIFIER_LIMIT, VERIFIER_SHARE);
+		snprintf(why, sizeof(why), "%s took %u insns, past %u%% of %u",
+			 obj.progs[i].name, info.verified_insns,
+			 VERIFIER_SHARE, VERIFIER_LIMIT);
+		check(info.verified_insns &&
+		      info.verified_insns <=
+		      (uint64_t)VERIFIER_LIMIT * VERIFIER_SHARE / 100,
+		      name, info.verified_insns ? why :
+		      "the kernel does not say (verified_insns 0)");
+	}
+}
+
 static void run_case(const struct test_case *c)
 {
 	case_config = c->config;
@@ -3307,6 +3352,7 @@ int main(int argc, char **argv)
 	      obj_prog_fd(&obj, HEDGE_PROG_RESCUER) >= 0 &&
 	      obj_prog_fd(&obj, HEDGE_PROG_TICKER) >= 0,
 	      "programs load through the verifier", "a program is missing");
+	verifier_headroom();
 	clone_sock = open_clone_socket();
 	for (i = 0; i < N_CASES; i++)
 		run_case(&cases[order[i]]);
