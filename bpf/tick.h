@@ -353,6 +353,26 @@ static __always_inline void send_due(struct __sk_buff *skb,
 		h->busy = 0;
 }
 
+/*
+ * v, as the verifier sees a value read from memory: any. Through a word
+ * of this CPU's scratch, written and read back with no helper call
+ * between (nothing else runs on this CPU meanwhile). The verifier walks
+ * a path per value a constant may hold, and cannot merge them once a test
+ * on it makes it precise: earliest()'s target, a constant on each of its
+ * 17 paths out, took the ticker from ~340 000 insns to ~990 000.
+ * A per-CPU array's key 0 is always there: the -1 is for the verifier.
+ */
+static __always_inline int opaque(int v)
+{
+	__u32 zero = 0;
+	struct hedge_scratch *s = bpf_map_lookup_elem(&hedge_scratch, &zero);
+
+	if (!s)
+		return -1;
+	*(volatile __s64 *)&s->opaque = v;
+	return (int)*(volatile __s64 *)&s->opaque;
+}
+
 /* The earliest head of the targets' deadline queues into *first: its
  * target, or -1 if all are empty. */
 static __always_inline int earliest(const struct hedge_config *cfg,
@@ -373,7 +393,8 @@ static __always_inline int earliest(const struct hedge_config *cfg,
 			best = (int)t;
 		}
 	}
-	return best;
+	best = opaque(best);
+	return best < HEDGE_MAX_TARGETS ? best : -1;
 }
 
 /* The shortest delay a request sent from now on can get: the tick must
