@@ -275,13 +275,11 @@ slot_of(const struct hedge_config *cfg, const struct hedge_due *due)
  * A popped deadline entry whose request is not sent (answered, evicted,
  * void): count why, and free its slot. An entry gone (e NULL) before
  * sent + --window was evicted from the Scoreboard; past it, it is void.
- * free_answered (a constant): an answered one's entry is freed too
- * (forget.h; the sweep's, not send_due()'s).
+ * An answered one's entry is freed too (forget.h).
  */
 static __always_inline void retire(const struct hedge_config *cfg,
 				   struct hedge_due *due, __u32 target,
-				   const struct hedge_entry *e, __u64 now,
-				   const int free_answered)
+				   const struct hedge_entry *e, __u64 now)
 {
 	struct hedge_stats *st;
 	__u64 sent = due->deadline_ns - (__u64)due->delay_us * 1000;
@@ -291,8 +289,7 @@ static __always_inline void retire(const struct hedge_config *cfg,
 	/* Answered, unhedged: nothing needs its entry now (forget.h). */
 	if (e) {
 		state = e->state;
-		if (free_answered)
-			forget(due, e);
+		forget(due, e);
 	}
 	st = stats(target);
 	if (st && !state && now - sent < cfg->window_ns)
@@ -322,7 +319,7 @@ static __always_inline void send_due(struct __sk_buff *skb,
 	int err = -1;
 
 	if (!e || e->state != HEDGE_PENDING) {
-		retire(cfg, due, target, e, now, 0);
+		retire(cfg, due, target, e, now);
 		return;
 	}
 	/* Tested twice below: from one register, so that the verifier
@@ -583,7 +580,7 @@ static __always_inline void sweep(const struct hedge_config *cfg, int target,
 		e = live_entry(cfg, &head.key, bpf_ktime_get_ns());
 		if (still_pending(e, &head) || bpf_map_pop_elem(queue, &head))
 			return;
-		retire(cfg, &head, key, e, now, 1);
+		retire(cfg, &head, key, e, now);
 	}
 }
 

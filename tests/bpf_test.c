@@ -861,6 +861,42 @@ static void test_tick_forget(void)
 	      "hedge", "judged");
 }
 
+/* An answered request due right behind a still pending one: the sweep
+ * stops at the pending one, the send loop pops both, sends the first and
+ * frees the answered one's entry there (forget.h), counted cancelled. */
+static void test_tick_forget_due(void)
+{
+	struct pkt a = request(930), b = request(931), resp = response(931),
+		   t = tick(), out;
+	struct hedge_stats before, after;
+
+	delay_line = HEDGE_DL_TICK;
+	delay_ns = 0;			/* due at once */
+	set_config(1000000000, 0, 4, 0);
+	before = counters();
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &a);
+	run(HEDGE_PROG_SPLITTER, &b);
+	run(HEDGE_PROG_WATCHER, &resp);
+	check(state_of(931) == HEDGE_DONE, "tick line: the second request is "
+	      "answered before its deadline", "not answered");
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(next_clone(&out) == (int)a.len && clones_seen(NULL) == 0 &&
+	      state_of(930) == HEDGE_PENDING,
+	      "the ticker sends the stalled request due first, once",
+	      "not sent, sent twice, or its entry gone");
+	check(state_of(931) == 0 &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1 &&
+	      after.evicted == before.evicted,
+	      "an answered request popped due in the send loop has its entry "
+	      "freed there, counted cancelled, not evicted",
+	      "entry kept, or counted wrong");
+	delay_line = HEDGE_DL_NETEM;
+	delay_ns = 10000000;
+	set_config(1000000000, 0, 4, 0);
+}
+
 #define CLIENT6		"fd00::1"
 #define SERVER6		"fd00::2"
 #define REPLICA		"10.0.0.3"
@@ -3212,6 +3248,7 @@ static const struct test_case cases[] = {
 	{ "tick_idle", test_tick_idle, tick_line_tdl },
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
 	{ "tick_forget", test_tick_forget, tick_line_tdl },
+	{ "tick_forget_due", test_tick_forget_due, NULL },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
