@@ -312,9 +312,7 @@ static __always_inline void send_due(struct __sk_buff *skb,
 {
 	struct hedge_stats *st;
 	struct hedge_slot_head *h;
-	/* A clock read of its own: the ticker's `now` kept in a register
-	 * through here takes the verifier past its limit. */
-	struct hedge_entry *e = live_entry(cfg, &due->key, bpf_ktime_get_ns());
+	struct hedge_entry *e = live_entry(cfg, &due->key, now);
 	__u32 big = due->seq >> 31;
 	int err = -1;
 
@@ -577,7 +575,7 @@ static __always_inline void sweep(const struct hedge_config *cfg, int target,
 	for (i = 0; i < HEDGE_TICK_SWEEP; i++) {
 		if (bpf_map_peek_elem(queue, &head))
 			return;
-		e = live_entry(cfg, &head.key, bpf_ktime_get_ns());
+		e = live_entry(cfg, &head.key, now);
 		if (still_pending(e, &head) || bpf_map_pop_elem(queue, &head))
 			return;
 		retire(cfg, &head, key, e, now);
