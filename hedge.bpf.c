@@ -602,7 +602,6 @@ int hedge_ticker(struct __sk_buff *skb)
 	t->ticks++;
 	t->last_ns = now;
 	t->cpu = bpf_get_smp_processor_id();
-	sweep(cfg, earliest(cfg, &due), now);
 	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
 		first = earliest(cfg, &due);
 		if (first < 0 || due.deadline_ns > now)
@@ -614,6 +613,10 @@ int hedge_ticker(struct __sk_buff *skb)
 			break;
 		send_due(skb, cfg, &due, target, now);
 	}
+	/* After the hedges due: they go first. Up to HEDGE_TICK_SWEEP
+	 * answered requests a wake-up: at high rates, the tick wakes about
+	 * rate / HEDGE_TICK_SWEEP times a second to keep up. */
+	sweep(cfg, earliest(cfg, &due), now);
 	/* One target's delay per tick, in turn. */
 	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)
 		adapt(cfg, (__u32)(t->ticks % cfg->n_targets), now);

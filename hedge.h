@@ -35,7 +35,7 @@
  * stops instead of sleeping long.
  */
 #define HEDGE_TICK_LONGEST	1500
-#define HEDGE_TICK_SWEEP	16	/* answered requests dropped per tick,
+#define HEDGE_TICK_SWEEP	64	/* answered requests dropped per tick,
 					   at most, however far their deadline */
 /* A tick not back this long after its planned release is taken for lost:
  * the next request starts another (see struct hedge_ticker). */

@@ -22,15 +22,11 @@
  * When: an entry DONE (answered, no hedge sent) once nothing will look
  * for it to hedge it: no hedge is sent, so no loser's answer can come,
  * and its least RTT was taken at its answer (saved.h). Freed then:
- *   - tick line: when the ticker's sweep retires its deadline entry
- *     (retire(): at its deadline, or before it); the entry must be that
- *     request's own (its deadline), not a newer request's on the same
- *     key (an ID reused, --id none). Not when the ticker pops it due in
- *     its send loop (send_due(): an answered request right behind a
- *     stalled one, at most HEDGE_TICK_BATCH - 1 a tick): the delete
- *     there, in the loop that also walks every target's queue, took
- *     6.18's verifier past its 1M instructions; those are left to the
- *     LRU, as before.
+ *   - tick line: when the ticker retires its deadline entry (retire():
+ *     in the sweep, at its deadline or before it; or in the send loop,
+ *     send_due(), due right behind a stalled one); the entry must be
+ *     that request's own (its deadline), not a newer request's on the
+ *     same key (an ID reused, --id none).
  *   - netem: when the Rescuer finds it DONE and its deadline passed (the
  *     clone carries no deadline: the entry's own clone is due, and an
  *     entry on that key is the latest request's).

@@ -44,10 +44,12 @@ MAP(hedge_frags, BPF_MAP_TYPE_LRU_HASH, struct hedge_frag_key,
  * ns (0: none yet): how time saved tells the copies apart (saved.h). */
 MAP(hedge_rtt_min, BPF_MAP_TYPE_ARRAY, __u32, __u64, HEDGE_MAX_TARGETS);
 /* Per CPU: a chunk of a datagram being checksummed (parse.h), with room
- * for the zeros that pad it to 4 bytes. */
+ * for the zeros that pad it to 4 bytes; and a word the ticker hides
+ * values from the verifier in (tick.h, opaque()). */
 #define HEDGE_CSUM_CHUNK	512
 struct hedge_scratch {
 	__u8 b[HEDGE_CSUM_CHUNK + 8];
+	__s64 opaque;
 };
 MAP(hedge_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_scratch, 1);
 

@@ -861,6 +861,42 @@ static void test_tick_forget(void)
 	      "hedge", "judged");
 }
 
+/* An answered request due right behind a still pending one: the sweep
+ * stops at the pending one, the send loop pops both, sends the first and
+ * frees the answered one's entry there (forget.h), counted cancelled. */
+static void test_tick_forget_due(void)
+{
+	struct pkt a = request(930), b = request(931), resp = response(931),
+		   t = tick(), out;
+	struct hedge_stats before, after;
+
+	delay_line = HEDGE_DL_TICK;
+	delay_ns = 0;			/* due at once */
+	set_config(1000000000, 0, 4, 0);
+	before = counters();
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &a);
+	run(HEDGE_PROG_SPLITTER, &b);
+	run(HEDGE_PROG_WATCHER, &resp);
+	check(state_of(931) == HEDGE_DONE, "tick line: the second request is "
+	      "answered before its deadline", "not answered");
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(next_clone(&out) == (int)a.len && clones_seen(NULL) == 0 &&
+	      state_of(930) == HEDGE_PENDING,
+	      "the ticker sends the stalled request due first, once",
+	      "not sent, sent twice, or its entry gone");
+	check(state_of(931) == 0 &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1 &&
+	      after.evicted == before.evicted,
+	      "an answered request popped due in the send loop has its entry "
+	      "freed there, counted cancelled, not evicted",
+	      "entry kept, or counted wrong");
+	delay_line = HEDGE_DL_NETEM;
+	delay_ns = 10000000;
+	set_config(1000000000, 0, 4, 0);
+}
+
 #define CLIENT6		"fd00::1"
 #define SERVER6		"fd00::2"
 #define REPLICA		"10.0.0.3"
@@ -3472,6 +3508,7 @@ static const struct test_case cases[] = {
 	{ "tick_idle", test_tick_idle, tick_line_tdl },
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
 	{ "tick_forget", test_tick_forget, tick_line_tdl },
+	{ "tick_forget_due", test_tick_forget_due, NULL },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
@@ -3529,6 +3566,51 @@ static const struct test_case cases[] = {
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
+/* ---- the verifier's headroom ----------------------------------------- */
+
+#define VERIFIER_LIMIT	1000000	/* BPF_COMPLEXITY_LIMIT_INSNS, 5.2 on */
+#define VERIFIER_SHARE	90	/* %: a program past it fails the test */
+
+/*
+ * Each program's instructions the verifier processed to load it (its
+ * bpf_prog_info.verified_insns, 5.16 on), printed, and failed past
+ * VERIFIER_SHARE % of the limit: a program near it cannot take one more
+ * branch, and would break loading on the next kernel or compiler.
+ */
+static void verifier_headroom(void)
+{
+	struct bpf_prog_info info;
+	union bpf_attr attr;
+	char name[160], why[160];
+	int i;
+
+	for (i = 0; i < obj.n_progs; i++) {
+		memset(&info, 0, sizeof(info));
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = (uint32_t)obj.progs[i].fd;
+		attr.info.info_len = sizeof(info);
+		attr.info.info = (uint64_t)(uintptr_t)&info;
+		if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+			snprintf(why, sizeof(why), "reading %s's info: %s",
+				 obj.progs[i].name, strerror(errno));
+			check(0, "verifier headroom", why);
+			continue;
+		}
+		snprintf(name, sizeof(name),
+			 "verifier headroom: %s took %u insns of %u (fail past %u%%)",
+			 obj.progs[i].name, info.verified_insns,
+			 VERIFIER_LIMIT, VERIFIER_SHARE);
+		snprintf(why, sizeof(why), "%s took %u insns, past %u%% of %u",
+			 obj.progs[i].name, info.verified_insns,
+			 VERIFIER_SHARE, VERIFIER_LIMIT);
+		check(info.verified_insns &&
+		      info.verified_insns <=
+		      (uint64_t)VERIFIER_LIMIT * VERIFIER_SHARE / 100,
+		      name, info.verified_insns ? why :
+		      "the kernel does not say (verified_insns 0)");
+	}
+}
+
 static void run_case(const struct test_case *c)
 {
 	case_config = c->config;
@@ -3578,6 +3660,7 @@ int main(int argc, char **argv)
 	      obj_prog_fd(&obj, HEDGE_PROG_RESCUER) >= 0 &&
 	      obj_prog_fd(&obj, HEDGE_PROG_TICKER) >= 0,
 	      "programs load through the verifier", "a program is missing");
+	verifier_headroom();
 	clone_sock = open_clone_socket();
 	for (i = 0; i < N_CASES; i++)
 		run_case(&cases[order[i]]);
