@@ -49,6 +49,10 @@ const struct counter hedge_counters[] = {
 	COUNTER(saved_undecided, NULL, "hedges_undecided", "hedges_undecided_total", "Same-server hedged requests whose first answer could be either copy's: taken for the hedge's (counted helped).", 0),
 	COUNTER(handshakes, "handshakes", "handshakes", "handshakes_total", "TCP targets: handshakes (SYNs) seen by the Splitter.", COUNTER_TCP),
 	COUNTER(syn_data, "SYNs with data not hedged (Fast Open)", "syn_data", "syn_data_total", "TCP targets: SYNs carrying data (TCP Fast Open), passed unhedged.", COUNTER_TCP),
+	COUNTER(nat_entries, "connections through the replica now", "nat_entries", "nat_entries", "TCP targets with a replica: connections whose handshake the replica won, rewritten both ways now (a gauge).", COUNTER_TCP_REPLICA | COUNTER_GAUGE),
+	COUNTER(nat_full, "replica's handshakes reset (NAT table full)", "nat_full", "nat_full_total", "TCP targets with a replica: handshakes the replica won with no room left in the NAT table: its connection reset, the client's own SYN left to reach the primary.", COUNTER_TCP_REPLICA | COUNTER_DROP),
+	COUNTER(nat_resets, "RSTs sent to the losing server", "nat_resets", "nat_resets_total", "TCP targets with a replica: the losing server's SYN-ACKs turned into a RST back to it (no half-open connection left).", COUNTER_TCP_REPLICA),
+	COUNTER(nat_closed, "connections through the replica closed", "nat_closed", "nat_closed_total", "TCP targets with a replica: connections through the replica closed (FIN both ways, or a RST).", COUNTER_TCP_REPLICA),
 };
 const size_t n_hedge_counters = sizeof(hedge_counters) /
 				sizeof(hedge_counters[0]);
@@ -224,6 +228,52 @@ static int read_delays(const struct instance *in, struct snapshot *s)
 	return 0;
 }
 
+/*
+ * TCP replicas: each target's live connections in hedge_nat (its gauge,
+ * nat_entries). An entry over (ended and lingered, or idle: see hedge.h)
+ * is not counted, and is deleted: the BPF side deletes one only on its
+ * next packet, which an abandoned connection never sends. At most the
+ * map's size plus one keys are walked (a key deleted under the walk
+ * makes it start over: the bound holds).
+ */
+static int read_nat(const struct instance *in, struct snapshot *s,
+		    uint64_t now)
+{
+	struct hedge_nat_key key, next;
+	struct hedge_nat n;
+	uint32_t steps;
+	int err, first = 1;
+
+	if (!(s->cfg.flags & HEDGE_F_TCP_NAT))
+		return 0;
+	if (in->nat_fd < 0)
+		return fail("reading the TCP replicas' connections: the "
+			    HEDGE_MAP_NAT " map cannot be opened here");
+	for (steps = 0; steps <= HEDGE_NAT_SIZE; steps++) {
+		err = map_next_key(in->nat_fd, first ? NULL : &key, &next);
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			break;
+		first = 0;
+		key = next;
+		err = map_lookup(in->nat_fd, &key, &n);
+		if (err == -ENOENT)
+			continue;	/* gone meanwhile */
+		if (err)
+			break;
+		if ((n.end_ns && now - n.end_ns >= HEDGE_NAT_LINGER_NS) ||
+		    now - n.used_ns >= HEDGE_NAT_IDLE_NS) {
+			map_delete(in->nat_fd, &key);	/* or gone: the same */
+			continue;
+		}
+		if (n.target < s->n && n.used_ns <= now)
+			s->st[n.target].nat_entries++;
+	}
+	return fail("reading the TCP replicas' connections: %s",
+		    err ? strerror(-err) : "more entries than the map holds");
+}
+
 /* The tick line's pulse: how many ticks, and how long since the last. */
 static int read_ticker(const struct instance *in, struct snapshot *s)
 {
@@ -290,6 +340,7 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 		  struct snapshot *s)
 {
 	const struct delay_line *line;
+	struct timespec now;
 	uint32_t i;
 	int err;
 
@@ -317,7 +368,11 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 			return fail("reading the counters of target %s: %s",
 				    s->target[i], strerror(-err));
 	}
-	if (read_delays(in, s) || read_ticker(in, s) || read_costs(nl, s))
+	if (clock_gettime(CLOCK_MONOTONIC, &now))
+		return fail("reading the clock: %s", strerror(errno));
+	if (read_delays(in, s) || read_ticker(in, s) || read_costs(nl, s) ||
+	    read_nat(in, s, (uint64_t)now.tv_sec * NS_PER_S +
+		     (uint64_t)now.tv_nsec))
 		return -1;
 	return 0;
 }

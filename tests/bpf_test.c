@@ -3173,6 +3173,7 @@ static void fresh_state(void)
 	empty_hash(HEDGE_MAP_SCORES);
 	empty_hash(HEDGE_MAP_TARGETS);
 	empty_hash(HEDGE_MAP_FRAGS);
+	empty_hash(HEDGE_MAP_NAT);
 	zero_array(HEDGE_MAP_STATS, sizeof(struct hedge_stats),
 		   HEDGE_MAX_TARGETS, possible_cpus());
 	zero_array(HEDGE_MAP_BUDGET, sizeof(struct hedge_budget),
@@ -3193,6 +3194,7 @@ static void fresh_state(void)
 }
 
 #include "bpf_tcp.c"
+#include "bpf_tcpnat.c"
 
 struct test_case {
 	const char *name;
@@ -3255,6 +3257,13 @@ static const struct test_case cases[] = {
 	{ "tcp_ipv6", test_tcp_ipv6, tcp_targets },
 	{ "tcp_invalid", test_tcp_invalid, tcp_targets },
 	{ "tcp_tick", test_tcp_tick, tcp_tick },
+	{ "tcpnat_replica_wins", test_tcpnat_replica_wins, tcpnat_targets },
+	{ "tcpnat_replica_wins6", test_tcpnat_replica_wins6, tcpnat_targets },
+	{ "tcpnat_primary_wins", test_tcpnat_primary_wins, tcpnat_targets },
+	{ "tcpnat_fin", test_tcpnat_fin, tcpnat_targets },
+	{ "tcpnat_rst", test_tcpnat_rst, tcpnat_targets },
+	{ "tcpnat_full", test_tcpnat_full, tcpnat_targets },
+	{ "tcpnat_untouched", test_tcpnat_untouched, tcpnat_targets },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
