@@ -410,9 +410,17 @@ static __always_inline int tcp_replica_synack(struct __sk_buff *skb,
 	__u32 state, done;
 	int tries, nat;
 
-	if (!e)		/* not ours, or a NAT'd connection's, repeated */
-		return from_replica ? nat_in(skb, cfg, s, key->saddr,
-					     key->target) : TC_ACT_UNSPEC;
+	st = stats(key->target);
+	/* Past --window: the winner's repeated, the loser's (a slow server,
+	 * its SYN-ACK lost and repeated a second later), or not ours. */
+	if (!e) {
+		nat_key(&k, key->saddr, key->sport, key->target);
+		nat = bpf_map_lookup_elem(&hedge_nat, &k) != 0;
+		if (nat && from_replica)
+			return nat_in(skb, cfg, s, key->saddr, key->target);
+		return nat ? tcp_reset(skb, s, server, key->saddr, st) :
+			     TC_ACT_UNSPEC;
+	}
 	st = stats(e->target);
 	for (tries = 0; tries < 2; tries++) {
 		state = e->state;

@@ -214,7 +214,19 @@ static void replica_wins(int v6, const char *fam)
 
 static void test_tcpnat_replica_wins(void)
 {
+	struct pkt pa = seg(0, 's', 'c', SYN | ACK, 77, ISN + 1, 0);
+	struct hedge_key k = tcp_key(0, ISN);
+	struct run r;
+
 	replica_wins(0, "IPv4");
+	/* Past --window (its entry gone): the primary, its first SYN-ACK
+	 * lost, repeats it a second later; still the loser's. */
+	map_delete(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k);
+	r = run(HEDGE_PROG_WATCHER, &pa);
+	check(r.ret == TC_ACT_REDIRECT && r.out.b[14 + 20 + 13] == 0x04 &&
+	      is_seg(&r, 0, 'c', 's') && counters_of(1).nat_resets == 2,
+	      "tcpnat: past --window, the primary's repeated SYN-ACK is "
+	      "still reset", "not a RST to the primary");
 }
 
 static void test_tcpnat_replica_wins6(void)
