@@ -49,7 +49,7 @@ const struct counter hedge_counters[] = {
 	COUNTER(saved_undecided, NULL, "hedges_undecided", "hedges_undecided_total", "Same-server hedged requests whose first answer could be either copy's: taken for the hedge's (counted helped).", 0),
 	COUNTER(handshakes, "handshakes", "handshakes", "handshakes_total", "TCP targets: handshakes (SYNs) seen by the Splitter.", COUNTER_TCP),
 	COUNTER(syn_data, "SYNs with data not hedged (Fast Open)", "syn_data", "syn_data_total", "TCP targets: SYNs carrying data (TCP Fast Open), passed unhedged.", COUNTER_TCP),
-	COUNTER(nat_entries, "connections through the replica now", "nat_entries", "nat_entries", "TCP targets with a replica: connections whose handshake the replica won, rewritten both ways now (a gauge).", COUNTER_TCP_REPLICA | COUNTER_GAUGE),
+	COUNTER(nat_entries, "connections through the replica now", "nat_entries", "nat_entries", "TCP targets with a replica: connections whose handshake the replica won, rewritten both ways now, those closed within the last 2 s included (a gauge).", COUNTER_TCP_REPLICA | COUNTER_GAUGE),
 	COUNTER(nat_full, "replica's handshakes reset (NAT table full)", "nat_full", "nat_full_total", "TCP targets with a replica: handshakes the replica won with no room left in the NAT table: its connection reset, the client's own SYN left to reach the primary.", COUNTER_TCP_REPLICA | COUNTER_DROP),
 	COUNTER(nat_resets, "RSTs sent to the losing server", "nat_resets", "nat_resets_total", "TCP targets with a replica: the losing server's SYN-ACKs turned into a RST back to it (no half-open connection left).", COUNTER_TCP_REPLICA),
 	COUNTER(nat_closed, "connections through the replica closed", "nat_closed", "nat_closed_total", "TCP targets with a replica: connections through the replica closed (FIN both ways, or a RST).", COUNTER_TCP_REPLICA),
@@ -229,34 +229,35 @@ static int read_delays(const struct instance *in, struct snapshot *s)
 }
 
 /*
- * TCP replicas: each target's live connections in hedge_nat (its gauge,
- * nat_entries). An entry over (ended and lingered, or idle: see hedge.h)
- * is not counted, and is deleted: the BPF side deletes one only on its
- * next packet, which an abandoned connection never sends. At most the
- * map's size plus one keys are walked (a key deleted under the walk
- * makes it start over: the bound holds).
+ * TCP replicas: each target's connections in hedge_nat (its gauge,
+ * nat_entries), those lingering after their close included. An entry
+ * over (lingered, or idle: see hedge.h) is not counted, and is deleted
+ * once the walk is done (a key deleted under the walk would restart it):
+ * the BPF side deletes one only on its next packet, which an abandoned
+ * connection never sends. At most the map's size plus one keys are walked.
  */
 static int read_nat(const struct instance *in, struct snapshot *s,
 		    uint64_t now)
 {
-	struct hedge_nat_key key, next;
+	struct hedge_nat_key key, *over;
 	struct hedge_nat n;
-	uint32_t steps;
-	int err, first = 1;
+	uint32_t steps, n_over = 0, i;
+	int err = 0, first = 1;
 
 	if (!(s->cfg.flags & HEDGE_F_TCP_NAT))
 		return 0;
 	if (in->nat_fd < 0)
 		return fail("reading the TCP replicas' connections: the "
 			    HEDGE_MAP_NAT " map cannot be opened here");
+	over = calloc(HEDGE_NAT_SIZE, sizeof(*over));
+	if (!over)
+		return fail("reading the TCP replicas' connections: %s",
+			    strerror(ENOMEM));
 	for (steps = 0; steps <= HEDGE_NAT_SIZE; steps++) {
-		err = map_next_key(in->nat_fd, first ? NULL : &key, &next);
-		if (err == -ENOENT)
-			return 0;
+		err = map_next_key(in->nat_fd, first ? NULL : &key, &key);
 		if (err)
 			break;
 		first = 0;
-		key = next;
 		err = map_lookup(in->nat_fd, &key, &n);
 		if (err == -ENOENT)
 			continue;	/* gone meanwhile */
@@ -264,12 +265,18 @@ static int read_nat(const struct instance *in, struct snapshot *s,
 			break;
 		if ((n.end_ns && now - n.end_ns >= HEDGE_NAT_LINGER_NS) ||
 		    now - n.used_ns >= HEDGE_NAT_IDLE_NS) {
-			map_delete(in->nat_fd, &key);	/* or gone: the same */
+			if (n_over < HEDGE_NAT_SIZE)
+				over[n_over++] = key;
 			continue;
 		}
 		if (n.target < s->n && n.used_ns <= now)
 			s->st[n.target].nat_entries++;
 	}
+	for (i = 0; i < n_over; i++)
+		map_delete(in->nat_fd, &over[i]);	/* or gone: the same */
+	free(over);
+	if (err == -ENOENT)
+		return 0;
 	return fail("reading the TCP replicas' connections: %s",
 		    err ? strerror(-err) : "more entries than the map holds");
 }

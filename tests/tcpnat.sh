@@ -3,7 +3,9 @@
 # client, a primary and a replica, each in its namespace on one bridge,
 # each server a real python3 http.server (backlog 128; the replica on
 # another port). hedge runs on the client with
-# --target PRIMARY:8080/tcp,REPLICA:8081 --delay 10ms.
+# --target PRIMARY:8080,REPLICA:8081/tcp --delay 10ms --budget 100 (every
+# handshake in the window needs its hedge: the default budget, 10% and
+# 10 hedges saved up, would refuse some).
 #   the replica wins: the primary's nftables drop every SYN for a 2 s
 #     window; during it every connection is established via the replica,
 #     the client sees only the primary (getpeername), a 10 MB download
@@ -106,7 +108,7 @@ syn_recv() {	# the primary's half-open connections
 replica_wins() {	# replica_wins FAMILY PRIMARY REPLICA
 	local fam=$1 p=$2 r=$3 tag="IPv$1" t0 rc before_p before_r won
 	ip netns exec $CNS $HEDGE up --dev nat0 --delay-line $LINE \
-		--target "$p:8080,$r:8081/tcp" --delay 10ms \
+		--target "$p:8080,$r:8081/tcp" --delay 10ms --budget 100 \
 		>/dev/null 2>$OUT/up.err
 	rc=$?
 	check "tcpnat: $tag: up --target $p:8080,$r:8081/tcp" \
@@ -123,22 +125,39 @@ table inet window {
 }
 EOF
 	t0=$(date +%s%N)
+	# 2 s, then the primary takes SYNs again.
+	( sleep 2
+	  ip netns exec $PNS nft list table inet window >$OUT/window$fam.txt
+	  ip netns exec $PNS nft delete table inet window ) &
+	window=$!
+	PIDS="$PIDS $window"
 	ip netns exec $CNS timeout 30 python3 tests/tcpnat_client.py \
 		"${p//[\[\]]/}" 8080 $N big >$OUT/client$fam.json \
 		2>$OUT/client$fam.err
 	elapsed_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-	# The rest of the 2 s window, then the primary takes SYNs again.
-	[ $elapsed_ms -lt 2000 ] &&
-		sleep "$(awk "BEGIN { print (2000 - $elapsed_ms) / 1000 }")"
-	ip netns exec $PNS nft list table inet window >$OUT/window$fam.txt
-	ip netns exec $PNS nft delete table inet window
+	# One more connection, made within the window and held open 3.5 s:
+	# once the others' entries are over (closed, then 2 s of linger), it
+	# is the NAT table's one entry.
+	ip netns exec $CNS timeout 8 python3 -c 'import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8080), timeout=2)
+time.sleep(3.5)
+s.close()' "${p//[\[\]]/}" 2>$OUT/hold$fam.err &
+	hold=$!
+	sleep 2.6
+	entries=$(status_field nat_entries)
+	echo "INFO tcpnat: $tag: $(grep -o '"nat_[a-z]*":[0-9]*' $OUT/status.json | tr '\n' ' ')"
+	wait $hold
+	check "tcpnat: $tag: status: a connection open via the replica is a NAT entry ($entries)" \
+		"$(cat $OUT/hold$fam.err; head -c 800 $OUT/status.json)" \
+		[ "${entries:-0}" = 1 ]
+	wait $window
 	check "tcpnat: $tag: $N connections, all within the 2 s window ($elapsed_ms ms)" \
 		"$(cat $OUT/client$fam.json $OUT/client$fam.err)" \
 		[ "$(field $OUT/client$fam.json done)" = "$N" -a \
 		  "$(field $OUT/client$fam.json failed)" = 0 -a \
 		  $elapsed_ms -lt 2000 ]
 	check "tcpnat: $tag: every connection was established via the replica" \
-		"primary served $(( $(requests primary) - before_p )), replica $(( $(requests replica) - before_r )); $(grep -o 'packets [0-9]*' $OUT/window$fam.txt) SYNs dropped" \
+		"primary served $(( $(requests primary) - before_p )), replica $(( $(requests replica) - before_r )); $(grep -o 'packets [0-9]*' $OUT/window$fam.txt) SYNs dropped by the primary" \
 		[ $(( $(requests primary) - before_p )) = 0 -a \
 		  $(( $(requests replica) - before_r )) = "$N" ]
 	check "tcpnat: $tag: the client saw only the primary's address (getpeername)" \
@@ -149,14 +168,14 @@ EOF
 		[ "$(sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p' \
 		    $OUT/client$fam.json)" = "$big_sha" ]
 	won=$(status_field hedges_won)
-	check "tcpnat: $tag: status: the replica won $N handshakes ($won)" \
-		"$(head -c 800 $OUT/status.json)" [ "${won:-0}" -ge "$N" ]
+	check "tcpnat: $tag: status: the replica won the $N handshakes and the held one ($won)" \
+		"$(head -c 800 $OUT/status.json)" [ "${won:-0}" = $((N + 1)) ]
 	# Closed (FIN both ways), then the linger (2 s).
 	sleep 2.5
 	check "tcpnat: $tag: after the connections closed, the NAT table is empty" \
 		"$(head -c 800 $OUT/status.json)" \
 		[ "$(status_field nat_entries)" = 0 -a \
-		  "$(field $OUT/status.json nat_closed)" -ge "$N" ]
+		  "$(field $OUT/status.json nat_closed)" = $((N + 1)) ]
 	check "tcpnat: $tag: the primary holds no half-open connection" \
 		"$(ip netns exec $PNS ss -tn state syn-recv)" [ "$(syn_recv)" = 0 ]
 	cp $OUT/status.json $OUT/status-wins$fam.json
