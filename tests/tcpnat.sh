@@ -52,7 +52,13 @@ expect "tcpnat: the replica of the primary's family" 2 \
 # ---- the network: 10.79.0.1 / fd79::1 (client), .2 / ::2 (primary),
 # .3 / ::3 (replica), on one bridge.
 netns_add $SW
-ip -n $SW link add br0 type bridge
+# Needs a bridge and nftables (Debian's 6.1 in the VM has neither loaded).
+if ! ip -n $SW link add br0 type bridge 2>$OUT/bridge.err ||
+   ! ip netns exec $SW nft list tables >/dev/null 2>>$OUT/bridge.err; then
+	skip "tcpnat: end to end" "no bridge or nftables here: $(head -c 200 $OUT/bridge.err)"
+	finish
+	exit 0
+fi
 ip -n $SW link set br0 up
 n=1
 for ns in $CNS $PNS $RNS; do
