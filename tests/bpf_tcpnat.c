@@ -139,6 +139,7 @@ static void nat_set(int v6, const struct hedge_nat *n)
 static void hedge_syn(int v6, const char *fam)
 {
 	struct pkt s = seg(v6, 'c', 's', SYN, ISN, 0, 0);
+	unsigned int tcp = v6 ? 14 + 40 : 14 + 20;
 	char name[160];
 	struct run r;
 
@@ -146,9 +147,13 @@ static void hedge_syn(int v6, const char *fam)
 	clones_seen(NULL);
 	r = run(HEDGE_PROG_RESCUER, &s);
 	snprintf(name, sizeof(name), "tcpnat: %s: the hedge SYN goes to the "
-		 "replica, checksums right", fam);
+		 "replica, checksums right, the rest of it as it was", fam);
+	/* Sequence number to window, and the options: untouched (a
+	 * checksum fixed up in the wrong field would still sum right). */
 	check(r.ret == TC_ACT_REDIRECT && is_seg(&r, v6, 'c', 'r') &&
-	      r.out.b[14 + (v6 ? 40 : 20) + 13] == SYN &&
+	      r.out_len == s.len &&
+	      !memcmp(r.out.b + tcp + 4, s.b + tcp + 4, 12) &&
+	      !memcmp(r.out.b + tcp + 18, s.b + tcp + 18, 22) &&
 	      tcp_state(v6, ISN) == HEDGE_HEDGED, name,
 	      "not sent, wrong endpoints, or a bad checksum");
 }
