@@ -111,7 +111,7 @@ clean:
 	rm -rf build hedge
 	$(MAKE) -C bench clean
 
-build/bpf_test: tests/bpf_test.c tests/bpf_tcp.c tests/bpf_tcp6.c $(LIB_SRCS) $(HDRS) $(BPF_OBJ)
+build/bpf_test: tests/bpf_test.c tests/bpf_tcp.c tests/bpf_tcp6.c tests/bpf_tcpnat.c $(LIB_SRCS) $(HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c $(LIB_SRCS)
 
 # Unit tests of pure functions (the CPU list parser).

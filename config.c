@@ -152,6 +152,8 @@ static int check_up(struct options *o)
 				   "(or --dns) is needed");
 	if (has_tcp(c))
 		c->flags |= HEDGE_F_TCP;
+	if (has_tcp_replica(c))
+		c->flags |= HEDGE_F_TCP_NAT;
 	if (has_tcp(c) && o->id_given)
 		return usage_error("up: %s", "--id is for UDP targets: a TCP "
 				   "target's handshakes are told apart by "

@@ -92,6 +92,8 @@ int is_primary(const struct hedge_config *cfg,
 int has_replica(const struct hedge_config *cfg);
 /* Some target is TCP (--target IP:PORT/tcp). */
 int has_tcp(const struct hedge_config *cfg);
+/* Some TCP target has a replica (hedge_nat is used). */
+int has_tcp_replica(const struct hedge_config *cfg);
 void format_duration(char *buf, size_t size, uint64_t ns);
 /* How `up` was told to delay: "10ms", or "p95 in 1ms..1s". */
 void describe_delay(const struct hedge_config *cfg, char *buf, size_t size);

@@ -55,6 +55,17 @@ int has_tcp(const struct hedge_config *cfg)
 	return 0;
 }
 
+int has_tcp_replica(const struct hedge_config *cfg)
+{
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_targets; i++)
+		if (cfg->targets[i].primary.proto == HEDGE_PROTO_TCP &&
+		    cfg->targets[i].replica.port)
+			return 1;
+	return 0;
+}
+
 void format_duration(char *buf, size_t size, uint64_t ns)
 {
 	if (ns % NS_PER_S == 0)

@@ -7,8 +7,10 @@
  * adapt.h (adaptive delay, budget), tick.h (the tick line), safe.h
  * (which requests may be hedged; the hedges' DSCP and priority), saved.h
  * (time saved by hedging, hedges wasted), forget.h (answered entries freed
- * at their deadline), tcp.h (TCP targets: the handshake) and brake.h
- * (the overload brake: an overloaded target is not hedged for a while).
+ * at their deadline), tcp.h (TCP targets: the handshake), tcpnat.h
+ * (TCP targets' replicas: the connection the replica won, rewritten)
+ * and brake.h (the overload brake: an overloaded target is not hedged
+ * for a while).
  *
  *   Splitter  (egress of the hedged device): a new request to a target is
  *             recorded PENDING in the Scoreboard and cloned into the delay
@@ -48,6 +50,7 @@
 #include "bpf/saved.h"
 #include "bpf/tcp.h"
 #include "bpf/brake.h"
+#include "bpf/tcpnat.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -544,7 +547,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 			st->copy_clash++;
 		return TC_ACT_SHOT;
 	}
-	if (replica && rewrite(skb, &d, 1, replica)) {
+	if (replica && hedge_to_replica(skb, &d, replica)) {
 		unsend(cfg, e);
 		if (st)
 			st->clone_failed++;

@@ -83,6 +83,7 @@
 #define HEDGE_MAP_BUDGET	HEDGE_NAME(hedge_budget)
 #define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
 #define HEDGE_MAP_RTT_MIN	HEDGE_NAME(hedge_rtt_min)
+#define HEDGE_MAP_NAT		HEDGE_NAME(hedge_nat)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -96,12 +97,13 @@
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	8	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	9	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
 					   8: the overload brake (hedge_budget,
-					   hedge_stats) */
+					   hedge_stats)
+					   9: TCP replicas (hedge_nat, nat_*) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -271,6 +273,17 @@ struct hedge_stats {
 	__u64 requests_braked;	/* passed untracked while braking */
 	__u64 duplicates_passed; /* a hedged request's second answer, later
 				   than --window: passed to the client */
+	/* TCP replicas (bpf/tcpnat.h): */
+	__u64 nat_entries;	/* a gauge, never written by BPF (0 per
+				   CPU): `status` fills in the live entries
+				   of hedge_nat it counts */
+	__u64 nat_full;		/* the replica won, no room in hedge_nat:
+				   its connection reset, the client's own
+				   SYN left to go on to the primary */
+	__u64 nat_resets;	/* RSTs sent to the losing server (its
+				   SYN-ACK turned into a RST) */
+	__u64 nat_closed;	/* connections through the replica closed
+				   (FIN both ways, or a RST) */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -312,6 +325,9 @@ enum hedge_flags {
 	HEDGE_F_UP_DONE = 1 << 5,
 	/* Some target is TCP: the programs look at TCP (bpf/tcp.h). */
 	HEDGE_F_TCP = 1 << 6,
+	/* Some TCP target has a replica: connections to it may go through
+	 * hedge_nat (bpf/tcpnat.h). */
+	HEDGE_F_TCP_NAT = 1 << 7,
 };
 
 /*
@@ -519,6 +535,43 @@ struct hedge_due {
  * (no MF) removes it.
  */
 #define HEDGE_FRAGS_SIZE	1024
+
+/*
+ * TCP replicas (bpf/tcpnat.h): a connection whose handshake the replica
+ * won is rewritten for its whole life, both ways, by its entry here: the
+ * client's address and port, and its target (its primary; the replica is
+ * the target's). A hash, not an LRU: a live connection is never evicted,
+ * a full table is counted (nat_full). An entry ends HEDGE_NAT_LINGER_NS
+ * after FIN both ways or a RST, or when idle HEDGE_NAT_IDLE_NS: found so
+ * on its next packet, or by `status` (which counts the live ones).
+ */
+#define HEDGE_NAT_SIZE		16384
+#define HEDGE_NAT_LINGER_NS	2000000000ULL		/* 2 s */
+#define HEDGE_NAT_IDLE_NS	(3600ULL * 1000000000ULL)	/* 1 h */
+#define HEDGE_NAT_TOUCH_NS	1000000000ULL	/* used_ns written at most
+						   once a second */
+
+struct hedge_nat_key {
+	__u8 client[HEDGE_ADDR_LEN];
+	__be16 cport;
+	__u16 target;		/* index into hedge_config.targets */
+	__u32 pad;		/* 0: the key is hashed */
+};
+
+enum hedge_nat_flags {
+	HEDGE_NAT_FIN_OUT = 1 << 0,	/* the client sent its FIN */
+	HEDGE_NAT_FIN_IN = 1 << 1,	/* the replica sent its FIN */
+};
+
+struct hedge_nat {
+	__u64 used_ns;		/* its last packet (to HEDGE_NAT_TOUCH_NS) */
+	__u64 end_ns;		/* 0, or when it ended: FIN both ways, RST */
+	__u32 flags;		/* enum hedge_nat_flags */
+	__u32 target;
+	__u8 replica_mac[6];	/* the replica's SYN-ACK's source MAC: the
+				   next hop the client's segments now take */
+	__u16 mac_pad;
+};
 #define HEDGE_FRAG_NS		1000000000ULL	/* 1 s */
 
 struct hedge_frag_key {
@@ -617,7 +670,7 @@ _Static_assert(sizeof(struct hedge_target) ==
 	       "struct hedge_target: no holes");
 _Static_assert(sizeof(struct hedge_stats) ==
 	       (23 + HEDGE_LATE_BUCKETS + 1 + HEDGE_HIST_BUCKETS + 1 +
-		5 + HEDGE_HIST_BUCKETS + 2 + 2) * 8 +
+		5 + HEDGE_HIST_BUCKETS + 2 + 2 + 4) * 8 +
 	       HEDGE_LAYOUT_TEST_BYTES &&
 	       sizeof(struct hedge_stats) % 8 == 0 &&
 	       HEDGE_OFF(struct hedge_stats, late) == 184 &&
@@ -679,6 +732,11 @@ _Static_assert(sizeof(struct hedge_ticker) == 80 &&
 	       HEDGE_OFF(struct hedge_ticker, run) == 40 &&
 	       HEDGE_OFF(struct hedge_ticker, old_ticks) == 72,
 	       "struct hedge_ticker: 80 bytes, no holes, run 8-aligned");
+_Static_assert(sizeof(struct hedge_nat_key) == 24 &&
+	       HEDGE_OFF(struct hedge_nat_key, cport) == 16 &&
+	       sizeof(struct hedge_nat) == 32 &&
+	       HEDGE_OFF(struct hedge_nat, replica_mac) == 24,
+	       "struct hedge_nat_key, hedge_nat: no holes (a key is hashed)");
 _Static_assert(HEDGE_UDP_AT4 == 14 + 20 && HEDGE_UDP_AT6 == 14 + 40,
 	       "UDP follows Ethernet and IPv4 without options or IPv6");
 

@@ -139,6 +139,9 @@ void btf_note(const char *what, const char *why);
 
 int map_update(int fd, const void *key, const void *value);
 int map_lookup(int fd, const void *key, void *value);
+/* The key after `key` (NULL: the first) into next; -ENOENT past the last. */
+int map_next_key(int fd, const void *key, void *next);
+int map_delete(int fd, const void *key);
 int obj_pin(int fd, const char *path);
 int obj_get(const char *path);
 int prog_fd_by_id(uint32_t id);

@@ -25,7 +25,7 @@ void instance_init(struct instance *in)
 {
 	memset(in, 0, sizeof(*in));
 	in->lock_fd = in->config_fd = in->stats_fd = in->adapt_fd = -1;
-	in->tick_fd = in->budget_fd = in->targets_fd = -1;
+	in->tick_fd = in->budget_fd = in->targets_fd = in->nat_fd = -1;
 }
 
 static void close_fd(int *fd)
@@ -43,6 +43,7 @@ void instance_close(struct instance *in)
 	close_fd(&in->tick_fd);
 	close_fd(&in->budget_fd);
 	close_fd(&in->targets_fd);
+	close_fd(&in->nat_fd);
 	close_fd(&in->lock_fd);	/* last: the lock outlives every map fd */
 }
 
@@ -251,6 +252,7 @@ static int open_pinned(struct instance *in, int out)
 	in->tick_fd = pinned_map(in, HEDGE_MAP_TICK);
 	in->budget_fd = pinned_map(in, HEDGE_MAP_BUDGET);
 	in->targets_fd = pinned_map(in, HEDGE_MAP_TARGETS);
+	in->nat_fd = pinned_map(in, HEDGE_MAP_NAT);
 	return 1;
 }
 
@@ -277,6 +279,8 @@ static int open_by_id(struct nl *nl, struct instance *in)
 		return 0;
 	in->targets_fd = prog_map(hook_prog_id(nl, &in->cfg, 0,
 				  HEDGE_PROG_SPLITTER), HEDGE_MAP_TARGETS);
+	in->nat_fd = prog_map(hook_prog_id(nl, &in->cfg, 0,
+			      HEDGE_PROG_SPLITTER), HEDGE_MAP_NAT);
 	ticker = in->cfg.delay_line == HEDGE_DL_TICK ?
 		 filter_prog_id(nl, (int)in->cfg.delay_ifindex, 1,
 				HEDGE_PROG_TICKER) : 0;

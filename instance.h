@@ -35,6 +35,7 @@ struct instance {
 	uint32_t layout;	/* the running one's HEDGE_LAYOUT_VERSION */
 	long rescuer_id;
 	int config_fd, stats_fd, adapt_fd, tick_fd, budget_fd, targets_fd;
+	int nat_fd;		/* hedge_nat (TCP replicas' connections) */
 	struct hedge_config cfg;	/* the config map, read once */
 };
 

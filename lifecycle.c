@@ -66,7 +66,7 @@ static int bpffs_empty(void)
 
 static const char *const pinned_maps[] = {
 	HEDGE_MAP_CONFIG, HEDGE_MAP_STATS, HEDGE_MAP_TARGETS, HEDGE_MAP_SCORES,
-	HEDGE_MAP_ADAPT, HEDGE_MAP_TICK, HEDGE_MAP_BUDGET,
+	HEDGE_MAP_ADAPT, HEDGE_MAP_TICK, HEDGE_MAP_BUDGET, HEDGE_MAP_NAT,
 };
 /* The device's programs too: `down` detaches TCX programs by these
  * without CAP_SYS_ADMIN (attach.c). */

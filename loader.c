@@ -402,6 +402,27 @@ int map_lookup(int fd, const void *key, void *value)
 	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &attr) ? -errno : 0;
 }
 
+int map_next_key(int fd, const void *key, void *next)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = fd;
+	attr.key = ptr(key);
+	attr.next_key = ptr(next);
+	return sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr) ? -errno : 0;
+}
+
+int map_delete(int fd, const void *key)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = fd;
+	attr.key = ptr(key);
+	return sys_bpf(BPF_MAP_DELETE_ELEM, &attr) ? -errno : 0;
+}
+
 int obj_pin(int fd, const char *path)
 {
 	union bpf_attr attr;

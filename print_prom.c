@@ -111,7 +111,8 @@ void print_prom(const struct snapshot *s)
 	for (i = 0; i < n_hedge_counters; i++) {
 		const struct counter *c = &hedge_counters[i];
 
-		family(c->prom, c->help, "counter");
+		family(c->prom, c->help, c->flags & COUNTER_GAUGE ?
+		       "gauge" : "counter");
 		for (t = 0; t < s->n; t++) {
 			sample_start(s, c->prom, t);
 			printf("} %llu\n", counter_value(&s->st[t], c));

@@ -25,8 +25,8 @@ const struct counter hedge_counters[] = {
 	COUNTER(hedges_refused, "hedges refused", "hedges_refused", "hedges_refused_total", "Hedges not sent: over the hedging budget.", 0),
 	COUNTER(responses, "responses", "responses", "responses_total", "First responses, passed to the client.", 0),
 	COUNTER(duplicates, "duplicates dropped", "duplicates_dropped", "duplicates_dropped_total", "Later responses to an answered request, dropped.", 0),
-	COUNTER(hedges_won, "hedges won (the hedge's answer came first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first; TCP: hedged handshakes with one SYN-ACK.", COUNTER_REPLICA),
-	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second; TCP: both SYNs answered.", COUNTER_REPLICA),
+	COUNTER(hedges_won, "hedges won (the hedge's answer came first)", "hedges_won", "hedges_won_total", "Hedges to a replica that answered first; TCP: hedged handshakes with one SYN-ACK (with a replica: the replica's came first, its connection rewritten through hedge_nat).", COUNTER_REPLICA),
+	COUNTER(hedges_lost, "hedges lost", "hedges_lost", "hedges_lost_total", "Hedges to a replica answered second; TCP: both SYNs answered (with a replica: the primary's SYN-ACK came first).", COUNTER_REPLICA),
 	COUNTER(early, NULL, "early", "hedges_early_total", "Hedges sent before their deadline (should stay 0).", 0),
 	COUNTER(requests_unhedgeable, "requests not hedged (IP options, IPv6 extension headers)", "requests_unhedgeable", "requests_unhedgeable_total", "Requests with IPv4 options or IPv6 extension headers, passed unhedged.", 0),
 	COUNTER(requests_fragmented, "requests not hedged (fragmented)", "requests_fragmented", "requests_fragmented_total", "Fragmented requests, passed unhedged.", 0),
@@ -51,6 +51,10 @@ const struct counter hedge_counters[] = {
 	COUNTER(requests_braked, "requests not hedged (overload brake)", "requests_braked", "requests_braked_total", "Requests passed untracked, unhedged, while the overload brake was on (the target overloaded: see bpf/brake.h).", 0),
 	COUNTER(duplicates_passed, "duplicates passed (later than --window)", "duplicates_passed", "duplicates_passed_total", "A hedged request's second answer, later than --window: passed to the client (its entry void).", 0),
 	COUNTER(syn_data, "SYNs with data not hedged (Fast Open)", "syn_data", "syn_data_total", "TCP targets: SYNs carrying data (TCP Fast Open), passed unhedged.", COUNTER_TCP),
+	COUNTER(nat_entries, "connections through the replica now", "nat_entries", "nat_entries", "TCP targets with a replica: connections whose handshake the replica won, rewritten both ways now, those closed within the last 2 s included (a gauge).", COUNTER_TCP_REPLICA | COUNTER_GAUGE),
+	COUNTER(nat_full, "replica's handshakes reset (NAT table full)", "nat_full", "nat_full_total", "TCP targets with a replica: handshakes the replica won with no room left in the NAT table: its connection reset, the client's own SYN left to reach the primary.", COUNTER_TCP_REPLICA | COUNTER_DROP),
+	COUNTER(nat_resets, "RSTs sent to the losing server", "nat_resets", "nat_resets_total", "TCP targets with a replica: the losing server's SYN-ACKs turned into a RST back to it (no half-open connection left).", COUNTER_TCP_REPLICA),
+	COUNTER(nat_closed, "connections through the replica closed", "nat_closed", "nat_closed_total", "TCP targets with a replica: connections through the replica closed (FIN both ways, or a RST).", COUNTER_TCP_REPLICA),
 };
 const size_t n_hedge_counters = sizeof(hedge_counters) /
 				sizeof(hedge_counters[0]);
@@ -226,6 +230,59 @@ static int read_delays(const struct instance *in, struct snapshot *s)
 	return 0;
 }
 
+/*
+ * TCP replicas: each target's connections in hedge_nat (its gauge,
+ * nat_entries), those lingering after their close included. An entry
+ * over (lingered, or idle: see hedge.h) is not counted, and is deleted
+ * once the walk is done (a key deleted under the walk would restart it):
+ * the BPF side deletes one only on its next packet, which an abandoned
+ * connection never sends. At most the map's size plus one keys are walked.
+ */
+static int read_nat(const struct instance *in, struct snapshot *s,
+		    uint64_t now)
+{
+	struct hedge_nat_key key, *over;
+	struct hedge_nat n;
+	uint32_t steps, n_over = 0, i;
+	int err = 0, first = 1;
+
+	if (!(s->cfg.flags & HEDGE_F_TCP_NAT))
+		return 0;
+	if (in->nat_fd < 0)
+		return fail("reading the TCP replicas' connections: the "
+			    HEDGE_MAP_NAT " map cannot be opened here");
+	over = calloc(HEDGE_NAT_SIZE, sizeof(*over));
+	if (!over)
+		return fail("reading the TCP replicas' connections: %s",
+			    strerror(ENOMEM));
+	for (steps = 0; steps <= HEDGE_NAT_SIZE; steps++) {
+		err = map_next_key(in->nat_fd, first ? NULL : &key, &key);
+		if (err)
+			break;
+		first = 0;
+		err = map_lookup(in->nat_fd, &key, &n);
+		if (err == -ENOENT)
+			continue;	/* gone meanwhile */
+		if (err)
+			break;
+		if ((n.end_ns && now - n.end_ns >= HEDGE_NAT_LINGER_NS) ||
+		    now - n.used_ns >= HEDGE_NAT_IDLE_NS) {
+			if (n_over < HEDGE_NAT_SIZE)
+				over[n_over++] = key;
+			continue;
+		}
+		if (n.target < s->n && n.used_ns <= now)
+			s->st[n.target].nat_entries++;
+	}
+	for (i = 0; i < n_over; i++)
+		map_delete(in->nat_fd, &over[i]);	/* or gone: the same */
+	free(over);
+	if (err == -ENOENT)
+		return 0;
+	return fail("reading the TCP replicas' connections: %s",
+		    err ? strerror(-err) : "more entries than the map holds");
+}
+
 /* The tick line's pulse: how many ticks, and how long since the last. */
 static int read_ticker(const struct instance *in, struct snapshot *s)
 {
@@ -333,6 +390,7 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 		  struct snapshot *s)
 {
 	const struct delay_line *line;
+	struct timespec now;
 	uint32_t i;
 	int err;
 
@@ -360,8 +418,12 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 			return fail("reading the counters of target %s: %s",
 				    s->target[i], strerror(-err));
 	}
+	if (clock_gettime(CLOCK_MONOTONIC, &now))
+		return fail("reading the clock: %s", strerror(errno));
 	if (read_delays(in, s) || read_ticker(in, s) || read_brakes(in, s) ||
-	    read_costs(nl, s))
+	    read_costs(nl, s) ||
+	    read_nat(in, s, (uint64_t)now.tv_sec * NS_PER_S +
+		     (uint64_t)now.tv_nsec))
 		return -1;
 	return 0;
 }

@@ -26,6 +26,10 @@ enum counter_flags {
 	/* Shown for TCP targets (--target IP:PORT/tcp) only; for them,
 	 * COUNTER_REPLICA's (won, lost) are shown too. */
 	COUNTER_TCP = 1 << 2,
+	/* Shown for TCP targets with a replica only. */
+	COUNTER_TCP_REPLICA = 1 << 3,
+	/* A gauge (a value now, filled in by `status`), not a counter. */
+	COUNTER_GAUGE = 1 << 4,
 };
 
 /* Whether counter c is shown for target t of cfg. */
@@ -35,6 +39,9 @@ static inline int counter_shown(const struct hedge_config *cfg, uint32_t t,
 	int tcp = cfg->targets[t].primary.proto == HEDGE_PROTO_TCP;
 
 	if ((flags & COUNTER_TCP) && !tcp)
+		return 0;
+	if ((flags & COUNTER_TCP_REPLICA) &&
+	    (!tcp || !cfg->targets[t].replica.port))
 		return 0;
 	return !(flags & COUNTER_REPLICA) || tcp ||
 	       cfg->targets[t].replica.port;

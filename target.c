@@ -103,10 +103,9 @@ static int parse_target(const char *whole, struct hedge_target *t)
 	if (parse_endpoint(primary, whole, &t->primary) ||
 	    (comma && parse_endpoint(comma + 1, whole, &t->replica)))
 		return -1;
-	if (comma && proto)
-		return usage_error("--target %s: TCP replicas are not "
-				   "supported yet", whole);
 	t->primary.proto = proto;
+	if (comma)
+		t->replica.proto = proto;	/* hedge_targets knows it so */
 	if (comma && is_v4(&t->primary) != is_v4(&t->replica))
 		return usage_error("--target %s: the replica must be of the "
 				   "primary's family", whole);
@@ -141,6 +140,15 @@ int add_target(struct hedge_config *cfg, const char *s)
 		    same_endpoint(&t.replica, &o->replica))
 			return usage_error("--target %s: a server given twice",
 					   s);
+		/* A TCP replica's SYN-ACKs and segments are told apart from
+		 * a target's by its address alone (bpf/tcpnat.h). */
+		if (same_endpoint(&t.replica, &o->primary) ||
+		    same_endpoint(&t.primary, &o->replica)) {
+			if (t.primary.proto == HEDGE_PROTO_TCP)
+				return usage_error("--target %s: a TCP "
+						   "target's replica cannot be "
+						   "a target too", s);
+		}
 	}
 	cfg->targets[cfg->n_targets++] = t;
 	return 0;

@@ -43,6 +43,9 @@ MAP(hedge_frags, BPF_MAP_TYPE_LRU_HASH, struct hedge_frag_key,
 /* Per target, the least response time seen of an unhedged request, in
  * ns (0: none yet): how time saved tells the copies apart (saved.h). */
 MAP(hedge_rtt_min, BPF_MAP_TYPE_ARRAY, __u32, __u64, HEDGE_MAX_TARGETS);
+/* TCP replicas: connections the replica's handshake won (bpf/tcpnat.h). */
+MAP(hedge_nat, BPF_MAP_TYPE_HASH, struct hedge_nat_key, struct hedge_nat,
+    HEDGE_NAT_SIZE);
 /* Per CPU: a chunk of a datagram being checksummed (parse.h), with room
  * for the zeros that pad it to 4 bytes; and a word the ticker hides
  * values from the verifier in (tick.h, opaque()). */
@@ -76,6 +79,7 @@ HEDGE_IS_MAP(HEDGE_MAP_ADAPT);
 HEDGE_IS_MAP(HEDGE_MAP_BUDGET);
 HEDGE_IS_MAP(HEDGE_MAP_FRAGS);
 HEDGE_IS_MAP(HEDGE_MAP_RTT_MIN);
+HEDGE_IS_MAP(HEDGE_MAP_NAT);
 #undef HEDGE_IS_MAP
 #pragma pop_macro("HEDGE_NAME")
 

@@ -32,6 +32,26 @@
 #include "adapt.h"
 #include "tick.h"
 
+/* In tcpnat.h: TCP targets with a replica. */
+struct segment;
+static __always_inline int tcp_nat_out(struct __sk_buff *skb,
+				       const struct hedge_config *cfg,
+				       const struct segment *s,
+				       const __u8 *client, __u32 t);
+static __always_inline int tcp_nat_in(struct __sk_buff *skb,
+				      const struct hedge_config *cfg,
+				      const struct segment *s,
+				      const __u8 *server, const __u8 *client);
+static __always_inline __s64 tcp_role(const __u8 *addr, __be16 port);
+static __always_inline void nat_forget(const struct hedge_config *cfg,
+				       const struct hedge_key *key);
+static __always_inline int tcp_replica_synack(struct __sk_buff *skb,
+					      const struct hedge_config *cfg,
+					      const struct segment *s,
+					      const __u8 *server,
+					      const struct hedge_key *key,
+					      struct hedge_entry *e,
+					      int from_replica, __u64 now);
 /* In hedge.bpf.c; below. */
 static __always_inline int is_hedge(struct __sk_buff *skb);
 static __always_inline int tcp_unpark(struct __sk_buff *skb);
@@ -177,18 +197,14 @@ static __always_inline int tcp_target(const __u8 *addr, __be16 port)
 	return (int)(*t & (HEDGE_MAX_TARGETS - 1));
 }
 
-/* A SYN to a TCP target, reduced to its key (oriented client -> target)
- * in *d; what else the caller needs of it in *s. */
-static __always_inline int syn_key(struct __sk_buff *skb,
-				   const struct hedge_config *cfg,
-				   struct segment *s, struct datagram *d)
+/* A SYN to a TCP target (its segment *s read, its destination daddr),
+ * reduced to its key (oriented client -> target) in *d. */
+static __always_inline int syn_of(const struct segment *s, const __u8 *daddr,
+				  struct datagram *d)
 {
-	__u8 daddr[HEDGE_ADDR_LEN];
 	int t;
 
-	if (!(cfg->flags & HEDGE_F_TCP) ||
-	    segment(skb, s, d->key.saddr, daddr) ||
-	    (s->flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
+	if ((s->flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
 		return -1;
 	t = tcp_target(daddr, s->dport);
 	if (t < 0 || (s->v6 && (is_mapped(d->key.saddr) ||
@@ -206,6 +222,19 @@ static __always_inline int syn_key(struct __sk_buff *skb,
 	d->frag = WHOLE;
 	d->pad = 0;
 	return 0;
+}
+
+/* The same, from the skb: its segment into *s. */
+static __always_inline int syn_key(struct __sk_buff *skb,
+				   const struct hedge_config *cfg,
+				   struct segment *s, struct datagram *d)
+{
+	__u8 daddr[HEDGE_ADDR_LEN];
+
+	if (!(cfg->flags & HEDGE_F_TCP) ||
+	    segment(skb, s, d->key.saddr, daddr))
+		return -1;
+	return syn_of(s, daddr, d);
 }
 
 /* The Rescuer's parse, for a TCP target's SYN: 0 and *d, or -1. */
@@ -231,11 +260,24 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 					struct datagram *d,
 					struct hedge_entry *fresh)
 {
+	__u8 daddr[HEDGE_ADDR_LEN];
 	struct hedge_stats *st;
 	struct segment s;
 	__u64 now;
+	int t;
 
-	if (syn_key(skb, cfg, &s, d) || is_hedge(skb))
+	if (!(cfg->flags & HEDGE_F_TCP) ||
+	    segment(skb, &s, d->key.saddr, daddr))
+		return TC_ACT_UNSPEC;
+	if (syn_of(&s, daddr, d)) {
+		/* Any other segment: through a replica? (tcpnat.h) */
+		if (!(cfg->flags & HEDGE_F_TCP_NAT) ||
+		    (s.flags & TCPF_SYN) ||
+		    (t = tcp_target(daddr, s.dport)) < 0)
+			return TC_ACT_UNSPEC;
+		return tcp_nat_out(skb, cfg, &s, d->key.saddr, (__u32)t);
+	}
+	if (is_hedge(skb))
 		return TC_ACT_UNSPEC;
 	st = stats(d->target);
 	if (s.data || s.odd) {
@@ -255,6 +297,7 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 		return TC_ACT_UNSPEC;
 	if (st)
 		st->handshakes++;
+	nat_forget(cfg, &d->key);
 	deposit(cfg, d->target);
 	to_delay_line(skb, cfg, &d->key, fresh, st, now, 1);
 	return TC_ACT_UNSPEC;
@@ -337,15 +380,20 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 	struct segment s;
 	__u32 state, done;
 	int t, tries;
+	__s64 role;
 	__u64 now;
 
 	if (!(cfg->flags & HEDGE_F_TCP) ||
-	    segment(skb, &s, server, key.saddr) ||
-	    (s.flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) !=
-	    (TCPF_SYN | TCPF_ACK))
+	    segment(skb, &s, server, key.saddr))
 		return TC_ACT_UNSPEC;
-	t = tcp_target(server, s.sport);
-	if (t < 0 || s.data || s.odd)
+	if ((s.flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) !=
+	    (TCPF_SYN | TCPF_ACK))
+		return cfg->flags & HEDGE_F_TCP_NAT && !(s.flags & TCPF_SYN) ?
+		       tcp_nat_in(skb, cfg, &s, server, key.saddr) :
+		       TC_ACT_UNSPEC;
+	role = tcp_role(server, s.sport);
+	t = (int)(role & (HEDGE_MAX_TARGETS - 1));
+	if (role < 0 || s.data || s.odd)
 		return TC_ACT_UNSPEC;
 	if (!tcp_deliverable(skb, &s, server, key.saddr)) {
 		st = stats((__u32)t);
@@ -359,7 +407,12 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 	key.id = (__u32)htonl(htonl(s.ack) - 1);	/* the ISN */
 	now = bpf_ktime_get_ns();
 	e = live_entry(cfg, &key, now);
-	if (!e)
+	if (cfg->flags & HEDGE_F_TCP_NAT && target_of(cfg, (__u32)t) &&
+	    cfg->targets[t & (HEDGE_MAX_TARGETS - 1)].replica.port)
+		return tcp_replica_synack(skb, cfg, &s, server, &key, e,
+					  !!(role & HEDGE_TARGET_REPLICA),
+					  now);
+	if (!e || (role & HEDGE_TARGET_REPLICA))
 		return TC_ACT_UNSPEC;
 	st = stats(e->target);
 	for (tries = 0; tries < 2; tries++) {

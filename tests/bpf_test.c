@@ -3209,6 +3209,7 @@ static void fresh_state(void)
 	empty_hash(HEDGE_MAP_SCORES);
 	empty_hash(HEDGE_MAP_TARGETS);
 	empty_hash(HEDGE_MAP_FRAGS);
+	empty_hash(HEDGE_MAP_NAT);
 	zero_array(HEDGE_MAP_STATS, sizeof(struct hedge_stats),
 		   HEDGE_MAX_TARGETS, possible_cpus());
 	zero_array(HEDGE_MAP_BUDGET, sizeof(struct hedge_budget),
@@ -3489,6 +3490,7 @@ static void test_late_duplicate(void)
 
 #include "bpf_tcp.c"
 #include "bpf_tcp6.c"
+#include "bpf_tcpnat.c"
 
 struct test_case {
 	const char *name;
@@ -3563,6 +3565,13 @@ static const struct test_case cases[] = {
 	{ "tcp6_ext", test_tcp6_ext, tcp_targets },
 	{ "tcp6_mapped", test_tcp6_mapped, tcp_targets },
 	{ "tcp6_tick", test_tcp6_tick, tcp_tick },
+	{ "tcpnat_replica_wins", test_tcpnat_replica_wins, tcpnat_targets },
+	{ "tcpnat_replica_wins6", test_tcpnat_replica_wins6, tcpnat_targets },
+	{ "tcpnat_primary_wins", test_tcpnat_primary_wins, tcpnat_targets },
+	{ "tcpnat_fin", test_tcpnat_fin, tcpnat_targets },
+	{ "tcpnat_rst", test_tcpnat_rst, tcpnat_targets },
+	{ "tcpnat_full", test_tcpnat_full, tcpnat_targets },
+	{ "tcpnat_untouched", test_tcpnat_untouched, tcpnat_targets },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 

@@ -41,11 +41,6 @@ trap cleanup EXIT
 # ---- the option
 expect "tcp: --id with a TCP target is refused" 2 "--id is for UDP targets" \
 	$HEDGE up --target 10.78.0.2:80/tcp --id 0:2
-expect "tcp: a TCP target with a replica is refused" 2 \
-	"TCP replicas are not supported yet" \
-	$HEDGE up --target 10.78.0.2:80/tcp,10.78.0.3:80
-expect "tcp: /tcp after the replica too" 2 "TCP replicas are not supported yet" \
-	$HEDGE up --target 10.78.0.2:80,10.78.0.3:80/tcp
 expect "tcp: another protocol is refused" 2 "expected /udp or /tcp" \
 	$HEDGE up --target 10.78.0.2:80/sctp
 expect "tcp: one protocol, once" 2 "one protocol, once" \
