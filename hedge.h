@@ -366,7 +366,7 @@ struct hedge_budget {
 #define HEDGE_BRAKE_EPOCH_NS	20000000ULL	/* 20 ms */
 #define HEDGE_BRAKE_MIN_REFUSED	16
 #define HEDGE_BRAKE_HOLD_MIN	100000000ULL	/* 100 ms */
-#define HEDGE_BRAKE_HOLD_MAX	3200000000ULL	/* 3.2 s */
+#define HEDGE_BRAKE_HOLD_MAX	800000000ULL	/* 800 ms: under a 1 s --window */
 #define HEDGE_BRAKE_PROBE	64
 
 /* --match: bytes compared at most (two __u64s); --hedge-dscp: its range. */

@@ -25,7 +25,8 @@
  * (at its verifier limit). Counted in epochs of HEDGE_BRAKE_EPOCH_NS:
  * the first Rescuer after an epoch's end (compare-and-swap) judges it:
  * at least HEDGE_BRAKE_MIN_REFUSED refusals and >= 3/4 of the due
- * requests refused. So a target answering late at a low rate (under
+ * requests refused; an epoch first judged two epochs or more after it
+ * began (no due request meanwhile) is not judged, only reset. So a target answering late at a low rate (under
  * ~800 refusals a second, 16 an epoch) is never braked: there hedge's
  * own work is small, and the budget alone bounds the hedges (the budget
  * tests, tests/metrics.sh at 500/s, stay as they were). Not used:
@@ -46,7 +47,9 @@
  * Hold and backoff: engaged for HEDGE_BRAKE_HOLD_MIN (100 ms). An epoch
  * judged overloaded near its end (the last two epochs: the probes' view)
  * or within one hold after it (once fully tracked again) engages it
- * again for twice the last hold, up to HEDGE_BRAKE_HOLD_MAX (3.2 s).
+ * again for twice the last hold, up to HEDGE_BRAKE_HOLD_MAX (800 ms: a
+ * flood that ends leaves hedging off for less than the default --window;
+ * a lasting overload is judged again within 40 ms of each release).
  * Overload judged later than that starts a new episode at 100 ms. The
  * brake releases by itself: the Splitter tracks again once
  * brake_until_ns has passed, whether or not anything comes to judge.
@@ -150,6 +153,11 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	nrefused = b->brake_refused;
 	__sync_fetch_and_add(&b->brake_missed, -missed);
 	__sync_fetch_and_add(&b->brake_refused, -nrefused);
+	/* An epoch judged two or more epochs after it began spans a quiet
+	 * gap (no due request came): its counts are not an epoch's rate (a
+	 * flood's last refusals, then nothing), and engage nothing. */
+	if (now - start >= 2 * HEDGE_BRAKE_EPOCH_NS)
+		return;
 	if (nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3)
 		return;
 	/* Braking, and not near the end: the hold stands. */

@@ -3277,6 +3277,10 @@ static void brake_dump(const char *at)
 		(unsigned long long)b.brake_episodes, (unsigned long long)b.brake_seen);
 }
 
+/* How long before the judging request its epoch began: just over one
+ * epoch, unless a test says otherwise. */
+static uint64_t judged_after = HEDGE_BRAKE_EPOCH_NS + MS;
+
 /* `n` requests from `id` on split and due: each reaches the Rescuer
  * still pending, and the empty budget refuses it; then one more whose
  * due copy finds the epoch over (it began EPOCH + 1 ms ago): it judges
@@ -3305,7 +3309,7 @@ static uint32_t overload_epoch(uint32_t id, unsigned int n, unsigned int sent)
 	for (i = 0; i < n; i++)
 		rescue(id + i);
 	b = budget();
-	b.brake_epoch_ns = mono_ns() - HEDGE_BRAKE_EPOCH_NS - MS;
+	b.brake_epoch_ns = mono_ns() - judged_after;
 	set_brake(&b);
 	brake_dump("before judge");
 	rescue(id + n);
@@ -3335,6 +3339,18 @@ static void test_brake_engage(void)
 	check(!brake_on() && counters().hedges_refused == 15 + 20,
 	      "brake: half the due requests refused (2 x the budget late) "
 	      "does not engage it", "engaged");
+	/* 40 due, all refused, but judged by a request a second after the
+	 * epoch began: the counts are a second's, not an epoch's (a flood
+	 * ended, then quiet), and engage nothing. */
+	judged_after = 1000 * MS;
+	id = overload_epoch(id, 39, 0);
+	judged_after = HEDGE_BRAKE_EPOCH_NS + MS;
+	b = budget();
+	check(!brake_on() && b.brake_episodes == 0 && b.brake_missed == 0 &&
+	      b.brake_refused == 0,
+	      "brake: 40 refusals judged a second after their epoch began (a "
+	      "quiet gap) do not engage it, and are reset",
+	      "engaged, or the counts kept");
 	/* 40 due, all refused. */
 	id = overload_epoch(id, 39, 0);
 	b = budget();
@@ -3422,7 +3438,7 @@ static void test_brake_release(void)
 	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MAX &&
 	      b.brake_until_ns > mono_ns() + HEDGE_BRAKE_HOLD_MAX - 100 * MS,
 	      "brake: overload judged near the hold's end extends it, the hold "
-	      "capped at 3.2 s", "not extended or not capped");
+	      "capped at 800 ms", "not extended or not capped");
 	/* Far from its end: the hold stands. */
 	b.brake_until_ns = mono_ns() + 1000 * MS;
 	set_brake(&b);
