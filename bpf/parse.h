@@ -470,25 +470,28 @@ static __always_inline long l4_csum_v6(struct __sk_buff *skb, __u32 at,
 }
 
 /*
- * Rewrite the datagram's destination (dst) or source to `to`, keeping the
- * checksums right: the IPv4 header's, and UDP's over the pseudo-header
- * and the port. bpf_l4_csum_replace() copes with CHECKSUM_PARTIAL, where
- * the field holds only the pseudo-header's sum.
+ * Rewrite a UDP datagram's or TCP segment's destination (dst) or source
+ * to `to`, keeping the checksums right: the IPv4 header's, and the L4
+ * checksum at csum_at over the pseudo-header and the port. Both protocols
+ * start with the two ports, so the L4 header at l4_at is read as UDP's.
+ * mangled0: BPF_F_MARK_MANGLED_0 for UDP (whose 0 means "no checksum"),
+ * 0 for TCP. bpf_l4_csum_replace() copes with CHECKSUM_PARTIAL, where the
+ * field holds only the pseudo-header's sum.
  */
-static __always_inline int rewrite(struct __sk_buff *skb,
-				   const struct datagram *d, int dst,
-				   const struct hedge_target_key *to)
+static __always_inline int rewrite_l4(struct __sk_buff *skb, __u32 l4_at,
+				      __u32 csum_at, __u32 v6, int dst,
+				      const struct hedge_target_key *to,
+				      const __u64 mangled0)
 {
-	__u32 csum_at = d->udp_at + offsetof(struct udphdr, check);
-	__u32 port_at = d->udp_at + (dst ? offsetof(struct udphdr, dest) :
-				     offsetof(struct udphdr, source));
+	__u32 port_at = l4_at + (dst ? offsetof(struct udphdr, dest) :
+				 offsetof(struct udphdr, source));
 	__u8 old[HEDGE_ADDR_LEN];
-	__u32 at, len = d->v6 ? 16 : 4;
 	__be32 old4, new4;
 	__be16 old_port;
 	__s64 diff;
+	__u32 at;
 
-	if (len == 16) {
+	if (v6) {
 		at = sizeof(struct ethhdr) + (dst ?
 			offsetof(struct ipv6hdr, daddr) :
 			offsetof(struct ipv6hdr, saddr));
@@ -506,7 +509,7 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 		__builtin_memcpy(&new4, to->addr + 12, 4);
 		if (bpf_skb_load_bytes(skb, at, &old4, 4) ||
 		    bpf_l4_csum_replace(skb, csum_at, old4, new4,
-					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4) ||
+					BPF_F_PSEUDO_HDR | mangled0 | 4) ||
 		    bpf_l3_csum_replace(skb, sizeof(struct ethhdr) +
 					offsetof(struct iphdr, check),
 					old4, new4, 4) ||
@@ -515,10 +518,20 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 	}
 	if (bpf_skb_load_bytes(skb, port_at, &old_port, 2) ||
 	    bpf_l4_csum_replace(skb, csum_at, old_port, to->port,
-				BPF_F_MARK_MANGLED_0 | 2) ||
+				mangled0 | 2) ||
 	    bpf_skb_store_bytes(skb, port_at, &to->port, 2, 0))
 		return -1;
 	return 0;
+}
+
+/* The datagram's destination (dst) or source made `to`'s. */
+static __always_inline int rewrite(struct __sk_buff *skb,
+				   const struct datagram *d, int dst,
+				   const struct hedge_target_key *to)
+{
+	return rewrite_l4(skb, d->udp_at,
+			  d->udp_at + offsetof(struct udphdr, check), d->v6,
+			  dst, to, BPF_F_MARK_MANGLED_0);
 }
 
 #endif

@@ -39,55 +39,18 @@
 
 static __always_inline void mark_hedge(struct __sk_buff *skb);
 
-/*
- * The segment's destination (dst) or source address and port made `to`'s,
- * the checksums kept right: IPv4's header's, TCP's over the pseudo-header
- * and the port (bpf_l4_csum_replace() copes with CHECKSUM_PARTIAL, where
- * the field holds the pseudo-header's sum only).
- */
+/* The segment's destination (dst) or source address and port made `to`'s,
+ * the checksums kept right (parse.h's rewrite_l4()). */
 static __always_inline int tcp_rewrite(struct __sk_buff *skb, __u32 tcp_at,
 				       __u32 v6, int dst,
 				       const struct hedge_target_key *to)
 {
-	__u32 csum_at = tcp_at + offsetof(struct tcphdr, check);
-	__u32 port_at = tcp_at + (dst ? offsetof(struct tcphdr, dest) :
-				  offsetof(struct tcphdr, source));
-	__u8 old[HEDGE_ADDR_LEN];
-	__be32 old4, new4;
-	__be16 old_port;
-	__s64 diff;
-	__u32 at;
-
-	if (v6) {
-		at = sizeof(struct ethhdr) + (dst ?
-			offsetof(struct ipv6hdr, daddr) :
-			offsetof(struct ipv6hdr, saddr));
-		if (bpf_skb_load_bytes(skb, at, old, 16))
-			return -1;
-		diff = bpf_csum_diff((__be32 *)old, 16, (__be32 *)to->addr, 16,
-				     0);
-		if (diff < 0 || l4_csum_v6(skb, csum_at, diff) ||
-		    bpf_skb_store_bytes(skb, at, to->addr, 16, 0))
-			return -1;
-	} else {
-		at = sizeof(struct ethhdr) + (dst ?
-			offsetof(struct iphdr, daddr) :
-			offsetof(struct iphdr, saddr));
-		__builtin_memcpy(&new4, to->addr + 12, 4);
-		if (bpf_skb_load_bytes(skb, at, &old4, 4) ||
-		    bpf_l4_csum_replace(skb, csum_at, old4, new4,
-					BPF_F_PSEUDO_HDR | 4) ||
-		    bpf_l3_csum_replace(skb, sizeof(struct ethhdr) +
-					offsetof(struct iphdr, check),
-					old4, new4, 4) ||
-		    bpf_skb_store_bytes(skb, at, &new4, 4, 0))
-			return -1;
-	}
-	if (bpf_skb_load_bytes(skb, port_at, &old_port, 2) ||
-	    bpf_l4_csum_replace(skb, csum_at, old_port, to->port, 2) ||
-	    bpf_skb_store_bytes(skb, port_at, &to->port, 2, 0))
-		return -1;
-	return 0;
+	_Static_assert(offsetof(struct tcphdr, source) ==
+		       offsetof(struct udphdr, source) &&
+		       offsetof(struct tcphdr, dest) ==
+		       offsetof(struct udphdr, dest), "ports first in both");
+	return rewrite_l4(skb, tcp_at, tcp_at + offsetof(struct tcphdr, check),
+			  v6, dst, to, 0);
 }
 
 /* The Rescuer's hedge, to the replica: a TCP SYN's or a UDP request's. */
