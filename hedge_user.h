@@ -142,6 +142,12 @@ int map_lookup(int fd, const void *key, void *value);
 /* The key after `key` (NULL: the first) into next; -ENOENT past the last. */
 int map_next_key(int fd, const void *key, void *next);
 int map_delete(int fd, const void *key);
+/* A hash map's entries from bucket *in_batch (NULL: the first) on, up to
+ * *count of them (set to how many came), *out_batch where to go on: 0,
+ * -ENOENT with the last ones, or -errno. Unlike a get-next-key walk, a
+ * key deleted meanwhile does not send it back to the start. */
+int map_lookup_batch(int fd, uint32_t *in_batch, uint32_t *out_batch,
+		     void *keys, void *values, uint32_t *count);
 int obj_pin(int fd, const char *path);
 int obj_get(const char *path);
 int prog_fd_by_id(uint32_t id);

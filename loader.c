@@ -413,6 +413,24 @@ int map_next_key(int fd, const void *key, void *next)
 	return sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr) ? -errno : 0;
 }
 
+int map_lookup_batch(int fd, uint32_t *in_batch, uint32_t *out_batch,
+		     void *keys, void *values, uint32_t *count)
+{
+	union bpf_attr attr;
+	int err;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.batch.map_fd = fd;
+	attr.batch.in_batch = ptr(in_batch);
+	attr.batch.out_batch = ptr(out_batch);
+	attr.batch.keys = ptr(keys);
+	attr.batch.values = ptr(values);
+	attr.batch.count = *count;
+	err = sys_bpf(BPF_MAP_LOOKUP_BATCH, &attr) ? -errno : 0;
+	*count = attr.batch.count;
+	return err;
+}
+
 int map_delete(int fd, const void *key)
 {
 	union bpf_attr attr;

@@ -234,53 +234,61 @@ static int read_delays(const struct instance *in, struct snapshot *s)
  * TCP replicas: each target's connections in hedge_nat (its gauge,
  * nat_entries), those lingering after their close included. An entry
  * over (lingered, or idle: see hedge.h) is not counted, and is deleted
- * once the walk is done (a key deleted under the walk would restart it):
- * the BPF side deletes one only on its next packet, which an abandoned
- * connection never sends. At most the map's size plus one keys are walked.
+ * (the BPF side deletes one only on its next packet, which an abandoned
+ * connection never sends). Read a batch of buckets at a time: entries
+ * deleted meanwhile (by the datapath, or by another `status` at once) do
+ * not restart the walk, so none is counted twice. Each batch's over
+ * entries are deleted once it is read, absent already or not.
  */
+#define NAT_BATCH	256	/* entries a read: far more than a bucket's */
+
+int nat_walk(int fd, uint64_t now, uint64_t *live, uint32_t n)
+{
+	static struct hedge_nat_key keys[NAT_BATCH];
+	static struct hedge_nat vals[NAT_BATCH];
+	uint32_t in, out, count, i, reads;
+	int err = 0;
+
+	for (reads = 0; reads <= HEDGE_NAT_SIZE && err != -ENOENT; reads++) {
+		count = NAT_BATCH;
+		err = map_lookup_batch(fd, reads ? &in : NULL, &out, keys,
+				       vals, &count);
+		if (err && err != -ENOENT)
+			return err;
+		for (i = 0; i < count && i < NAT_BATCH; i++) {
+			const struct hedge_nat *e = &vals[i];
+
+			if ((e->end_ns && now - e->end_ns >=
+			     HEDGE_NAT_LINGER_NS) ||
+			    now - e->used_ns >= HEDGE_NAT_IDLE_NS)
+				map_delete(fd, &keys[i]); /* or gone: same */
+			else if (e->target < n && e->used_ns <= now)
+				live[e->target]++;
+		}
+		in = out;
+	}
+	return err == -ENOENT ? 0 : -E2BIG;
+}
+
 static int read_nat(const struct instance *in, struct snapshot *s,
 		    uint64_t now)
 {
-	struct hedge_nat_key key, *over;
-	struct hedge_nat n;
-	uint32_t steps, n_over = 0, i;
-	int err = 0, first = 1;
+	uint64_t live[HEDGE_MAX_TARGETS] = { 0 };
+	uint32_t t;
+	int err;
 
 	if (!(s->cfg.flags & HEDGE_F_TCP_NAT))
 		return 0;
 	if (in->nat_fd < 0)
 		return fail("reading the TCP replicas' connections: the "
 			    HEDGE_MAP_NAT " map cannot be opened here");
-	over = calloc(HEDGE_NAT_SIZE, sizeof(*over));
-	if (!over)
+	err = nat_walk(in->nat_fd, now, live, s->n);
+	if (err)
 		return fail("reading the TCP replicas' connections: %s",
-			    strerror(ENOMEM));
-	for (steps = 0; steps <= HEDGE_NAT_SIZE; steps++) {
-		err = map_next_key(in->nat_fd, first ? NULL : &key, &key);
-		if (err)
-			break;
-		first = 0;
-		err = map_lookup(in->nat_fd, &key, &n);
-		if (err == -ENOENT)
-			continue;	/* gone meanwhile */
-		if (err)
-			break;
-		if ((n.end_ns && now - n.end_ns >= HEDGE_NAT_LINGER_NS) ||
-		    now - n.used_ns >= HEDGE_NAT_IDLE_NS) {
-			if (n_over < HEDGE_NAT_SIZE)
-				over[n_over++] = key;
-			continue;
-		}
-		if (n.target < s->n && n.used_ns <= now)
-			s->st[n.target].nat_entries++;
-	}
-	for (i = 0; i < n_over; i++)
-		map_delete(in->nat_fd, &over[i]);	/* or gone: the same */
-	free(over);
-	if (err == -ENOENT)
-		return 0;
-	return fail("reading the TCP replicas' connections: %s",
-		    err ? strerror(-err) : "more entries than the map holds");
+			    strerror(-err));
+	for (t = 0; t < s->n; t++)
+		s->st[t].nat_entries = live[t];
+	return 0;
 }
 
 /* The tick line's pulse: how many ticks, and how long since the last. */

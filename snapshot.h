@@ -98,6 +98,9 @@ struct snapshot {
 /* Every read, once; any that fails is an error said in one line (-1). */
 int snapshot_take(struct nl *nl, const struct instance *in,
 		  struct snapshot *s);
+/* hedge_nat's live entries at `now` counted into live[target] (target <
+ * n), those over deleted: 0 or -errno. */
+int nat_walk(int fd, uint64_t now, uint64_t *live, uint32_t n);
 /* Target `target`'s counters in the per-CPU stats map, summed; -errno. */
 int stats_read(int fd, uint32_t target, struct hedge_stats *sum);
 /* The count of CPUs a list like "0", "0-3", "0,2-3" names (highest + 1);

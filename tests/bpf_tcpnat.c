@@ -380,6 +380,62 @@ static void test_tcpnat_full(void)
 	empty_hash(HEDGE_MAP_NAT);
 }
 
+/*
+ * Two scrapes at once: `status` counts hedge_nat's live entries while
+ * another deletes entries that are over (and the datapath makes and ends
+ * others). 2 000 live entries, never touched; 2 000 over, deleted and
+ * made again by a child all along. Every count must be 2 000 and no read
+ * may fail: a walk that restarts at a deleted key counts some twice, or
+ * gives up.
+ */
+static void test_tcpnat_walk(void)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_NAT), bad = 0, failed = 0;
+	uint64_t now = mono_ns(), live[HEDGE_MAX_TARGETS];
+	struct hedge_nat on = { .used_ns = now, .target = 1 };
+	struct hedge_nat over = { .used_ns = now, .end_ns = 1, .target = 1 };
+	struct hedge_nat_key k;
+	unsigned int i, walks;
+	pid_t child;
+
+	memset(&k, 0, sizeof(k));
+	mapped(k.client, "10.9.0.0");
+	k.target = 1;
+	for (i = 0; i < 4000; i++) {
+		k.cport = (uint16_t)i;
+		map_update(fd, &k, i % 2 ? &over : &on);
+	}
+	child = fork();
+	if (child == 0) {	/* the other scrape, and the datapath */
+		uint64_t end = mono_ns() + 1500 * MS;
+
+		while (mono_ns() < end)
+			for (i = 1; i < 4000; i += 2) {
+				k.cport = (uint16_t)i;
+				if (map_delete(fd, &k))
+					map_update(fd, &k, &over);
+			}
+		_exit(0);
+	}
+	for (walks = 0; walks < 200 && child > 0; walks++) {
+		memset(live, 0, sizeof(live));
+		if (nat_walk(fd, mono_ns(), live, HEDGE_MAX_TARGETS))
+			failed++;
+		else if (live[1] != 2000)
+			bad++;
+	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	check(child > 0 && !failed && !bad, "tcpnat: two scrapes at once: "
+	      "every count of hedge_nat's live entries is right while the "
+	      "other deletes", child > 0 ? "a count wrong or a read failed" :
+	      "fork failed");
+	if (bad || failed)
+		fprintf(stderr, "tcpnat_walk: %u walks, %d wrong, %d failed\n",
+			walks, bad, failed);
+	empty_hash(HEDGE_MAP_NAT);
+}
+
 /* Established traffic of a target without an entry, and a new SYN on a
  * port whose older connection lingers. */
 static void test_tcpnat_untouched(void)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <linux/btf.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -3588,6 +3589,7 @@ static const struct test_case cases[] = {
 	{ "tcpnat_rst", test_tcpnat_rst, tcpnat_targets },
 	{ "tcpnat_full", test_tcpnat_full, tcpnat_targets },
 	{ "tcpnat_untouched", test_tcpnat_untouched, tcpnat_targets },
+	{ "tcpnat_walk", test_tcpnat_walk, tcpnat_targets },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
