@@ -13,7 +13,7 @@ UAPI    := build/include
 BPF_OBJ := build/hedge.bpf.o
 # hedge.c is the command line; LIB_SRCS the rest, which tests link too.
 LIB_SRCS := config.c target.c describe.c instance.c lifecycle.c attach.c \
-	    tcx.c repair.c snapshot.c health.c print_text.c \
+	    tcx.c repair.c snapshot.c health.c degraded.c print_text.c \
 	    print_json.c print_prom.c loader.c elf.c btf.c netlink.c rtnl.c \
 	    delayline.c resolv.c safe.c
 SRCS    := hedge.c $(LIB_SRCS)

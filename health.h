@@ -72,4 +72,14 @@ int capacity_recent(const char *path, long id, const struct counter *table,
 		    size_t n, const uint64_t *now, uint64_t now_ns,
 		    uint64_t *drops, char *which, size_t size);
 
+/* health.c: one problem of `kind` into h, said as fmt says (counted in
+ * per_kind even past HEALTH_MAX_PROBLEMS). */
+__attribute__((format(printf, 3, 4)))
+void problem(struct health *h, enum problem_kind kind, const char *fmt, ...);
+/* degraded.c, for health_check(): capacity drops seen lately (-1 said why
+ * when the look file cannot be read or written); brakes on or just off. */
+int check_capacity(const struct instance *in, const struct snapshot *s,
+		   struct health *h);
+void check_brakes(const struct snapshot *s, struct health *h);
+
 #endif
