@@ -14,6 +14,24 @@
 #define SYN	0x02
 #define ACK	0x10
 
+/* The TCP checksum of the packet (IPv4 without options, or IPv6), summed
+ * whole with the pseudo-header: 0 if it is right; with the checksum field
+ * 0, the checksum it should hold. */
+static uint16_t tcp_sum(const struct pkt *p, int v6)
+{
+	const unsigned char *ip = p->b + 14, *th = ip + (v6 ? 40 : 20);
+	unsigned int tlen = p->len - 14 - (v6 ? 40 : 20), i, at = v6 ? 8 : 12;
+	uint32_t sum = IPPROTO_TCP + tlen;
+
+	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
+		sum += ip[at + i] << 8 | ip[at + 1 + i];
+	for (i = 0; i < tlen; i += 2)
+		sum += th[i] << 8 | (i + 1 < tlen ? th[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 /* Ethernet + IPv4 (or IPv6, by `v6`) + TCP with a 20-byte option block
  * as a SYN carries (MSS, SACK permitted, timestamps, window scale), and
  * `data` bytes; a full TCP checksum. */
@@ -23,10 +41,10 @@ static struct pkt tcp_pkt(int v6, int to_server, uint8_t flags, uint32_t seq,
 	static const unsigned char opts[20] = {
 		2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,
 		1, 3, 3, 7 };
-	unsigned int iplen = v6 ? 40 : 20, tlen = 40 + data, i, at;
+	unsigned int iplen = v6 ? 40 : 20, tlen = 40 + data, i;
 	unsigned char *ip, *th;
 	struct pkt p;
-	uint32_t sum, v32;
+	uint32_t v32;
 	uint16_t v;
 
 	memset(&p, 0, sizeof(p));
@@ -70,16 +88,8 @@ static struct pkt tcp_pkt(int v6, int to_server, uint8_t flags, uint32_t seq,
 	memcpy(th + 20, opts, sizeof(opts));
 	for (i = 0; i < data; i++)
 		th[40 + i] = (unsigned char)i;
-	/* The checksum: pseudo-header, then the segment. */
-	sum = IPPROTO_TCP + tlen;
-	at = v6 ? 8 : 12;
-	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
-		sum += ip[at + i] << 8 | ip[at + 1 + i];
-	for (i = 0; i < tlen; i += 2)
-		sum += th[i] << 8 | (i + 1 < tlen ? th[i + 1] : 0);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	v = htons((uint16_t)~sum);
+	/* The checksum: pseudo-header, then the segment (its field 0). */
+	v = htons(tcp_sum(&p, v6));
 	memcpy(th + 16, &v, 2);
 	return p;
 }

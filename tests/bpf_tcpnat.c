@@ -29,23 +29,6 @@ static uint16_t port_of(char who)
 	return who == 'c' ? CPORT : who == 's' ? TPORT : RPORT;
 }
 
-/* The TCP checksum of the packet (IPv4 without options, or IPv6), summed
- * whole with the pseudo-header: 0 if it is right. */
-static uint16_t tcp_sum(const struct pkt *p, int v6)
-{
-	const unsigned char *ip = p->b + 14, *th = ip + (v6 ? 40 : 20);
-	unsigned int tlen = p->len - 14 - (v6 ? 40 : 20), i, at = v6 ? 8 : 12;
-	uint32_t sum = IPPROTO_TCP + tlen;
-
-	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
-		sum += ip[at + i] << 8 | ip[at + 1 + i];
-	for (i = 0; i < tlen; i += 2)
-		sum += th[i] << 8 | (i + 1 < tlen ? th[i + 1] : 0);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* A segment from `from` to `to` ('c', 's', 'r'), checksums whole; the
  * replica's frames come from replica_mac. */
 static struct pkt seg(int v6, char from, char to, uint8_t flags,
