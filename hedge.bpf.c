@@ -81,6 +81,14 @@ static __always_inline int expired(const struct hedge_entry *e,
 	return now - e->sent_ns >= cfg->window_ns;
 }
 
+/* An entry past --window, void: its time saved told (saved.h), gone. */
+static __always_inline void forget_void(const struct hedge_key *key,
+					struct hedge_entry *e)
+{
+	saved_gone(e);
+	bpf_map_delete_elem(&hedge_scores, key);
+}
+
 /* The request's Scoreboard entry if it is within --window at `now` (the
  * caller's one clock read per packet: each is a helper call); an entry
  * past it is void and goes (the LRU would only evict it later). */
@@ -91,8 +99,7 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
 
 	if (e && expired(e, cfg, now)) {
-		saved_gone(e);
-		bpf_map_delete_elem(&hedge_scores, key);
+		forget_void(key, e);
 		return 0;
 	}
 	return e;

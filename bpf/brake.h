@@ -79,6 +79,10 @@
 
 /* The Scoreboard's, in hedge.bpf.c. */
 static __always_inline struct hedge_stats *stats(__u32 target);
+static __always_inline int expired(const struct hedge_entry *e,
+				   const struct hedge_config *cfg, __u64 now);
+static __always_inline void forget_void(const struct hedge_key *key,
+					struct hedge_entry *e);
 
 /* The brake's state: the target's budget entry, or NULL (no budget). */
 static __always_inline struct hedge_budget *
@@ -179,15 +183,14 @@ answer_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
 	struct hedge_stats *st;
 
-	if (!e || now - e->sent_ns < cfg->window_ns)
+	if (!e || !expired(e, cfg, now))
 		return e;
 	if (e->state == HEDGE_DONE_HEDGED) {
 		st = stats(e->target);
 		if (st)
 			st->duplicates_passed++;
 	}
-	saved_gone(e);
-	bpf_map_delete_elem(&hedge_scores, key);
+	forget_void(key, e);
 	return 0;
 }
 
