@@ -78,7 +78,7 @@ static __always_inline struct hedge_stats *stats(__u32 target)
 static __always_inline int expired(const struct hedge_entry *e,
 				   const struct hedge_config *cfg, __u64 now)
 {
-	return now - e->sent_ns >= cfg->window_ns;
+	return since(now, e->sent_ns) >= cfg->window_ns;
 }
 
 /* An entry past --window, void: its time saved told (saved.h), gone. */

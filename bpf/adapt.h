@@ -73,7 +73,7 @@ static __always_inline void record_response(const struct hedge_config *cfg,
 					    const struct hedge_entry *e,
 					    __u64 now)
 {
-	__u64 rt = now - e->sent_ns;
+	__u64 rt = since(now, e->sent_ns);
 	__u32 b = hist_bucket(rt), target = e->target;
 	struct hedge_adapt *a;
 
@@ -104,9 +104,9 @@ static __always_inline void adapt(const struct hedge_config *cfg,
 	__u64 v, half, total = 0, rank, seen = 0, want, least, floor, width;
 	int b, decay;
 
-	if (!a || now - a->updated_ns < HEDGE_ADAPT_NS)
+	if (!a || since(now, a->updated_ns) < HEDGE_ADAPT_NS)
 		return;
-	decay = now - a->decayed_ns >= HEDGE_DECAY_NS &&
+	decay = since(now, a->decayed_ns) >= HEDGE_DECAY_NS &&
 		a->fresh >= HEDGE_DECAY_MIN;
 	for (b = 0; b < HEDGE_HIST_BUCKETS; b++) {
 		v = a->hist[b];
@@ -140,7 +140,7 @@ static __always_inline void adapt(const struct hedge_config *cfg,
 		if (want > cfg->delay_max_ns)
 			want = cfg->delay_max_ns;
 	}
-	least = now - a->updated_ns;
+	least = since(now, a->updated_ns);
 	least = a->delay_ns > least ? a->delay_ns - least : 0;
 	a->delay_ns = want > least ? want : least;
 	a->updated_ns = now;

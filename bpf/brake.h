@@ -150,7 +150,7 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	if (refused)
 		__sync_fetch_and_add(&b->brake_refused, 1);
 	start = b->brake_epoch_ns;
-	if (now - start < HEDGE_BRAKE_EPOCH_NS ||
+	if (since(now, start) < HEDGE_BRAKE_EPOCH_NS ||
 	    __sync_val_compare_and_swap(&b->brake_epoch_ns, start, now) != start)
 		return;
 	missed = b->brake_missed;
@@ -160,7 +160,7 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	/* An epoch judged two or more epochs after it began spans a quiet
 	 * gap (no due request came): its counts are not an epoch's rate (a
 	 * flood's last refusals, then nothing), and engage nothing. */
-	if (now - start >= 2 * HEDGE_BRAKE_EPOCH_NS)
+	if (since(now, start) >= 2 * HEDGE_BRAKE_EPOCH_NS)
 		return;
 	if (nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3)
 		return;

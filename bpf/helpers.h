@@ -28,6 +28,19 @@
  */
 #define barrier_var(var) asm volatile("" : "+r"(var))
 
+/*
+ * The time from `then` to `now` (both bpf_ktime_get_ns()), 0 if `then`
+ * is the later. A program reads its clock once, then reads times other
+ * CPUs write meanwhile: a Scoreboard entry's sent time, a NAT entry's
+ * last use, an epoch's start. Those may be later than its `now`, and
+ * `now - then` would wrap to ~2^64 ns, every bound passed at once (a
+ * request just sent taken for one past --window: freed, uncounted).
+ */
+static __always_inline __u64 since(__u64 now, __u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) =
 	(void *)BPF_FUNC_map_lookup_elem;
 static long (*bpf_map_update_elem)(void *map, const void *key,

@@ -89,13 +89,13 @@ static __always_inline void saved_answer(const struct hedge_config *cfg,
 	__u32 verdict;
 
 	if (state == HEDGE_PENDING) {
-		saved_rtt(e->target, now - e->sent_ns);
+		saved_rtt(e->target, since(now, e->sent_ns));
 		return;
 	}
 	if (state != HEDGE_HEDGED)
 		return;
 	verdict = saved_verdict(cfg, st, e, d, now);
-	us = (now - e->sent_ns) / 1000;
+	us = since(now, e->sent_ns) / 1000;
 	e->first_us = !us ? 1 : us < 0xffffffffULL ? (__u32)us : 0xffffffffU;
 	e->saved = verdict;
 	if (!st)
@@ -125,7 +125,7 @@ static __always_inline void saved_second(struct hedge_stats *st,
 	if (!saved_close(e, HEDGE_SAVED_HELPED) || !st)
 		return;
 	first = e->sent_ns + (__u64)e->first_us * 1000;
-	gap = now > first ? now - first : 0;
+	gap = since(now, first);
 	st->saved_sum_ns += gap;
 	st->saved[hist_bucket(gap)]++;
 }

@@ -420,7 +420,7 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 		if (state == HEDGE_DONE)
 			return TC_ACT_UNSPEC;
 		if (state == HEDGE_DONE_HEDGED) {
-			if (now - e->sent_ns >= HEDGE_TCP_DUP_NS)
+			if (since(now, e->sent_ns) >= HEDGE_TCP_DUP_NS)
 				return TC_ACT_UNSPEC;
 			/* Both SYNs were answered: the hedge was not needed
 			 * after all (summed over CPUs, won comes out right). */

@@ -79,8 +79,8 @@ static __always_inline int nat_over(struct hedge_nat *n,
 {
 	__u64 end = n->end_ns;
 
-	if ((end && now - end >= HEDGE_NAT_LINGER_NS) ||
-	    now - n->used_ns >= HEDGE_NAT_IDLE_NS) {
+	if ((end && since(now, end) >= HEDGE_NAT_LINGER_NS) ||
+	    since(now, n->used_ns) >= HEDGE_NAT_IDLE_NS) {
 		bpf_map_delete_elem(&hedge_nat, k);
 		return 1;
 	}
@@ -95,7 +95,7 @@ static __always_inline void nat_track(struct hedge_nat *n, __u32 flags,
 	struct hedge_stats *st;
 	__u32 old;
 
-	if (now - n->used_ns >= HEDGE_NAT_TOUCH_NS)
+	if (since(now, n->used_ns) >= HEDGE_NAT_TOUCH_NS)
 		n->used_ns = now;
 	if (!(flags & (TCPF_FIN | TCPF_RST)))
 		return;

@@ -292,7 +292,7 @@ static __always_inline void retire(const struct hedge_config *cfg,
 		forget(due, e);
 	}
 	st = stats(target);
-	if (st && !state && now - sent < cfg->window_ns)
+	if (st && !state && since(now, sent) < cfg->window_ns)
 		st->evicted++;
 	else if (st && (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED))
 		st->hedges_cancelled++;

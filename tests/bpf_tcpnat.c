@@ -322,7 +322,16 @@ static void test_tcpnat_rst(void)
 	      nat_entry(1, &n) && n.end_ns && counters_of(2).nat_closed == 1,
 	      "tcpnat: the replica's RST passes as the primary's and ends "
 	      "the entry", "not rewritten, or not ended");
+	/* Touched on another CPU after this segment's program read its
+	 * clock: its last use is later than `now`, not an hour ago. */
 	n.end_ns = 0;
+	n.used_ns = mono_ns() + 50000000;
+	nat_set(1, &n);
+	r = run(HEDGE_PROG_SPLITTER, &data);
+	check(r.ret == TC_ACT_UNSPEC && is_seg(&r, 1, 'c', 'r') &&
+	      nat_entry(1, &n), "tcpnat: an entry used after the clock "
+	      "read is live, not idle", "deleted, or not rewritten");
+	n.used_ns = mono_ns();
 	n.used_ns -= HEDGE_NAT_IDLE_NS + 1;
 	nat_set(1, &n);
 	r = run(HEDGE_PROG_SPLITTER, &data);

@@ -3505,6 +3505,40 @@ static void test_late_duplicate(void)
 	      "--window is not one", "counted");
 }
 
+/*
+ * A request recorded after a program read its clock: on another CPU, the
+ * Splitter took its time later, wrote the entry and queued its deadline,
+ * all between the ticker's (or the watcher's) clock read and its lookup.
+ * Its sent time is then after the reader's `now`: it is not past its
+ * window (now - sent would wrap), it is pending. CI saw this once in
+ * e2e.sh tick-lo6: the sweep found the new request at the queue's head,
+ * took it for void, freed it and counted nothing: unhedged and silent.
+ */
+static void test_sent_after_now(void)
+{
+	struct pkt req = request(940), resp = response(940), t = tick();
+	struct hedge_stats before = counters(), after;
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	age_entry(940, -(50 * MS), 0);	/* sent 50 ms from now */
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(state_of(940) == HEDGE_PENDING && clones_seen(NULL) == 0 &&
+	      after.evicted == before.evicted &&
+	      after.hedges_cancelled == before.hedges_cancelled,
+	      "tick line: the sweep keeps a request sent after the ticker "
+	      "read its clock, pending", "freed, sent or counted");
+	run(HEDGE_PROG_WATCHER, &resp);
+	after = counters();
+	check(state_of(940) == HEDGE_DONE &&
+	      after.responses == before.responses + 1 &&
+	      after.rt_sum_ns - before.rt_sum_ns < 1000 * MS,
+	      "its answer, read before its sent time, is its first response "
+	      "(a response time of 0, not 2^64 ns)",
+	      "passed uncounted, or timed wrong");
+}
+
 #include "bpf_tcp.c"
 #include "bpf_tcp6.c"
 #include "bpf_tcpnat.c"
@@ -3528,6 +3562,7 @@ static const struct test_case cases[] = {
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
 	{ "tick_forget", test_tick_forget, tick_line_tdl },
 	{ "tick_forget_due", test_tick_forget_due, NULL },
+	{ "sent_after_now", test_sent_after_now, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
