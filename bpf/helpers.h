@@ -35,10 +35,16 @@
  * last use, an epoch's start. Those may be later than its `now`, and
  * `now - then` would wrap to ~2^64 ns, every bound passed at once (a
  * request just sent taken for one past --window: freed, uncounted).
+ * Told by the sign of the difference, as the kernel's time_after():
+ * right for any two times within 2^63 ns (292 years) of each other,
+ * those before boot (a time computed as "an hour ago" an hour after
+ * boot, wrapped) included.
  */
 static __always_inline __u64 since(__u64 now, __u64 then)
 {
-	return now > then ? now - then : 0;
+	__s64 d = (__s64)(now - then);
+
+	return d > 0 ? (__u64)d : 0;
 }
 
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) =
