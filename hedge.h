@@ -165,10 +165,18 @@ struct hedge_entry {
 	__u64 deadline_ns;	/* when its hedge is due: sent + the delay */
 	__u32 state;		/* enum hedge_state */
 	__u32 target;		/* index into the stats map */
-	__u32 first_us;		/* hedged: its first answer, us after sent_ns
-				   (at least 1) */
+	__u32 first_us;		/* its first answer, us after sent_ns (at
+				   least 1); 0 until it came */
 	__u32 saved;		/* hedged: enum hedge_saved_verdict, or 0 */
 };
+
+/*
+ * An answered, unhedged request's entry is freed once nothing needs it
+ * (bpf/forget.h), but not within this long of its answer: a network
+ * duplicate of the answer (a link or bond that duplicates) comes right
+ * behind it, and is dropped while the entry is there.
+ */
+#define HEDGE_FORGET_GRACE_NS	250000ULL	/* 250 us */
 
 /* proto: 0 for UDP (the default), HEDGE_PROTO_TCP for a TCP target, whose
  * SYNs are hedged (bpf/tcp.h): the same address and port may be both. */

@@ -70,12 +70,15 @@ static __always_inline __u32 hist_at(__u32 b)
 
 static __always_inline void record_response(const struct hedge_config *cfg,
 					    struct hedge_stats *st,
-					    const struct hedge_entry *e,
-					    __u64 now)
+					    struct hedge_entry *e, __u64 now)
 {
-	__u64 rt = since(now, e->sent_ns);
+	__u64 rt = since(now, e->sent_ns), us = rt / 1000;
 	__u32 b = hist_bucket(rt), target = e->target;
 	struct hedge_adapt *a;
+
+	/* When it was answered (never 0: "not yet"): forget.h's grace,
+	 * saved.h's time saved. */
+	e->first_us = !us ? 1 : us < 0xffffffffULL ? (__u32)us : 0xffffffffU;
 
 	if (st) {
 		st->responses++;

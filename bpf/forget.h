@@ -31,6 +31,16 @@
  *     clone carries no deadline: the entry's own clone is due, and an
  *     entry on that key is the latest request's).
  * DONE_HEDGED stays until --window: its loser's answer is to be dropped.
+ * The sweep (tick.h), which frees answered requests long before their
+ * deadline, not within HEDGE_FORGET_GRACE_NS of the answer
+ * (answered_in_grace()): a network duplicate of the answer comes right
+ * behind it (the same burst, µs later) and is dropped while the entry is
+ * there. The sweep stops at such an entry; a later wake-up takes it. At
+ * its deadline (the send loop, the Rescuer) it goes even within its grace:
+ * kept, it would stay until --window, and with a delay under the grace
+ * (adaptive) that would be every answered request, the LRU filled again.
+ * A duplicate passes then only if its answer came within the grace
+ * before the deadline.
  *
  * What changes: a network duplicate of an unhedged answer coming after
  * its entry is freed passes, as it would without hedge (one coming
@@ -51,6 +61,27 @@
 #define HEDGE_BPF_FORGET_H
 
 #include "maps.h"
+
+/* Answered within HEDGE_FORGET_GRACE_NS before `now`, or just now (its
+ * time, written right after the state, not there yet: first_us 0). */
+static __always_inline int answered_lately(const struct hedge_entry *e,
+					   __u64 now)
+{
+	__u32 us = e->first_us;
+
+	return !us || since(now, e->sent_ns + (__u64)us * 1000) <
+		      HEDGE_FORGET_GRACE_NS;
+}
+
+/* The due entry's request, answered unhedged within its grace: the
+ * sweep leaves it queued for now. */
+static __always_inline int answered_in_grace(const struct hedge_entry *e,
+					     const struct hedge_due *due,
+					     __u64 now)
+{
+	return e && e->state == HEDGE_DONE &&
+	       e->deadline_ns == due->deadline_ns && answered_lately(e, now);
+}
 
 /*
  * Free the entry `e` (not NULL) of the deadline entry `due`'s key if it

@@ -85,7 +85,7 @@ static __always_inline void saved_answer(const struct hedge_config *cfg,
 					 struct hedge_entry *e,
 					 const struct datagram *d, __u32 state)
 {
-	__u64 now = bpf_ktime_get_ns(), us;
+	__u64 now = bpf_ktime_get_ns();
 	__u32 verdict;
 
 	if (state == HEDGE_PENDING) {
@@ -95,8 +95,7 @@ static __always_inline void saved_answer(const struct hedge_config *cfg,
 	if (state != HEDGE_HEDGED)
 		return;
 	verdict = saved_verdict(cfg, st, e, d, now);
-	us = since(now, e->sent_ns) / 1000;
-	e->first_us = !us ? 1 : us < 0xffffffffULL ? (__u32)us : 0xffffffffU;
+	/* first_us: written by record_response(), just before. */
 	e->saved = verdict;
 	if (!st)
 		return;

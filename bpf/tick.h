@@ -555,7 +555,8 @@ static __always_inline int still_pending(const struct hedge_entry *e,
  * The lazy tick: drop the heads of `target`'s queue whose request needs no
  * hedge any more (answered, void, or superseded), however far their
  * deadline, at most HEDGE_TICK_SWEEP a tick; the tick then sleeps until
- * the first one still pending. The ticker sweeps the queue whose head
+ * the first one still pending. One answered within its grace (forget.h)
+ * stops the sweep too: a later wake-up takes it. The ticker sweeps the queue whose head
  * would wake it (one loop over one queue: what the verifier can walk).
  * Only the ticker pops: the head popped is the one peeked.
  */
@@ -576,7 +577,9 @@ static __always_inline void sweep(const struct hedge_config *cfg, int target,
 		if (bpf_map_peek_elem(queue, &head))
 			return;
 		e = live_entry(cfg, &head.key, now);
-		if (still_pending(e, &head) || bpf_map_pop_elem(queue, &head))
+		if (still_pending(e, &head) ||
+		    answered_in_grace(e, &head, now) ||
+		    bpf_map_pop_elem(queue, &head))
 			return;
 		retire(cfg, &head, key, e, now);
 	}
