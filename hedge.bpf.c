@@ -526,6 +526,18 @@ int hedge_rescuer(struct __sk_buff *skb)
 	}
 
 	st = stats(e->target);
+	/*
+	 * Before the entry's deadline: not its request's copy (netem holds a
+	 * clone --delay from its enqueue, after the Splitter's clock read;
+	 * the ticker sends a copy once due) but an older request's on its
+	 * key (an ID reused, --id none), answered before the Splitter took
+	 * the key over: not the newer's hedge (early, the older's bytes).
+	 */
+	if (now < e->deadline_ns) {
+		if (st)
+			st->hedges_cancelled++;
+		return TC_ACT_SHOT;
+	}
 	state = __sync_val_compare_and_swap(&e->state, HEDGE_PENDING,
 					    HEDGE_HEDGED);
 	if (state != HEDGE_PENDING) {

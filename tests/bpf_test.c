@@ -268,6 +268,35 @@ static uint32_t state_of(uint32_t id)
 	return e.state;
 }
 
+/*
+ * The delay line held every request's copy until its deadline: each
+ * Scoreboard entry's deadline moved back to now if later. The Rescuer
+ * takes a copy before its entry's deadline for an older request's.
+ */
+static void delay_passed(void)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_SCORES), n;
+	struct hedge_key k, next;
+	struct hedge_entry e;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	for (n = 0; n <= HEDGE_SCOREBOARD_SIZE &&
+	     !map_next_key(fd, n ? &k : NULL, &next); n++) {
+		k = next;
+		if (map_lookup(fd, &k, &e) || e.deadline_ns <= now)
+			continue;
+		e.deadline_ns = now;
+		if (map_update(fd, &k, &e)) {
+			fprintf(stderr, "bpf_test: the delay passed: %s\n",
+				strerror(errno));
+			exit(1);
+		}
+	}
+}
+
 static struct hedge_stats counters_of(uint32_t target)
 {
 	struct hedge_stats sum;
@@ -979,6 +1008,7 @@ static void test_ipv6_and_replicas(void)
 	      "untouched", "touched");
 
 	/* The clone, out of the delay line, goes to the replica. */
+	delay_passed();
 	r = run(HEDGE_PROG_RESCUER, &req);
 	check(r.ret == TC_ACT_REDIRECT &&
 	      has_endpoint(&r.out, 14 + 24, 16, REPLICA6, 14 + 40 + 2, RPORT) &&
@@ -3103,6 +3133,7 @@ static void test_dscp(void)
 	req6.b[16] = 0xbe;
 	req6.b[17] = 0xef;
 	run(HEDGE_PROG_SPLITTER, &req6);
+	delay_passed();
 	memset(&ctx, 0, sizeof(ctx));
 	r = run_ctx(HEDGE_PROG_RESCUER, &req6, &ctx);
 	check(r.ret == TC_ACT_REDIRECT && r.out.b[14] == 0x6b &&
@@ -3568,6 +3599,47 @@ static void test_sent_after_now(void)
 
 /* ---- races between the programs on other CPUs ------------------------ */
 
+/*
+ * netem, an ID reused (--id none: the next request on the socket): the
+ * first request answered, the next one on its key pending when the
+ * first's clone comes out of netem. That clone is not the newer's hedge
+ * (it would leave before the newer's deadline, with the older's bytes,
+ * and its answer be taken for the newer's): dropped, counted cancelled.
+ * The newer's own clone, at its deadline, is its hedge.
+ */
+static void netem_long(struct hedge_config *c)
+{
+	c->delay_ns = 2000000000;	/* nothing due while the case runs */
+	c->window_ns = 10000000000ULL;
+}
+
+static void test_reused_key_netem(void)
+{
+	struct pkt req = request(985), resp = response(985);
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
+	r = run(HEDGE_PROG_RESCUER, &req);	/* the first one's clone */
+	after = counters();
+	check(r.ret == TC_ACT_SHOT && state_of(985) == HEDGE_PENDING &&
+	      after.hedges_sent == before.hedges_sent &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1,
+	      "netem: an answered request's clone is not the hedge of the "
+	      "newer request on its key, counted cancelled",
+	      "sent as the newer's hedge, or counted wrong");
+	delay_passed();
+	r = run(HEDGE_PROG_RESCUER, &req);	/* the newer one's clone */
+	after = counters();
+	check(r.ret == TC_ACT_REDIRECT && state_of(985) == HEDGE_HEDGED &&
+	      after.hedges_sent == before.hedges_sent + 1 && after.early == 0,
+	      "netem: the newer request's own clone, at its deadline, is its "
+	      "hedge", "not sent");
+	clones_seen(NULL);
+}
+
 /* Target 0's deadline queue, a descriptor of its own (to be closed). */
 static int due_queue(void)
 {
@@ -3818,6 +3890,7 @@ static const struct test_case cases[] = {
 	{ "tick_forget", test_tick_forget, tick_line_tdl },
 	{ "tick_forget_due", test_tick_forget_due, NULL },
 	{ "sent_after_now", test_sent_after_now, tick_line_tdl },
+	{ "reused_key_netem", test_reused_key_netem, netem_long },
 	{ "reused_key_sweep", test_reused_key_sweep, tick_line_tdl },
 	{ "reused_key_due", test_reused_key_due, tick_line_tdl },
 	{ "tick_two_tickers", test_tick_two_tickers, NULL },
