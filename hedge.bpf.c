@@ -300,7 +300,9 @@ static __always_inline int later_fragment(struct __sk_buff *skb,
 		return TC_ACT_UNSPEC;
 	verdict = f->verdict;
 	target = f->target;
-	if (bpf_ktime_get_ns() - f->at_ns >= HEDGE_FRAG_NS)
+	/* since() (helpers.h): the verdict may be written on another CPU
+	 * after this clock read (the entry taken over meanwhile). */
+	if (since(bpf_ktime_get_ns(), f->at_ns) >= HEDGE_FRAG_NS)
 		verdict = 0;
 	if (h->last || !verdict)
 		bpf_map_delete_elem(&hedge_frags, &k);
@@ -524,6 +526,18 @@ int hedge_rescuer(struct __sk_buff *skb)
 	}
 
 	st = stats(e->target);
+	/*
+	 * Before the entry's deadline: not its request's copy (netem holds a
+	 * clone --delay from its enqueue, after the Splitter's clock read;
+	 * the ticker sends a copy once due) but an older request's on its
+	 * key (an ID reused, --id none), answered before the Splitter took
+	 * the key over: not the newer's hedge (early, the older's bytes).
+	 */
+	if (now < e->deadline_ns) {
+		if (st)
+			st->hedges_cancelled++;
+		return TC_ACT_SHOT;
+	}
 	state = __sync_val_compare_and_swap(&e->state, HEDGE_PENDING,
 					    HEDGE_HEDGED);
 	if (state != HEDGE_PENDING) {
@@ -612,11 +626,15 @@ int hedge_ticker(struct __sk_buff *skb)
 	t->ticks++;
 	t->last_ns = now;
 	t->cpu = bpf_get_smp_processor_id();
+	/* Another ticker popping (a tick restarted while the old one is
+	 * still in here, on another CPU): this one only sleeps again. */
+	if (!tick_own(t))
+		goto sleep;
 	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
 		first = earliest(cfg, &due);
 		if (first < 0 || due.deadline_ns > now)
 			break;
-		/* Only the ticker pops: the head is still the one peeked. */
+		/* Only the owner pops: the head is still the one peeked. */
 		target = (__u32)first;
 		queue = bpf_map_lookup_elem(&hedge_due, &target);
 		if (!queue || bpf_map_pop_elem(queue, &due))
@@ -630,6 +648,8 @@ int hedge_ticker(struct __sk_buff *skb)
 	/* One target's delay per tick, in turn. */
 	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)
 		adapt(cfg, (__u32)(t->ticks % cfg->n_targets), now);
+	tick_disown(t);
+sleep:
 	if (earliest(cfg, &due) < 0 && go_idle(cfg, t, gen))
 		return TC_ACT_SHOT;	/* idle: the next request restarts it */
 	rearm(skb, cfg, t, now, arrived, gen);

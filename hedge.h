@@ -641,7 +641,8 @@ struct hedge_ticker {
 	__u32 next_seq;		/* the Splitter's next parking slot */
 	__u32 cpu;		/* where the tick last ran */
 	__u32 next_big;		/* the same, in the full-frame ring */
-	__u32 pad;
+	__u32 popping;		/* 1 while a ticker pops the deadline
+				   queues (tick.h, tick_own()) */
 	__u64 run;		/* HEDGE_TICK_RUN(generation, state); moved by
 				   compare-and-swap only */
 	__u64 restart_ns;	/* when the last start was sent */

@@ -54,8 +54,10 @@
  *
  * Races: the Splitter may put a new request on the key between the
  * check and the delete; it is then deleted with it and counted evicted at
- * its deadline (never silent). The Splitter, finding the DONE entry gone
- * between its look and its write, inserts anew (BPF_ANY).
+ * its deadline: by the ticker always (retire()), by netem's Rescuer where
+ * it counts any entry gone (--window over twice --delay; below that, as
+ * silent as an LRU eviction there). The Splitter, finding the DONE entry
+ * gone between its look and its write, inserts anew (BPF_ANY).
  */
 #ifndef HEDGE_BPF_FORGET_H
 #define HEDGE_BPF_FORGET_H

@@ -271,6 +271,15 @@ slot_of(const struct hedge_config *cfg, const struct hedge_due *due)
 	return bpf_map_lookup_elem(&hedge_parked, &slot);
 }
 
+/* The due entry's request still needs its hedge: pending, and the same
+ * request (an ID reused after its answer has a later deadline). */
+static __always_inline int still_pending(const struct hedge_entry *e,
+					 const struct hedge_due *due)
+{
+	return e && e->state == HEDGE_PENDING &&
+	       e->deadline_ns == due->deadline_ns;
+}
+
 /*
  * A popped deadline entry whose request is not sent (answered, evicted,
  * void): count why, and free its slot. An entry gone (e NULL) before
@@ -284,11 +293,23 @@ static __always_inline void retire(const struct hedge_config *cfg,
 	struct hedge_stats *st;
 	__u64 sent = due->deadline_ns - (__u64)due->delay_us * 1000;
 	struct hedge_slot_head *h;
-	__u32 state = 0;	/* gone */
+	__u32 state = 0, newer;	/* gone */
+	__u64 other;
 
 	/* Answered, unhedged: nothing needs its entry now (forget.h). */
 	if (e) {
-		state = e->state;
+		/*
+		 * Another request's entry (a later deadline: its ID reused,
+		 * --id none): the Splitter takes a key over only from an
+		 * exchange that ended, this one, answered: counted as DONE,
+		 * whatever the newer's state. Without a branch (newer: 1 if
+		 * so, else 0): in the sweep's loop, one doubled the paths
+		 * the verifier walks.
+		 */
+		other = e->deadline_ns ^ due->deadline_ns;
+		newer = (__u32)((other | -other) >> 63);
+		barrier_var(newer);
+		state = (e->state & (newer - 1)) | (HEDGE_DONE & -newer);
 		forget(due, e);
 	}
 	st = stats(target);
@@ -316,7 +337,10 @@ static __always_inline void send_due(struct __sk_buff *skb,
 	__u32 big = due->seq >> 31;
 	int err = -1;
 
-	if (!e || e->state != HEDGE_PENDING) {
+	/* Pending, and this request: a newer one on its key (an ID
+	 * reused) is not hedged with an older one's bytes, before its own
+	 * deadline. */
+	if (!still_pending(e, due)) {
 		retire(cfg, due, target, e, now);
 		return;
 	}
@@ -542,15 +566,6 @@ static __always_inline int tick_accept(struct __sk_buff *skb,
 	return 1;
 }
 
-/* The due entry's request still needs its hedge: pending, and the same
- * request (an ID reused after its answer has a later deadline). */
-static __always_inline int still_pending(const struct hedge_entry *e,
-					 const struct hedge_due *due)
-{
-	return e && e->state == HEDGE_PENDING &&
-	       e->deadline_ns == due->deadline_ns;
-}
-
 /*
  * The lazy tick: drop the heads of `target`'s queue whose request needs no
  * hedge any more (answered, void, or superseded), however far their
@@ -558,7 +573,8 @@ static __always_inline int still_pending(const struct hedge_entry *e,
  * the first one still pending. One answered within its grace (forget.h)
  * stops the sweep too: a later wake-up takes it. The ticker sweeps the queue whose head
  * would wake it (one loop over one queue: what the verifier can walk).
- * Only the ticker pops: the head popped is the one peeked.
+ * Only the ticker that owns the queues pops (tick_own()): the head popped
+ * is the one peeked.
  */
 static __always_inline void sweep(const struct hedge_config *cfg, int target,
 				  __u64 now)
@@ -583,6 +599,26 @@ static __always_inline void sweep(const struct hedge_config *cfg, int target,
 			return;
 		retire(cfg, &head, key, e, now);
 	}
+}
+
+/*
+ * Whether this ticker may pop the deadline queues; then 1, and it calls
+ * tick_disown() after. Two tickers can run at once: the Splitter starts a
+ * new tick once the last one is HEDGE_TICK_STALE_NS past its release, and
+ * the old one may just then be inside hedge_ticker on another CPU (taken
+ * in late, before the new generation). Popping peeks a head, then pops
+ * it: with one ticker popping at a time, the head popped is the one
+ * peeked (no other program pops). The other pops nothing: its tick sleeps
+ * and comes back. A program always runs to its end: never left set.
+ */
+static __always_inline int tick_own(struct hedge_ticker *t)
+{
+	return __sync_val_compare_and_swap(&t->popping, 0, 1) == 0;
+}
+
+static __always_inline void tick_disown(struct hedge_ticker *t)
+{
+	__sync_lock_test_and_set(&t->popping, 0);
 }
 
 /*

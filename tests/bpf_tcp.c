@@ -277,6 +277,7 @@ static void test_tcp_ipv6(void)
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
 	      tcp_state(1, ISN) == HEDGE_PENDING, "tcp: an IPv6 SYN is tracked",
 	      "not tracked");
+	delay_passed();
 	r = run(HEDGE_PROG_RESCUER, &s);
 	check(r.ret == TC_ACT_REDIRECT, "tcp: its copy is sent", "not sent");
 	run(HEDGE_PROG_WATCHER, &a);

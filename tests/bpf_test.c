@@ -268,6 +268,35 @@ static uint32_t state_of(uint32_t id)
 	return e.state;
 }
 
+/*
+ * The delay line held every request's copy until its deadline: each
+ * Scoreboard entry's deadline moved back to now if later. The Rescuer
+ * takes a copy before its entry's deadline for an older request's.
+ */
+static void delay_passed(void)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_SCORES), n;
+	struct hedge_key k, next;
+	struct hedge_entry e;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	for (n = 0; n <= HEDGE_SCOREBOARD_SIZE &&
+	     !map_next_key(fd, n ? &k : NULL, &next); n++) {
+		k = next;
+		if (map_lookup(fd, &k, &e) || e.deadline_ns <= now)
+			continue;
+		e.deadline_ns = now;
+		if (map_update(fd, &k, &e)) {
+			fprintf(stderr, "bpf_test: the delay passed: %s\n",
+				strerror(errno));
+			exit(1);
+		}
+	}
+}
+
 static struct hedge_stats counters_of(uint32_t target)
 {
 	struct hedge_stats sum;
@@ -987,6 +1016,7 @@ static void test_ipv6_and_replicas(void)
 	      "untouched", "touched");
 
 	/* The clone, out of the delay line, goes to the replica. */
+	delay_passed();
 	r = run(HEDGE_PROG_RESCUER, &req);
 	check(r.ret == TC_ACT_REDIRECT &&
 	      has_endpoint(&r.out, 14 + 24, 16, REPLICA6, 14 + 40 + 2, RPORT) &&
@@ -1561,6 +1591,26 @@ static void test_odd_headers(void)
 	}
 }
 
+/* The one fragment verdict kept: judged at `at_ns`. */
+static void frag_judged_at(uint64_t at_ns)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_FRAGS);
+	struct hedge_frag_key k;
+	struct hedge_frag f;
+
+	if (map_next_key(fd, NULL, &k) || map_lookup(fd, &k, &f)) {
+		fprintf(stderr, "bpf_test: no fragment verdict: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	f.at_ns = at_ns;
+	if (map_update(fd, &k, &f)) {
+		fprintf(stderr, "bpf_test: setting a fragment verdict: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
 static void test_fragments(void)
 {
 	struct pkt req = request(1600), first = good_response(1600), later,
@@ -1590,6 +1640,13 @@ static void test_fragments(void)
 	r = run(HEDGE_PROG_WATCHER, &llater);
 	check(r.ret == TC_ACT_SHOT,
 	      "fragments: the loser's later fragment is dropped", "passed");
+	/* Its verdict judged on another CPU after this fragment's program
+	 * read its clock: a time later than its `now`, not 2^64 ns ago. */
+	frag_judged_at(mono_ns() + 50000000ULL);
+	r = run(HEDGE_PROG_WATCHER, &llater);
+	check(r.ret == TC_ACT_SHOT, "fragments: a verdict judged after the "
+	      "later fragment's clock read holds (it is not past "
+	      "HEDGE_FRAG_NS)", "passed");
 	r = run(HEDGE_PROG_WATCHER, &llater);
 	check(r.ret == TC_ACT_SHOT,
 	      "fragments: all the loser's later fragments are dropped",
@@ -3084,6 +3141,7 @@ static void test_dscp(void)
 	req6.b[16] = 0xbe;
 	req6.b[17] = 0xef;
 	run(HEDGE_PROG_SPLITTER, &req6);
+	delay_passed();
 	memset(&ctx, 0, sizeof(ctx));
 	r = run_ctx(HEDGE_PROG_RESCUER, &req6, &ctx);
 	check(r.ret == TC_ACT_REDIRECT && r.out.b[14] == 0x6b &&
@@ -3547,6 +3605,275 @@ static void test_sent_after_now(void)
 	      "passed uncounted, or timed wrong");
 }
 
+/* ---- races between the programs on other CPUs ------------------------ */
+
+/*
+ * netem, an ID reused (--id none: the next request on the socket): the
+ * first request answered, the next one on its key pending when the
+ * first's clone comes out of netem. That clone is not the newer's hedge
+ * (it would leave before the newer's deadline, with the older's bytes,
+ * and its answer be taken for the newer's): dropped, counted cancelled.
+ * The newer's own clone, at its deadline, is its hedge.
+ */
+static void netem_long(struct hedge_config *c)
+{
+	c->delay_ns = 2000000000;	/* nothing due while the case runs */
+	c->window_ns = 10000000000ULL;
+}
+
+static void test_reused_key_netem(void)
+{
+	struct pkt req = request(985), resp = response(985);
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
+	r = run(HEDGE_PROG_RESCUER, &req);	/* the first one's clone */
+	after = counters();
+	check(r.ret == TC_ACT_SHOT && state_of(985) == HEDGE_PENDING &&
+	      after.hedges_sent == before.hedges_sent &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1,
+	      "netem: an answered request's clone is not the hedge of the "
+	      "newer request on its key, counted cancelled",
+	      "sent as the newer's hedge, or counted wrong");
+	delay_passed();
+	r = run(HEDGE_PROG_RESCUER, &req);	/* the newer one's clone */
+	after = counters();
+	check(r.ret == TC_ACT_REDIRECT && state_of(985) == HEDGE_HEDGED &&
+	      after.hedges_sent == before.hedges_sent + 1 && after.early == 0,
+	      "netem: the newer request's own clone, at its deadline, is its "
+	      "hedge", "not sent");
+	clones_seen(NULL);
+}
+
+/* Target 0's deadline queue, a descriptor of its own (to be closed). */
+static int due_queue(void)
+{
+	uint32_t zero = 0, id;
+	union bpf_attr attr;
+	int fd = -1;
+
+	memset(&attr, 0, sizeof(attr));
+	if (!map_lookup(obj_map_fd(&obj, HEDGE_MAP_DUE), &zero, &id)) {
+		attr.map_id = id;
+		fd = (int)sys_bpf(BPF_MAP_GET_FD_BY_ID, &attr);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "bpf_test: target 0's deadline queue: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Pop the head of queue q into *d: 0, or -1 if empty. */
+static int due_pop(int q, struct hedge_due *d)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)q;
+	attr.value = (uint64_t)(uintptr_t)d;
+	return sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &attr) ? -1 : 0;
+}
+
+/*
+ * An ID reused (--id none: the next request on the socket): the first
+ * request answered, the second on its key is pending when the first's
+ * deadline entry is retired by the sweep. That request ended (answered,
+ * then its key reused), its hedge not needed: counted cancelled, the
+ * second kept pending.
+ */
+static void test_reused_key_sweep(void)
+{
+	struct pkt req = request(950), resp = response(950), t = tick();
+	struct hedge_stats before = counters(), after;
+	struct run r;
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
+	r = run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(is_tick_of(&r, 0) && clones_seen(NULL) == 0 &&
+	      state_of(950) == HEDGE_PENDING &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1 &&
+	      after.evicted == before.evicted,
+	      "tick line: an answered request whose key a newer pending one "
+	      "took is swept counted cancelled, the newer kept",
+	      "not counted, or the newer touched");
+}
+
+/*
+ * The same, its deadline passed behind a stalled request (the sweep
+ * stops there): the send loop pops it due while the newer request on its
+ * key is pending. Its copy is not the newer's hedge (its bytes are the
+ * older request's, and it would be early): not sent, counted cancelled.
+ */
+static void test_reused_key_due(void)
+{
+	struct pkt stall = request(958), req = request(960),
+		   resp = response(960), t = tick(), out;
+	struct hedge_stats before = counters(), after;
+	struct hedge_due d[3];
+	uint64_t due;
+	int q, n, i;
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &stall);
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
+	/* 2 s on: the stalled request and the first 960 due, not the
+	 * newer 960 (as if its delay were longer: adaptive). */
+	due = mono_ns() - MS;
+	age_entry(958, 0, entry_of(958).deadline_ns - due);
+	q = due_queue();
+	for (n = 0; n < 3 && !due_pop(q, &d[n]); n++)
+		;
+	d[0].deadline_ns = d[1].deadline_ns = due;
+	for (i = 0; i < n; i++)
+		map_update(q, NULL, &d[i]);
+	close(q);
+	run(HEDGE_PROG_TICKER, &t);
+	after = counters();
+	check(n == 3 && next_clone(&out) == (int)stall.len &&
+	      !memcmp(out.b + 42, stall.b + 42, stall.len - 42) &&
+	      clones_seen(NULL) == 0,
+	      "tick line: the send loop sends the stalled request, not an "
+	      "answered one's copy for the newer request on its key",
+	      "the older copy sent as the newer request's hedge");
+	check(state_of(960) == HEDGE_PENDING &&
+	      after.hedges_cancelled == before.hedges_cancelled + 1 &&
+	      after.evicted == before.evicted,
+	      "the answered one counted cancelled, the newer kept pending",
+	      "counted wrong, or the newer touched");
+}
+
+/*
+ * Two tickers at once: a tick taken for lost (HEDGE_TICK_STALE_NS past
+ * its release) is restarted by the Splitter while the old tick is still
+ * inside hedge_ticker on another CPU. Only one may pop the deadline
+ * queues (a pop would take another head than the one peeked): the one
+ * that comes while the other pops (popping set, as the other left it)
+ * sends nothing and sleeps, the tick kept.
+ */
+static void test_tick_two_tickers(void)
+{
+	struct pkt req = request(970), t = tick(), out;
+	struct hedge_ticker tk;
+	uint32_t zero = 0;
+	struct run r;
+
+	delay_line = HEDGE_DL_TICK;
+	delay_ns = 0;			/* due at once */
+	set_config(1000000000, 0, 4, 0);
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	tk = ticker();
+	tk.popping = 1;			/* the other ticker, in its pops */
+	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &tk);
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(is_tick_of(&r, 0) && clones_seen(NULL) == 0 &&
+	      state_of(970) == HEDGE_PENDING && ticker().popping == 1,
+	      "tick line: a ticker running while another pops sends nothing, "
+	      "keeps the tick going", "popped, or the tick dropped");
+	tk = ticker();
+	tk.popping = 0;			/* the other is done */
+	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &tk);
+	t = tick();
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(next_clone(&out) == (int)req.len && clones_seen(NULL) == 0 &&
+	      ticker().popping == 0,
+	      "the next tick sends the request, once, and leaves the queues "
+	      "free", "not sent, or popping left set");
+	delay_line = HEDGE_DL_NETEM;
+	delay_ns = 10000000;
+	set_config(1000000000, 0, 4, 0);
+}
+
+#define RACE_N		1000U	/* answered requests, within a ring */
+#define RACE_BASE	0x200000U
+#define RACE_ROUNDS	8
+
+/* A ticker of its own, from `start` on, until the tick dies (idle). */
+static void race_ticker(uint64_t start)
+{
+	struct pkt t = tick();
+	int i;
+
+	while (mono_ns() < start)
+		;
+	for (i = 0; i < 400; i++) {
+		t = tick();
+		if (run(HEDGE_PROG_TICKER, &t).ret == TC_ACT_SHOT)
+			break;
+	}
+	_exit(0);
+}
+
+/*
+ * Two tickers at once for real, one per CPU, sweeping one queue of
+ * answered requests: each deadline entry retired once with its own
+ * Scoreboard entry, so every answered entry is freed and counted
+ * cancelled once. A pop taking another head than the one peeked retires
+ * it with the peeked one's entry: its own is kept (and a pending one
+ * there would be retired unsent).
+ */
+static void test_tick_concurrent_sweeps(void)
+{
+	struct hedge_stats before, after;
+	struct pkt req, resp;
+	uint32_t i, kept = 0, wrong = 0;
+	int round, status;
+	uint64_t start;
+	pid_t a, b;
+	char why[96];
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("SKIP tick line: two tickers at once: one CPU\n");
+		return;
+	}
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		before = counters();
+		for (i = 0; i < RACE_N; i++) {
+			req = request(RACE_BASE + i);
+			resp = response(RACE_BASE + i);
+			run(HEDGE_PROG_SPLITTER, &req);
+			run(HEDGE_PROG_WATCHER, &resp);
+		}
+		tick_alive();
+		start = mono_ns() + 20 * MS;
+		a = fork();
+		if (!a)
+			race_ticker(start);
+		b = fork();
+		if (!b)
+			race_ticker(start);
+		if (a > 0)
+			waitpid(a, &status, 0);
+		if (b > 0)
+			waitpid(b, &status, 0);
+		after = counters();
+		kept += scores_count();
+		wrong += after.hedges_cancelled - before.hedges_cancelled !=
+			 RACE_N;
+		empty_hash(HEDGE_MAP_SCORES);
+		empty_queues();
+		zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
+			   HEDGE_INFLIGHT_MIN, 0);
+		clones_seen(NULL);
+	}
+	snprintf(why, sizeof(why), "%u answered entries kept, %u rounds "
+		 "counted wrong, of %d rounds of %u", kept, wrong,
+		 RACE_ROUNDS, RACE_N);
+	check(!kept && !wrong, "tick line: two tickers at once retire every "
+	      "deadline entry with its own request's entry", why);
+}
+
 /*
  * A network duplicate of an unhedged answer, right behind it (a link
  * that duplicates: dns.sh's lossy link, a bond), is dropped even if the
@@ -3607,6 +3934,11 @@ static const struct test_case cases[] = {
 	{ "tick_forget_due", test_tick_forget_due, NULL },
 	{ "sent_after_now", test_sent_after_now, tick_line_tdl },
 	{ "forget_grace", test_forget_grace, tick_line_tdl },
+	{ "reused_key_netem", test_reused_key_netem, netem_long },
+	{ "reused_key_sweep", test_reused_key_sweep, tick_line_tdl },
+	{ "reused_key_due", test_reused_key_due, tick_line_tdl },
+	{ "tick_two_tickers", test_tick_two_tickers, NULL },
+	{ "tick_concurrent_sweeps", test_tick_concurrent_sweeps, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
