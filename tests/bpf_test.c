@@ -3668,6 +3668,16 @@ static int due_queue(void)
 	return fd;
 }
 
+/* The tick going round, request `id` sent and answered (unhedged). */
+static void tick_answered(uint32_t id)
+{
+	struct pkt req = request(id), resp = response(id);
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	run(HEDGE_PROG_WATCHER, &resp);
+}
+
 /* Pop the head of queue q into *d: 0, or -1 if empty. */
 static int due_pop(int q, struct hedge_due *d)
 {
@@ -3688,13 +3698,11 @@ static int due_pop(int q, struct hedge_due *d)
  */
 static void test_reused_key_sweep(void)
 {
-	struct pkt req = request(950), resp = response(950), t = tick();
+	struct pkt req = request(950), t = tick();
 	struct hedge_stats before = counters(), after;
 	struct run r;
 
-	tick_alive();
-	run(HEDGE_PROG_SPLITTER, &req);
-	run(HEDGE_PROG_WATCHER, &resp);
+	tick_answered(950);
 	run(HEDGE_PROG_SPLITTER, &req);		/* the ID again: a new request */
 	r = run(HEDGE_PROG_TICKER, &t);
 	after = counters();
@@ -3884,13 +3892,11 @@ static void test_tick_concurrent_sweeps(void)
  */
 static void test_forget_grace(void)
 {
-	struct pkt req = request(950), resp = response(950), t = tick();
+	struct pkt resp = response(950), t = tick();
 	struct hedge_stats before = counters(), after;
 	struct run r;
 
-	tick_alive();
-	run(HEDGE_PROG_SPLITTER, &req);
-	run(HEDGE_PROG_WATCHER, &resp);
+	tick_answered(950);
 	run(HEDGE_PROG_TICKER, &t);	/* between the answer and its twin */
 	r = run(HEDGE_PROG_WATCHER, &resp);
 	after = counters();
