@@ -194,9 +194,15 @@ ring_run() {
 			t1=$EPOCHREALTIME
 			echo "$(( ${t1/./} - ${t0/./} )) $a"
 		done' _ $KDIG_N $asked "$name-" $BUDGET_S >$OUT/$name.kdig
-	sleep 0.3
-	local h=$(( $(hedges $key) - h0 )) da=$(( $(queries $alog) - a0 )) dr=$(( $(queries $rlog) - r0 ))
 	n=$(wc -l <$OUT/$name.kdig)
+	# The last hedges and the servers' log lines arrive: polled until the
+	# counts agree, 5 s at most (a fault's never do; the checks below fail).
+	ring_counted() {
+		h=$(( $(hedges $key) - h0 )) da=$(( $(queries $alog) - a0 )) dr=$(( $(queries $rlog) - r0 ))
+		[ "$da" = "$n" ] && [ "$dr" = "$h" ]
+	}
+	local h da dr
+	poll 5 ring_counted
 	bad=$(awk '$2 != "192.0.2.1" || NF != 2' $OUT/$name.kdig | wc -l)
 	max=$(sort -n $OUT/$name.kdig | tail -1 | awk '{ printf "%.1f", $1 / 1000 }')
 	echo "INFO $name: $n queries to $asked, slowest $max ms; hedges $h; $alog got $da, $rlog got $dr"

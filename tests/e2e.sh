@@ -37,6 +37,21 @@ stalled_max_ms() {
 		 END { printf "%d\n", (n ? m / 1000 : -1) }' "$1"
 }
 
+# settled NS FILE KEY...: `hedge status --json` in NS into FILE, and every
+# clone decided (hedges_sent + the KEYs: N, every request's clone sent or
+# cancelled; won + lost = sent, every hedge's race over) and every loser
+# dropped (duplicates_dropped = hedges_sent). For poll: what the checks
+# after it need to have happened, however slow the host.
+settled() {
+	local ns=$1 st=$2 k sent n=0
+	shift 2
+	ip netns exec "$ns" $HEDGE status --json >"$st" || return 1
+	sent=$(json "$st" hedges_sent)
+	[ -n "$sent" ] && [ "$(json "$st" duplicates_dropped)" = "$sent" ] || return 1
+	for k; do n=$(( n + $(json "$st" $k | grep . || echo -1) )); done
+	if [ "$1" = hedges_cancelled ]; then [ $((sent + n)) = $N ]; else [ $n = "$sent" ]; fi
+}
+
 SERVER_PID=
 start_server() {	# start_server NS ADDR
 	# Empty first, lest the last server's "ready" pass for this one's.
@@ -90,10 +105,11 @@ hedged_run() {
 	check "$name: P99 hedged / P99 baseline <= 0.1 ($p99 / $base_p99 ms)" "ratio too high" \
 		awk "BEGIN { exit !($p99 <= 0.1 * $base_p99) }"
 
-	# Late originals (400 ms) and the last clones settle first.
-	sleep 0.5
+	# Late originals (400 ms) and the last clones settle first: every
+	# clone sent or cancelled, every loser dropped (at most 10 s: a fault
+	# that never settles fails the checks below as it would have).
 	st=$OUT/$name.status.json
-	ip netns exec "$ns" $HEDGE status --json >"$st"
+	poll 10 settled "$ns" "$st" hedges_cancelled
 	check "$name: status names the $LINE delay line" "$(cat "$st")" \
 		grep -q "\"delay_line\":\"$LINE\"" "$st"
 	if [ "$LINE" = tick ]; then
@@ -113,7 +129,7 @@ hedged_run() {
 	check "$name: every late response was dropped in the kernel" \
 		"duplicates $(json "$st" duplicates_dropped) != hedges $sent" \
 		[ "$(json "$st" duplicates_dropped)" = "$sent" ]
-	kill -USR1 "$SERVER_PID"; sleep 0.2
+	server_counts "$SERVER_PID" $OUT/server.err
 	check "$name: the server saw each hedge" "$(tail -2 $OUT/server.err)" \
 		grep -q "duplicates=$sent " $OUT/server.err
 
@@ -186,9 +202,8 @@ replica_run() {
 	check "$name: stalled requests answered by the replica in < ${STALL_BOUND_MS} ms" \
 		"slowest stalled: $(stalled_max_ms $OUT/$name.csv) ms" \
 		[ "$(stalled_max_ms $OUT/$name.csv)" -lt $STALL_BOUND_MS ]
-	sleep 0.5
 	st=$OUT/$name.status.json
-	ip netns exec hedget-c $HEDGE status --json >"$st"
+	poll 10 settled hedget-c "$st" hedges_won hedges_lost
 	sent=$(json "$st" hedges_sent)
 	# Each stalled ID's hedge wins; a request merely slow (a busy host)
 	# may be hedged too, and then its primary may answer first.
@@ -198,7 +213,8 @@ replica_run() {
 	check "$name: the primary's late answers were dropped in the kernel" \
 		"duplicates $(json "$st" duplicates_dropped) != hedges $sent" \
 		[ "$(json "$st" duplicates_dropped)" = "$sent" ]
-	kill -USR1 "$SERVER_PID" "$replica_pid"; sleep 0.2
+	server_counts "$SERVER_PID" $OUT/server.err
+	server_counts "$replica_pid" $OUT/replica.err
 	check "$name: the replica got the hedges, the primary none" \
 		"primary: $(tail -1 $OUT/server.err); replica: $(tail -1 $OUT/replica.err)" \
 		sh -c "grep -q 'received=$sent ' $OUT/replica.err && grep -q 'duplicates=0 ' $OUT/server.err"

@@ -22,10 +22,17 @@ ATT=""
 state() { snapshot $NS; in_ns build/tcx_test list lo 2>/dev/null; }
 state >/tmp/hedget-kill.before
 
-# How long a whole `up` takes here: the kill points spread over it.
-t0=$(date +%s%N); in_ns $UP >/dev/null; t1=$(date +%s%N)
-in_ns $HEDGE down >/dev/null
-full_ms=$(( (t1 - t0) / 1000000 ))
+# How long a whole `up` takes here: the kill points spread over it. The
+# least of 3 natively (1 under TCG, ~8 s each): one up slowed by a busy
+# host would spread the points past a quicker one's end, and the kills
+# find it done (too few half-built states below, no fault of hedge's).
+full_ms=""
+for _ in $( [ -n "${HEDGE_VM:-}" ] && echo 1 || echo 1 2 3 ); do
+	t0=$(date +%s%N); in_ns $UP >/dev/null; t1=$(date +%s%N)
+	in_ns $HEDGE down >/dev/null
+	ms=$(( (t1 - t0) / 1000000 ))
+	[ -z "$full_ms" ] || [ $ms -lt $full_ms ] && full_ms=$ms
+done
 echo "# a whole up takes $full_ms ms on $kernel"
 
 # kill_at SIG MS: start up, send SIG after MS ms; prints what it left:

@@ -44,6 +44,31 @@ expect() {
 	fi
 }
 
+# poll SECONDS COMMAND...: COMMAND again every 0.1 s until it succeeds, for
+# SECONDS at most (10 tries a second at most); its last exit status. For
+# what a test waits for (counters settled, a line written) in place of a
+# fixed sleep: a healthy run gets there soon however busy the host, a
+# faulty one never, and the check after the wait fails as it would have.
+poll() {
+	local n=$1 end=$((SECONDS + $1)) i
+	shift
+	for ((i = 0; i < n * 10; i++)); do
+		"$@" && return 0
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# server_counts PID FILE: bench/chaos_server PID prints its counters on
+# SIGUSR1 to FILE (its stderr): waits for that new last line, 5 s at most.
+server_counts() {
+	local before
+	before=$(grep -c '^chaos_server: received=' "$2")
+	kill -USR1 "$1" || return 1
+	poll 5 sh -c "[ \$(grep -c '^chaos_server: received=' '$2') -gt $before ]"
+}
+
 # Network namespaces made by a test are named hedget-*, removed on exit.
 NETNS_MADE=""
 # need LABEL HINT TOOL...: every TOOL (a command, or a path with a /) is

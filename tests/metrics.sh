@@ -34,7 +34,7 @@ sleep 0.5
 in_ns $HEDGE status --json >$OUT/status.json
 in_ns $HEDGE status --prometheus >$OUT/status.prom
 in_ns $HEDGE status >$OUT/status.txt
-kill -USR1 $server; sleep 0.2
+server_counts $server $OUT/server.out
 stop_server
 
 requests=$(field $OUT/status.json requests)

@@ -38,7 +38,8 @@ without sch_netem "this kernel has no netem qdisc \(sch_netem\)" --delay-line ne
 out=$(ip netns exec $NS $HEDGE up --target 127.0.0.1:9000 --tick-cpu 1 2>&1); rc=$?
 check "without sch_netem: auto picks the tick line" "exit $rc: $out" \
 	sh -c "ip netns exec $NS $HEDGE status | grep -q 'tick delay line'"
-sleep 0.1
+# The first tick's run records its CPU: polled (10 s at most), not a sleep.
+poll 10 sh -c "ip netns exec $NS $HEDGE status | grep -q 'ticks on CPU 1,'"
 check "without sch_netem: --tick-cpu 1: the tick runs there" "$(ip netns exec $NS $HEDGE status 2>&1 | grep ticker)" \
 	sh -c "ip netns exec $NS $HEDGE status | grep -q 'ticks on CPU 1,'"
 check "without sch_netem: down" "down failed" sh -c "ip netns exec $NS $HEDGE down >/dev/null"

@@ -117,8 +117,10 @@ kill $lock_pid; wait $lock_pid 2>/dev/null; rm -f /tmp/hedge-lock.$$
 # --tick-cpu, on any kernel (the tick line named: auto may pick netem).
 last=$(( $(nproc) - 1 ))
 in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --tick-cpu $last >/dev/null
-sleep 0.1
-in_ns $HEDGE status >/tmp/hedge-status.$$ 2>&1
+# The first tick's run records its CPU: polled (3 s at most), not a sleep.
+tick_there() { in_ns $HEDGE status >/tmp/hedge-status.$$ 2>&1 &&
+	grep -q "ticks on CPU $last," /tmp/hedge-status.$$; }
+poll 3 tick_there
 check "--tick-cpu $last: the tick runs there" "$(grep ticker /tmp/hedge-status.$$)" \
 	grep -q "ticks on CPU $last," /tmp/hedge-status.$$
 rm -f /tmp/hedge-status.$$

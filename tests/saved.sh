@@ -52,7 +52,7 @@ sleep 0.6	# the last stalled originals' answers (400 ms) are in
 in_ns $HEDGE status --json >$OUT/chaos.json
 in_ns $HEDGE status --prometheus >$OUT/chaos.prom
 in_ns $HEDGE status >$OUT/chaos.txt
-kill -USR1 $server; sleep 0.2
+server_counts $server $OUT/server.err
 stop_server
 in_ns $HEDGE down >/dev/null
 
