@@ -571,8 +571,9 @@ static __always_inline int tick_accept(struct __sk_buff *skb,
  * hedge any more (answered, void, or superseded), however far their
  * deadline, at most HEDGE_TICK_SWEEP a tick; the tick then sleeps until
  * the first one still pending. One answered within its grace (forget.h)
- * stops the sweep too: a later wake-up takes it. The ticker sweeps the queue whose head
- * would wake it (one loop over one queue: what the verifier can walk).
+ * stops the sweep too: a later wake-up takes it. The ticker sweeps the
+ * queue whose head would wake it (one loop over one queue: what the
+ * verifier can walk).
  * Only the ticker that owns the queues pops (tick_own()): the head popped
  * is the one peeked.
  */
