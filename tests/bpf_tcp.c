@@ -19,17 +19,7 @@
  * 0, the checksum it should hold. */
 static uint16_t tcp_sum(const struct pkt *p, int v6)
 {
-	const unsigned char *ip = p->b + 14, *th = ip + (v6 ? 40 : 20);
-	unsigned int tlen = p->len - 14 - (v6 ? 40 : 20), i, at = v6 ? 8 : 12;
-	uint32_t sum = IPPROTO_TCP + tlen;
-
-	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
-		sum += ip[at + i] << 8 | ip[at + 1 + i];
-	for (i = 0; i < tlen; i += 2)
-		sum += th[i] << 8 | (i + 1 < tlen ? th[i + 1] : 0);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return l4_sum(p, v6, IPPROTO_TCP, p->len - 14 - (v6 ? 40 : 20));
 }
 
 /* Ethernet + IPv4 (or IPv6, by `v6`) + TCP with a 20-byte option block

@@ -108,24 +108,36 @@ static struct pkt udp_pkt(const char *src, uint16_t sport, const char *dst,
 	return p;
 }
 
+/* The checksum of the `len`-byte `proto` segment after a packet's IP
+ * header (no options or extension headers), pseudo-header included: what
+ * belongs in its field, or 0 over a segment whose field is right. */
+static uint16_t l4_sum(const struct pkt *p, int v6, unsigned int proto,
+		       unsigned int len)
+{
+	const unsigned char *ip = p->b + 14, *l4 = ip + (v6 ? 40 : 20);
+	unsigned int i, at = v6 ? 8 : 12;
+	uint32_t sum = proto + len;
+
+	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
+		sum += ip[at + i] << 8 | ip[at + 1 + i];
+	for (i = 0; i < len; i += 2)
+		sum += l4[i] << 8 | (i + 1 < len ? l4[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 /* The UDP checksum of a packet (IPv4 or IPv6 by its ethertype): what
  * belongs in the field, or 0 over a packet whose field is right. */
 static uint16_t udp_sum(const struct pkt *p)
 {
 	int v6 = p->b[12] == 0x86;
-	const unsigned char *ip = p->b + 14, *udp = ip + (v6 ? 40 : 20);
-	unsigned int ulen = udp[4] << 8 | udp[5], i, at = v6 ? 8 : 12;
-	uint32_t sum = IPPROTO_UDP + ulen;
+	const unsigned char *udp = p->b + 14 + (v6 ? 40 : 20);
+	unsigned int ulen = udp[4] << 8 | udp[5];
 
 	if (udp + ulen > p->b + p->len)
 		return 1;
-	for (i = 0; i < (v6 ? 32u : 8u); i += 2)
-		sum += ip[at + i] << 8 | ip[at + 1 + i];
-	for (i = 0; i < ulen; i += 2)
-		sum += udp[i] << 8 | (i + 1 < ulen ? udp[i + 1] : 0);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return l4_sum(p, v6, IPPROTO_UDP, ulen);
 }
 
 /* Fill in a full UDP checksum. */
