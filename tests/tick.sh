@@ -99,8 +99,7 @@ if fd < 0:
 print("on", flush=True)
 time.sleep(60)' >$OUT/stats.out 2>&1 &
 	stats=$!
-	for _ in $(seq 50); do grep -q '^on$' $OUT/stats.out && return 0; sleep 0.1; done
-	return 1
+	poll 5 grep -q '^on$' $OUT/stats.out
 }
 stats_off() { [ -n "$stats" ] && kill $stats 2>/dev/null && wait $stats 2>/dev/null; stats=""; }
 trap 'stats_off; ns_test_cleanup' EXIT
