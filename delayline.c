@@ -10,9 +10,10 @@
  *        request into DL_IN and the clone reaches the Rescuer T later.
  * tick:  no netem. The Splitter parks each request's bytes with its
  *        deadline. A tick packet circles the pair the other way, through
- *        TBF on DL_OUT (1 byte = 1 us) to the ticker on DL_IN's ingress,
- *        which sizes it to wake at the next deadline and then clones each
- *        due request out of DL_IN to the Rescuer.
+ *        TBF on DL_OUT (1 us a byte, by the size table HEDGE_TICK_US())
+ *        to the ticker on DL_IN's ingress, which sizes it to wake at the
+ *        next deadline and then clones each due request out of DL_IN to
+ *        the Rescuer. A request starts a tick straight into DL_IN.
  */
 #define _GNU_SOURCE	/* sched_setaffinity */
 #include <errno.h>
@@ -162,6 +163,18 @@ const struct delay_line delay_line_netem = {
 
 /* ---- tick ----------------------------------------------------------- */
 
+/* The size table TBF counts ticks by: a tick of L bytes sleeps
+ * HEDGE_TICK_US(L) us (hedge.h), L up to HEDGE_TICK_LONGEST. */
+static const uint16_t *tick_sizes(void)
+{
+	static uint16_t sizes[HEDGE_TICK_LONGEST + 1];
+	unsigned int len;
+
+	for (len = 0; len <= HEDGE_TICK_LONGEST; len++)
+		sizes[len] = (uint16_t)HEDGE_TICK_US(len);
+	return sizes;
+}
+
 static int tick_build(struct nl *nl, struct hedge_config *cfg)
 {
 	int err = 0, i, ends[2] = { (int)cfg->delay_ifindex,
@@ -174,7 +187,8 @@ static int tick_build(struct nl *nl, struct hedge_config *cfg)
 	if (err)
 		return nl_fail(nl, err, "setting the tick line's MTU");
 	err = nl_tbf_add(nl, cfg->rescue_ifindex, HEDGE_TICK_RATE,
-			 HEDGE_TICK_BURST, HEDGE_TICK_BURST);
+			 HEDGE_TICK_BURST, HEDGE_TICK_BURST, tick_sizes(),
+			 HEDGE_TICK_LONGEST + 1);
 	if (err && err != -ENOENT)
 		return nl_fail(nl, err, "adding the TBF qdisc to " DL_OUT);
 	cfg->tick_ifindex = cfg->rescue_ifindex;

@@ -621,6 +621,9 @@ int hedge_ticker(struct __sk_buff *skb)
 	 * tick goes untagged (send_copy() tags each hedge with its own). */
 	if (skb->vlan_present)
 		bpf_skb_vlan_pop(skb);
+	/* Its length: the tokens a tick took (rearm()). A start came
+	 * straight, taking none: counting its length too only makes the
+	 * next tick wake early, never late. */
 	arrived = skb->len;
 	now = bpf_ktime_get_ns();
 	t->ticks++;

@@ -18,23 +18,40 @@
 
 /*
  * The tick delay line (no netem): a tick packet circles a veth pair whose
- * near end has TBF at 1 byte per microsecond, so a tick of N bytes sleeps
- * N us. The ticker sizes each tick to wake at the earliest deadline.
+ * near end has TBF at 1 byte per microsecond, so a tick sleeps as many us
+ * as TBF counts it bytes. TBF counts it by a size table (TCA_STAB, made
+ * from HEDGE_TICK_US()): a tick of L bytes sleeps L us up to
+ * HEDGE_TICK_FINE, and HEDGE_TICK_STEP us for each byte past it, so that
+ * a tick no longer than an Ethernet frame sleeps as long as the delay.
+ * The ticker sizes each tick to wake at the earliest deadline.
  */
 #define HEDGE_TICK_RATE		1000000	/* bytes/s: 1 byte = 1 us */
 #define HEDGE_TICK_MIN		64	/* bytes = us: shortest sleep */
-#define HEDGE_TICK_MAX		9000	/* bytes = us: longest; tick MTU */
+#define HEDGE_TICK_MAX		9000	/* bytes: the tick line's MTU */
 #define HEDGE_TICK_BURST	(2 * (HEDGE_TICK_MAX + 14))
 #define HEDGE_TICK_MAGIC	0x4349544547444548ULL	/* "HEDGETIC" in memory */
 #define HEDGE_TICK_BATCH	8	/* due requests sent per tick, at most */
 /*
- * The longest sleep while requests are in flight, in bytes = us. Each hedge
- * is made from the tick's skb and keeps its buffer (shrinking an skb frees
- * nothing), which the server's socket is charged for: a 9 KB tick made the
- * hedges of a local server overflow its receive buffer. Idle, the tick
+ * The longest tick, in bytes. Each hedge is made from the tick's skb and
+ * keeps its buffer (shrinking an skb frees nothing), which the server's
+ * socket is charged for: a 9 KB tick made the hedges of a local server
+ * overflow its receive buffer. So a tick is never longer than a frame; the
+ * size table makes it sleep up to HEDGE_TICK_LONGEST_US. Idle, the tick
  * stops instead of sleeping long.
  */
 #define HEDGE_TICK_LONGEST	1500
+#define HEDGE_TICK_FINE		256	/* bytes: up to here, 1 byte = 1 us */
+#define HEDGE_TICK_STEP		8	/* us a byte, past HEDGE_TICK_FINE */
+/* How long TBF holds a tick of `len` bytes, in us (the size table's entry). */
+#define HEDGE_TICK_US(len)						\
+	((len) <= HEDGE_TICK_FINE ? (len) :				\
+	 HEDGE_TICK_FINE + ((len) - HEDGE_TICK_FINE) * HEDGE_TICK_STEP)
+#define HEDGE_TICK_LONGEST_US	HEDGE_TICK_US(HEDGE_TICK_LONGEST)
+_Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
+	       HEDGE_TICK_LONGEST_US < 65536 &&	/* a __u16 table entry */
+	       HEDGE_TICK_LONGEST_US <= HEDGE_TICK_BURST,
+	       "the size table: exact short ticks, entries that fit, "
+	       "every tick within TBF's burst");
 #define HEDGE_TICK_SWEEP	64	/* answered requests dropped per tick,
 					   at most, however far their deadline */
 /* A tick not back this long after its planned release is taken for lost:

@@ -184,7 +184,7 @@ struct req {
 		struct tcmsg tc;
 		struct rtmsg rt;
 	};
-	char attrs[512];
+	char attrs[4096];	/* the tick line's TBF size table: ~3 KB */
 	int overflow;		/* an attribute did not fit: do not send */
 };
 
@@ -256,7 +256,7 @@ int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 		 uint32_t limit);
 int nl_tbf_add(struct nl *nl, int ifindex, uint32_t rate, uint32_t burst,
-	       uint32_t limit);
+	       uint32_t limit, const uint16_t *stab, uint32_t stab_len);
 /* prio 0: the kernel picks one (below the lowest there, or 49152). */
 int nl_bpf_filter_add(struct nl *nl, int ifindex, int ingress, uint32_t prio,
 		      int prog_fd, const char *name);

@@ -281,19 +281,31 @@ int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 	return nl_talk(nl, &r, NULL, NULL);
 }
 
-/* TBF without a rate table: an Ethernet link layer needs none. */
+/*
+ * TBF without a rate table (an Ethernet link layer needs none), and with a
+ * size table when `stab` is given: TBF then counts a packet of L bytes as
+ * stab[L] bytes (L < stab_len).
+ */
 int nl_tbf_add(struct nl *nl, int ifindex, uint32_t rate, uint32_t burst,
-	       uint32_t limit)
+	       uint32_t limit, const uint16_t *stab, uint32_t stab_len)
 {
 	struct tc_tbf_qopt qopt = {
 		.rate = { .rate = rate, .linklayer = TC_LINKLAYER_ETHERNET },
 		.limit = limit,
 	};
+	struct tc_sizespec size = { .linklayer = TC_LINKLAYER_ETHERNET,
+				    .tsize = stab_len };
 	struct rtattr *opts;
 	struct req r;
 
 	qdisc_req(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex,
 		  TC_H_ROOT, 0, "tbf");
+	if (stab && stab_len) {
+		opts = nest_begin(&r, TCA_STAB);
+		add_attr(&r, TCA_STAB_BASE, &size, sizeof(size));
+		add_attr(&r, TCA_STAB_DATA, stab, stab_len * sizeof(*stab));
+		nest_end(&r, opts);
+	}
 	opts = nest_begin(&r, TCA_OPTIONS);
 	add_attr(&r, TCA_TBF_PARMS, &qopt, sizeof(qopt));
 	add_u32(&r, TCA_TBF_BURST, burst);	/* bytes; else qopt.buffer */

@@ -437,45 +437,77 @@ static __always_inline __u64 shortest_delay(const struct hedge_config *cfg)
 }
 
 /*
+ * The shortest tick that sleeps at least `us` (HEDGE_TICK_MIN..max_us),
+ * in bytes; past HEDGE_TICK_FINE rounded up to the size table's step, but
+ * never past max_us (then it wakes a little early, and sleeps again).
+ */
+static __always_inline __u64 tick_len(__u64 us, __u64 max_us)
+{
+	__u64 len;
+
+	if (us <= HEDGE_TICK_FINE)
+		return us;
+	len = HEDGE_TICK_FINE +
+	      (us - HEDGE_TICK_FINE + HEDGE_TICK_STEP - 1) / HEDGE_TICK_STEP;
+	if (HEDGE_TICK_US(len) > max_us)
+		len--;
+	return len;
+}
+
+/* How long TBF held a tick of `len` bytes, in us (its size table). */
+static __always_inline __u64 tick_us(__u64 len)
+{
+	if (len > HEDGE_TICK_LONGEST)
+		len = HEDGE_TICK_LONGEST;	/* none is: rearm() sizes them */
+	return HEDGE_TICK_US(len);
+}
+
+/*
  * Size the tick to sleep until the next deadline (or as long as it may)
- * and make it a tick again. TBF at 1 byte/us releases a tick of L bytes
- * L us after it released the last one -- counting from that release's
- * due time, not its actual one, since tokens carry over; only a bucket
- * full to its burst forgets. Never early: L is rounded up.
+ * and make it a tick again. TBF, 1 us a byte by its size table, releases
+ * a tick of L bytes HEDGE_TICK_US(L) us after it released the last one --
+ * counting from that release's due time, not its actual one, since tokens
+ * carry over; only a bucket full to its burst forgets. Never early: the
+ * length is rounded up. `arrived_len`: the length of the tick we hold
+ * when it came (it took tick_us() of it in tokens).
  */
 static __always_inline void rearm(struct __sk_buff *skb,
 				  const struct hedge_config *cfg,
 				  struct hedge_ticker *t, __u64 now,
-				  __u32 arrived_len, __u32 gen)
+				  __u64 arrived_len, __u32 gen)
 {
 	struct hedge_tick_head h = {};
 	struct hedge_due next;
-	__u64 base = t->release_ns, floor, wake, len, max_len;
+	__u64 base = t->release_ns, floor, wake, us, max_us, len;
 
 	/* The tick we hold was released at base; it cannot be later than
 	 * now, nor earlier than what a full bucket allows (it took
-	 * arrived_len tokens: skb->len may since be a due request's). */
-	floor = now - HEDGE_TICK_BURST * 1000ULL + arrived_len * 1000ULL;
+	 * tick_us(arrived_len) tokens: skb->len may since be a due
+	 * request's). */
+	floor = now - HEDGE_TICK_BURST * 1000ULL +
+		tick_us(arrived_len) * 1000ULL;
 	if (base > now)
 		base = now;
 	if (base < floor)
 		base = floor;
 	/* Sleep no longer than the delay, or a new request would be late;
-	 * nor than HEDGE_TICK_LONGEST: hedges are made from this skb. */
-	max_len = shortest_delay(cfg) / 1000;
-	if (max_len > HEDGE_TICK_LONGEST)
-		max_len = HEDGE_TICK_LONGEST;
-	if (max_len < HEDGE_TICK_MIN)
-		max_len = HEDGE_TICK_MIN;
-	wake = base + max_len * 1000;
+	 * nor than HEDGE_TICK_LONGEST_US: hedges are made from this skb,
+	 * which stays a frame long. */
+	max_us = shortest_delay(cfg) / 1000;
+	if (max_us > HEDGE_TICK_LONGEST_US)
+		max_us = HEDGE_TICK_LONGEST_US;
+	if (max_us < HEDGE_TICK_MIN)
+		max_us = HEDGE_TICK_MIN;
+	wake = base + max_us * 1000;
 	if (earliest(cfg, &next) >= 0 && next.deadline_ns < wake)
 		wake = next.deadline_ns;
-	len = wake > base ? (wake - base + 999) / 1000 : 0;
-	if (len < HEDGE_TICK_MIN)
-		len = HEDGE_TICK_MIN;
-	if (len > max_len)
-		len = max_len;
-	t->release_ns = base + len * 1000;
+	us = wake > base ? (wake - base + 999) / 1000 : 0;
+	if (us < HEDGE_TICK_MIN)
+		us = HEDGE_TICK_MIN;
+	if (us > max_us)
+		us = max_us;
+	len = tick_len(us, max_us);
+	t->release_ns = base + HEDGE_TICK_US(len) * 1000;
 
 	h.eth_type = htons(ETH_P_IP);
 	h.ip[0] = 0x45;
@@ -491,9 +523,11 @@ static __always_inline void rearm(struct __sk_buff *skb,
 /*
  * After the Splitter parked a request: start a tick if there is none
  * (IDLE), or the one there was is lost (see enum hedge_tick_state). The
- * request, cloned with the mark, is the new tick; the original keeps its
- * mark. Called after the push: the atomic read orders the two, so a ticker
- * going idle either sees the request queued or leaves IDLE for us to see.
+ * request, cloned with the mark straight into the ticker (DL_IN's
+ * ingress, not through TBF: a request's length is no sleep), is the new
+ * tick; the original keeps its mark. Called after the push: the atomic
+ * read orders the two, so a ticker going idle either sees the request
+ * queued or leaves IDLE for us to see.
  */
 static __always_inline void tick_wake(struct __sk_buff *skb,
 				      const struct hedge_config *cfg, __u64 now)
@@ -531,14 +565,14 @@ static __always_inline void tick_wake(struct __sk_buff *skb,
 	}
 	mark = skb->mark;
 	skb->mark = HEDGE_TICK_MARK | ((gen + 1) & 0xffff);
-	bpf_clone_redirect(skb, cfg->tick_ifindex, 0);
+	bpf_clone_redirect(skb, cfg->delay_ifindex, BPF_F_INGRESS);
 	skb->mark = mark;
 }
 
 /*
  * Whether the packet the ticker got is the one tick: a tick of the current
- * generation while RUNNING, or the marked request that starts it (it took
- * its length in TBF tokens). Its generation into *gen.
+ * generation while RUNNING, or the marked request that starts it (sent
+ * straight here, it took no TBF tokens). Its generation into *gen.
  */
 static __always_inline int tick_accept(struct __sk_buff *skb,
 				       struct hedge_ticker *t, __u32 *gen)
@@ -562,7 +596,6 @@ static __always_inline int tick_accept(struct __sk_buff *skb,
 						       HEDGE_TICK_RUNNING)) != run)
 		return 0;
 	skb->mark = 0;	/* nothing the tick sends may carry it */
-	t->release_ns += skb->len * 1000ULL;
 	return 1;
 }
 

@@ -36,7 +36,8 @@
 
 static struct bpf_obj obj;
 static int failures;
-static int clone_sock = -1;
+static int clone_sock = -1;	/* what reaches tdl1: clones, hedges */
+static int start_sock = -1;	/* what tdl0 takes in: the ticks' starts */
 
 static void check(int ok, const char *name, const char *why)
 {
@@ -395,37 +396,57 @@ static int next_clone(struct pkt *out)
  * How many clones reached the far end of the stand-in delay line; negative
  * if one of them differs from `expect` (when given).
  */
+static int seen(const struct pkt *expect, int starts_too);
+
 static int clones_seen(const struct pkt *expect)
 {
+	return seen(expect, 1);
+}
+
+/* The clones that reached tdl1 only: hedges (ticks' starts drained). */
+static int hedges_seen(void)
+{
+	return seen(NULL, 0);
+}
+
+static int seen(const struct pkt *expect, int starts_too)
+{
 	unsigned char buf[2048];
-	struct pollfd pfd = { clone_sock, POLLIN, 0 };
-	int n = 0, same = 1;
+	struct pollfd pfd[2] = { { clone_sock, POLLIN, 0 },
+				 { start_sock, POLLIN, 0 } };
+	int n = 0, same = 1, i;
 
-	while (poll(&pfd, 1, 50) > 0) {
-		ssize_t len = recv(clone_sock, buf, sizeof(buf), 0);
+	while (poll(pfd, 2, 50) > 0) {
+		for (i = 0; i < 2; i++) {
+			ssize_t len;
 
-		if (len < 0)
-			break;
-		if (expect)
-			same &= (size_t)len == expect->len &&
-				!memcmp(buf, expect->b, len);
-		n++;
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			len = recv(pfd[i].fd, buf, sizeof(buf), 0);
+			if (len < 0 || (i == 1 && !starts_too))
+				continue;
+			if (expect)
+				same &= (size_t)len == expect->len &&
+					!memcmp(buf, expect->b, len);
+			n++;
+		}
 	}
 	return n && !same ? -n : n;
 }
 
-static int open_clone_socket(void)
+/* A packet socket on `dev`: what it receives, a whole frame each. */
+static int open_clone_socket(const char *dev)
 {
 	struct sockaddr_ll sa = {
 		.sll_family = AF_PACKET,
 		.sll_protocol = htons(ETH_P_IP),
-		.sll_ifindex = (int)if_nametoindex("tdl1"),
+		.sll_ifindex = (int)if_nametoindex(dev),
 	};
 	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP));
 
 	if (fd < 0 || !sa.sll_ifindex ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "bpf_test: packet socket on tdl1: %s\n",
+		fprintf(stderr, "bpf_test: packet socket on %s: %s\n", dev,
 			strerror(errno));
 		exit(1);
 	}
@@ -741,8 +762,9 @@ static void test_tick_line(void)
 
 	/* Answered before its deadline: the ticker cancels it. */
 	t = request(801);
-	run(HEDGE_PROG_SPLITTER, &t);
+	run(HEDGE_PROG_SPLITTER, &t);	/* the tick was idle: starts one */
 	run(HEDGE_PROG_WATCHER, &resp);
+	clones_seen(NULL);
 	tick_alive();
 	t = tick();
 	run(HEDGE_PROG_TICKER, &t);
@@ -762,8 +784,8 @@ static void test_tick_line(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
-/* The tick line, its ticks going round tdl0 -> tdl1 (clone_sock sees the
- * Splitter's starts), a delay of 2 s: nothing falls due while a case
+/* The tick line, its ticks going round tdl0 -> tdl1 (start_sock sees the
+ * Splitter's starts, sent into tdl0), a delay of 2 s: nothing falls due while a case
  * waits for clones. */
 static void tick_line_tdl(struct hedge_config *c)
 {
@@ -2129,10 +2151,10 @@ static void test_answered_fill_tick(void)
 		if (i % HEDGE_TICK_BATCH == HEDGE_TICK_BATCH - 1)
 			tick_quietly();
 		if (i % 4096 == 4095)
-			sent += clones_seen(NULL);	/* each as its hedge */
+			sent += hedges_seen();	/* each as its hedge */
 	}
 	tick_quietly();
-	sent += clones_seen(NULL);
+	sent += hedges_seen();
 	st = counters();
 	check(st.evicted == 0 && sent == FILL_N / FILL_EVERY &&
 	      st.ring_full == 0 && st.queue_full == 0,
@@ -3937,6 +3959,83 @@ struct test_case {
 	void (*config)(struct hedge_config *cfg);	/* or NULL */
 };
 
+/* ---- the tick's sleep: TBF's size table (HEDGE_TICK_US()) ------------ */
+
+static uint64_t sleep_delay_ns;
+
+static void tick_line_sleep(struct hedge_config *c)
+{
+	tick_line_tdl(c);
+	c->delay_ns = sleep_delay_ns;
+}
+
+/*
+ * One request parked with a delay of `park_us`, then the delay set to
+ * `delay_us` (the longest a tick may sleep), the last tick released just
+ * now: the tick the ticker makes of the next one (its length, 0 if none),
+ * how long the ticker's model says it sleeps (*sleep_ns), and when it
+ * wakes against the request's deadline (*over_ns, negative if before).
+ */
+static unsigned int sleep_for(uint64_t park_us, uint64_t delay_us,
+			      int64_t *over_ns, uint64_t *sleep_ns)
+{
+	struct pkt req = request(960), t = tick();
+	struct run r;
+	uint64_t base;
+
+	fresh_state();
+	sleep_delay_ns = park_us * 1000;
+	set_config(10000000000ULL, 0, 4, 0);
+	run(HEDGE_PROG_SPLITTER, &req);
+	sleep_delay_ns = delay_us * 1000;
+	set_config(10000000000ULL, 0, 4, 0);
+	/* Released when the request was sent: a base that does not depend
+	 * on how long this took (a slow VM's syscalls). */
+	base = entry_of(960).sent_ns;
+	set_ticker(HEDGE_TICK_RUN(0, HEDGE_TICK_RUNNING), base);
+	r = run(HEDGE_PROG_TICKER, &t);
+	*over_ns = (int64_t)(ticker().release_ns - entry_of(960).deadline_ns);
+	*sleep_ns = ticker().release_ns - base;
+	clones_seen(NULL);
+	return is_tick_of(&r, 0) ? r.out_len : 0;
+}
+
+/*
+ * A tick is never longer than a frame (hedges are made from it), yet it
+ * sleeps as long as the delay: exact to the us while short, past
+ * HEDGE_TICK_FINE to HEDGE_TICK_STEP us; never early, and never past the
+ * delay (a request sent meanwhile would be late).
+ */
+static void test_tick_sleeps(void)
+{
+	char why[64];
+	unsigned int len;
+	uint64_t sleep;
+	int64_t over;
+
+	len = sleep_for(20000, 150, &over, &sleep);
+	check(len == 150 && sleep == 150000, "a 150 us delay: the tick is "
+	      "150 bytes and sleeps 150 us, to the us", "other length or sleep");
+	len = sleep_for(20000, 3333, &over, &sleep);
+	check(len > HEDGE_TICK_FINE && len <= HEDGE_TICK_LONGEST &&
+	      sleep <= 3333000 && sleep > (3333 - HEDGE_TICK_STEP) * 1000ULL,
+	      "a 3.333 ms delay: the tick sleeps within a step of it, never "
+	      "past it", "too long a frame, or past the delay");
+	len = sleep_for(20000, 20000, &over, &sleep);
+	check(len == HEDGE_TICK_LONGEST &&
+	      sleep == HEDGE_TICK_LONGEST_US * 1000ULL && sleep >= 10000000,
+	      "a 20 ms delay: the tick, a frame long (1500 bytes), sleeps "
+	      "10 ms or more", "shorter sleep, or longer frame");
+	len = sleep_for(9500, 20000, &over, &sleep);
+	snprintf(why, sizeof(why), "%u bytes, %lld ns past the deadline", len,
+		 (long long)over);
+	check(len > HEDGE_TICK_FINE && len <= HEDGE_TICK_LONGEST &&
+	      over >= 0 && over < HEDGE_TICK_STEP * 1000,
+	      "a request due 9.5 ms after the last tick's release: the tick "
+	      "wakes at its deadline, rounded up to the size table's step, "
+	      "never before", why);
+}
+
 static const struct test_case cases[] = {
 	{ "request_response", test_request_response, NULL },
 	{ "hedge", test_hedge, NULL },
@@ -3947,6 +4046,7 @@ static const struct test_case cases[] = {
 	{ "tick_line", test_tick_line, NULL },
 	{ "tick_restart", test_tick_restart, tick_line_tdl },
 	{ "tick_idle", test_tick_idle, tick_line_tdl },
+	{ "tick_sleeps", test_tick_sleeps, tick_line_sleep },
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
 	{ "tick_forget", test_tick_forget, tick_line_tdl },
 	{ "tick_forget_due", test_tick_forget_due, NULL },
@@ -4117,7 +4217,8 @@ int main(int argc, char **argv)
 	      obj_prog_fd(&obj, HEDGE_PROG_TICKER) >= 0,
 	      "programs load through the verifier", "a program is missing");
 	verifier_headroom();
-	clone_sock = open_clone_socket();
+	clone_sock = open_clone_socket("tdl1");
+	start_sock = open_clone_socket("tdl0");
 	for (i = 0; i < N_CASES; i++)
 		run_case(&cases[order[i]]);
 	obj_close(&obj);
