@@ -610,7 +610,7 @@ int hedge_ticker(struct __sk_buff *skb)
 	__u32 zero = 0, target, gen, arrived;
 	void *queue;
 	__u64 now;
-	int i, first;
+	int i, first, lingered;
 
 	t = bpf_map_lookup_elem(&hedge_tick, &zero);
 	/* Anything else on the tick veth (IPv6 chatter, say), and a tick
@@ -625,6 +625,7 @@ int hedge_ticker(struct __sk_buff *skb)
 	 * straight, taking none: counting its length too only makes the
 	 * next tick wake early, never late. */
 	arrived = skb->len;
+	lingered = tick_lingered(skb);
 	now = bpf_ktime_get_ns();
 	t->ticks++;
 	t->last_ns = now;
@@ -653,8 +654,10 @@ int hedge_ticker(struct __sk_buff *skb)
 		adapt(cfg, (__u32)(t->ticks % cfg->n_targets), now);
 	tick_disown(t);
 sleep:
-	if (earliest(cfg, &due) < 0 && go_idle(cfg, t, gen))
-		return TC_ACT_SHOT;	/* idle: the next request restarts it */
+	/* Nothing queued for a whole sleep: idle; the next request
+	 * restarts it. */
+	if (earliest(cfg, &due) < 0 && lingered && go_idle(cfg, t, gen))
+		return TC_ACT_SHOT;
 	rearm(skb, cfg, t, now, arrived, gen);
 	return bpf_redirect(cfg->tick_ifindex, 0);
 }

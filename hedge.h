@@ -52,7 +52,10 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 	       HEDGE_TICK_LONGEST_US <= HEDGE_TICK_BURST,
 	       "the size table: exact short ticks, entries that fit, "
 	       "every tick within TBF's burst");
-#define HEDGE_TICK_SWEEP	64	/* answered requests dropped per tick,
+/* A tick sent with nothing queued: if nothing is queued when it is back,
+ * the tick stops (hedge_tick_head.udp[0]). */
+#define HEDGE_TICK_LINGER	0x4c	/* "L" */
+#define HEDGE_TICK_SWEEP	128	/* answered requests dropped per tick,
 					   at most, however far their deadline */
 /* A tick not back this long after its planned release is taken for lost:
  * the next request starts another (see struct hedge_ticker). */
@@ -534,7 +537,8 @@ struct hedge_tick_head {
 	__u8 eth[12];
 	__be16 eth_type;	/* ETH_P_IP */
 	__u8 ip[20];		/* ip[0] = 0x45, ip[9] = IPPROTO_UDP */
-	__u8 udp[8];
+	__u8 udp[8];		/* udp[0]: HEDGE_TICK_LINGER if the tick
+				   left with nothing queued (rearm()) */
 	__u64 magic;		/* HEDGE_TICK_MAGIC */
 	__u32 gen;		/* the generation it belongs to (struct
 				   hedge_ticker.run); `up`'s first tick: 0 */

@@ -499,7 +499,9 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	if (max_us < HEDGE_TICK_MIN)
 		max_us = HEDGE_TICK_MIN;
 	wake = base + max_us * 1000;
-	if (earliest(cfg, &next) >= 0 && next.deadline_ns < wake)
+	if (earliest(cfg, &next) < 0)
+		h.udp[0] = HEDGE_TICK_LINGER;	/* nothing queued */
+	else if (next.deadline_ns < wake)
 		wake = next.deadline_ns;
 	us = wake > base ? (wake - base + 999) / 1000 : 0;
 	if (us < HEDGE_TICK_MIN)
@@ -519,6 +521,23 @@ static __always_inline void rearm(struct __sk_buff *skb,
 }
 
 /* ---- the tick's life: started by requests, dead when idle ---------- */
+
+/*
+ * Whether the tick we got left with nothing queued (rearm() marks it
+ * HEDGE_TICK_LINGER): if nothing is queued still, the tick stops. So a
+ * tick that emptied the queues sleeps once more before it stops, and the
+ * requests of a steady low rate find it running instead of each starting
+ * one. Read before a hedge is written over the tick. (A start's byte
+ * there is its request's: after a start its own request is queued.)
+ */
+static __always_inline int tick_lingered(struct __sk_buff *skb)
+{
+	__u8 mark = 0;
+
+	bpf_skb_load_bytes(skb, __builtin_offsetof(struct hedge_tick_head,
+						   udp), &mark, 1);
+	return mark == HEDGE_TICK_LINGER;
+}
 
 /*
  * After the Splitter parked a request: start a tick if there is none

@@ -726,6 +726,9 @@ static void tick_alive(void)
 	set_ticker(HEDGE_TICK_RUN(0, HEDGE_TICK_RUNNING), mono_ns() + 1000000000);
 }
 
+static int lingering(const struct run *r);
+static struct pkt came_back(const struct run *r);
+
 static void test_tick_line(void)
 {
 	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 800, 37), t,
@@ -755,10 +758,15 @@ static void test_tick_line(void)
 	      "checksum missing or wrong");
 	check(clones_seen(NULL) == 0, "each due request is sent once",
 	      "sent twice");
+	check(lingering(&r) && ticker().run == HEDGE_TICK_RUN(0,
+	      HEDGE_TICK_RUNNING), "nothing left parked: the tick sleeps "
+	      "once more, marked lingering", "died at once, or not marked");
+	t = came_back(&r);
+	r = run(HEDGE_PROG_TICKER, &t);
 	check(r.ret == TC_ACT_SHOT &&
 	      ticker().run == HEDGE_TICK_RUN(0, HEDGE_TICK_IDLE),
-	      "nothing left parked: the ticker lets the tick die, idle",
-	      "tick sent round, or state not idle");
+	      "back with nothing parked still: the ticker lets the tick die, "
+	      "idle", "tick sent round, or state not idle");
 
 	/* Answered before its deadline: the ticker cancels it. */
 	t = request(801);
@@ -804,6 +812,25 @@ static int is_tick_of(const struct run *r, uint32_t gen)
 	       h.gen == gen;
 }
 
+/* The ticker's verdict is a tick marked HEDGE_TICK_LINGER (rearm()). */
+static int lingering(const struct run *r)
+{
+	struct hedge_tick_head h;
+
+	memcpy(&h, r->out.b, sizeof(h));
+	return is_tick_of(r, HEDGE_TICK_GEN(ticker().run)) &&
+	       h.udp[0] == HEDGE_TICK_LINGER;
+}
+
+/* The tick the ticker sent round, as it comes back. */
+static struct pkt came_back(const struct run *r)
+{
+	struct pkt t = r->out;
+
+	t.len = r->out_len;
+	return t;
+}
+
 /* A lost tick (stale: long past its release) is restarted by the next
  * request, once; the old one dies when it shows up again. */
 static void test_tick_restart(void)
@@ -843,19 +870,37 @@ static void test_tick_restart(void)
 }
 
 /* Nothing parked: the tick dies; the next request starts it. */
+static void empty_queues(void);
+
 static void test_tick_idle(void)
 {
-	struct pkt req = request(920), t = tick();
+	struct pkt req = request(920), queued = request(921), t = tick();
 	struct hedge_ticker tk;
 	struct run r;
 
 	tick_alive();
 	r = run(HEDGE_PROG_TICKER, &t);
+	check(lingering(&r) && HEDGE_TICK_STATE(ticker().run) ==
+	      HEDGE_TICK_RUNNING, "every queue empty: the tick sleeps once "
+	      "more, marked lingering", "died at once, or not marked");
+	run(HEDGE_PROG_SPLITTER, &queued);
+	t = came_back(&r);
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(is_tick_of(&r, 0) && !lingering(&r) && clones_seen(NULL) == 0,
+	      "a request parked while it lingered: the tick goes on, unmarked",
+	      "died, or still marked");
+	empty_queues();
+	t = came_back(&r);
+	r = run(HEDGE_PROG_TICKER, &t);
+	check(lingering(&r), "the queue emptied: marked lingering again",
+	      "not marked");
+	t = came_back(&r);
+	r = run(HEDGE_PROG_TICKER, &t);
 	tk = ticker();
-	check(r.ret == TC_ACT_SHOT && tk.ticks == 1 &&
+	check(r.ret == TC_ACT_SHOT && tk.ticks == 4 &&
 	      tk.run == HEDGE_TICK_RUN(0, HEDGE_TICK_IDLE),
-	      "every queue empty: the tick dies, the state says idle",
-	      "tick went round, or not idle");
+	      "back with every queue still empty: the tick dies, the state "
+	      "says idle", "tick went round, or not idle");
 	run(HEDGE_PROG_SPLITTER, &req);
 	tk = ticker();
 	check(clones_seen(&req) == 1 && tk.starts == 1 && tk.restarts == 0 &&
