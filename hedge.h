@@ -117,13 +117,17 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	9	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	10	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
 					   8: the overload brake (hedge_budget,
 					   hedge_stats)
-					   9: TCP replicas (hedge_nat, nat_*) */
+					   9: TCP replicas (hedge_nat, nat_*);
+					   10: the tick line's size table
+					   (HEDGE_TICK_US(): older programs
+					   under a newer TBF would sleep long,
+					   so no repair across it) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
