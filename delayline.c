@@ -186,8 +186,10 @@ static int tick_build(struct nl *nl, struct hedge_config *cfg)
 		err = nl_link_set_mtu(nl, ends[i], HEDGE_TICK_MAX);
 	if (err)
 		return nl_fail(nl, err, "setting the tick line's MTU");
+	/* Its queue's limit counts by the size table too: room for a few of
+	 * the longest ticks (a new one while a lost one is still queued). */
 	err = nl_tbf_add(nl, cfg->rescue_ifindex, HEDGE_TICK_RATE,
-			 HEDGE_TICK_BURST, HEDGE_TICK_BURST, tick_sizes(),
+			 HEDGE_TICK_BURST, 4 * HEDGE_TICK_BURST, tick_sizes(),
 			 HEDGE_TICK_LONGEST + 1);
 	if (err && err != -ENOENT)
 		return nl_fail(nl, err, "adding the TBF qdisc to " DL_OUT);
