@@ -175,6 +175,12 @@ static const uint16_t *tick_sizes(void)
 	return sizes;
 }
 
+int dl_tick_tbf_ours(const struct qdisc_info *qi)
+{
+	return !strcmp(qi->kind, "tbf") && qi->rate == HEDGE_TICK_RATE &&
+	       qi->stab_len == HEDGE_TICK_LONGEST + 1;
+}
+
 static int tick_build(struct nl *nl, struct hedge_config *cfg)
 {
 	int err = 0, i, ends[2] = { (int)cfg->delay_ifindex,

@@ -252,14 +252,22 @@ static int check_link(struct nl *nl, struct health *h, uint32_t ifindex,
 static int check_qdisc(struct nl *nl, struct health *h, uint32_t ifindex,
 		       const char *dev, const char *want, const char *what)
 {
-	char kind[16];
-	int err = nl_root_qdisc_kind(nl, (int)ifindex, kind);
+	struct qdisc_info qi;
+	int err = nl_root_qdisc(nl, (int)ifindex, &qi);
 
 	if (err)
 		return nl_fail(nl, err, "reading the delay line's qdisc");
-	if (strcmp(kind, want))
+	if (strcmp(qi.kind, want))
 		problem(h, PROBLEM_DELAY_LINE, "%s's %s qdisc is gone (its "
-			"root qdisc is %s)", dev, what, kind[0] ? kind : "none");
+			"root qdisc is %s)", dev, what,
+			qi.kind[0] ? qi.kind : "none");
+	else if (!strcmp(want, "tbf") && !dl_tick_tbf_ours(&qi))
+		problem(h, PROBLEM_DELAY_LINE, "%s's TBF qdisc is not the "
+			"tick line's (%llu bytes/s, a size table of %u "
+			"entries, not %u and %u): ticks would not sleep as "
+			"long as hedge sizes them", dev,
+			(unsigned long long)qi.rate, qi.stab_len,
+			HEDGE_TICK_RATE, HEDGE_TICK_LONGEST + 1);
 	return 0;
 }
 

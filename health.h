@@ -38,7 +38,7 @@ struct health {
 };
 
 /* The tick line's tick is taken for stopped when its last tick is older
- * than this (it sleeps HEDGE_TICK_MAX, 9 ms, at most). */
+ * than this (it sleeps HEDGE_TICK_LONGEST_US, 10.2 ms, at most). */
 #define TICK_DEAD_NS	50000000ULL
 
 struct nl;

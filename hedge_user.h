@@ -253,6 +253,16 @@ int nl_clsact_del(struct nl *nl, int ifindex);
 int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
 /* The kind of the device's root qdisc ("tbf", "noqueue"...). */
 int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16]);
+/* The root qdisc: its kind; a TBF's rate (bytes/s) and the length of its
+ * size table (0: none). */
+struct qdisc_info {
+	char kind[16];
+	uint64_t rate;
+	uint32_t stab_len;
+};
+int nl_root_qdisc(struct nl *nl, int ifindex, struct qdisc_info *qi);
+/* Delete the device's root qdisc (the device's default comes back). */
+int nl_root_qdisc_del(struct nl *nl, int ifindex);
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,
 		 uint32_t limit);
 int nl_tbf_add(struct nl *nl, int ifindex, uint32_t rate, uint32_t burst,
@@ -307,6 +317,9 @@ int dl_attach(struct nl *nl, const struct hedge_config *cfg,
 	      const struct delay_line *line, const struct bpf_obj *obj);
 /* Remove the pair; 0 if it is gone (or was never there). */
 int dl_destroy(struct nl *nl);
+/* Whether DL_OUT's root qdisc `qi` is the tick line's TBF as `up` makes
+ * it: its rate, its size table (another TBF sizes ticks otherwise). */
+int dl_tick_tbf_ours(const struct qdisc_info *qi);
 
 /* ---- first in line: TCX and clsact prefs (tcx.c) --------------------- */
 /* BEGIN tcx.c: added on branch tcx, self-contained */

@@ -58,7 +58,7 @@ static int find_missing(struct nl *nl, struct instance *in,
 {
 	const struct hedge_config *c = &in->cfg;
 	struct hedge_ticker t;
-	char kind[16];
+	struct qdisc_info qi;
 	uint32_t zero = 0;
 	long w = hook_prog_id(nl, c, 1, HEDGE_PROG_WATCHER);
 	long s = hook_prog_id(nl, c, 0, HEDGE_PROG_SPLITTER);
@@ -70,8 +70,9 @@ static int find_missing(struct nl *nl, struct instance *in,
 	if (w < 0 || s < 0 || k < 0)
 		return -1;
 	m |= (!w ? M_WATCHER : 0) | (!s ? M_SPLITTER : 0) | (!k ? M_TICKER : 0);
-	if (nl_root_qdisc_kind(nl, q, kind) ||
-	    strcmp(kind, line->start ? "tbf" : "netem"))
+	if (nl_root_qdisc(nl, q, &qi) ||
+	    strcmp(qi.kind, line->start ? "tbf" : "netem") ||
+	    (line->start && !dl_tick_tbf_ours(&qi)))
 		m |= M_QDISC;
 	if (link_down(nl, (int)c->delay_ifindex) ||
 	    link_down(nl, (int)c->rescue_ifindex))
@@ -149,10 +150,18 @@ static int mend(struct nl *nl, struct instance *in,
 		const struct delay_line *line, int m)
 {
 	struct hedge_config cfg = in->cfg;
-	int err;
+	int err, q = line->start ? (int)cfg.rescue_ifindex :
+		(int)cfg.delay_ifindex;
+	char kind[16];
 
 	if ((m & (M_WATCHER | M_SPLITTER | M_TICKER)) && reattach(nl, in, m))
 		return -1;
+	/* Another qdisc in the line's place (a TBF not the tick line's,
+	 * say) goes first: a root qdisc is made only where none is. */
+	if ((m & M_QDISC) && !nl_root_qdisc_kind(nl, q, kind) && kind[0] &&
+	    strcmp(kind, "noqueue") && (err = nl_root_qdisc_del(nl, q)))
+		return nl_fail(nl, err, "removing the qdisc in the delay "
+			       "line's place");
 	if ((m & M_QDISC) && (err = line->build(nl, &cfg)))
 		return err == -ENOENT ? fail("this kernel has no %s",
 					     line->needs) : -1;

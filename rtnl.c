@@ -253,13 +253,67 @@ int nl_ingress_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
 	return nl_talk(nl, &r, save_kind, kind);
 }
 
-int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
+/* A root qdisc's kind and, for TBF, its rate and size table's length. */
+static int save_root(const struct nlmsghdr *n, void *arg)
+{
+	const struct rtattr *tb[TCA_MAX + 1], *in[TCA_TBF_MAX + 1];
+	struct qdisc_info *qi = arg;
+	struct tc_sizespec size;
+	struct tc_tbf_qopt qopt;
+
+	if (msg_attrs(n, RTM_NEWQDISC, sizeof(struct tcmsg), tb, TCA_MAX))
+		return 0;
+	if (tb[TCA_KIND])
+		copy_str(qi->kind, sizeof(qi->kind), tb[TCA_KIND]);
+	if (tb[TCA_STAB]) {
+		parse_rtattr(in, TCA_STAB_MAX, RTA_DATA(tb[TCA_STAB]),
+			     (int)RTA_PAYLOAD(tb[TCA_STAB]));
+		if (in[TCA_STAB_BASE] &&
+		    RTA_PAYLOAD(in[TCA_STAB_BASE]) >= sizeof(size)) {
+			memcpy(&size, RTA_DATA(in[TCA_STAB_BASE]), sizeof(size));
+			qi->stab_len = size.tsize;
+		}
+	}
+	if (tb[TCA_OPTIONS] && !strcmp(qi->kind, "tbf")) {
+		parse_rtattr(in, TCA_TBF_MAX, RTA_DATA(tb[TCA_OPTIONS]),
+			     (int)RTA_PAYLOAD(tb[TCA_OPTIONS]));
+		if (in[TCA_TBF_PARMS] &&
+		    RTA_PAYLOAD(in[TCA_TBF_PARMS]) >= sizeof(qopt)) {
+			memcpy(&qopt, RTA_DATA(in[TCA_TBF_PARMS]), sizeof(qopt));
+			qi->rate = qopt.rate.rate;
+		}
+		if (in[TCA_TBF_RATE64] &&
+		    RTA_PAYLOAD(in[TCA_TBF_RATE64]) >= sizeof(qi->rate))
+			memcpy(&qi->rate, RTA_DATA(in[TCA_TBF_RATE64]),
+			       sizeof(qi->rate));
+	}
+	return 0;
+}
+
+int nl_root_qdisc(struct nl *nl, int ifindex, struct qdisc_info *qi)
 {
 	struct req r;
 
 	qdisc_req(&r, RTM_GETQDISC, NLM_F_ECHO, ifindex, TC_H_ROOT, 0, NULL);
-	kind[0] = '\0';
-	return nl_talk(nl, &r, save_kind, kind);
+	memset(qi, 0, sizeof(*qi));
+	return nl_talk(nl, &r, save_root, qi);
+}
+
+int nl_root_qdisc_kind(struct nl *nl, int ifindex, char kind[16])
+{
+	struct qdisc_info qi;
+	int err = nl_root_qdisc(nl, ifindex, &qi);
+
+	memcpy(kind, qi.kind, sizeof(qi.kind));
+	return err;
+}
+
+int nl_root_qdisc_del(struct nl *nl, int ifindex)
+{
+	struct req r;
+
+	qdisc_req(&r, RTM_DELQDISC, 0, ifindex, TC_H_ROOT, 0, NULL);
+	return nl_talk(nl, &r, NULL, NULL);
 }
 
 int nl_netem_add(struct nl *nl, int ifindex, uint64_t delay_ns,

@@ -3,7 +3,8 @@
 # item 1): exit 3 and each problem in words, in JSON and in Prometheus,
 # for each way found to stop hedging silently: another tool's accepting
 # filter ahead of hedge's on clsact, an accepting TCX program ahead (6.6+),
-# the delay line's link down, its qdisc deleted, the tick lost. A healthy
+# the delay line's link down, its qdisc deleted or replaced by another
+# TBF, the tick lost. A healthy
 # hedge exits 0. On lo, in a namespace of its own; HEALTH_LINE=tick
 # (default) or netem (in the VM: no TCX there, clsact alone). Run as root
 # after `make hedge build/tcx_test`, under /tmp/hedge-test.lock.
@@ -159,6 +160,25 @@ else
 	degraded qdisc qdisc "hedge-dl1's tick line's TBF qdisc is gone \(its root qdisc is [a-z]+\)"
 fi
 formats qdisc 0 delay_line
+
+# ---- a TBF not hedge's in the tick line's place (`tc qdisc replace`, say):
+# ticks would sleep as that TBF counts them, not as hedge sizes them
+# (its rate and its size table, HEDGE_TICK_US()). up --repair puts hedge's
+# back, taking the other one away first.
+if [ $LINE = tick ]; then
+	ok "qdisc: up --repair puts the tick line's TBF back" \
+		in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line tick --attach tc --repair
+	look qdisc-repaired
+	healthy qdisc-repaired
+	in_ns tc qdisc replace dev hedge-dl1 root tbf rate 1mbit burst 20k latency 10ms
+	look foreign
+	degraded foreign foreign "hedge-dl1's TBF qdisc is not the tick line's \(125000 bytes/s, a size table of 0 entries"
+	formats foreign 0 delay_line
+	ok "foreign: up --repair replaces the other TBF" \
+		in_ns $HEDGE up --target 127.0.0.1:9000 --delay-line tick --attach tc --repair
+	look foreign-repaired
+	healthy foreign-repaired
+fi
 
 # ---- no hedge is not degraded: status exits 0 and says so.
 ok "down" in_ns $HEDGE down
