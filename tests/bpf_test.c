@@ -793,8 +793,8 @@ static void test_tick_line(void)
 }
 
 /* The tick line, its ticks going round tdl0 -> tdl1 (start_sock sees the
- * Splitter's starts, sent into tdl0), a delay of 2 s: nothing falls due while a case
- * waits for clones. */
+ * Splitter's starts, sent into tdl0), a delay of 2 s: nothing falls due
+ * while a case waits for clones. */
 static void tick_line_tdl(struct hedge_config *c)
 {
 	c->delay_line = HEDGE_DL_TICK;
@@ -4016,10 +4016,11 @@ static void tick_line_sleep(struct hedge_config *c)
 
 /*
  * One request parked with a delay of `park_us`, then the delay set to
- * `delay_us` (the longest a tick may sleep), the last tick released just
- * now: the tick the ticker makes of the next one (its length, 0 if none),
- * how long the ticker's model says it sleeps (*sleep_ns), and when it
- * wakes against the request's deadline (*over_ns, negative if before).
+ * `delay_us` (the longest a tick may sleep), the last tick released when
+ * the request was sent: the tick the ticker makes of the next one (its
+ * length, 0 if none), how long the ticker's model says it sleeps
+ * (*sleep_ns), and when it wakes against the request's deadline
+ * (*over_ns, negative if before).
  */
 static unsigned int sleep_for(uint64_t park_us, uint64_t delay_us,
 			      int64_t *over_ns, uint64_t *sleep_ns)
