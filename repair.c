@@ -52,6 +52,14 @@ static int link_down(struct nl *nl, int ifindex)
 	return nl_link_get(nl, ifindex, &l) || l.operstate != IF_OPER_UP;
 }
 
+/* The device whose root qdisc is the line's: TBF on DL_OUT (tick), netem
+ * on DL_IN. */
+static int line_qdisc_dev(const struct delay_line *line,
+			  const struct hedge_config *c)
+{
+	return line->start ? (int)c->rescue_ifindex : (int)c->delay_ifindex;
+}
+
 /* What is missing, as enum missing bits; -1 said why. */
 static int find_missing(struct nl *nl, struct instance *in,
 			const struct delay_line *line)
@@ -64,8 +72,7 @@ static int find_missing(struct nl *nl, struct instance *in,
 	long s = hook_prog_id(nl, c, 0, HEDGE_PROG_SPLITTER);
 	long k = line->program ? filter_prog_id(nl, (int)c->delay_ifindex, 1,
 						line->program) : 1;
-	int m = 0, q = line->start ? (int)c->rescue_ifindex :
-		(int)c->delay_ifindex;
+	int m = 0, q = line_qdisc_dev(line, c);
 
 	if (w < 0 || s < 0 || k < 0)
 		return -1;
@@ -150,8 +157,7 @@ static int mend(struct nl *nl, struct instance *in,
 		const struct delay_line *line, int m)
 {
 	struct hedge_config cfg = in->cfg;
-	int err, q = line->start ? (int)cfg.rescue_ifindex :
-		(int)cfg.delay_ifindex;
+	int err, q = line_qdisc_dev(line, &cfg);
 	char kind[16];
 
 	if ((m & (M_WATCHER | M_SPLITTER | M_TICKER)) && reattach(nl, in, m))
