@@ -62,7 +62,7 @@
 #ifndef HEDGE_BPF_FORGET_H
 #define HEDGE_BPF_FORGET_H
 
-#include "maps.h"
+#include "scores.h"
 
 /* Answered within HEDGE_FORGET_GRACE_NS before `now`, or just now (its
  * time, written right after the state, not there yet: first_us 0). */
@@ -93,23 +93,25 @@ static __always_inline int answered_in_grace(const struct hedge_entry *e,
  * delete misses. `due` is popped: its key is needed no more.
  */
 static __always_inline void forget(struct hedge_due *due,
-				   const struct hedge_entry *e)
+				   struct hedge_entry *e)
 {
 	__u64 keep = (__u64)(e->state ^ HEDGE_DONE) |
 		     (e->deadline_ns ^ due->deadline_ns);
+	/* All ones (no state) to keep it, else 0. */
+	__u32 never = (__u32)-((keep | -keep) >> 63);
 
-	due->key.pad = (__u32)keep | (__u32)(keep >> 32);
-	bpf_map_delete_elem(&hedge_scores, &due->key);
+	score_free(e, HEDGE_DONE | never);
 }
 
 /* netem: the same, its deadline passed by `now`. */
 static __always_inline void forget_due(const struct hedge_key *key,
-				       const struct hedge_entry *e, __u64 now)
+				       struct hedge_entry *e, __u64 now)
 {
 	__u64 due = e->deadline_ns;
 
+	(void)key;
 	if (e->state == HEDGE_DONE && due <= now)
-		bpf_map_delete_elem(&hedge_scores, key);
+		score_free(e, HEDGE_DONE);
 }
 
 #endif
