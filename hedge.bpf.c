@@ -160,8 +160,8 @@ static __always_inline int unhedgeable(struct __sk_buff *skb,
  * (DONE, DONE_HEDGED) or is past its window (the hedge was told apart
  * before): 0, its record written over. PENDING or HEDGED: the application
  * resending before any answer, not hedged again; COPY: a hedge to this
- * target as another's replica: 1. -1: the record moved under us (freed,
- * taken): not hedged, counted.
+ * target as another's replica: 1. -1: no room after all (its record
+ * taken meanwhile and the set full): not hedged, counted.
  */
 static __always_inline int renew(const struct hedge_config *cfg,
 				 const struct hedge_key *key,
@@ -170,14 +170,17 @@ static __always_inline int renew(const struct hedge_config *cfg,
 	struct hedge_record *r = score_find(cfg, key);
 	__u32 state;
 
-	if (!r)
-		return -1;
+	if (!r)	/* freed since score_insert() looked */
+		return score_insert(cfg, key, fresh, now) ? -1 : 0;
 	state = r->entry.state;
 	if (!expired(&r->entry, cfg, now) && state != HEDGE_DONE &&
 	    state != HEDGE_DONE_HEDGED)
 		return 1;
 	saved_gone(&r->entry);
-	return score_replace(r, state, key, fresh);
+	if (!score_replace(r, state, key, fresh))
+		return 0;
+	/* Freed (forget.h) or taken between the look and the claim. */
+	return score_insert(cfg, key, fresh, now) ? -1 : 0;
 }
 
 SEC("tc/splitter")

@@ -335,7 +335,8 @@ struct hedge_stats {
 	__u64 too_big;		/* tick line: bigger than a parking slot */
 	__u64 ring_full;	/* tick line: no free slot in its ring */
 	__u64 queue_full;	/* tick line: its deadline queue was full */
-	__u64 evicted;		/* its Scoreboard entry was evicted (LRU)
+	__u64 evicted;		/* no room in the Scoreboard (its set full
+				   of live requests), or its entry lost
 				   before its deadline */
 	__u64 clone_failed;	/* clone, copy or redirect to the line failed */
 	__u64 copy_clash;	/* the replica's key holds the client's own
@@ -622,7 +623,7 @@ struct hedge_due {
 	struct hedge_key key;
 	__u32 seq;		/* the slot is seq & mask of its ring */
 	__u32 delay_us;		/* deadline - sent: an entry gone before
-				   sent + window was evicted */
+				   sent + window was lost (evicted) */
 };
 
 /*
