@@ -220,12 +220,12 @@ struct hedge_entry {
  * past --window (void); never a live one: when every way of its set is
  * live it is not hedged, counted (`evicted`). There are
  * HEDGE_SCORE_PER_REQ records for each request in flight the Scoreboard
- * is sized for, so that sets are rarely full: with requests spread
- * evenly at that many in flight, 1 new request in ~50 finds its set full;
- * at a tenth of them, ~1 in 200 000.
+ * is sized for (the LRU hash's memory): with requests spread evenly, at
+ * that many in flight 1 new request in ~7 finds its set full, at a
+ * tenth of them ~1 in 17 000, at 5 000 (the capacity test) ~1 in 50 000.
  */
 #define HEDGE_SCORE_WAYS	4
-#define HEDGE_SCORE_PER_REQ	4
+#define HEDGE_SCORE_PER_REQ	2
 #define HEDGE_SCORE_FREE	0
 #define HEDGE_SCORE_CLAIMED	0x80
 

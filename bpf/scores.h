@@ -90,8 +90,16 @@ static __always_inline __u32 score_way(__u32 base, const struct hedge_key *key)
 static __always_inline struct hedge_record *
 score_find(const struct hedge_config *cfg, const struct hedge_key *key)
 {
-	__u32 base = score_base(cfg, key), w = score_way(base, key);
+	__u32 base = score_base(cfg, key), w;
+	struct hedge_record *r = score_at(base);
 
+	/* Way 0 first: a request takes it when it is free, so it is
+	 * where most are found, one line read. */
+	if (!r)
+		return 0;
+	if (!score_miss(r, key))
+		return r;
+	w = score_way(base, key);
 	if (w >= HEDGE_SCORE_WAYS)
 		return 0;
 	return score_at(base + w);
