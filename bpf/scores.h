@@ -149,11 +149,11 @@ static __always_inline int score_take(struct hedge_record *r,
 	if (state == HEDGE_SCORE_CLAIMED ||
 	    (state != HEDGE_SCORE_FREE && !expired(&r->entry, cfg, now)))
 		return -1;
-	if (score_claim(r, state))
-		return -1;
+	/* Void: its time saved told (once, whoever claims it; it reads
+	 * the state, so before the claim). */
 	if (state != HEDGE_SCORE_FREE)
-		saved_gone(&r->entry);	/* void: its time saved told */
-	return 0;
+		saved_gone(&r->entry);
+	return score_claim(r, state);
 }
 
 /*

@@ -2151,15 +2151,12 @@ static void test_evicted(void)
 }
 
 /*
- * Answered requests fill the Scoreboard (the LRU's: more of them over time
- * than it holds, few at once) while some stall: each stalled one must
- * still be hedged when due, none evicted. The LRU puts a new entry on its
- * inactive list, the one it evicts from, unless it was looked up before
- * the LRU took it in; an answered entry is looked up again at its
- * deadline (its clone, or its deadline entry), which keeps it in the
- * active list, and the LRU then evicts what it finds inactive: the
- * pending requests. Answered entries are freed at their deadline now
- * (bpf/forget.h).
+ * Answered requests fill the Scoreboard (more of them over time than it
+ * holds, few at once) while some stall: each stalled one must still be
+ * hedged when due, none evicted. Answered entries are freed at their
+ * deadline (bpf/forget.h); kept, they would fill the sets, and new
+ * requests would find no room. (The LRU hash the Scoreboard was evicted
+ * the pending requests instead.)
  */
 #define FILL_N		(HEDGE_SCOREBOARD_SIZE * 3 / 2)
 #define FILL_BASE	0x100000U
