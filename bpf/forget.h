@@ -76,10 +76,9 @@ static __always_inline int answered_in_grace(const struct hedge_entry *e,
 
 /*
  * Free the entry `e` (not NULL) of the deadline entry `due`'s key if it
- * is the answered request due then. Without a branch nor a copy of the
- * key (what the verifier walks in the sweep's loop): a key to keep is
- * made one no entry has (its pad, always 0, made nonzero), and the
- * delete misses. `due` is popped: its key is needed no more.
+ * is the answered request due then. Without a branch (what the verifier
+ * walks in the sweep's loop): a record to keep is freed only from a state
+ * no record has (all ones), and the compare-and-swap misses.
  */
 static __always_inline void forget(struct hedge_due *due,
 				   struct hedge_entry *e)

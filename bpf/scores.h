@@ -186,6 +186,7 @@ static __always_inline int score_insert(const struct hedge_config *cfg,
 	score_write(r, key, fresh);
 	return 0;
 }
+
 /* Write `fresh` over the key's own record r if it is still in `state`:
  * 0, else -1. */
 static __always_inline int score_replace(struct hedge_record *r,
@@ -202,9 +203,6 @@ static __always_inline int score_replace(struct hedge_record *r,
 /* Free the entry's record if it is still in `state`. */
 static __always_inline void score_free(struct hedge_entry *e, __u32 state)
 {
-#ifdef SCORE_EXP3
-	e->state = state; return;
-#endif
 	__sync_val_compare_and_swap(&e->state, state, HEDGE_SCORE_FREE);
 }
 
