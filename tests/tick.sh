@@ -22,28 +22,45 @@ netns_add $NS
 trap ns_test_cleanup EXIT
 
 # ---- lateness: every request stalls (--rate 100), so every one is hedged;
-# 2000 requests/s for 2 s, open loop, many in flight.
-: >$OUT/server.out	# no "ready" left from an earlier run
-# ip netns exec execs the server: $! is the server, which kill must reach.
-ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
-server=$!
-for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
-ok "tick: up --delay 2ms" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100
-in_ns bench/loadgen --rate 2000 --duration 2 --timeout 500 >$OUT/load.json
-sleep 0.5
-in_ns $HEDGE status --json >$OUT/status.json
-stop_server
+# 2000 requests/s for 2 s, open loop, many in flight. A fault in the tick
+# makes most hedges late; a stall of this shared host (20 ms in one CI-like
+# run: 46 of 4000 hedges past 0.5 ms, the rest within 0.25 ms) makes 1% of
+# them late once. So a p99 past the bound is measured once more, said
+# (INFO), and the second run decides.
+lateness_run() {
+	: >$OUT/server.out	# no "ready" left from an earlier run
+	# ip netns exec execs the server: $! is the server, which kill must reach.
+	ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
+	server=$!
+	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+	ok "tick: up --delay 2ms" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100
+	in_ns bench/loadgen --rate 2000 --duration 2 --timeout 500 >$OUT/load.json
+	sleep 0.5
+	in_ns $HEDGE status --json >$OUT/status.json
+	stop_server
+	in_ns $HEDGE down >/dev/null
+}
+# What is wrong in any run, not only in a slow one: early hedges, requests
+# lost or answered twice (the first run's, when there are two).
+wrong=""
+lateness_run
+p99=$(field $OUT/status.json late_p99_us)
+if [ "${p99:-999999}" -gt "$LATE_P99_US" ]; then
+	echo "INFO tick: hedge lateness p99 ${p99:-none} us (max $(field $OUT/status.json late_max_us) us) past ${LATE_P99_US} us: measured once more"
+	wrong="first run: $(field $OUT/status.json early) early, $(field $OUT/load.json lost) lost, $(field $OUT/load.json duplicates) duplicates"
+	[ "$(field $OUT/status.json early)$(field $OUT/load.json lost)$(field $OUT/load.json duplicates)" = 000 ] && wrong=""
+	lateness_run
+	p99=$(field $OUT/status.json late_p99_us)
+fi
 sent=$(field $OUT/status.json hedges_sent)
 check "tick: 4000 requests at 2000/s, each hedged ($sent hedges)" "$(cat $OUT/load.json)" \
 	[ "${sent:-0}" -ge 3900 ]
-check "tick: no hedge leaves before its deadline" "$(field $OUT/status.json early) early" \
-	[ "$(field $OUT/status.json early)" = 0 ]
-p99=$(field $OUT/status.json late_p99_us)
+check "tick: no hedge leaves before its deadline" "$(field $OUT/status.json early) early; $wrong" \
+	[ "$(field $OUT/status.json early)" = 0 -a -z "$wrong" ]
 check "tick: hedge lateness p99 <= ${LATE_P99_US} us (${p99} us; max $(field $OUT/status.json late_max_us) us)" \
 	"too late" [ "${p99:-999999}" -le "$LATE_P99_US" ]
-check "tick: no request lost, no duplicate delivered" "$(cat $OUT/load.json)" \
-	[ "$(field $OUT/load.json lost)" = 0 -a "$(field $OUT/load.json duplicates)" = 0 ]
-in_ns $HEDGE down >/dev/null
+check "tick: no request lost, no duplicate delivered" "$(cat $OUT/load.json); $wrong" \
+	[ "$(field $OUT/load.json lost)" = 0 -a "$(field $OUT/load.json duplicates)" = 0 -a -z "$wrong" ]
 
 # ---- wake-ups at a steady rate (issue 12): every request answered at once,
 # 500/s for 2 s, --delay 10ms. TBF's size table lets a tick a frame long
