@@ -130,7 +130,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   under a newer TBF would sleep long,
 					   so no repair across it);
 					   11: the Scoreboard an array of
-					   sets (struct hedge_set) */
+					   struct hedge_record, in sets) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -234,6 +234,8 @@ struct hedge_record {
 	struct hedge_entry entry;
 };
 
+/* A set as user space maps it (tests/scores.h); the programs look its
+ * records up one by one (bpf/scores.h). */
 struct hedge_set {
 	struct hedge_record way[HEDGE_SCORE_WAYS];
 };
@@ -260,7 +262,6 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
 
 	__builtin_memcpy(w, k, sizeof(w));
 	h = w[0] * 0x9e3779b97f4a7c15ULL;
-
 	h = (h ^ (h >> 29) ^ w[1]) * 0xbf58476d1ce4e5b9ULL;
 	h = (h ^ (h >> 32) ^ w[2]) * 0x94d049bb133111ebULL;
 	h = (h ^ (h >> 29) ^ w[3]) * 0x9e3779b97f4a7c15ULL;
@@ -518,7 +519,7 @@ struct hedge_config {
 				   the ECN bits kept */
 	__u8 hedge_dress;	/* HEDGE_DRESS_DSCP | HEDGE_DRESS_PRIORITY */
 	__u16 dress_pad;
-	__u32 score_mask;	/* the Scoreboard's sets - 1 (hedge_set) */
+	__u32 score_mask;	/* the Scoreboard's sets - 1 (hedge_score_set()) */
 	__u8 match_bytes[HEDGE_MATCH_MAX];
 	__u8 match_mask[HEDGE_MATCH_MAX];
 	HEDGE_LAYOUT_TEST_PAD
