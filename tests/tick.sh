@@ -23,10 +23,10 @@ trap ns_test_cleanup EXIT
 
 # ---- lateness: every request stalls (--rate 100), so every one is hedged;
 # 2000 requests/s for 2 s, open loop, many in flight. A fault in the tick
-# makes most hedges late; a stall of this shared host (20 ms in one CI-like
-# run: 46 of 4000 hedges past 0.5 ms, the rest within 0.25 ms) makes 1% of
-# them late once. So a p99 past the bound is measured once more, said
-# (INFO), and the second run decides.
+# makes most hedges late; a stall of this shared host made 1% of them late
+# once (a CI-like run: 46 of 4000 hedges past 0.5 ms, at most 6 ms; 12
+# runs of two builds after it: 0-12). So a p99 past the bound is measured
+# once more, said (INFO), and the second run decides.
 lateness_run() {
 	: >$OUT/server.out	# no "ready" left from an earlier run
 	# ip netns exec execs the server: $! is the server, which kill must reach.
@@ -40,21 +40,24 @@ lateness_run() {
 	stop_server
 	in_ns $HEDGE down >/dev/null
 }
-# What is wrong in any run, not only in a slow one: early hedges, requests
-# lost or answered twice (the first run's, when there are two).
+# What is wrong in any run, not only in a slow one: requests not hedged,
+# early hedges, requests lost or answered twice (the first run's, when
+# there are two).
 wrong=""
 lateness_run
 p99=$(field $OUT/status.json late_p99_us)
 if [ "${p99:-999999}" -gt "$LATE_P99_US" ]; then
 	echo "INFO tick: hedge lateness p99 ${p99:-none} us (max $(field $OUT/status.json late_max_us) us) past ${LATE_P99_US} us: measured once more"
-	wrong="first run: $(field $OUT/status.json early) early, $(field $OUT/load.json lost) lost, $(field $OUT/load.json duplicates) duplicates"
-	[ "$(field $OUT/status.json early)$(field $OUT/load.json lost)$(field $OUT/load.json duplicates)" = 000 ] && wrong=""
+	sent=$(field $OUT/status.json hedges_sent)
+	[ "${sent:-0}" -ge 3900 ] &&
+		[ "$(field $OUT/status.json early)$(field $OUT/load.json lost)$(field $OUT/load.json duplicates)" = 000 ] ||
+		wrong="first run: ${sent:-no} hedges, $(field $OUT/status.json early) early, $(field $OUT/load.json lost) lost, $(field $OUT/load.json duplicates) duplicates"
 	lateness_run
 	p99=$(field $OUT/status.json late_p99_us)
 fi
 sent=$(field $OUT/status.json hedges_sent)
-check "tick: 4000 requests at 2000/s, each hedged ($sent hedges)" "$(cat $OUT/load.json)" \
-	[ "${sent:-0}" -ge 3900 ]
+check "tick: 4000 requests at 2000/s, each hedged ($sent hedges)" "$(cat $OUT/load.json); $wrong" \
+	[ "${sent:-0}" -ge 3900 -a -z "$wrong" ]
 check "tick: no hedge leaves before its deadline" "$(field $OUT/status.json early) early; $wrong" \
 	[ "$(field $OUT/status.json early)" = 0 -a -z "$wrong" ]
 check "tick: hedge lateness p99 <= ${LATE_P99_US} us (${p99} us; max $(field $OUT/status.json late_max_us) us)" \
