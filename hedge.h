@@ -76,6 +76,13 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_INFLIGHT_MIN	1024
 #define HEDGE_INFLIGHT_MAX	1048576
 #define HEDGE_BIG_SHARE		16
+/*
+ * The Splitter parks in the first slots of a ring only, as many as the
+ * requests waiting need (hedge_ticker.span, tick.h's ring_next()): the
+ * slots it writes stay in the caches, where a pass over the whole ring
+ * (12 MiB at the default) met every one cold. At least this many.
+ */
+#define HEDGE_SPAN_MIN		64
 
 /*
  * Names the kernel shows; `down` and `status` find hedge again by them.
@@ -117,7 +124,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	10	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	11	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -127,7 +134,8 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   10: the tick line's size table
 					   (HEDGE_TICK_US(): older programs
 					   under a newer TBF would sleep long,
-					   so no repair across it) */
+					   so no repair across it);
+					   11: the rings' spans (hedge_ticker) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -675,6 +683,11 @@ struct hedge_ticker {
 				   stale) */
 	__u64 starts;		/* starts after IDLE: the next request's */
 	__u64 old_ticks;	/* ticks of an older generation, dropped */
+	__u32 span[2];		/* parking slots in use, of the small-slot
+				   ring and the full-frame ring: the first
+				   span[i] (a power of 2; 0: HEDGE_SPAN_MIN).
+				   See tick.h, ring_next() */
+	__u64 pass_ns[2];	/* when the pass over them began */
 };
 
 /*
@@ -760,12 +773,16 @@ _Static_assert(sizeof(struct hedge_frag_key) == 40 &&
 	       HEDGE_OFF(struct hedge_frag_key, id) == 32 &&
 	       sizeof(struct hedge_frag) == 16,
 	       "struct hedge_frag_key, hedge_frag: no holes (a key is hashed)");
-_Static_assert(sizeof(struct hedge_ticker) == 80 &&
+_Static_assert(HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE >= HEDGE_SPAN_MIN &&
+	       (HEDGE_SPAN_MIN & (HEDGE_SPAN_MIN - 1)) == 0,
+	       "a ring's span: a power of 2, never more than its slots");
+_Static_assert(sizeof(struct hedge_ticker) == 104 &&
 	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24 &&
 	       HEDGE_OFF(struct hedge_ticker, next_big) == 32 &&
 	       HEDGE_OFF(struct hedge_ticker, run) == 40 &&
-	       HEDGE_OFF(struct hedge_ticker, old_ticks) == 72,
-	       "struct hedge_ticker: 80 bytes, no holes, run 8-aligned");
+	       HEDGE_OFF(struct hedge_ticker, old_ticks) == 72 &&
+	       HEDGE_OFF(struct hedge_ticker, pass_ns) == 88,
+	       "struct hedge_ticker: 104 bytes, no holes, run 8-aligned");
 _Static_assert(sizeof(struct hedge_nat_key) == 24 &&
 	       HEDGE_OFF(struct hedge_nat_key, cport) == 16 &&
 	       sizeof(struct hedge_nat) == 32 &&

@@ -40,6 +40,66 @@ static __always_inline int claim(struct hedge_slot_head *h,
 	return __sync_val_compare_and_swap(&h->busy, old, mark) == old ? 0 : -1;
 }
 
+/*
+ * The seq of the next parking slot of a ring of mask + 1 slots (the slot
+ * is seq & mask), from the ring's counter *next, in its first *span slots
+ * only (tick.h's header; 0: HEDGE_SPAN_MIN): a pass over them, then the
+ * next pass from slot 0, so the slots written stay in the caches. A
+ * request past the span ends the pass and sizes the next by how long
+ * this one took against `hold` (how long its slots stay busy: the
+ * request's delay): in less than 2 holds a slot would be taken again
+ * while its request may still wait, so the span doubles and the pass
+ * goes on into the new half; after more than 8 it halves. Requests that
+ * come meanwhile on other CPUs keep the slots they drew, past the span:
+ * slots of the ring all the same. A slot found busy anyway (a burst)
+ * grows it too (ring_grow()); claim() never writes over a waiting one.
+ */
+static __always_inline __u32 ring_span(__u32 span, __u32 mask)
+{
+	if (span < HEDGE_SPAN_MIN)
+		return HEDGE_SPAN_MIN;
+	return span > mask ? mask + 1 : span;
+}
+
+static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
+				       __u64 *pass_ns, __u32 mask, __u64 now,
+				       __u64 hold)
+{
+	__u32 seq = __sync_fetch_and_add(next, 1), raw = *span, cur, pass;
+	__u64 took;
+
+	cur = ring_span(raw, mask);
+	if ((seq & mask) < cur)
+		return seq;
+	took = since(now, *pass_ns);
+	if (took < 2 * hold && cur <= mask) {
+		__sync_val_compare_and_swap(span, raw, cur * 2);
+		return seq;
+	}
+	pass = (seq | mask) + 1;	/* slot 0 of the next pass */
+	if (__sync_val_compare_and_swap(next, seq + 1, pass + 1) != seq + 1)
+		return seq;
+	*pass_ns = now;
+	if (took > 8 * hold && cur > HEDGE_SPAN_MIN)
+		__sync_val_compare_and_swap(span, raw, cur / 2);
+	return pass;
+}
+
+/* Slot seq & mask was busy: double the span, and move the counter to the
+ * first slot of its new half if it is still in the old one. */
+static __always_inline void ring_grow(__u32 *next, __u32 *span, __u32 mask,
+				      __u32 seq)
+{
+	__u32 raw = *span, cur = ring_span(raw, mask);
+
+	if (cur > mask)
+		return;
+	__sync_val_compare_and_swap(span, raw, cur * 2);
+	if ((seq & mask) < cur)
+		__sync_val_compare_and_swap(next, seq + 1,
+					    (seq & ~mask) + cur);
+}
+
 /* The skb's metadata that matters on the wire, kept with its bytes. */
 static __always_inline void park_meta(struct __sk_buff *skb,
 				      struct hedge_slot_head *h)
@@ -48,6 +108,40 @@ static __always_inline void park_meta(struct __sk_buff *skb,
 	h->meta.priority = skb->priority;
 	h->meta.vlan_proto = skb->vlan_present ? (__be16)skb->vlan_proto : 0;
 	h->meta.vlan_tci = skb->vlan_present ? (__u16)skb->vlan_tci : 0;
+}
+
+/*
+ * Claim a slot for request e in the small-slot ring, or (big, a constant)
+ * the full-frame ring: its seq into *seq (HEDGE_SEQ_BIG set for the
+ * latter). NULL if HEDGE_PARK_TRIES slots were busy: the ring is full.
+ */
+#define HEDGE_PARK_TRIES	4
+static __always_inline struct hedge_slot_head *
+park_slot(struct hedge_ticker *t, const struct hedge_config *cfg,
+	  const struct hedge_entry *e, const int big, __u32 *seq)
+{
+	__u32 mask = big ? cfg->big_mask : cfg->ring_mask, i, s, slot;
+	__u32 *next = big ? &t->next_big : &t->next_seq;
+	__u64 hold = e->deadline_ns - e->sent_ns;
+	struct hedge_slot_head *h;
+
+	for (i = 0; i < HEDGE_PARK_TRIES; i++) {
+		s = ring_next(next, &t->span[big], &t->pass_ns[big], mask,
+			      e->sent_ns, hold);
+		slot = s & mask;
+		if (big)
+			h = bpf_map_lookup_elem(&hedge_frames, &slot);
+		else
+			h = bpf_map_lookup_elem(&hedge_parked, &slot);
+		if (!h)
+			return 0;
+		if (!claim(h, cfg, e->sent_ns, busy_mark(e->deadline_ns))) {
+			*seq = big ? s | HEDGE_SEQ_BIG : s & ~HEDGE_SEQ_BIG;
+			return h;
+		}
+		ring_grow(next, &t->span[big], mask, s);
+	}
+	return 0;
 }
 
 /*
@@ -63,7 +157,7 @@ static __always_inline void park_frame(struct __sk_buff *skb,
 				       struct hedge_stats *st, const int tcp)
 {
 	struct hedge_due due = { .deadline_ns = e->deadline_ns };
-	__u32 zero = 0, target = e->target, slot, len;
+	__u32 zero = 0, target = e->target, len;
 	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
 	void *queue = bpf_map_lookup_elem(&hedge_due, &target);
 	struct hedge_slot_head *h;
@@ -71,17 +165,13 @@ static __always_inline void park_frame(struct __sk_buff *skb,
 	if (!t || !queue)
 		return;
 	if (skb->len <= HEDGE_SMALL_FRAME) {
-		due.seq = __sync_fetch_and_add(&t->next_seq, 1) & ~HEDGE_SEQ_BIG;
-		slot = due.seq & cfg->ring_mask;
-		h = bpf_map_lookup_elem(&hedge_parked, &slot);
+		h = park_slot(t, cfg, e, 0, &due.seq);
 		len = bounded_len(skb->len, HEDGE_SMALL_FRAME);
 	} else {
-		due.seq = __sync_fetch_and_add(&t->next_big, 1) | HEDGE_SEQ_BIG;
-		slot = due.seq & cfg->big_mask;
-		h = bpf_map_lookup_elem(&hedge_frames, &slot);
+		h = park_slot(t, cfg, e, 1, &due.seq);
 		len = bounded_len(skb->len, HEDGE_FRAME_MAX);
 	}
-	if (!h || claim(h, cfg, e->sent_ns, busy_mark(e->deadline_ns))) {
+	if (!h) {
 		if (st)
 			st->ring_full++;
 		return;

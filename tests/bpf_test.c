@@ -2020,6 +2020,95 @@ static void test_ring_reuse(void)
 	      "ring stayed full");
 }
 
+/* The small-slot ring's slots from `from` on that were ever written. */
+static int slots_written(uint32_t from)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_PARKED), n = 0;
+	struct hedge_parked_small v;
+	uint32_t i;
+
+	for (i = from; i < HEDGE_INFLIGHT_MIN; i++) {
+		memset(&v, 0, sizeof(v));
+		if (map_lookup(fd, &i, &v)) {
+			fprintf(stderr, "bpf_test: reading slot %u: %s\n", i,
+				strerror(errno));
+			return -1;
+		}
+		n += v.h.seq || v.h.busy || v.h.len;
+	}
+	return n;
+}
+
+/* n requests (IDs from id) parked, then ticked out: their slots freed. */
+static int park_and_send(uint32_t id, uint32_t n)
+{
+	struct pkt req;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		req = request(id + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	return ticks(n / HEDGE_TICK_BATCH + 2);
+}
+
+/*
+ * A steady trickle parks in the ring's first HEDGE_SPAN_MIN slots, over
+ * and over, not in a pass over all of them (where every slot it writes
+ * is cold). Delay 0: a pass is never quicker than its requests wait, so
+ * nothing but a busy slot grows the span.
+ */
+static void test_ring_compact(void)
+{
+	uint32_t n = 0, i;
+	struct hedge_stats st;
+	int written;
+
+	tick_line(0);
+	for (i = 0; i < 8; i++, n += 40)
+		park_and_send(50000 + n, 40);
+	st = counters();
+	written = slots_written(HEDGE_SPAN_MIN);
+	check(st.delayed == n && st.ring_full == 0 && written == 0,
+	      "tick ring: a trickle of requests keeps to the ring's first "
+	      "slots (its span)", written ? "slots past the span written" :
+	      "requests not parked");
+}
+
+/*
+ * A burst past the span: every request parked (the span grows into slots
+ * not in use), none counted ring_full; once it is over, passes slower
+ * than the requests' wait shrink the span back.
+ */
+static void test_ring_burst(void)
+{
+	uint32_t n = 200, i, grown, span;
+	struct hedge_stats st;
+	struct pkt req;
+
+	tick_line(0);
+	for (i = 0; i < n; i++) {
+		req = request(60000 + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	st = counters();
+	grown = ticker().span[0];
+	check(st.delayed == n && st.ring_full == 0 && grown >= 256,
+	      "tick ring: a burst past the span is parked whole (the span "
+	      "grows)", st.ring_full ? "counted ring_full" : "span not grown");
+	ticks(n / HEDGE_TICK_BATCH + 4);
+	for (i = 0; i < 16; i++)
+		park_and_send(61000 + i * 40, 40);
+	st = counters();
+	span = ticker().span[0];
+	check(st.ring_full == 0 && span == HEDGE_SPAN_MIN,
+	      "tick ring: after the burst the span shrinks back",
+	      "span kept");
+	if (span != HEDGE_SPAN_MIN)
+		fprintf(stderr, "bpf_test: span %u after the burst (%u in it)\n",
+			span, grown);
+}
+
 static void test_big_frames(void)
 {
 	struct pkt small = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 900,
@@ -4117,6 +4206,8 @@ static const struct test_case cases[] = {
 	{ "gso", test_gso, NULL },
 	{ "ring_overflow", test_ring_overflow, NULL },
 	{ "ring_reuse", test_ring_reuse, NULL },
+	{ "ring_compact", test_ring_compact, NULL },
+	{ "ring_burst", test_ring_burst, NULL },
 	{ "big_frames", test_big_frames, NULL },
 	{ "tick_metadata", test_tick_metadata, NULL },
 	{ "evicted", test_evicted, NULL },
