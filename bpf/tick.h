@@ -43,16 +43,16 @@ static __always_inline int claim(struct hedge_slot_head *h,
 /*
  * The seq of the next parking slot of a ring of mask + 1 slots (the slot
  * is seq & mask), from the ring's counter *next, in its first *span slots
- * only (tick.h's header; 0: HEDGE_SPAN_MIN): a pass over them, then the
- * next pass from slot 0, so the slots written stay in the caches. A
- * request past the span ends the pass and sizes the next by how long
+ * only (hedge.h, HEDGE_SPAN_MIN): a pass over them, then the next pass
+ * from slot 0, so the slots written stay in the caches. The request that
+ * takes the span's last slot ends the pass and sizes the next by how long
  * this one took against `hold` (how long its slots stay busy: the
  * request's delay): in less than 2 holds a slot would be taken again
- * while its request may still wait, so the span doubles and the pass
- * goes on into the new half; after more than 8 it halves. Requests that
- * come meanwhile on other CPUs keep the slots they drew, past the span:
- * slots of the ring all the same. A slot found busy anyway (a burst)
- * grows it too (ring_grow()); claim() never writes over a waiting one.
+ * while its request may still wait, so the span doubles and the pass goes
+ * on into the new half; after more than 8 it halves. Requests that come
+ * meanwhile on other CPUs keep the slots they drew, past the span: slots
+ * of the ring all the same. A slot found busy anyway (a burst) grows it
+ * too (ring_grow()); claim() never writes over a waiting one.
  */
 static __always_inline __u32 ring_span(__u32 span, __u32 mask)
 {
@@ -65,24 +65,23 @@ static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
 				       __u64 *pass_ns, __u32 mask, __u64 now,
 				       __u64 hold)
 {
-	__u32 seq = __sync_fetch_and_add(next, 1), raw = *span, cur, pass;
+	__u32 seq = __sync_fetch_and_add(next, 1), raw = *span, cur;
 	__u64 took;
 
 	cur = ring_span(raw, mask);
-	if ((seq & mask) < cur)
+	if ((seq & mask) + 1 < cur)
 		return seq;
+	/* The span's last slot (or past it): the pass ends here. */
 	took = since(now, *pass_ns);
 	if (took < 2 * hold && cur <= mask) {
 		__sync_val_compare_and_swap(span, raw, cur * 2);
-		return seq;
+		return seq;	/* the pass goes on into the new half */
 	}
-	pass = (seq | mask) + 1;	/* slot 0 of the next pass */
-	if (__sync_val_compare_and_swap(next, seq + 1, pass + 1) != seq + 1)
-		return seq;
+	__sync_val_compare_and_swap(next, seq + 1, (seq | mask) + 1);
 	*pass_ns = now;
 	if (took > 8 * hold && cur > HEDGE_SPAN_MIN)
 		__sync_val_compare_and_swap(span, raw, cur / 2);
-	return pass;
+	return seq;
 }
 
 /* Slot seq & mask was busy: double the span, and move the counter to the
@@ -125,6 +124,8 @@ park_slot(struct hedge_ticker *t, const struct hedge_config *cfg,
 	__u64 hold = e->deadline_ns - e->sent_ns;
 	struct hedge_slot_head *h;
 
+	/* Unrolled: 6.1 refuses the loop (a helper call falls into its head). */
+#pragma unroll
 	for (i = 0; i < HEDGE_PARK_TRIES; i++) {
 		s = ring_next(next, &t->span[big], &t->pass_ns[big], mask,
 			      e->sent_ns, hold);

@@ -2075,14 +2075,30 @@ static void test_ring_compact(void)
 	      "requests not parked");
 }
 
+/* The span of the small-slot ring set to `span`, its pass begun at 0. */
+static void set_span(uint32_t span)
+{
+	struct hedge_ticker t = ticker();
+	uint32_t zero = 0;
+
+	t.span[0] = span;
+	t.pass_ns[0] = 0;
+	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t)) {
+		fprintf(stderr, "bpf_test: setting the span: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
 /*
- * A burst past the span: every request parked (the span grows into slots
- * not in use), none counted ring_full; once it is over, passes slower
- * than the requests' wait shrink the span back.
+ * A burst of as many requests as the ring has slots: every one parked
+ * (the span grows into slots not in use), none counted ring_full. A span
+ * grown to the whole ring shrinks back once passes are slower than the
+ * requests' wait.
  */
 static void test_ring_burst(void)
 {
-	uint32_t n = 200, i, grown, span;
+	uint32_t n = HEDGE_INFLIGHT_MIN, i, grown, span;
 	struct hedge_stats st;
 	struct pkt req;
 
@@ -2093,16 +2109,18 @@ static void test_ring_burst(void)
 	}
 	st = counters();
 	grown = ticker().span[0];
-	check(st.delayed == n && st.ring_full == 0 && grown >= 256,
-	      "tick ring: a burst past the span is parked whole (the span "
-	      "grows)", st.ring_full ? "counted ring_full" : "span not grown");
+	check(st.delayed == n && st.ring_full == 0 && grown > HEDGE_SPAN_MIN,
+	      "tick ring: a burst of as many requests as it has slots is parked "
+	      "whole (the span grows)",
+	      st.ring_full ? "counted ring_full" : "span not grown");
 	ticks(n / HEDGE_TICK_BATCH + 4);
-	for (i = 0; i < 16; i++)
+	set_span(n);
+	for (i = 0; i < 56; i++)	/* passes of 1024, 512, 256, 128 */
 		park_and_send(61000 + i * 40, 40);
 	st = counters();
 	span = ticker().span[0];
 	check(st.ring_full == 0 && span == HEDGE_SPAN_MIN,
-	      "tick ring: after the burst the span shrinks back",
+	      "tick ring: a span grown to the whole ring shrinks back",
 	      "span kept");
 	if (span != HEDGE_SPAN_MIN)
 		fprintf(stderr, "bpf_test: span %u after the burst (%u in it)\n",
