@@ -85,18 +85,21 @@ static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
 }
 
 /* Slot seq & mask was busy: double the span, and move the counter to the
- * first slot of its new half if it is still in the old one. */
-static __always_inline void ring_grow(__u32 *next, __u32 *span, __u32 mask,
-				      __u32 seq)
+ * first slot of its new half if it is still in the old one. -1 if the
+ * span is the whole ring already: the ring is full (one try, as a flood
+ * that fills it would otherwise pay for several). */
+static __always_inline int ring_grow(__u32 *next, __u32 *span, __u32 mask,
+				     __u32 seq)
 {
 	__u32 raw = *span, cur = ring_span(raw, mask);
 
 	if (cur > mask)
-		return;
+		return -1;
 	__sync_val_compare_and_swap(span, raw, cur * 2);
 	if ((seq & mask) < cur)
 		__sync_val_compare_and_swap(next, seq + 1,
 					    (seq & ~mask) + cur);
+	return 0;
 }
 
 /* The skb's metadata that matters on the wire, kept with its bytes. */
@@ -112,7 +115,8 @@ static __always_inline void park_meta(struct __sk_buff *skb,
 /*
  * Claim a slot for request e in the small-slot ring, or (big, a constant)
  * the full-frame ring: its seq into *seq (HEDGE_SEQ_BIG set for the
- * latter). NULL if HEDGE_PARK_TRIES slots were busy: the ring is full.
+ * latter). NULL if the ring is full: a busy slot with the span the whole
+ * ring, or HEDGE_PARK_TRIES busy slots while it grew.
  */
 #define HEDGE_PARK_TRIES	4
 static __always_inline struct hedge_slot_head *
@@ -140,7 +144,8 @@ park_slot(struct hedge_ticker *t, const struct hedge_config *cfg,
 			*seq = big ? s | HEDGE_SEQ_BIG : s & ~HEDGE_SEQ_BIG;
 			return h;
 		}
-		ring_grow(next, &t->span[big], mask, s);
+		if (ring_grow(next, &t->span[big], mask, s))
+			return 0;
 	}
 	return 0;
 }
