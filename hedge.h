@@ -83,6 +83,9 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
  * (12 MiB at the default) met every one cold. At least this many.
  */
 #define HEDGE_SPAN_MIN		64
+/* The slots in use of a ring of mask + 1, its span field being raw. */
+#define HEDGE_SPAN(raw, mask)	((raw) < HEDGE_SPAN_MIN ? HEDGE_SPAN_MIN : \
+				 (raw) > (mask) ? (mask) + 1 : (raw))
 
 /*
  * Names the kernel shows; `down` and `status` find hedge again by them.

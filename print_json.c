@@ -133,14 +133,18 @@ void print_json(const struct snapshot *s)
 		printf(",\"ticker\":{\"ticks\":%llu,\"cpu\":%u,"
 		       "\"last_tick_ago_us\":%llu,\"state\":\"%s\","
 		       "\"generation\":%u,\"starts\":%llu,\"restarts\":%llu,"
-		       "\"old_ticks\":%llu}",
+		       "\"old_ticks\":%llu,\"parking_span\":[%u,%u],"
+		       "\"parking_slots\":[%u,%u]}",
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
 		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
 		       tick_state_name(s->ticker.run),
 		       (unsigned)HEDGE_TICK_GEN(s->ticker.run),
 		       (unsigned long long)s->ticker.starts,
 		       (unsigned long long)s->ticker.restarts,
-		       (unsigned long long)s->ticker.old_ticks);
+		       (unsigned long long)s->ticker.old_ticks,
+		       HEDGE_SPAN(s->ticker.span[0], s->cfg.ring_mask),
+		       HEDGE_SPAN(s->ticker.span[1], s->cfg.big_mask),
+		       s->cfg.ring_mask + 1, s->cfg.big_mask + 1);
 	printf(",\"programs\":{");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];

@@ -113,11 +113,16 @@ void print_text(const struct snapshot *s)
 	if (s->has_ticker)
 		printf("ticker: %s, %llu ticks on CPU %u, the last %llu us "
 		       "ago; %llu starts after idle, %llu restarts of a lost "
-		       "tick\n", tick_state_name(s->ticker.run),
+		       "tick; parking in the first %u of %u slots (full "
+		       "frames: %u of %u)\n", tick_state_name(s->ticker.run),
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
 		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
 		       (unsigned long long)s->ticker.starts,
-		       (unsigned long long)s->ticker.restarts);
+		       (unsigned long long)s->ticker.restarts,
+		       HEDGE_SPAN(s->ticker.span[0], s->cfg.ring_mask),
+		       s->cfg.ring_mask + 1,
+		       HEDGE_SPAN(s->ticker.span[1], s->cfg.big_mask),
+		       s->cfg.big_mask + 1);
 	printf("programs (ns per packet while kernel.bpf_stats_enabled=1):");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];

@@ -56,9 +56,7 @@ static __always_inline int claim(struct hedge_slot_head *h,
  */
 static __always_inline __u32 ring_span(__u32 span, __u32 mask)
 {
-	if (span < HEDGE_SPAN_MIN)
-		return HEDGE_SPAN_MIN;
-	return span > mask ? mask + 1 : span;
+	return HEDGE_SPAN(span, mask);
 }
 
 static __always_inline __u32 ring_next(__u32 *next, __u32 *span,

@@ -88,6 +88,12 @@ check "tick: 500 requests/s answered at once: the tick wakes <= 300 times a seco
 	"ticks $w0 -> $w1" sh -c "[ '$rate' != missing ] && [ '$rate' -le 300 ]"
 check "tick: ... nothing lost, no hedge ($(field $OUT/steady1.json hedges_sent) hedges)" \
 	"$(cat $OUT/steady.json)" [ "$(field $OUT/steady.json lost)" = 0 -a "$(field $OUT/steady1.json hedges_sent)" = 0 ]
+# ~5 requests parked at a time: they keep to the ring's first 64 slots (its
+# span), which status shows; a pass over all 65 536 would write every slot
+# cold.
+span=$(sed -n 's/.*"parking_span":\[\([0-9]*\),[0-9]*\],"parking_slots":\[\([0-9]*\),.*/\1 of \2/p' $OUT/steady1.json)
+check "tick: ... parked in the first 64 slots of 65536 (status: ${span:-none})" \
+	"$(cat $OUT/steady1.json)" [ "$span" = "64 of 65536" ]
 in_ns $HEDGE down >/dev/null
 
 # ---- a lost tick (issue 11): a link bounce on the tick line (or any qdisc
