@@ -149,6 +149,29 @@ static __always_inline void adapt(const struct hedge_config *cfg,
 	a->updated_ns = now;
 }
 
+/*
+ * The longest any request parked now may wait: every one is due by now
+ * plus the longest delay a target gives now, since a delay rises at once
+ * but falls no faster than time passes (adapt(), deadline()).
+ */
+static __always_inline __u64 longest_delay(const struct hedge_config *cfg)
+{
+	__u64 most = 0, d;
+	struct hedge_adapt *a;
+	__u32 t, key;
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return cfg->delay_ns;
+	for (t = 0; t < HEDGE_MAX_TARGETS && t < cfg->n_targets; t++) {
+		key = t;
+		a = bpf_map_lookup_elem(&hedge_adapt, &key);
+		d = a ? a->delay_ns : cfg->delay_ns;	/* as deadline() */
+		if (d > most)
+			most = d;
+	}
+	return most;
+}
+
 /* `milli` milli-hedges into the target's budget, if it has one. */
 static __always_inline void credit(const struct hedge_config *cfg,
 				   __u32 target, __s64 milli)

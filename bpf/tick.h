@@ -47,7 +47,8 @@ static __always_inline int claim(struct hedge_slot_head *h,
  * from slot 0, so the slots written stay in the caches. The request that
  * takes the span's last slot ends the pass and sizes the next by how long
  * this one took against `hold` (how long its slots stay busy: the
- * longest delay): in less than 2 holds a slot would be taken again
+ * longest delay a request parked now can have, longest_delay()): in
+ * less than 2 holds a slot would be taken again
  * while its request may still wait, so the span doubles and the pass goes
  * on into the new half; after more than 8 it halves. Requests that come
  * meanwhile on other CPUs keep the slots they drew, past the span: slots
@@ -123,10 +124,7 @@ park_slot(struct hedge_ticker *t, const struct hedge_config *cfg,
 {
 	__u32 mask = big ? cfg->big_mask : cfg->ring_mask, i, s, slot;
 	__u32 *next = big ? &t->next_big : &t->next_seq;
-	/* The longest a request waits parked (adaptive delays vary): a
-	 * span sized by a short one would shrink under the long ones. */
-	__u64 hold = cfg->flags & HEDGE_F_ADAPTIVE ? cfg->delay_max_ns :
-						     cfg->delay_ns;
+	__u64 hold = longest_delay(cfg);
 	struct hedge_slot_head *h;
 
 	/* Unrolled: 6.1 refuses the loop (a helper call falls into its head). */

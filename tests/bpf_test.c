@@ -2058,7 +2058,7 @@ static int park_and_send(uint32_t id, uint32_t n)
  * is cold). Delay 0: a pass is never quicker than its requests wait, so
  * nothing but a busy slot grows the span.
  */
-static void test_ring_compact(void)
+static void ring_compact(const char *what)
 {
 	uint32_t n = 0, i;
 	struct hedge_stats st;
@@ -2069,10 +2069,22 @@ static void test_ring_compact(void)
 		park_and_send(50000 + n, 40);
 	st = counters();
 	written = slots_written(HEDGE_SPAN_MIN);
-	check(st.delayed == n && st.ring_full == 0 && written == 0,
-	      "tick ring: a trickle of requests keeps to the ring's first "
-	      "slots (its span)", written ? "slots past the span written" :
-	      "requests not parked");
+	check(st.delayed == n && st.ring_full == 0 && written == 0, what,
+	      written ? "slots past the span written" : "requests not parked");
+}
+
+static void test_ring_compact(void)
+{
+	ring_compact("tick ring: a trickle of requests keeps to the ring's "
+		     "first slots (its span)");
+}
+
+/* Adaptive, --delay-max 10 s, the target's delay now 0 (due at once):
+ * the span follows the delays targets give now, not --delay-max. */
+static void test_ring_compact_adaptive(void)
+{
+	ring_compact("tick ring: with an adaptive delay, by the delay targets "
+		     "give now, not --delay-max: the same first slots");
 }
 
 /* The span of the small-slot ring set to `span`, its pass begun at 0. */
@@ -2575,6 +2587,16 @@ static void adaptive_tick(struct hedge_config *c)
 {
 	tick_line_tdl(c);
 	adaptive_netem(c);
+}
+
+/* Adaptive up to 10 s, its first delay --delay-max (as `up` sets it). */
+static void adaptive_long(struct hedge_config *c)
+{
+	c->flags |= HEDGE_F_ADAPTIVE;
+	c->delay_pct = 9500;
+	c->delay_min_ns = ADAPT_MIN_NS;
+	c->delay_max_ns = 10000000000ULL;
+	c->delay_ns = c->delay_max_ns;
 }
 
 /* One pass of the tick (adapt() on target 0), between *before and *after. */
@@ -4225,6 +4247,7 @@ static const struct test_case cases[] = {
 	{ "ring_overflow", test_ring_overflow, NULL },
 	{ "ring_reuse", test_ring_reuse, NULL },
 	{ "ring_compact", test_ring_compact, NULL },
+	{ "ring_compact_adaptive", test_ring_compact_adaptive, adaptive_long },
 	{ "ring_burst", test_ring_burst, NULL },
 	{ "big_frames", test_big_frames, NULL },
 	{ "tick_metadata", test_tick_metadata, NULL },
