@@ -46,14 +46,14 @@ static __always_inline int claim(struct hedge_slot_head *h,
  * only (hedge.h, HEDGE_SPAN_MIN): a pass over them, then the next pass
  * from slot 0, so the slots written stay in the caches. The request that
  * takes the span's last slot ends the pass and sizes the next by how long
- * this one took against `hold` (how long its slots stay busy: the
- * longest delay a request parked now can have, longest_delay()): in
- * less than 2 holds a slot would be taken again
- * while its request may still wait, so the span doubles and the pass goes
- * on into the new half; after more than 8 it halves. Requests that come
- * meanwhile on other CPUs keep the slots they drew, past the span: slots
- * of the ring all the same. A slot found busy anyway (a burst) grows it
- * too (ring_grow()); claim() never writes over a waiting one.
+ * this one took against `hold` (how long its slots stay busy: the longest
+ * delay a request parked now can have, longest_delay()): in less than 2
+ * holds a slot would be taken again while its request may still wait, so
+ * the span doubles and the pass goes on into the new half; after more
+ * than 8 it halves. Requests that come meanwhile on other CPUs keep the
+ * slots they drew, past the span: slots of the ring all the same. A slot
+ * found busy anyway (a burst) grows it too (ring_grow()); claim() never
+ * writes over a waiting one.
  */
 static __always_inline __u32 ring_span(__u32 span, __u32 mask)
 {
