@@ -13,7 +13,8 @@
  *   Rescuer, due clone: a pending request's clone sent as the hedge.
  *
  * Fresh-ID cases touch a new Scoreboard entry and a new parking slot each
- * run, as a host does whose requests are far apart: their memory is cold.
+ * run, as a host does whose requests are far apart: their memory is cold
+ * (but for the steady case: 100 in flight, the oldest freed each run).
  * The "warm" cases reuse one entry and a few slots (freed from user space
  * between runs, untimed), as a burst of requests does: what the code
  * costs with its memory in cache. Both are the program's, on this host.
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "../hedge.h"
 #include "../hedge_user.h"
 
@@ -284,6 +286,93 @@ static void free_slots(void)
 		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &i, &slot);
 }
 
+/* Write 256 MiB, more than any cache here holds: what was cached is out. */
+static void flush_caches(void)
+{
+	size_t n = 256u << 20;
+	unsigned char *b = malloc(n);
+
+	if (!b) {
+		fprintf(stderr, "bpf_cost: no memory to flush the caches with\n");
+		exit(1);
+	}
+	memset(b, 1, n);
+	__asm__ volatile("" : : "r"(b) : "memory");
+	free(b);
+}
+
+/*
+ * A steady stream: fresh IDs, STEADY_INFLIGHT parked at a time, the
+ * oldest's deadline entry popped and its slot freed after each run
+ * (untimed), as the ticker does at its deadline; with a 1 ms delay the
+ * tick line's span holds them in a few hundred slots, where a pass over
+ * the whole ring (the programs before the span) meets each one cold.
+ * Target 0's deadline queue is replaced by one this process pops.
+ */
+#define STEADY_INFLIGHT 100
+static void measure_steady(const char *name, struct hedge_config *cfg,
+			   uint32_t first_id)
+{
+	int due = obj_map_fd(&obj, HEDGE_MAP_DUE), q;
+	struct hedge_parked_small none;
+	struct hedge_due d;
+	unsigned char pkt[64];
+	union bpf_attr attr;
+	uint64_t total = 0, parked = delayed(), delay = cfg->delay_ns;
+	uint32_t i, zero = 0, slot;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_QUEUE;
+	attr.value_size = sizeof(struct hedge_due);
+	attr.max_entries = 2 * STEADY_INFLIGHT;
+	q = sys_bpf(BPF_MAP_CREATE, &attr);
+	if (q < 0 || map_update(due, &zero, &q)) {
+		fprintf(stderr, "bpf_cost: %s: a queue of its own: %s\n", name,
+			strerror(errno));
+		exit(1);
+	}
+	cfg->delay_ns = 1000000;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, cfg);
+	/* The ring as `up` leaves it: every slot free (the cases before
+	 * left theirs busy), the ticker's state new. */
+	memset(&none, 0, sizeof(none));
+	for (i = 0; i <= cfg->ring_mask; i++)
+		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &i, &none);
+	{
+		struct hedge_ticker t;
+
+		memset(&t, 0, sizeof(t));
+		map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
+	}
+	/* Freeing them brought the slots into the caches: out again, as
+	 * the requests of the ring's last pass left them, long ago. */
+	flush_caches();
+	for (i = 0; i < RUNS; i++) {
+		packet(pkt, 0, 9000, first_id + i);
+		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
+		if (i < STEADY_INFLIGHT)
+			continue;
+		memset(&attr, 0, sizeof(attr));
+		attr.map_fd = (uint32_t)q;
+		attr.value = (uint64_t)(uintptr_t)&d;
+		if (sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &attr)) {
+			fprintf(stderr, "bpf_cost: %s: popping: %s\n", name,
+				strerror(errno));
+			exit(1);
+		}
+		slot = d.seq & cfg->ring_mask;
+		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &slot, &none);
+	}
+	if (delayed() - parked != RUNS) {
+		fprintf(stderr, "bpf_cost: %s: not every run parked\n", name);
+		exit(1);
+	}
+	close(q);
+	cfg->delay_ns = delay;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, cfg);
+	print_cost(name, (double)total / RUNS);
+}
+
 /*
  * Cold Scoreboard, warm parking slots: fresh IDs (a new entry each run),
  * parked in a ring of WARM_SLOTS freed between runs (untimed), as slots
@@ -410,6 +499,10 @@ int main(void)
 	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
 	measure_fresh_warm_slots("splitter: new request, tick, 8 slots",
 				 6000000);
+	cfg.ring_mask = PARK_SLOTS - 1;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	measure_steady("splitter: new request, tick, 100 in flight", &cfg,
+		       7000000);
 	cfg.ring_mask = PARK_SLOTS - 1;
 	cfg.delay_line = HEDGE_DL_NETEM;
 	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
