@@ -305,9 +305,11 @@ static void flush_caches(void)
  * A steady stream: fresh IDs, STEADY_INFLIGHT parked at a time, the
  * oldest's deadline entry popped and its slot freed after each run
  * (untimed), as the ticker does at its deadline; with a 1 ms delay the
- * tick line's span holds them in a few hundred slots, where a pass over
- * the whole ring (the programs before the span) meets each one cold.
- * Target 0's deadline queue is replaced by one this process pops.
+ * tick line's span holds them in a few hundred slots, where the programs
+ * before the span passed over the whole ring. In this tight loop the two
+ * cost the same (BENCHMARKS.md, "The parking rings' span"): the gain
+ * shows under real load only. Target 0's deadline queue is replaced by
+ * one this process pops.
  */
 #define STEADY_INFLIGHT 100
 static void measure_steady(const char *name, struct hedge_config *cfg,
