@@ -505,7 +505,6 @@ int main(void)
 	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
 	measure_steady("splitter: new request, tick, 100 in flight", &cfg,
 		       7000000);
-	cfg.ring_mask = PARK_SLOTS - 1;
 	cfg.delay_line = HEDGE_DL_NETEM;
 	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
 	/* The clone's share: the same with a delay line that refuses it. */
