@@ -142,9 +142,8 @@ void print_json(const struct snapshot *s)
 		       (unsigned long long)s->ticker.starts,
 		       (unsigned long long)s->ticker.restarts,
 		       (unsigned long long)s->ticker.old_ticks,
-		       HEDGE_SPAN(s->ticker.span[0], s->cfg.ring_mask),
-		       HEDGE_SPAN(s->ticker.span[1], s->cfg.big_mask),
-		       s->cfg.ring_mask + 1, s->cfg.big_mask + 1);
+		       s->parking_span[0], s->parking_span[1],
+		       s->parking_slots[0], s->parking_slots[1]);
 	printf(",\"programs\":{");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];

@@ -119,10 +119,8 @@ void print_text(const struct snapshot *s)
 		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
 		       (unsigned long long)s->ticker.starts,
 		       (unsigned long long)s->ticker.restarts,
-		       HEDGE_SPAN(s->ticker.span[0], s->cfg.ring_mask),
-		       s->cfg.ring_mask + 1,
-		       HEDGE_SPAN(s->ticker.span[1], s->cfg.big_mask),
-		       s->cfg.big_mask + 1);
+		       s->parking_span[0], s->parking_slots[0],
+		       s->parking_span[1], s->parking_slots[1]);
 	printf("programs (ns per packet while kernel.bpf_stats_enabled=1):");
 	for (i = 0; i < s->n_progs; i++) {
 		const struct prog_cost *c = &s->progs[i];

@@ -313,6 +313,10 @@ static int read_ticker(const struct instance *in, struct snapshot *s)
 	/* A tick between the two reads is 0 ago, not 584 years. */
 	s->tick_ago_ns = s->now_ns > s->ticker.last_ns ?
 			 s->now_ns - s->ticker.last_ns : 0;
+	s->parking_span[0] = HEDGE_SPAN(s->ticker.span[0], s->cfg.ring_mask);
+	s->parking_span[1] = HEDGE_SPAN(s->ticker.span[1], s->cfg.big_mask);
+	s->parking_slots[0] = s->cfg.ring_mask + 1;
+	s->parking_slots[1] = s->cfg.big_mask + 1;
 	s->has_ticker = 1;
 	return 0;
 }

@@ -86,6 +86,9 @@ struct snapshot {
 	int has_ticker;			/* tick line */
 	struct hedge_ticker ticker;
 	uint64_t tick_ago_ns;
+	/* The parking rings, small slots then full frames: slots in use
+	 * (the span) and slots in all. */
+	uint32_t parking_span[2], parking_slots[2];
 	uint64_t now_ns;		/* CLOCK_MONOTONIC when it was read */
 	/* The overload brake (bpf/brake.h), in each target's budget entry;
 	 * zeros without a budget. */
