@@ -172,6 +172,26 @@ static __always_inline __u64 longest_delay(const struct hedge_config *cfg)
 	return most;
 }
 
+/* The shortest delay a request sent from now on can get: the tick must
+ * not sleep longer. Adaptive delays fall no faster than time passes. */
+static __always_inline __u64 shortest_delay(const struct hedge_config *cfg)
+{
+	__u64 least = cfg->delay_ns;
+	struct hedge_adapt *a;
+	__u32 t, key;
+
+	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
+		return least;
+	least = cfg->delay_max_ns;
+	for (t = 0; t < HEDGE_MAX_TARGETS && t < cfg->n_targets; t++) {
+		key = t;
+		a = bpf_map_lookup_elem(&hedge_adapt, &key);
+		if (a && a->delay_ns < least)
+			least = a->delay_ns;
+	}
+	return least;
+}
+
 /* `milli` milli-hedges into the target's budget, if it has one. */
 static __always_inline void credit(const struct hedge_config *cfg,
 				   __u32 target, __s64 milli)

@@ -55,11 +55,6 @@ static __always_inline int claim(struct hedge_slot_head *h,
  * found busy anyway (a burst) grows it too (ring_grow()); claim() never
  * writes over a waiting one.
  */
-static __always_inline __u32 ring_span(__u32 span, __u32 mask)
-{
-	return HEDGE_SPAN(span, mask);
-}
-
 static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
 				       __u64 *pass_ns, __u32 mask, __u64 now,
 				       __u64 hold)
@@ -67,7 +62,7 @@ static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
 	__u32 seq = __sync_fetch_and_add(next, 1), raw = *span, cur;
 	__u64 took;
 
-	cur = ring_span(raw, mask);
+	cur = HEDGE_SPAN(raw, mask);
 	if ((seq & mask) + 1 < cur)
 		return seq;
 	/* The span's last slot (or past it): the pass ends here. */
@@ -90,7 +85,7 @@ static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
 static __always_inline int ring_grow(__u32 *next, __u32 *span, __u32 mask,
 				     __u32 seq)
 {
-	__u32 raw = *span, cur = ring_span(raw, mask);
+	__u32 raw = *span, cur = HEDGE_SPAN(raw, mask);
 
 	if (cur > mask)
 		return -1;
@@ -509,26 +504,6 @@ static __always_inline int earliest(const struct hedge_config *cfg,
 	}
 	best = opaque(best);
 	return best < HEDGE_MAX_TARGETS ? best : -1;
-}
-
-/* The shortest delay a request sent from now on can get: the tick must
- * not sleep longer. Adaptive delays fall no faster than time passes. */
-static __always_inline __u64 shortest_delay(const struct hedge_config *cfg)
-{
-	__u64 least = cfg->delay_ns;
-	struct hedge_adapt *a;
-	__u32 t, key;
-
-	if (!(cfg->flags & HEDGE_F_ADAPTIVE))
-		return least;
-	least = cfg->delay_max_ns;
-	for (t = 0; t < HEDGE_MAX_TARGETS && t < cfg->n_targets; t++) {
-		key = t;
-		a = bpf_map_lookup_elem(&hedge_adapt, &key);
-		if (a && a->delay_ns < least)
-			least = a->delay_ns;
-	}
-	return least;
 }
 
 /*
