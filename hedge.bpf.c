@@ -413,13 +413,13 @@ int hedge_watcher(struct __sk_buff *skb)
 			if (st)
 				st->duplicates++;
 			if (state == HEDGE_DONE_HEDGED)
-				saved_second(st, e);
+				saved_second(st, e, now);
 			return judged(&fk, &d, TC_ACT_SHOT);
 		}
 		done = state == HEDGE_HEDGED ? HEDGE_DONE_HEDGED : HEDGE_DONE;
 		if (__sync_val_compare_and_swap(&e->state, state, done) == state) {
 			record_response(cfg, st, e, now);
-			saved_answer(cfg, st, e, &d, state);
+			saved_answer(cfg, st, e, &d, state, now);
 			return judged(&fk, &d,
 				      replica_answer(skb, cfg, st, &d, state));
 		}

@@ -78,14 +78,15 @@ static __always_inline __u32 saved_verdict(const struct hedge_config *cfg,
  * (PENDING), its response time is a least RTT candidate; hedged, the
  * verdict is kept in its entry for the second answer. A second answer
  * racing this one on another CPU may find no verdict yet: it then records
- * nothing (the entry counts neither saved nor unanswered).
+ * nothing (the entry counts neither saved nor unanswered). `now`: the
+ * watcher's one clock read for this packet (as record_response()'s).
  */
 static __always_inline void saved_answer(const struct hedge_config *cfg,
 					 struct hedge_stats *st,
 					 struct hedge_entry *e,
-					 const struct datagram *d, __u32 state)
+					 const struct datagram *d, __u32 state,
+					 __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
 	__u32 verdict;
 
 	if (state == HEDGE_PENDING) {
@@ -116,9 +117,9 @@ static __always_inline int saved_close(struct hedge_entry *e, __u32 open)
 /* The second answer of a hedged request (DONE_HEDGED): if the hedge's
  * came first, the original's came this much later: time saved. */
 static __always_inline void saved_second(struct hedge_stats *st,
-					 struct hedge_entry *e)
+					 struct hedge_entry *e, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns(), first, gap;
+	__u64 first, gap;
 
 	/* Wasted, or already closed: nothing saved. */
 	if (!saved_close(e, HEDGE_SAVED_HELPED) || !st)
