@@ -29,7 +29,7 @@ start_server() {
 	# ip netns exec execs the server: $! is the server, which kill must reach.
 	ip netns exec $NS taskset -c $LOAD_CPU bench/chaos_server --quiet --rate 0 --fast "$1" >$OUT/server.out 2>&1 &
 	server=$!
-	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+	ready $OUT/server.out "adaptive: chaos server"
 }
 delay_us() { nsenter --net=/run/netns/$NS $HEDGE status --json >$OUT/status.json && echo $(( $(field $OUT/status.json delay_ns) / 1000 )); }
 

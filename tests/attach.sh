@@ -20,7 +20,7 @@ netns_add $NS
 : >$OUT/server.out
 ip netns exec $NS bench/chaos_server --quiet --addr 127.0.0.1 >$OUT/server.out 2>/dev/null &
 SERVER_PID=$!
-for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+ready $OUT/server.out "attach: chaos server"
 
 # hedged NAME START_ID: 100 requests (2 stall 400 ms); all stalled ones
 # answered in < 100 ms.

@@ -31,7 +31,7 @@ start_server() {	# start_server CHAOS_ARGS...
 	ip netns exec $SNS bench/chaos_server --addr $SADDR --port 9000 --quiet \
 		--fast 0 --memory 200 "$@" >$OUT/server.out 2>&1 &
 	server=$!
-	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+	ready $OUT/server.out "brake: chaos server"
 }
 load() {	# load JSON RATE SECONDS START_ID
 	in_ns timeout -k 5 30 bench/loadgen --addr $SADDR --port 9000 \

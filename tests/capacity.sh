@@ -20,7 +20,7 @@ start_server() {	# start_server CHAOS_ARGS...
 	: >$OUT/server.out
 	ip netns exec $NS bench/chaos_server --quiet "$@" >$OUT/server.out 2>&1 &
 	server=$!
-	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+	ready $OUT/server.out "capacity: chaos server"
 }
 # A counter of the status JSON's (one target here); "missing" if absent,
 # which no check takes for a number.

@@ -60,8 +60,7 @@ start_server() {	# start_server NS ADDR
 	ip netns exec "$1" bench/chaos_server --quiet --addr "$2" \
 		>$OUT/server.out 2>$OUT/server.err &
 	SERVER_PID=$!
-	for _ in $(seq 50); do grep -q ready $OUT/server.out && return 0; sleep 0.1; done
-	fail "chaos server starts" "no 'ready' in 5 s"
+	ready $OUT/server.out "chaos server"
 }
 stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
 trap 'stop_server; netns_cleanup' EXIT
@@ -187,7 +186,7 @@ replica_run() {
 		>$OUT/replica.out 2>$OUT/replica.err &
 	replica_pid=$!
 	start_server hedget-s "$primary"
-	for _ in $(seq 50); do grep -q ready $OUT/replica.out && break; sleep 0.1; done
+	ready $OUT/replica.out "replica chaos server"
 	before=$OUT/$name.before
 	snapshot hedget-c >"$before"
 	targets="--target $(endpoint $primary),$(endpoint $replica)"

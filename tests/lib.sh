@@ -60,6 +60,15 @@ poll() {
 	return 1
 }
 
+# ready FILE WHAT: WHAT (a server, a capture) writes "ready" to FILE when
+# it listens: wait for it, 5 s at most. If it never does, a FAIL line that
+# names it (and 1), so that what fails after is not taken for the cause.
+ready() {
+	poll 5 grep -q ready "$1" && return 0
+	fail "$2 starts" "no 'ready' in ${1##*/} in 5 s: $(tail -c 200 "$1" 2>/dev/null | tr '\n' ' ')"
+	return 1
+}
+
 # server_counts PID FILE: bench/chaos_server PID prints its counters on
 # SIGUSR1 to FILE (its stderr): waits for that new last line, 5 s at most.
 server_counts() {

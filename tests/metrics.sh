@@ -26,7 +26,7 @@ RATE=500 SECONDS_=3 PCT=10 FLOOR=20
 # ip netns exec execs the server: $! is the server (for SIGUSR1).
 ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 1 >$OUT/server.out 2>&1 &
 server=$!
-for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+ready $OUT/server.out "metrics: chaos server"
 ok "budget: up --budget $PCT --budget-min-rate $FLOOR" \
 	in_ns $HEDGE up --target 127.0.0.1:9000 --delay 5ms --budget $PCT --budget-min-rate $FLOOR
 in_ns bench/loadgen --rate $RATE --duration $SECONDS_ --timeout 800 >$OUT/load.json

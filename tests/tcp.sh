@@ -201,7 +201,7 @@ rst_before=$(rst_count)
 ip netns exec $CNS timeout 320 python3 tests/tcp_capture.py tcp0 310 8080 \
 	>$OUT/capture.json 2>$OUT/capture.err &
 CAPTURE_PID=$!
-for _ in $(seq 50); do grep -q ready $OUT/capture.err && break; sleep 0.1; done
+ready $OUT/capture.err "tcp: capture"
 connects hedged
 kill -TERM $CAPTURE_PID 2>/dev/null
 wait $CAPTURE_PID 2>/dev/null

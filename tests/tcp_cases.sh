@@ -16,7 +16,7 @@ capture_start() {	# capture_start NAME
 	ip netns exec $CNS timeout 320 python3 tests/tcp_capture.py tcp0 310 8080 \
 		>$OUT/$1.json 2>$OUT/$1.err &
 	CAPTURE_PID=$!
-	for _ in $(seq 50); do grep -q ready $OUT/$1.err && break; sleep 0.1; done
+	ready $OUT/$1.err "tcp: capture $1"
 }
 capture_stop() {
 	kill -TERM $CAPTURE_PID 2>/dev/null

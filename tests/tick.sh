@@ -32,7 +32,7 @@ lateness_run() {
 	# ip netns exec execs the server: $! is the server, which kill must reach.
 	ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
 	server=$!
-	for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+	ready $OUT/server.out "tick: chaos server"
 	ok "tick: up --delay 2ms" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100
 	in_ns bench/loadgen --rate 2000 --duration 2 --timeout 500 >$OUT/load.json
 	sleep 0.5
@@ -73,7 +73,7 @@ check "tick: no request lost, no duplicate delivered" "$(cat $OUT/load.json); $w
 : >$OUT/server.out
 ip netns exec $NS bench/chaos_server --quiet --rate 0 --fast 0 >$OUT/server.out 2>&1 &
 server=$!
-for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+ready $OUT/server.out "tick: chaos server"
 ok "tick: up --delay 10ms" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 10ms
 in_ns $HEDGE status --json >$OUT/steady0.json
 in_ns bench/loadgen --rate 500 --duration 2 --timeout 500 --start-id 300000 >$OUT/steady.json
@@ -102,7 +102,7 @@ in_ns $HEDGE down >/dev/null
 : >$OUT/server.out
 ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
 server=$!
-for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+ready $OUT/server.out "tick: chaos server"
 in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100 >/dev/null
 in_ns bench/loadgen --rate 1000 --duration 1 --timeout 500 >$OUT/bounce-before.json &
 load=$!
@@ -174,7 +174,7 @@ run_ns() {
 : >$OUT/server.out
 ip netns exec $NS bench/chaos_server --quiet --rate 100 --fast 0 >$OUT/server.out 2>&1 &
 server=$!
-for _ in $(seq 50); do grep -q ready $OUT/server.out && break; sleep 0.1; done
+ready $OUT/server.out "tick: chaos server"
 ok "tick: up, idle" in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 2ms --budget 100
 stats_on; rc=$?
 check "tick: the kernel counts hedge's programs' runs (BPF_ENABLE_STATS)" \
