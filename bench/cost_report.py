@@ -6,7 +6,8 @@
 Reads DIR/runs.tsv (and idle.tsv, late.tsv, bpf-cost.txt, machine.txt when
 there) and writes DIR/table.md (the cost table), DIR/added-cpu.svg (added
 CPU per request against the rate, log x axis) and DIR/summary.md (the
-conditions, the table, saturation, idle, lateness and per-packet costs).
+conditions, the table, saturation, idle, lateness, the programs' run time
+by the kernel's accounting and per-packet costs).
 
 Per run: machine CPU per request = the non-idle time of all CPUs over
 loadgen's run (window x CPUs - idle - iowait, /proc/stat: idle time is
@@ -127,6 +128,48 @@ def table(cells):
                 mean(c["up"], "wake"), mean(c["up"], "hedges"),
                 med(bg), min(bg), max(bg)))
     return "\n".join(rows) + "\n"
+
+
+PROGS = ("splitter", "watcher", "ticker", "rescuer")
+
+
+def kernel(runs):
+    """Part k: hedge's programs' run time per request sent, by the kernel's
+    accounting (kernel.bpf_stats_enabled): the median over repetitions of
+    each program's and of their sum, per workload and rate. Markdown lines,
+    none if part k did not run."""
+    cells = {}
+    for r in runs:
+        if r.get("part") != "kern":
+            continue
+        sent = num(r["sent"])
+        ns = [num(r.get(p + "_ns"), float("nan")) for p in PROGS]
+        if sent <= 0 or any(x != x for x in ns[:3]):
+            continue        # not counted (stats off, a program unknown)
+        ns[3] = 0.0 if ns[3] != ns[3] else ns[3]    # no hedge: no Rescuer run
+        per = [x / sent for x in ns]
+        cells.setdefault((r["workload"], int(r["rate"])), []).append(
+            per + [sum(per)])
+    if not cells:
+        return []
+    md = ["## Hedge's programs per request, by the kernel's accounting "
+          "(part k)", "",
+          "| workload | rate (/s) | all four (µs/req) | Splitter (ns/req) | "
+          "watcher | ticker | Rescuer | runs |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (wl, rate), rows in sorted(cells.items()):
+        m = [med([row[i] for row in rows]) for i in range(5)]
+        tot = [row[4] for row in rows]
+        md.append("| %s | %d | **%.2f** [%.2f, %.2f] | %.0f | %.0f | %.0f | "
+                  "%.0f | %d |" % (wl, rate, m[4] / 1000, min(tot) / 1000,
+                                   max(tot) / 1000, m[0], m[1], m[2], m[3],
+                                   len(rows)))
+    md += ["", "Each program's run_time_ns over the run (hedge status "
+           "--json, kernel.bpf_stats_enabled on) / requests sent: median "
+           "[min, max] over repetitions for the sum, medians for each. "
+           "Kernel time outside the programs (the tick's timer and "
+           "softirq, the hedges' sending) is not in it.", ""]
+    return md
 
 
 def saturation(runs):
@@ -321,6 +364,7 @@ def main():
                 r["late_p50_us"], r["late_p99_us"], r["late_max_us"],
                 r["lost"], r["duplicates"]))
         md.append("")
+    md += kernel(runs)
     bpath = os.path.join(d, "bpf-cost.txt")
     if os.path.exists(bpath):
         md += ["## Per packet (bench/bpf-cost)", "", "```"] + [
