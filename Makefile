@@ -95,7 +95,7 @@ bench-vm: deps
 	tests/vm/run 'bench/compare-lines --requests $(REQUESTS) --contention $(CONTENTION)'
 
 # What hedging costs in CPU per request, hedge down against up, 1k to 200k
-# requests/s across a veth pair (bench/cost; ~15 min). Each repetition
+# requests/s across a veth pair (bench/cost; ~20 min). Each repetition
 # holds COST_LOCK (the shared test lock; COST_LOCK= for none).
 COST_LOCK ?= /tmp/hedge-test.lock
 bench-cost: deps
