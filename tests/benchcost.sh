@@ -2,8 +2,9 @@
 # tests/benchcost.sh - bench/cost --quick works: it measures hedge down and
 # up at 1 000 and 10 000 requests/s across its veth pair and writes a cost
 # table with numbers in it, an SVG plot and the programs' run time by the
-# kernel's accounting, and leaves no namespace, process or sysctl behind. A smoke test: no timing target (BENCHMARKS.md has the
-# figures). Run as root from the checkout after `make hedge bench-tools`,
+# kernel's accounting, and leaves no namespace, process or sysctl behind.
+# A smoke test: no timing target (BENCHMARKS.md has the figures). Run as
+# root from the checkout after `make hedge bench-tools`,
 # under the shared test lock (bench/cost takes none here).
 set -u
 cd "$(dirname "$0")/.." || exit 1
