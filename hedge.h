@@ -12,7 +12,8 @@
 #include <linux/types.h>
 
 #define HEDGE_MAX_TARGETS	16
-#define HEDGE_SCOREBOARD_SIZE	65536	/* LRU: requests in flight within --window */
+#define HEDGE_SCOREBOARD_SIZE	65536	/* requests in flight within --window the
+					   Scoreboard is sized for, at least */
 #define HEDGE_ID_MAX_LEN	8	/* bytes of request ID, at most a __u64 */
 #define HEDGE_ID_MAX_OFFSET	1464	/* offset + len stays within a 1500-byte MTU */
 
@@ -127,7 +128,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	11	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	12	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -138,7 +139,9 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   (HEDGE_TICK_US(): older programs
 					   under a newer TBF would sleep long,
 					   so no repair across it);
-					   11: the rings' spans (hedge_ticker) */
+					   11: the rings' spans (hedge_ticker);
+					   12: the Scoreboard an array of
+					   struct hedge_record, in sets) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -213,6 +216,74 @@ struct hedge_entry {
  */
 #define HEDGE_FORGET_GRACE_NS	250000ULL	/* 250 us */
 
+/*
+ * The Scoreboard: an array of sets of HEDGE_SCORE_WAYS records, each a
+ * request's key and entry in one 64-byte line (a BPF_F_MMAPABLE array:
+ * page-aligned, so a record never straddles two lines). A key lives in
+ * any way of the set its hash names (hedge_score_set()). A lookup or an
+ * insert touches that set only, where the LRU hash it replaces touched
+ * its bucket, its node and its element (BENCHMARKS.md, issue 12).
+ *
+ * A record is free (state HEDGE_SCORE_FREE), being written by the one
+ * program that claimed it (HEDGE_SCORE_CLAIMED, by compare-and-swap; the
+ * key and entry are written, then the state), or holds a request in an
+ * enum hedge_state. A new request takes a free record of its set, or one
+ * past --window (void); never a live one: when every way of its set is
+ * live it is not hedged, counted (`evicted`). There are
+ * HEDGE_SCORE_PER_REQ records for each request in flight the Scoreboard
+ * is sized for (the LRU hash's memory): with requests spread evenly, at
+ * that many in flight 1 new request in ~7 finds its set full, at a
+ * tenth of them ~1 in 17 000, at 5 000 (the capacity test) ~1 in 50 000.
+ */
+#define HEDGE_SCORE_WAYS	4
+#define HEDGE_SCORE_PER_REQ	2
+#define HEDGE_SCORE_FREE	0
+#define HEDGE_SCORE_CLAIMED	0x80
+
+struct hedge_record {
+	struct hedge_key key;
+	struct hedge_entry entry;
+};
+
+/* A set as user space maps it (tests/scores.h); the programs look its
+ * records up one by one (bpf/scores.h). */
+struct hedge_set {
+	struct hedge_record way[HEDGE_SCORE_WAYS];
+};
+
+/* The Scoreboard's sets for `inflight` requests in flight: a power of 2. */
+static inline __u32 hedge_score_sets(__u32 inflight)
+{
+	__u32 sets = 1;
+
+	if (inflight < HEDGE_SCOREBOARD_SIZE)
+		inflight = HEDGE_SCOREBOARD_SIZE;
+	while (sets * HEDGE_SCORE_WAYS < inflight * HEDGE_SCORE_PER_REQ)
+		sets <<= 1;
+	return sets;
+}
+
+/*
+ * The set a key lives in (hedge_config.score_mask: sets - 1): a
+ * multiply-xor hash of its four 64-bit words, the same on both sides.
+ */
+static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
+{
+	__u64 w[4], h;
+
+	__builtin_memcpy(w, k, sizeof(w));
+	h = w[0] * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ (h >> 29) ^ w[1]) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 32) ^ w[2]) * 0x94d049bb133111ebULL;
+	h = (h ^ (h >> 29) ^ w[3]) * 0x9e3779b97f4a7c15ULL;
+	/* Mixed once more: without it, keys apart only in a counter ID
+	 * (1, 2, 3...) fell into few sets: 28% of 40 000 refused, where
+	 * random keys lose 0.8% (tests/score_index.py --spread). */
+	h = (h ^ (h >> 32)) * 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return (__u32)(h >> 32) & mask;
+}
+
 /* proto: 0 for UDP (the default), HEDGE_PROTO_TCP for a TCP target, whose
  * SYNs are hedged (bpf/tcp.h): the same address and port may be both. */
 #define HEDGE_PROTO_TCP		6	/* IPPROTO_TCP */
@@ -281,7 +352,8 @@ struct hedge_stats {
 	__u64 too_big;		/* tick line: bigger than a parking slot */
 	__u64 ring_full;	/* tick line: no free slot in its ring */
 	__u64 queue_full;	/* tick line: its deadline queue was full */
-	__u64 evicted;		/* its Scoreboard entry was evicted (LRU)
+	__u64 evicted;		/* no room in the Scoreboard (its set full
+				   of live requests), or its entry lost
 				   before its deadline */
 	__u64 clone_failed;	/* clone, copy or redirect to the line failed */
 	__u64 copy_clash;	/* the replica's key holds the client's own
@@ -463,7 +535,7 @@ struct hedge_config {
 				   the ECN bits kept */
 	__u8 hedge_dress;	/* HEDGE_DRESS_DSCP | HEDGE_DRESS_PRIORITY */
 	__u16 dress_pad;
-	__u32 match_pad;
+	__u32 score_mask;	/* the Scoreboard's sets - 1 (hedge_score_set()) */
 	__u8 match_bytes[HEDGE_MATCH_MAX];
 	__u8 match_mask[HEDGE_MATCH_MAX];
 	HEDGE_LAYOUT_TEST_PAD
@@ -568,7 +640,7 @@ struct hedge_due {
 	struct hedge_key key;
 	__u32 seq;		/* the slot is seq & mask of its ring */
 	__u32 delay_us;		/* deadline - sent: an entry gone before
-				   sent + window was evicted */
+				   sent + window was lost (evicted) */
 };
 
 /*
@@ -711,6 +783,12 @@ _Static_assert(sizeof(struct hedge_entry) == 32 &&
 	       HEDGE_OFF(struct hedge_entry, target) == 20 &&
 	       HEDGE_OFF(struct hedge_entry, saved) == 28,
 	       "struct hedge_entry: 32 bytes, no holes");
+_Static_assert(sizeof(struct hedge_record) == 64 &&
+	       HEDGE_OFF(struct hedge_record, entry) == 32 &&
+	       sizeof(struct hedge_set) == 64 * HEDGE_SCORE_WAYS &&
+	       HEDGE_SCORE_WAYS == 4 && HEDGE_SCORE_CLAIMED > HEDGE_COPY,
+	       "struct hedge_record: one cache line; a set, 4 of them; "
+	       "the claimed mark no request's state");
 _Static_assert(sizeof(struct hedge_target_key) == 20 &&
 	       HEDGE_OFF(struct hedge_target_key, port) == 16 &&
 	       HEDGE_OFF(struct hedge_target_key, proto) == 18,

@@ -129,13 +129,14 @@ static const struct map_size *map_sizes(struct map_size *sizes,
 	size_t n = 0;
 
 	/* The rings from --max-inflight; each target's deadline queue has
-	 * room for both; the Scoreboard holds at least as many. */
+	 * room for both; the Scoreboard HEDGE_SCORE_PER_REQ records for
+	 * each (hedge.h), for HEDGE_SCOREBOARD_SIZE at least. */
 	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, inflight, 0 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES,
 					inflight / HEDGE_BIG_SHARE, 0 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORES,
-					inflight > HEDGE_SCOREBOARD_SIZE ?
-					inflight : HEDGE_SCOREBOARD_SIZE, 0 };
+					hedge_score_sets(inflight) *
+					HEDGE_SCORE_WAYS, 0 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
 					inflight + inflight / HEDGE_BIG_SHARE };
 	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
@@ -212,6 +213,7 @@ static int build_line(struct run *r)
 	r->cfg.delay_line = r->line->kind;
 	r->cfg.ring_mask = r->o->max_inflight - 1;
 	r->cfg.big_mask = r->o->max_inflight / HEDGE_BIG_SHARE - 1;
+	r->cfg.score_mask = hedge_score_sets(r->o->max_inflight) - 1;
 	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets,
 				    r->o->max_inflight)))
 		return -1;

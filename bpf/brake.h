@@ -180,7 +180,7 @@ static __always_inline struct hedge_entry *
 answer_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 	     __u64 now)
 {
-	struct hedge_entry *e = bpf_map_lookup_elem(&hedge_scores, key);
+	struct hedge_entry *e = score_entry(cfg, key);
 	struct hedge_stats *st;
 
 	if (!e || !expired(e, cfg, now))

@@ -3,21 +3,11 @@
  * bpf/forget.h - free an answered request's Scoreboard entry once nothing
  * can need it any more.
  *
- * Why: the Scoreboard is an LRU hash. Kept, answered entries fill it once
- * rate x their life exceeds its size, and from then on every new request
- * evicts one. Whom the LRU evicts (kernel/bpf/bpf_lru_list.c): a new
- * entry joins its CPU's pending list with no reference bit; taken into the
- * LRU lists, it goes to the inactive list unless it was looked up by
- * then. Victims are taken from the inactive list's tail, those with the
- * bit set given another round in the active list; the active list's tail
- * goes inactive only when the inactive list is the shorter. An answered
- * entry is looked up by the watcher and again at its deadline (its clone
- * at the Rescuer, its deadline entry at the ticker), so it keeps its bit
- * and stays active; a request still pending is looked up by nobody
- * until its deadline. With the active list full of answered entries the
- * inactive one holds little but pending requests, and those are what the
- * LRU evicts: exactly the ones that may need a hedge (counted `evicted`,
- * unhedged).
+ * Why: kept, answered entries fill the Scoreboard (bpf/scores.h) once
+ * rate x their life exceeds its size, and from then on new requests find
+ * their set full and go unhedged (counted `evicted`). (With the LRU hash
+ * the Scoreboard was before, the LRU evicted pending requests instead:
+ * an answered entry, looked up again, stayed on its active list.)
  *
  * When: an entry DONE (answered, no hedge sent) once nothing will look
  * for it to hedge it: no hedge is sent, so no loser's answer can come,
@@ -38,7 +28,8 @@
  * there. The sweep stops at such an entry; a later wake-up takes it. At
  * its deadline (the send loop, the Rescuer) it goes even within its grace:
  * kept, it would stay until --window, and with a delay under the grace
- * (adaptive) that would be every answered request, the LRU filled again.
+ * (adaptive) that would be every answered request, the Scoreboard filled
+ * again.
  * A duplicate passes then only if its answer came within the grace
  * before the deadline.
  *
@@ -52,17 +43,15 @@
  * evicted; an answered request and an evicted one are told apart only by
  * the entry.
  *
- * Races: the Splitter may put a new request on the key between the
- * check and the delete; it is then deleted with it and counted evicted at
- * its deadline: by the ticker always (retire()), by netem's Rescuer where
- * it counts any entry gone (--window over twice --delay; below that, as
- * silent as an LRU eviction there). The Splitter, finding the DONE entry
- * gone between its look and its write, inserts anew (BPF_ANY).
+ * Races: the record is freed by compare-and-swap from DONE (score_free()):
+ * a new request the Splitter put on the key meanwhile (its record
+ * claimed, then PENDING) is left alone. The Splitter, finding the DONE
+ * record freed between its look and its claim, inserts anew.
  */
 #ifndef HEDGE_BPF_FORGET_H
 #define HEDGE_BPF_FORGET_H
 
-#include "maps.h"
+#include "scores.h"
 
 /* Answered within HEDGE_FORGET_GRACE_NS before `now`, or just now (its
  * time, written right after the state, not there yet: first_us 0). */
@@ -87,29 +76,30 @@ static __always_inline int answered_in_grace(const struct hedge_entry *e,
 
 /*
  * Free the entry `e` (not NULL) of the deadline entry `due`'s key if it
- * is the answered request due then. Without a branch nor a copy of the
- * key (what the verifier walks in the sweep's loop): a key to keep is
- * made one no entry has (its pad, always 0, made nonzero), and the
- * delete misses. `due` is popped: its key is needed no more.
+ * is the answered request due then. Without a branch (what the verifier
+ * walks in the sweep's loop): a record to keep is freed only from a state
+ * no record has (all ones), and the compare-and-swap misses.
  */
 static __always_inline void forget(struct hedge_due *due,
-				   const struct hedge_entry *e)
+				   struct hedge_entry *e)
 {
 	__u64 keep = (__u64)(e->state ^ HEDGE_DONE) |
 		     (e->deadline_ns ^ due->deadline_ns);
+	/* All ones (no state) to keep it, else 0. */
+	__u32 never = (__u32)-((keep | -keep) >> 63);
 
-	due->key.pad = (__u32)keep | (__u32)(keep >> 32);
-	bpf_map_delete_elem(&hedge_scores, &due->key);
+	score_free(e, HEDGE_DONE | never);
 }
 
 /* netem: the same, its deadline passed by `now`. */
 static __always_inline void forget_due(const struct hedge_key *key,
-				       const struct hedge_entry *e, __u64 now)
+				       struct hedge_entry *e, __u64 now)
 {
 	__u64 due = e->deadline_ns;
 
+	(void)key;
 	if (e->state == HEDGE_DONE && due <= now)
-		bpf_map_delete_elem(&hedge_scores, key);
+		score_free(e, HEDGE_DONE);
 }
 
 #endif

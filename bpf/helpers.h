@@ -101,7 +101,7 @@ static long (*bpf_skb_vlan_pop)(struct __sk_buff *skb) =
  * convention of iproute2's BPF_ANNOTATE_KV_PAIR). The anchor, a pointer
  * in a section nothing loads, only makes clang write the struct into .BTF.
  */
-#define MAP(name_, type_, key_, value_, max_)				\
+#define MAP_FLAGS(name_, type_, key_, value_, max_, flags_)		\
 	struct ____btf_map_##name_ {					\
 		key_ key;						\
 		value_ value;						\
@@ -111,6 +111,9 @@ static long (*bpf_skb_vlan_pop)(struct __sk_buff *skb) =
 	struct hedge_map_def name_ SEC("maps") = {			\
 		.type = type_, .key_size = sizeof(key_),		\
 		.value_size = sizeof(value_), .max_entries = max_,	\
+		.flags = flags_,					\
 	}
+#define MAP(name_, type_, key_, value_, max_)				\
+	MAP_FLAGS(name_, type_, key_, value_, max_, 0)
 
 #endif

@@ -15,8 +15,11 @@ MAP(hedge_targets, BPF_MAP_TYPE_HASH, struct hedge_target_key, __u32,
     HEDGE_MAX_TARGETS);
 MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
     HEDGE_MAX_TARGETS);
-MAP(hedge_scores, BPF_MAP_TYPE_LRU_HASH, struct hedge_key,
-    struct hedge_entry, HEDGE_SCOREBOARD_SIZE);
+/* The Scoreboard (hedge.h, bpf/scores.h): sets of HEDGE_SCORE_WAYS
+ * records, page-aligned (mmapable) so that each record is one cache
+ * line; `up` sizes it from --max-inflight (hedge_score_sets()). */
+MAP_FLAGS(hedge_scores, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_record,
+	  HEDGE_SCOREBOARD_SIZE * HEDGE_SCORE_PER_REQ, BPF_F_MMAPABLE);
 /* The tick line's two rings (hedge.h), at their least; `up` sizes them
  * from --max-inflight, and shrinks them to one entry for netem. */
 MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked_small,

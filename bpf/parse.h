@@ -208,6 +208,9 @@ target_of(const struct hedge_config *cfg, __u32 t)
 {
 	if (t >= HEDGE_MAX_TARGETS)
 		return 0;
+	/* The index tested is the one added: 6.1's verifier loses the
+	 * bound of a copy clang may reload from the stack. */
+	barrier_var(t);
 	return &cfg->targets[t];
 }
 

@@ -19,10 +19,9 @@
  *     unhedged answer seen yet (least 0), every one is undecided.
  *
  * State: in the request's Scoreboard entry (first_us, saved; hedge.h),
- * which lives until --window, its key's reuse or the LRU's eviction (then
- * it is never counted either way: a helped request whose entry is evicted
- * is neither saved nor unanswered). No map of its own but the per-target
- * least RTT: nothing to overflow. Counters are per CPU (hedge_stats).
+ * which lives until --window or its key's reuse; a record past --window
+ * taken by a new request is told as gone (saved_gone(), scores.h). No
+ * map of its own but the per-target least RTT: nothing to overflow. Counters are per CPU (hedge_stats).
  */
 #ifndef HEDGE_BPF_SAVED_H
 #define HEDGE_BPF_SAVED_H

@@ -264,7 +264,7 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 	struct hedge_stats *st;
 	struct segment s;
 	__u64 now;
-	int t;
+	int t, ret;
 
 	if (!(cfg->flags & HEDGE_F_TCP) ||
 	    segment(skb, &s, d->key.saddr, daddr))
@@ -292,9 +292,14 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 	fresh->deadline_ns = deadline(cfg, d->target, now);
 	fresh->state = HEDGE_PENDING;
 	fresh->target = d->target;
-	/* Taken: the client's own retransmission (same ISN). Not again. */
-	if (bpf_map_update_elem(&hedge_scores, &d->key, fresh, BPF_NOEXIST))
+	/* Taken: the client's own retransmission (same ISN). Not again.
+	 * No room in its set: counted, not hedged. */
+	ret = score_insert(cfg, &d->key, fresh, now);
+	if (ret) {
+		if (st && ret < 0)
+			st->evicted++;
 		return TC_ACT_UNSPEC;
+	}
 	if (st)
 		st->handshakes++;
 	nat_forget(cfg, &d->key);

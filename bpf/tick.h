@@ -378,7 +378,7 @@ static __always_inline int still_pending(const struct hedge_entry *e,
  */
 static __always_inline void retire(const struct hedge_config *cfg,
 				   struct hedge_due *due, __u32 target,
-				   const struct hedge_entry *e, __u64 now)
+				   struct hedge_entry *e, __u64 now)
 {
 	struct hedge_stats *st;
 	__u64 sent = due->deadline_ns - (__u64)due->delay_us * 1000;

@@ -118,7 +118,7 @@ static uint32_t tcp_state(int v6, uint32_t isn)
 	struct hedge_key k = tcp_key(v6, isn);
 	struct hedge_entry e;
 
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+	if (scores_get(&sv, &k, &e))
 		return 0;
 	return e.state;
 }

@@ -209,7 +209,7 @@ static void test_tcpnat_replica_wins(void)
 	replica_wins(0, "IPv4");
 	/* Past --window (its entry gone): the primary, its first SYN-ACK
 	 * lost, repeats it a second later; still the loser's. */
-	map_delete(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k);
+	scores_del(&sv, &k);
 	r = run(HEDGE_PROG_WATCHER, &pa);
 	check(r.ret == TC_ACT_REDIRECT && r.out.b[14 + 20 + 13] == 0x04 &&
 	      is_seg(&r, 0, 'c', 's') && counters_of(1).nat_resets == 2,

@@ -28,6 +28,7 @@
 #include "../hedge.h"
 #include "../hedge_user.h"
 #include "../snapshot.h"
+#include "scores.h"
 
 #define CLIENT	"10.0.0.1"
 #define SERVER	"10.0.0.2"
@@ -35,6 +36,7 @@
 #define SPORT	9000
 
 static struct bpf_obj obj;
+static struct scores_view sv;	/* obj's Scoreboard (tests/scores.h) */
 static int failures;
 static int clone_sock = -1;	/* what reaches tdl1: clones, hedges */
 static int start_sock = -1;	/* what tdl0 takes in: the ticks' starts */
@@ -276,7 +278,7 @@ static uint32_t state_of(uint32_t id)
 	struct hedge_key k = key_of(id);
 	struct hedge_entry e;
 
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+	if (scores_get(&sv, &k, &e))
 		return 0;
 	return e.state;
 }
@@ -288,26 +290,20 @@ static uint32_t state_of(uint32_t id)
  */
 static void delay_passed(void)
 {
-	int fd = obj_map_fd(&obj, HEDGE_MAP_SCORES), n;
-	struct hedge_key k, next;
-	struct hedge_entry e;
+	struct hedge_record *r;
 	struct timespec ts;
 	uint64_t now;
+	uint32_t i;
+	int w;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	for (n = 0; n <= HEDGE_SCOREBOARD_SIZE &&
-	     !map_next_key(fd, n ? &k : NULL, &next); n++) {
-		k = next;
-		if (map_lookup(fd, &k, &e) || e.deadline_ns <= now)
-			continue;
-		e.deadline_ns = now;
-		if (map_update(fd, &k, &e)) {
-			fprintf(stderr, "bpf_test: the delay passed: %s\n",
-				strerror(errno));
-			exit(1);
+	for (i = 0; i < sv.n_sets; i++)
+		for (w = 0; w < HEDGE_SCORE_WAYS; w++) {
+			r = &sv.set[i].way[w];
+			if (score_live(r) && r->entry.deadline_ns > now)
+				r->entry.deadline_ns = now;
 		}
-	}
 }
 
 static struct hedge_stats counters_of(uint32_t target)
@@ -370,6 +366,7 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	/* The object's own ring sizes (`up` resizes them). */
 	cfg.ring_mask = HEDGE_INFLIGHT_MIN - 1;
 	cfg.big_mask = HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE - 1;
+	cfg.score_mask = sv.n_sets - 1;
 	if (case_config)
 		case_config(&cfg);
 	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
@@ -1082,7 +1079,7 @@ static void test_ipv6_and_replicas(void)
 	k.target = 1;		/* [SERVER6]:SPORT */
 	k.id = htonl(900);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
-	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
+	      !scores_get(&sv, &k, &e) &&
 	      e.state == HEDGE_PENDING, "IPv6: the splitter records a request",
 	      "not tracked");
 
@@ -1090,7 +1087,7 @@ static void test_ipv6_and_replicas(void)
 	r = run(HEDGE_PROG_SPLITTER, &ext);
 	k.id = htonl(902);
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged &&
-	      map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e),
+	      scores_get(&sv, &k, &e),
 	      "IPv6: an extension header the parser does not follow passes "
 	      "untouched", "touched");
 
@@ -1181,7 +1178,7 @@ static void test_mutual_replicas(void)
 	k = key_of(1000);
 	k.target = 2;		/* REPLICA:RPORT, a target too */
 	check(r.ret == TC_ACT_UNSPEC && r.unchanged && clones_seen(NULL) == 0 &&
-	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
+	      !scores_get(&sv, &k, &e) &&
 	      e.state == HEDGE_COPY && counters_of(2).requests == 0,
 	      "mutual replicas: the hedge passing the splitter is no new "
 	      "request to the replica", "tracked or cloned as a request");
@@ -1308,7 +1305,7 @@ static uint32_t state6_of(uint32_t id)
 	k.sport = htons(CPORT);
 	k.target = 1;		/* [SERVER6]:SPORT */
 	k.id = htonl(id);
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+	if (scores_get(&sv, &k, &e))
 		return 0;
 	return e.state;
 }
@@ -1818,9 +1815,13 @@ static void test_lru_bound(void)
 	attr.info.info_len = sizeof(info);
 	attr.info.info = (uint64_t)(uintptr_t)&info;
 	check(!sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) &&
-	      info.type == BPF_MAP_TYPE_LRU_HASH &&
-	      info.max_entries == HEDGE_SCOREBOARD_SIZE,
-	      "the Scoreboard is a bounded LRU hash", "not an LRU");
+	      info.type == BPF_MAP_TYPE_ARRAY &&
+	      (info.map_flags & BPF_F_MMAPABLE) &&
+	      info.value_size == sizeof(struct hedge_record) &&
+	      info.max_entries == hedge_score_sets(HEDGE_SCOREBOARD_SIZE) *
+				  HEDGE_SCORE_WAYS,
+	      "the Scoreboard is a bounded array of records, page-aligned",
+	      "another map");
 }
 
 /* ---- BTF: maps with their types (btf.c), no BPF_PROG_RUN ------------- */
@@ -1907,12 +1908,11 @@ static void test_btf_maps(void)
 
 	map_info(obj_map_fd(&obj, HEDGE_MAP_SCORES), &info);
 	ok = !kernel_btf(obj_map_fd(&obj, HEDGE_MAP_SCORES), &b) &&
-	     btf_struct_has(&b, info.btf_value_type_id, "hedge_entry",
-			    "sent_ns") &&
-	     btf_struct_has(&b, info.btf_key_type_id, "hedge_key", "id");
+	     btf_struct_has(&b, info.btf_value_type_id, "hedge_record",
+			    "entry");
 	btf_free(&b);
-	check(ok, "btf: the Scoreboard's key and value are hedge_key, hedge_entry",
-	      "other types, or none");
+	check(ok, "btf: the Scoreboard's value is hedge_record",
+	      "another type, or none");
 	map_info(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &info);
 	ok = !kernel_btf(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &b) &&
 	     btf_struct_has(&b, info.btf_value_type_id, "hedge_config",
@@ -2193,60 +2193,95 @@ static void test_tick_metadata(void)
 	      "request's mark and priority", "lost");
 }
 
+/* n request IDs from `first` on whose keys share one Scoreboard set. */
+static int same_set(uint32_t first, uint32_t *ids, int n)
+{
+	struct hedge_key k = key_of(first);
+	uint32_t set = hedge_score_set(&k, sv.n_sets - 1), id;
+	int got = 0;
+
+	for (id = first; got < n && id - first < 100000000U; id++) {
+		k = key_of(id);
+		if (hedge_score_set(&k, sv.n_sets - 1) == set)
+			ids[got++] = id;
+	}
+	return got;
+}
+
+/*
+ * The Scoreboard is an array of sets (hedge.h): a request whose set holds
+ * HEDGE_SCORE_WAYS live requests is not hedged, and counted; none of them
+ * is written over. A record past --window is void, and taken.
+ */
+static void test_full_set(void)
+{
+	uint32_t id[HEDGE_SCORE_WAYS + 1];
+	struct timespec ts = { 0, 3000000 };
+	struct hedge_stats st;
+	struct pkt p;
+	int i, live = 0;
+
+	if (same_set(1100, id, HEDGE_SCORE_WAYS + 1) != HEDGE_SCORE_WAYS + 1) {
+		check(0, "full set: IDs sharing a set", "none found");
+		return;
+	}
+	for (i = 0; i <= HEDGE_SCORE_WAYS; i++) {
+		p = request(id[i]);
+		run(HEDGE_PROG_SPLITTER, &p);
+	}
+	for (i = 0; i < HEDGE_SCORE_WAYS; i++)
+		live += state_of(id[i]) == HEDGE_PENDING;
+	st = counters();
+	check(live == HEDGE_SCORE_WAYS && !state_of(id[HEDGE_SCORE_WAYS]) &&
+	      st.evicted == 1 && st.requests == HEDGE_SCORE_WAYS &&
+	      clones_seen(NULL) == HEDGE_SCORE_WAYS,
+	      "a request whose Scoreboard set is full of live ones is not "
+	      "hedged, counted (evicted); none of them is written over",
+	      "one written over, or the request hedged or not counted");
+
+	set_config(1000000, 0, 4, 0);		/* --window 1ms */
+	nanosleep(&ts, NULL);
+	p = request(id[HEDGE_SCORE_WAYS]);
+	run(HEDGE_PROG_SPLITTER, &p);
+	live = 0;
+	for (i = 0; i < HEDGE_SCORE_WAYS; i++)
+		live += state_of(id[i]) == HEDGE_PENDING;
+	st = counters();
+	check(state_of(id[HEDGE_SCORE_WAYS]) == HEDGE_PENDING &&
+	      live == HEDGE_SCORE_WAYS - 1 && st.evicted == 1 &&
+	      clones_seen(NULL) == 1,
+	      "past --window, a record in a full set is void: a new request "
+	      "takes it", "not taken, or more than one");
+	set_config(1000000000, 0, 4, 0);
+}
+
 static void test_evicted(void)
 {
 	struct pkt req = request(960);
 	struct hedge_key k = key_of(960);
-	union bpf_attr attr;
 
 	tick_line(0);
 	run(HEDGE_PROG_SPLITTER, &req);
-	/* What the LRU does to a live entry when it is full. */
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)obj_map_fd(&obj, HEDGE_MAP_SCORES);
-	attr.key = (uint64_t)(uintptr_t)&k;
-	sys_bpf(BPF_MAP_DELETE_ELEM, &attr);
+	/* An entry lost (what an LRU did to a live entry when full). */
+	scores_del(&sv, &k);
 	check(ticks(1) == 0 && counters().evicted == 1,
-	      "tick line: a due request whose entry the LRU evicted is "
+	      "tick line: a due request whose entry was lost is "
 	      "counted (evicted)", "silent");
 }
 
 /*
- * Answered requests fill the Scoreboard (the LRU's: more of them over time
- * than it holds, few at once) while some stall: each stalled one must
- * still be hedged when due, none evicted. The LRU puts a new entry on its
- * inactive list, the one it evicts from, unless it was looked up before
- * the LRU took it in; an answered entry is looked up again at its
- * deadline (its clone, or its deadline entry), which keeps it in the
- * active list, and the LRU then evicts what it finds inactive: the
- * pending requests. Answered entries are freed at their deadline now
- * (bpf/forget.h).
+ * Answered requests fill the Scoreboard (more of them over time than it
+ * holds, few at once) while some stall: each stalled one must still be
+ * hedged when due, none evicted. Answered entries are freed at their
+ * deadline (bpf/forget.h); kept, they would fill the sets, and new
+ * requests would find no room. (The LRU hash the Scoreboard was evicted
+ * the pending requests instead.)
  */
 #define FILL_N		(HEDGE_SCOREBOARD_SIZE * 3 / 2)
 #define FILL_BASE	0x100000U
 #define FILL_LAG	512U	/* requests sent while one is in the line */
 #define FILL_EVERY	1024U	/* one request in so many stalls */
 
-/* How many entries the Scoreboard holds. */
-static uint32_t scores_count(void)
-{
-	int fd = obj_map_fd(&obj, HEDGE_MAP_SCORES);
-	struct hedge_key k, next;
-	union bpf_attr attr;
-	uint32_t n = 0;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)fd;
-	attr.key = 0;		/* the first key */
-	attr.next_key = (uint64_t)(uintptr_t)&next;
-	while (n <= HEDGE_SCOREBOARD_SIZE &&
-	       !sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr)) {
-		n++;
-		k = next;
-		attr.key = (uint64_t)(uintptr_t)&k;
-	}
-	return n;
-}
 
 /* Request i of the stream: sent, and answered at once unless it stalls. */
 static void fill_send(uint32_t i)
@@ -2289,7 +2324,7 @@ static void test_answered_fill_netem(void)
 	      "netem: answered requests filling the Scoreboard over time "
 	      "never evict a pending one: every stalled request is hedged",
 	      "stalled requests evicted, unhedged");
-	check(scores_count() < 2 * FILL_LAG, "netem: an answered request's "
+	check(scores_count(&sv) < 2 * FILL_LAG, "netem: an answered request's "
 	      "entry is freed when its clone comes", "kept");
 }
 
@@ -2327,7 +2362,7 @@ static void test_answered_fill_tick(void)
 	      "stalled requests evicted, unhedged");
 	/* The sweep frees them; the few the ticker pops due right behind a
 	 * stalled one (send_due()) it does not (forget.h). */
-	kept = scores_count();
+	kept = scores_count(&sv);
 	snprintf(why, sizeof(why), "%u of %u kept", kept, FILL_N);
 	check(kept < 2 * FILL_LAG, "tick line: answered requests' entries "
 	      "are freed when the sweep retires their deadline entries", why);
@@ -2376,7 +2411,7 @@ static void test_copy_clash(void)
 	k = key_of(1100);
 	k.target = 2;		/* REPLICA:RPORT, a target too */
 	check(r.ret == TC_ACT_SHOT &&
-	      !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e) &&
+	      !scores_get(&sv, &k, &e) &&
 	      e.state == HEDGE_PENDING && e.target == 2 &&
 	      counters().copy_clash == 1 && counters().hedges_sent == 0 &&
 	      state_of(1100) == HEDGE_PENDING,
@@ -2636,9 +2671,9 @@ static void test_adapt_record(void)
 
 	split(1300);
 	/* Sent a quarter into bucket b ago: answered now, in bucket b. */
-	ok = !map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e);
+	ok = !scores_get(&sv, &k, &e);
 	e.sent_ns = mono_ns() - floor - width / 4;
-	ok = ok && !map_update(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e);
+	ok = ok && !scores_put(&sv, &k, &e);
 	run(HEDGE_PROG_WATCHER, &resp);
 	a = adapt_of();
 	for (i = 0; i < HEDGE_HIST_BUCKETS; i++)
@@ -2807,7 +2842,7 @@ static struct hedge_entry entry_of(uint32_t id)
 	struct hedge_entry e;
 
 	memset(&e, 0, sizeof(e));
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+	if (scores_get(&sv, &k, &e))
 		fprintf(stderr, "bpf_test: no entry for %u\n", id);
 	return e;
 }
@@ -2821,7 +2856,7 @@ static void age_entry(uint32_t id, uint64_t sent_back, uint64_t due_back)
 
 	e.sent_ns -= sent_back;
 	e.deadline_ns -= due_back;
-	if (map_update(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e)) {
+	if (scores_put(&sv, &k, &e)) {
 		fprintf(stderr, "bpf_test: ageing %u: %s\n", id,
 			strerror(errno));
 		exit(1);
@@ -2884,7 +2919,7 @@ static void hedged(uint32_t id, uint64_t sent_ago, uint64_t hedge_ago)
 	now = mono_ns();
 	e.sent_ns = now - sent_ago;
 	e.deadline_ns = now - hedge_ago;
-	if (map_update(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e)) {
+	if (scores_put(&sv, &k, &e)) {
 		fprintf(stderr, "bpf_test: setting %u's times: %s\n", id,
 			strerror(errno));
 		exit(1);
@@ -3110,7 +3145,7 @@ static uint32_t dns_state(uint16_t id)
 	struct hedge_entry e;
 
 	memcpy(&k.id, b, 2);
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_SCORES), &k, &e))
+	if (scores_get(&sv, &k, &e))
 		return 0;
 	return e.state;
 }
@@ -3481,7 +3516,7 @@ static void empty_queues(void)
  */
 static void fresh_state(void)
 {
-	empty_hash(HEDGE_MAP_SCORES);
+	scores_clear(&sv);
 	empty_hash(HEDGE_MAP_TARGETS);
 	empty_hash(HEDGE_MAP_FRAGS);
 	empty_hash(HEDGE_MAP_NAT);
@@ -4074,10 +4109,10 @@ static void test_tick_concurrent_sweeps(void)
 		if (b > 0)
 			waitpid(b, &status, 0);
 		after = counters();
-		kept += scores_count();
+		kept += scores_count(&sv);
 		wrong += after.hedges_cancelled - before.hedges_cancelled !=
 			 RACE_N;
-		empty_hash(HEDGE_MAP_SCORES);
+		scores_clear(&sv);
 		empty_queues();
 		zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
 			   HEDGE_INFLIGHT_MIN, 0);
@@ -4216,6 +4251,7 @@ static const struct test_case cases[] = {
 	{ "hedge", test_hedge, NULL },
 	{ "reuse_after_done", test_reuse_after_done, NULL },
 	{ "expiry", test_expiry, NULL },
+	{ "full_set", test_full_set, NULL },
 	{ "untouched", test_untouched, NULL },
 	{ "id_layouts", test_id_layouts, NULL },
 	{ "tick_line", test_tick_line, NULL },
@@ -4397,6 +4433,11 @@ int main(int argc, char **argv)
 	      obj_prog_fd(&obj, HEDGE_PROG_RESCUER) >= 0 &&
 	      obj_prog_fd(&obj, HEDGE_PROG_TICKER) >= 0,
 	      "programs load through the verifier", "a program is missing");
+	if (scores_open(obj_map_fd(&obj, HEDGE_MAP_SCORES), &sv)) {
+		printf("FAIL the Scoreboard maps into memory: %s\n",
+		       strerror(errno));
+		return 1;
+	}
 	verifier_headroom();
 	if (load_only) {
 		obj_close(&obj);

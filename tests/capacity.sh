@@ -82,8 +82,8 @@ check "capacity: --max-inflight 1024 overflows counted (ring_full $full, hedges 
 # ---- answered requests fill the Scoreboard over time ------------------
 # 30,000/s for 4 s, answered at once but 1% that stall 50 ms: more requests
 # than the Scoreboard's 65,536 entries over the run, ~300 within --delay
-# at once. Answered entries kept would fill it, and the LRU would then
-# evict the pending (stalled) requests (bpf/forget.h): none may be.
+# at once. Answered entries kept would fill it, and new (stalled) requests
+# would find no room (bpf/forget.h): none may.
 start_server --rate 1 --stall 50 --fast 0
 in_ns $HEDGE up --delay-line tick --target 127.0.0.1:9000 --delay 10ms \
 	--budget 100 --max-inflight 1024 >/dev/null
