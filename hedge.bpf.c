@@ -167,9 +167,11 @@ static __always_inline int renew(const struct hedge_config *cfg,
 				 const struct hedge_key *key,
 				 const struct hedge_entry *fresh, __u64 now)
 {
-	struct hedge_record *r = score_find(cfg, key);
+	struct hedge_record *r;
 	__u32 state;
+	int stale;
 
+	r = score_find_at(cfg, key, &stale);
 	if (!r)	/* freed since score_insert() looked */
 		return score_insert(cfg, key, fresh, now) ? -1 : 0;
 	state = r->entry.state;
@@ -177,7 +179,7 @@ static __always_inline int renew(const struct hedge_config *cfg,
 	    state != HEDGE_DONE_HEDGED)
 		return 1;
 	saved_gone(&r->entry);
-	if (!score_replace(r, state, key, fresh))
+	if (!score_renew(cfg, r, stale, state, key, fresh, now))
 		return 0;
 	/* Freed (forget.h) or taken between the look and the claim. */
 	return score_insert(cfg, key, fresh, now) ? -1 : 0;
@@ -237,6 +239,7 @@ int hedge_splitter(struct __sk_buff *skb)
 			st->evicted++;	/* no room in its set */
 		return TC_ACT_UNSPEC;
 	}
+	score_tend(cfg, &d.key, now);
 	st = stats(d.target);
 	if (st)
 		st->requests++;
@@ -492,7 +495,7 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 	__u32 *role = bpf_map_lookup_elem(&hedge_targets, &tk);
 	struct hedge_record *old;
 	__u32 state;
-	int ret;
+	int ret, stale;
 
 	if (!role || (*role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
@@ -501,13 +504,13 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 	ret = score_insert(cfg, &key, &copy, copy.sent_ns);
 	if (ret <= 0)
 		return ret;
-	old = score_find(cfg, &key);
+	old = score_find_at(cfg, &key, &stale);
 	if (!old)
 		return -1;
 	state = old->entry.state;
 	if (state != HEDGE_COPY && !expired(&old->entry, cfg, copy.sent_ns))
 		return -1;
-	return score_replace(old, state, &key, &copy);
+	return score_renew(cfg, old, stale, state, &key, &copy, copy.sent_ns);
 }
 
 /* The Rescuer took the hedge but does not send it after all: the request

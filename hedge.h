@@ -264,14 +264,22 @@ static inline __u32 hedge_score_sets(__u32 inflight)
 }
 
 /*
- * The set a key lives in (hedge_config.score_mask: sets - 1): a
- * multiply-xor hash of its four 64-bit words, the same on both sides.
+ * A key's hash: a multiply-xor hash of its four 64-bit words, the same
+ * on both sides. Its set is hash & mask, for the mask in use (below).
  */
-static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
+static inline __u32 hedge_score_hash(const struct hedge_key *k)
 {
-	__u64 w[4], h;
+#ifdef __bpf__
+	const __u64 *w = (const __u64 *)k;	/* 8-aligned; no copy on
+						   the programs' stack */
+#else
+	__u64 w[4];
+#endif
+	__u64 h;
 
+#ifndef __bpf__
 	__builtin_memcpy(w, k, sizeof(w));
+#endif
 	h = w[0] * 0x9e3779b97f4a7c15ULL;
 	h = (h ^ (h >> 29) ^ w[1]) * 0xbf58476d1ce4e5b9ULL;
 	h = (h ^ (h >> 32) ^ w[2]) * 0x94d049bb133111ebULL;
@@ -281,7 +289,61 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
 	 * random keys lose 0.8% (tests/score_index.py --spread). */
 	h = (h ^ (h >> 32)) * 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 29;
-	return (__u32)(h >> 32) & mask;
+	return (__u32)(h >> 32);
+}
+
+static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
+{
+	return hedge_score_hash(k) & mask;
+}
+
+/*
+ * The Scoreboard grows and shrinks within its array (hedge_config's
+ * score_word; bpf/scores.h). The array holds
+ * hedge_config.score_mask + 1 sets; the programs use the first
+ * (score_mask >> shift) + 1 of them, at least HEDGE_SCORE_SETS_MIN (512
+ * KiB): a small region stays in the caches and the TLB where a request at
+ * a random place of 8 MiB paid a page walk (BENCHMARKS.md, issue 12).
+ *
+ * score_word holds, in one 64-bit word moved only by compare-and-swap: the
+ * shift in use (bits 0-4, new requests' sets), the shift before the last
+ * change (bits 5-9; lookups try both while they differ) and the time of
+ * the last change or check (bits 10-63, ns, its low 10 bits dropped).
+ *   - A new request whose set is full grows it 4 times (or back to the
+ *     size a shrink left, while that drains), and takes a way there.
+ *   - Once every --window, the Splitter ends a drain (a record is void
+ *     --window after it was written: none is left where lookups no longer
+ *     look), or halves the sets in use if 16 sets sampled hold at most 4
+ *     live requests (1 in 16 records).
+ * A record is written anew (renew(), a replica's copy) only in the sets
+ * in use; one found where only a drain finds it is freed and inserted.
+ * All zero is the whole array (shift 0); `up` writes
+ * hedge_score_shift_min() for both. The programs change it only once
+ * `up` is done (HEDGE_F_UP_DONE), and user space writes the config for
+ * the last time then: the word it writes is the one it wrote before.
+ * In the config, not a map of its own: the programs read the config
+ * anyway, where another lookup, inlined in each of the watcher's
+ * lookups, took it past its 512 bytes of stack (clang 14).
+ */
+#define HEDGE_SCORE_SETS_MIN	2048
+#define HEDGE_SCORE_SAMPLE	16	/* sets read to decide a shrink */
+#define HEDGE_SCORE_SPARSE	4	/* live records in them, at most */
+
+#define HEDGE_SCORE_WORD(t, prev, cur)					\
+	(((__u64)(t) & ~0x3ffULL) | ((__u64)(prev) << 5) | (__u64)(cur))
+#define HEDGE_SCORE_CUR(w)	((__u32)(w) & 31)
+#define HEDGE_SCORE_PREV(w)	(((__u32)(w) >> 5) & 31)
+#define HEDGE_SCORE_TIME(w)	((__u64)(w) & ~0x3ffULL)
+
+/* The shift that leaves HEDGE_SCORE_SETS_MIN of score_mask + 1 sets (or
+ * all of them, if fewer). */
+static inline __u32 hedge_score_shift_min(__u32 score_mask)
+{
+	__u32 s = 0;
+
+	while (s < 31 && (score_mask >> s) + 1 > HEDGE_SCORE_SETS_MIN)
+		s++;
+	return s;
 }
 
 /* proto: 0 for UDP (the default), HEDGE_PROTO_TCP for a TCP target, whose
@@ -538,6 +600,11 @@ struct hedge_config {
 	__u32 score_mask;	/* the Scoreboard's sets - 1 (hedge_score_set()) */
 	__u8 match_bytes[HEDGE_MATCH_MAX];
 	__u8 match_mask[HEDGE_MATCH_MAX];
+	/* The Scoreboard's sets in use (above hedge_score_shift_min()),
+	 * written by the programs once `up` is done. */
+	__u64 score_word;
+	__u64 score_grows;	/* changes to more sets */
+	__u64 score_shrinks;	/* changes to fewer */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -783,6 +850,9 @@ _Static_assert(sizeof(struct hedge_entry) == 32 &&
 	       HEDGE_OFF(struct hedge_entry, target) == 20 &&
 	       HEDGE_OFF(struct hedge_entry, saved) == 28,
 	       "struct hedge_entry: 32 bytes, no holes");
+_Static_assert((HEDGE_SCORE_SETS_MIN & (HEDGE_SCORE_SETS_MIN - 1)) == 0 &&
+	       HEDGE_SCORE_SETS_MIN % HEDGE_SCORE_SAMPLE == 0,
+	       "the least sets a power of 2, in whole samples");
 _Static_assert(sizeof(struct hedge_record) == 64 &&
 	       HEDGE_OFF(struct hedge_record, entry) == 32 &&
 	       sizeof(struct hedge_set) == 64 * HEDGE_SCORE_WAYS &&
@@ -823,9 +893,12 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, match_bytes) ==
 	       HEDGE_OFF(struct hedge_config, match_offset) + 16 &&
 	       HEDGE_OFF(struct hedge_config, match_bytes) % 8 == 0 &&
-	       sizeof(struct hedge_config) ==
+	       HEDGE_OFF(struct hedge_config, score_word) ==
 	       HEDGE_OFF(struct hedge_config, match_bytes) +
-	       2 * HEDGE_MATCH_MAX + HEDGE_LAYOUT_TEST_BYTES,
+	       2 * HEDGE_MATCH_MAX &&
+	       sizeof(struct hedge_config) ==
+	       HEDGE_OFF(struct hedge_config, score_word) + 24 +
+	       HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");

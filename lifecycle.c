@@ -214,6 +214,10 @@ static int build_line(struct run *r)
 	r->cfg.ring_mask = r->o->max_inflight - 1;
 	r->cfg.big_mask = r->o->max_inflight / HEDGE_BIG_SHARE - 1;
 	r->cfg.score_mask = hedge_score_sets(r->o->max_inflight) - 1;
+	/* The programs start on the least sets in use (hedge.h). */
+	r->cfg.score_word = HEDGE_SCORE_WORD(0,
+		hedge_score_shift_min(r->cfg.score_mask),
+		hedge_score_shift_min(r->cfg.score_mask));
 	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets,
 				    r->o->max_inflight)))
 		return -1;

@@ -16,6 +16,10 @@
  *     request whose set has no free or void way is not hedged;
  *   - a record is freed by compare-and-swap from the state it was seen
  *     in, so a record claimed meanwhile by another key is left alone.
+ *   - the sets in use grow and shrink (hedge.h, score_word):
+ *     a key is looked for in its set of the sets in use, and while the
+ *     last change drains, of those before it; a record is written only
+ *     in the sets in use, so none is live where lookups stop looking.
  * What is as it was with the LRU hash: a pointer to a record, kept while
  * another CPU frees it and another key takes it, points to that key's
  * record (the LRU reused its elements the same way); the state checks
@@ -31,16 +35,40 @@ static __always_inline int expired(const struct hedge_entry *e,
 				   const struct hedge_config *cfg, __u64 now);
 static __always_inline void saved_gone(struct hedge_entry *e);
 
-/* The index of the first record of the set `key` lives in. */
-static __always_inline __u32 score_base(const struct hedge_config *cfg,
-					const struct hedge_key *key)
-{
-	return hedge_score_set(key, cfg->score_mask) * HEDGE_SCORE_WAYS;
-}
-
 static __always_inline struct hedge_record *score_at(__u32 i)
 {
 	return bpf_map_lookup_elem(&hedge_scores, &i);
+}
+
+/* The config's score_word (hedge.h), which the programs move. */
+static __always_inline __u64 *score_word(const struct hedge_config *cfg)
+{
+	return (__u64 *)&cfg->score_word;
+}
+
+/* Where a key may be: its hash, and the masks of the sets in use (cur)
+ * and of those before the last change (prev; cur when it drained). */
+struct score_where {
+	__u64 word;	/* score_word, as read */
+	__u32 hash;
+	__u32 cur;
+	__u32 prev;
+};
+
+static __always_inline void score_masks(const struct hedge_config *cfg,
+					struct score_where *at, __u64 word)
+{
+	at->word = word;
+	at->cur = cfg->score_mask >> HEDGE_SCORE_CUR(word);
+	at->prev = cfg->score_mask >> HEDGE_SCORE_PREV(word);
+}
+
+static __always_inline void score_where(const struct hedge_config *cfg,
+					const struct hedge_key *key,
+					struct score_where *at)
+{
+	score_masks(cfg, at, *(volatile __u64 *)score_word(cfg));
+	at->hash = hedge_score_hash(key);
 }
 
 /* 0 if record r holds `key`'s request, else 1; without a branch (the
@@ -82,27 +110,84 @@ static __always_inline __u32 score_way(__u32 base, const struct hedge_key *key)
 }
 
 /*
- * The record of `key`'s request, or NULL. Looked up again by its index
- * once found: a pointer the verifier knows at a fixed offset, where one
- * into the set at a variable offset made it walk the ticker's loops past
- * its million instructions.
+ * The record of `key` in the set at `base`, or NULL. Way 0 first: a
+ * request takes it when it is free, so it is where most are found, one
+ * line read. Each way's match computed before the next lookup
+ * (barrier_var()): clang 14 otherwise held the 5 words of each across
+ * the calls, spilled, and the watcher, which looks in 3 places and in 2
+ * sets, went past its 512 bytes of stack. The found record
+ * looked up again by its index: a pointer the verifier knows at a fixed
+ * offset, where one into the set at a variable offset made it walk the
+ * ticker's loops past its million instructions.
  */
 static __always_inline struct hedge_record *
-score_find(const struct hedge_config *cfg, const struct hedge_key *key)
+score_find_in(__u32 base, const struct hedge_key *key)
 {
-	__u32 base = score_base(cfg, key), w;
-	struct hedge_record *r = score_at(base);
+	struct hedge_record *r;
+	__u64 w = HEDGE_SCORE_WAYS, m;
+	__u32 i = base;
 
-	/* Way 0 first: a request takes it when it is free, so it is
-	 * where most are found, one line read. */
+	r = bpf_map_lookup_elem(&hedge_scores, &i);
 	if (!r)
 		return 0;
 	if (!score_miss(r, key))
 		return r;
-	w = score_way(base, key);
+	i = base + 3;
+	r = bpf_map_lookup_elem(&hedge_scores, &i);
+	if (!r)
+		return 0;
+	m = score_miss(r, key);
+	w = (w & -m) | (3 & (m - 1));
+	barrier_var(w);
+	i = base + 2;
+	r = bpf_map_lookup_elem(&hedge_scores, &i);
+	if (!r)
+		return 0;
+	m = score_miss(r, key);
+	w = (w & -m) | (2 & (m - 1));
+	barrier_var(w);
+	i = base + 1;
+	r = bpf_map_lookup_elem(&hedge_scores, &i);
+	if (!r)
+		return 0;
+	m = score_miss(r, key);
+	w = (w & -m) | (1 & (m - 1));
+	barrier_var(w);
 	if (w >= HEDGE_SCORE_WAYS)
 		return 0;
-	return score_at(base + w);
+	i = base + (__u32)w;
+	return bpf_map_lookup_elem(&hedge_scores, &i);
+}
+
+/* The record of `key`'s request, or NULL; *stale: 1 if found only in
+ * the sets a change left (drained within --window: not to be written
+ * anew there). */
+static __always_inline struct hedge_record *
+score_find_at(const struct hedge_config *cfg, const struct hedge_key *key,
+	      int *stale)
+{
+	__u64 w = cfg->score_word;
+	__u32 hash, cur, prev;
+	struct hedge_record *r;
+
+	barrier_var(w);	/* read once */
+	hash = hedge_score_hash(key);
+	cur = hash & (cfg->score_mask >> HEDGE_SCORE_CUR(w));
+	prev = hash & (cfg->score_mask >> HEDGE_SCORE_PREV(w));
+	*stale = 0;
+	r = score_find_in(cur * HEDGE_SCORE_WAYS, key);
+	if (r || prev == cur)
+		return r;
+	*stale = 1;	/* only in the sets the last change left */
+	return score_find_in(prev * HEDGE_SCORE_WAYS, key);
+}
+
+static __always_inline struct hedge_record *
+score_find(const struct hedge_config *cfg, const struct hedge_key *key)
+{
+	int stale;
+
+	return score_find_at(cfg, key, &stale);
 }
 
 /* Its entry: what bpf_map_lookup_elem() on the LRU hash gave. */
@@ -156,35 +241,139 @@ static __always_inline int score_take(struct hedge_record *r,
 	return score_claim(r, state);
 }
 
+/* A free or void record of the set at `base`, claimed; or NULL. */
+static __always_inline struct hedge_record *
+score_take_in(__u32 base, const struct hedge_config *cfg, __u64 now)
+{
+	struct hedge_record *r = score_at(base);
+
+	if (r && !score_take(r, cfg, now))
+		return r;
+	r = score_at(base + 1);
+	if (r && !score_take(r, cfg, now))
+		return r;
+	r = score_at(base + 2);
+	if (r && !score_take(r, cfg, now))
+		return r;
+	r = score_at(base + 3);
+	if (r && !score_take(r, cfg, now))
+		return r;
+	return 0;
+}
+
+/*
+ * A new request found its set full: more sets in use (hedge.h), 4 times
+ * as many, or back to those a shrink left while it drains. 0 and `at`
+ * read anew if the sets in use changed (here or on another CPU), else -1:
+ * the whole array is in use, or a growth drains.
+ */
+static __always_inline int score_grow(const struct hedge_config *cfg,
+				      struct score_where *at, __u64 now)
+{
+	__u64 w = at->word;
+	__u32 c = HEDGE_SCORE_CUR(w), p = HEDGE_SCORE_PREV(w), to;
+
+	if (!(cfg->flags & HEDGE_F_UP_DONE))
+		return -1;	/* `up` writes the config still */
+	if (p != c && since(now, HEDGE_SCORE_TIME(w)) >= cfg->window_ns)
+		p = c;		/* its drain is over */
+	if (p == c)
+		to = c > 2 ? c - 2 : 0;
+	else if (p < c)
+		to = p;
+	else
+		return -1;
+	if (to == c)
+		return -1;
+	if (__sync_val_compare_and_swap(score_word(cfg), w,
+					HEDGE_SCORE_WORD(now, c, to)) == w)
+		__sync_fetch_and_add((__u64 *)&cfg->score_grows, 1);
+	score_masks(cfg, at, *(volatile __u64 *)score_word(cfg));
+	return at->word == w ? -1 : 0;
+}
+
 /*
  * A new request's record: 0, written; 1, `key` has one already; -1, no
- * room (every way of its set live, or claimed under us): the caller
- * counts it (evicted) and does not hedge it.
+ * room (every way of its set live, or claimed under us, also with more
+ * sets in use): the caller counts it (evicted) and does not hedge it.
  */
 static __always_inline int score_insert(const struct hedge_config *cfg,
 					const struct hedge_key *key,
 					const struct hedge_entry *fresh,
 					__u64 now)
 {
-	__u32 base = score_base(cfg, key);
+	struct score_where at;
 	struct hedge_record *r;
+	__u32 base, again;
 
+	score_where(cfg, key, &at);
+	base = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
 	if (score_way(base, key) < HEDGE_SCORE_WAYS)
 		return 1;
-	r = score_at(base);
-	if (!r || score_take(r, cfg, now)) {
-		r = score_at(base + 1);
-		if (!r || score_take(r, cfg, now)) {
-			r = score_at(base + 2);
-			if (!r || score_take(r, cfg, now)) {
-				r = score_at(base + 3);
-				if (!r || score_take(r, cfg, now))
-					return -1;
-			}
-		}
+	if (at.prev != at.cur &&
+	    score_way((at.hash & at.prev) * HEDGE_SCORE_WAYS, key) <
+	    HEDGE_SCORE_WAYS)
+		return 1;
+	r = score_take_in(base, cfg, now);
+	if (!r && !score_grow(cfg, &at, now)) {
+		again = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
+		if (again != base)
+			r = score_take_in(again, cfg, now);
 	}
+	if (!r)
+		return -1;
 	score_write(r, key, fresh);
 	return 0;
+}
+
+/* 1 if the HEDGE_SCORE_SAMPLE sets around `set` hold at most
+ * HEDGE_SCORE_SPARSE records in a request's state (void ones count too:
+ * a shrink the later, not the sooner). */
+static __always_inline int score_sparse(__u32 set)
+{
+	__u32 first = (set & ~(HEDGE_SCORE_SAMPLE - 1)) * HEDGE_SCORE_WAYS;
+	__u32 i, live = 0, state;
+	struct hedge_record *r;
+
+	for (i = 0; i < HEDGE_SCORE_SAMPLE * HEDGE_SCORE_WAYS; i++) {
+		r = score_at(first + i);
+		if (!r)
+			return 0;
+		state = r->entry.state;
+		/* 1 for a request's state (1 .. HEDGE_COPY), else 0. */
+		live += 1 - (__u32)(((__u64)(__u32)(state - 1) +
+				     (0x100000000ULL - HEDGE_COPY)) >> 32);
+	}
+	return live <= HEDGE_SCORE_SPARSE;
+}
+
+/*
+ * Once every --window (the Splitter, after a new request): a drain over
+ * ends; else the sets in use halve if a sample of them is sparse (the
+ * new request's set's, a random place). The time in the word is moved
+ * on either way: one check in a window, whichever CPU wins it.
+ */
+static __always_inline void score_tend(const struct hedge_config *cfg,
+				       const struct hedge_key *key, __u64 now)
+{
+	__u64 w = *(volatile __u64 *)score_word(cfg), to;
+	__u32 c, p, shrink = 0;
+
+	if (since(now, HEDGE_SCORE_TIME(w)) < cfg->window_ns ||
+	    !(cfg->flags & HEDGE_F_UP_DONE))
+		return;
+	c = HEDGE_SCORE_CUR(w);
+	p = HEDGE_SCORE_PREV(w);
+	to = HEDGE_SCORE_WORD(now, c, c);
+	if (p == c && c < 31 &&
+	    (cfg->score_mask >> c) >= 2 * HEDGE_SCORE_SETS_MIN - 1 &&
+	    score_sparse(hedge_score_hash(key) & (cfg->score_mask >> c))) {
+		to = HEDGE_SCORE_WORD(now, c, c + 1);
+		shrink = 1;
+	}
+	if (__sync_val_compare_and_swap(score_word(cfg), w, to) == w &&
+	    shrink)
+		__sync_fetch_and_add((__u64 *)&cfg->score_shrinks, 1);
 }
 
 /* Write `fresh` over the key's own record r if it is still in `state`:
@@ -198,6 +387,27 @@ static __always_inline int score_replace(struct hedge_record *r,
 		return -1;
 	score_write(r, key, fresh);
 	return 0;
+}
+
+/*
+ * Write `fresh` over key's record r, seen in `state`: in place if r is in
+ * the sets in use; else (stale: where lookups stop looking once its drain
+ * ends) r freed and a record taken anew in them. 0, else -1: r moved
+ * meanwhile, or no room.
+ */
+static __always_inline int score_renew(const struct hedge_config *cfg,
+				       struct hedge_record *r, int stale,
+				       __u32 state,
+				       const struct hedge_key *key,
+				       const struct hedge_entry *fresh,
+				       __u64 now)
+{
+	if (!stale)
+		return score_replace(r, state, key, fresh);
+	if (__sync_val_compare_and_swap(&r->entry.state, state,
+					HEDGE_SCORE_FREE) != state)
+		return -1;
+	return score_insert(cfg, key, fresh, now) ? -1 : 0;
 }
 
 /* Free the entry's record if it is still in `state`. */

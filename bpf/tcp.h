@@ -300,6 +300,7 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 			st->evicted++;
 		return TC_ACT_UNSPEC;
 	}
+	score_tend(cfg, &d->key, now);
 	if (st)
 		st->handshakes++;
 	nat_forget(cfg, &d->key);
