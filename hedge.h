@@ -311,10 +311,10 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * the last change or check (bits 10-63, ns, its low 10 bits dropped).
  *   - A new request whose set is full grows it 4 times (or back to the
  *     size a shrink left, while that drains), and takes a way there.
- *   - Once every --window, the Splitter ends a drain (a record is void
- *     --window after it was written: none is left where lookups no longer
- *     look), or halves the sets in use if 16 sets sampled hold at most 4
- *     live requests (1 in 16 records).
+ *   - Once every --window (and HEDGE_SCORE_MARGIN_NS), the Splitter ends
+ *     a drain (a record is void --window after it was written: none is
+ *     left where lookups no longer look), or halves the sets in use if
+ *     16 sets sampled hold at most 4 live requests (1 in 16 records).
  * A record is written anew (renew(), a replica's copy) only in the sets
  * in use; one found where only a drain finds it is freed and inserted.
  * All zero is the whole array (shift 0); `up` writes
@@ -327,6 +327,7 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  */
 #define HEDGE_SCORE_SETS_MIN	2048
 #define HEDGE_SCORE_SAMPLE	16	/* sets read to decide a shrink */
+#define HEDGE_SCORE_MARGIN_NS	1000000ULL	/* a drain: --window + 1 ms */
 #define HEDGE_SCORE_SPARSE	4	/* live records in them, at most */
 
 #define HEDGE_SCORE_WORD(t, prev, cur)					\

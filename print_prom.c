@@ -136,6 +136,21 @@ void print_prom(const struct snapshot *s)
 		printf("} %llu\n",
 		       (unsigned long long)s->brake[t].brake_episodes);
 	}
+	family("scoreboard_sets", "Scoreboard sets in use (4 requests "
+	       "each); it grows and shrinks within hedge_scoreboard_sets_max.",
+	       "gauge");
+	printf("hedge_scoreboard_sets %u\n", s->score_sets);
+	family("scoreboard_sets_max", "Scoreboard sets its array holds.",
+	       "gauge");
+	printf("hedge_scoreboard_sets_max %u\n", s->score_sets_max);
+	family("scoreboard_grows_total", "Times the Scoreboard's sets in use "
+	       "grew (a request found its set full).", "counter");
+	printf("hedge_scoreboard_grows_total %llu\n",
+	       (unsigned long long)s->cfg.score_grows);
+	family("scoreboard_shrinks_total", "Times the Scoreboard's sets in "
+	       "use halved (few requests live).", "counter");
+	printf("hedge_scoreboard_shrinks_total %llu\n",
+	       (unsigned long long)s->cfg.score_shrinks);
 	histogram(s, "response_time_seconds", "Time from a request to its "
 		  "first response.", offsetof(struct hedge_stats, rt),
 		  offsetof(struct hedge_stats, rt_sum_ns));

@@ -408,6 +408,11 @@ int snapshot_take(struct nl *nl, const struct instance *in,
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = in->cfg;
+	s->score_sets = (s->cfg.score_mask >>
+			 HEDGE_SCORE_CUR(s->cfg.score_word)) + 1;
+	s->score_sets_max = s->cfg.score_mask + 1;
+	s->score_draining = HEDGE_SCORE_CUR(s->cfg.score_word) !=
+			    HEDGE_SCORE_PREV(s->cfg.score_word);
 	s->n = s->cfg.n_targets < HEDGE_MAX_TARGETS ? s->cfg.n_targets :
 	       HEDGE_MAX_TARGETS;
 	/* A device deleted under hedge is a health problem, not an error. */

@@ -89,6 +89,11 @@ struct snapshot {
 	/* The parking rings, small slots then full frames: slots in use
 	 * (the span) and slots in all. */
 	uint32_t parking_span[2], parking_slots[2];
+	/* The Scoreboard's sets in use, of all the array holds, and
+	 * whether the sets of the change before are still looked in
+	 * (hedge.h, score_word). */
+	uint32_t score_sets, score_sets_max;
+	int score_draining;
 	uint64_t now_ns;		/* CLOCK_MONOTONIC when it was read */
 	/* The overload brake (bpf/brake.h), in each target's budget entry;
 	 * zeros without a budget. */

@@ -241,6 +241,19 @@ static __always_inline int score_take(struct hedge_record *r,
 	return score_claim(r, state);
 }
 
+/*
+ * Whether the change the word `w` tells of is --window old, and 1 ms
+ * more: every record written in the sets before it is void by then (a
+ * program that read the word before the change wrote its record
+ * microseconds after the time in the word, at most).
+ */
+static __always_inline int score_drained(const struct hedge_config *cfg,
+					 __u64 w, __u64 now)
+{
+	return since(now, HEDGE_SCORE_TIME(w)) >=
+	       cfg->window_ns + HEDGE_SCORE_MARGIN_NS;
+}
+
 /* A free or void record of the set at `base`, claimed; or NULL. */
 static __always_inline struct hedge_record *
 score_take_in(__u32 base, const struct hedge_config *cfg, __u64 now)
@@ -275,7 +288,7 @@ static __always_inline int score_grow(const struct hedge_config *cfg,
 
 	if (!(cfg->flags & HEDGE_F_UP_DONE))
 		return -1;	/* `up` writes the config still */
-	if (p != c && since(now, HEDGE_SCORE_TIME(w)) >= cfg->window_ns)
+	if (p != c && score_drained(cfg, w, now))
 		p = c;		/* its drain is over */
 	if (p == c)
 		to = c > 2 ? c - 2 : 0;
@@ -359,8 +372,7 @@ static __always_inline void score_tend(const struct hedge_config *cfg,
 	__u64 w = *(volatile __u64 *)score_word(cfg), to;
 	__u32 c, p, shrink = 0;
 
-	if (since(now, HEDGE_SCORE_TIME(w)) < cfg->window_ns ||
-	    !(cfg->flags & HEDGE_F_UP_DONE))
+	if (!score_drained(cfg, w, now) || !(cfg->flags & HEDGE_F_UP_DONE))
 		return;
 	c = HEDGE_SCORE_CUR(w);
 	p = HEDGE_SCORE_PREV(w);

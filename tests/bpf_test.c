@@ -2255,6 +2255,146 @@ static void test_full_set(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* The config as the programs left it. */
+static struct hedge_config config_now(void)
+{
+	struct hedge_config c;
+	uint32_t zero = 0;
+
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &c)) {
+		fprintf(stderr, "bpf_test: reading the config: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	return c;
+}
+
+/* `up`'s Scoreboard: the least sets in use, and `up` done (the programs
+ * change the sets in use only then). --window 100 ms. */
+#define SCORE_WINDOW_NS	100000000ULL
+static void score_small(struct hedge_config *c)
+{
+	uint32_t s = hedge_score_shift_min(c->score_mask);
+
+	c->score_word = HEDGE_SCORE_WORD(0, s, s);
+	c->flags |= HEDGE_F_UP_DONE;
+	c->window_ns = SCORE_WINDOW_NS;
+}
+
+/*
+ * n IDs from `first` on whose keys share a set of the `small` sets, and
+ * whose sets of the `big` differ from it (each in its own set there).
+ */
+static int same_small_set(uint32_t first, uint32_t small, uint32_t big,
+			  uint32_t *ids, int n)
+{
+	struct hedge_key k;
+	uint32_t set = 0, id;
+	int got = 0;
+
+	for (id = first; got < n && id - first < 100000000U; id++) {
+		k = key_of(id);
+		if (hedge_score_set(&k, big - 1) == hedge_score_set(&k, small - 1))
+			continue;
+		if (!got)
+			set = hedge_score_set(&k, small - 1);
+		if (hedge_score_set(&k, small - 1) == set)
+			ids[got++] = id;
+	}
+	return got;
+}
+
+/*
+ * The Scoreboard grows (hedge.h, score_word): `up` starts it on its least
+ * sets; a request whose set is full makes 4 times as many sets in use and
+ * is hedged there; the requests in the sets before are found while they
+ * drain (answered, not hedged twice); a request on a key found only there
+ * is written in the sets in use; once --window has passed the drain ends,
+ * and once more, with few requests live, the sets in use halve.
+ */
+static void test_score_grow(void)
+{
+	uint32_t id[HEDGE_SCORE_WAYS + 1], small, big, s;
+	struct timespec ts = { 0, SCORE_WINDOW_NS + 10000000 };
+	struct hedge_config c = config_now();
+	struct hedge_record *r;
+	struct hedge_key k;
+	struct pkt p;
+	int i, found = 0, done = 0;
+
+	s = HEDGE_SCORE_CUR(c.score_word);
+	small = (c.score_mask >> s) + 1;
+	big = (c.score_mask >> (s - 2)) + 1;
+	check(s >= 2 && HEDGE_SCORE_PREV(c.score_word) == s &&
+	      small == HEDGE_SCORE_SETS_MIN, "Scoreboard: `up` starts on its "
+	      "least sets in use", "another size");
+	if (same_small_set(1300, small, big, id, HEDGE_SCORE_WAYS + 1) !=
+	    HEDGE_SCORE_WAYS + 1) {
+		check(0, "Scoreboard grows: IDs sharing a set", "none found");
+		return;
+	}
+	for (i = 0; i <= HEDGE_SCORE_WAYS; i++) {
+		p = request(id[i]);
+		run(HEDGE_PROG_SPLITTER, &p);
+	}
+	c = config_now();
+	for (i = 0; i <= HEDGE_SCORE_WAYS; i++)
+		found += state_of(id[i]) == HEDGE_PENDING;
+	check(found == HEDGE_SCORE_WAYS + 1 && counters().evicted == 0 &&
+	      c.score_grows == 1 && HEDGE_SCORE_CUR(c.score_word) == s - 2 &&
+	      HEDGE_SCORE_PREV(c.score_word) == s,
+	      "Scoreboard: a request whose set is full makes 4 times the sets "
+	      "in use, and is hedged there, none evicted",
+	      "evicted, or no growth");
+	clones_seen(NULL);
+
+	for (i = 0; i < HEDGE_SCORE_WAYS; i++) {
+		p = response(id[i]);
+		run(HEDGE_PROG_WATCHER, &p);
+		done += state_of(id[i]) == HEDGE_DONE;
+	}
+	check(done == HEDGE_SCORE_WAYS, "Scoreboard: the requests in the "
+	      "sets before it grew are found while they drain (answered)",
+	      "an answer not matched to its request");
+
+	p = request(id[0]);	/* its exchange over: a new request */
+	run(HEDGE_PROG_SPLITTER, &p);
+	k = key_of(id[0]);
+	r = scores_find_in(&sv, &k, big);
+	check(r && r->entry.state == HEDGE_PENDING &&
+	      !scores_find_in(&sv, &k, small),
+	      "Scoreboard: a request on a key found only in the sets before "
+	      "is written in the sets in use, its old record freed",
+	      "written where the drain leaves it");
+
+	nanosleep(&ts, NULL);
+	p = request(5300);
+	run(HEDGE_PROG_SPLITTER, &p);
+	c = config_now();
+	check(HEDGE_SCORE_CUR(c.score_word) == s - 2 &&
+	      HEDGE_SCORE_PREV(c.score_word) == s - 2 && c.score_shrinks == 0,
+	      "Scoreboard: --window after it grew, the drain ends",
+	      "still draining, or changed");
+
+	nanosleep(&ts, NULL);
+	p = request(5301);
+	run(HEDGE_PROG_SPLITTER, &p);
+	c = config_now();
+	check(HEDGE_SCORE_CUR(c.score_word) == s - 1 &&
+	      HEDGE_SCORE_PREV(c.score_word) == s - 2 && c.score_shrinks == 1,
+	      "Scoreboard: with few requests live, the sets in use halve "
+	      "once a --window", "not halved");
+	p = request(5302);	/* in the halved sets; 5301 before */
+	run(HEDGE_PROG_SPLITTER, &p);
+	p = response(5301);
+	run(HEDGE_PROG_WATCHER, &p);
+	p = response(5302);
+	run(HEDGE_PROG_WATCHER, &p);
+	check(state_of(5301) == HEDGE_DONE && state_of(5302) == HEDGE_DONE,
+	      "Scoreboard: requests before and after it shrank are found",
+	      "an answer not matched to its request");
+}
+
 static void test_evicted(void)
 {
 	struct pkt req = request(960);
@@ -4252,6 +4392,7 @@ static const struct test_case cases[] = {
 	{ "reuse_after_done", test_reuse_after_done, NULL },
 	{ "expiry", test_expiry, NULL },
 	{ "full_set", test_full_set, NULL },
+	{ "score_grow", test_score_grow, score_small },
 	{ "untouched", test_untouched, NULL },
 	{ "id_layouts", test_id_layouts, NULL },
 	{ "tick_line", test_tick_line, NULL },

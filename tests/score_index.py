@@ -2,7 +2,9 @@
 """tests/score_index.py SADDR SPORT TARGET ID_HEX SETS - the indices of the
 Scoreboard records (hedge.h: struct hedge_record, in sets of 4) where a
 UDP request's key may live, as bpf/scores.h finds it (hedge_score_set()),
-one per line as bpftool's key bytes ("0x.. 0x.. 0x.. 0x.."). ID_HEX: the
+one per line as bpftool's key bytes ("0x.. 0x.. 0x.. 0x.."): in its set
+of SETS, and of each half as many sets the programs may use, down to
+HEDGE_SCORE_SETS_MIN (hedge.h, score_word). ID_HEX: the
 --id bytes as they are on the wire (at most 8).
 tests/score_index.py --spread SETS N...: N keys put into SETS sets of 4
 (counter IDs, then random clients and IDs): how many find their set
@@ -13,6 +15,7 @@ import struct
 import sys
 
 M = (1 << 64) - 1
+SETS_MIN = 2048  # hedge.h: HEDGE_SCORE_SETS_MIN
 
 
 def score_set(key, mask):
@@ -59,9 +62,14 @@ def main():
     saddr, sport, target, idhex, sets = sys.argv[1:6]
     ident = bytes.fromhex(idhex)
     key = key_of(socket.inet_aton(saddr), int(sport), int(target), ident)
-    base = score_set(key, int(sets) - 1) * 4
-    for i in range(base, base + 4):
-        print(" ".join("0x%02x" % b for b in struct.pack("<I", i)))
+    sets = int(sets)
+    while True:
+        base = score_set(key, sets - 1) * 4
+        for i in range(base, base + 4):
+            print(" ".join("0x%02x" % b for b in struct.pack("<I", i)))
+        if sets <= SETS_MIN:
+            break
+        sets //= 2
 
 
 if __name__ == "__main__":

@@ -55,11 +55,12 @@ static inline int score_live(const struct hedge_record *r)
 	return r->entry.state >= HEDGE_PENDING && r->entry.state <= HEDGE_COPY;
 }
 
-/* The record of key k, or NULL. */
-static inline struct hedge_record *scores_find(const struct scores_view *v,
-					const struct hedge_key *k)
+/* The live record of key k in the first `sets` sets, or NULL. */
+static inline struct hedge_record *scores_find_in(const struct scores_view *v,
+					const struct hedge_key *k,
+					uint32_t sets)
 {
-	struct hedge_set *s = &v->set[hedge_score_set(k, v->n_sets - 1)];
+	struct hedge_set *s = &v->set[hedge_score_set(k, sets - 1)];
 	int w;
 
 	for (w = 0; w < HEDGE_SCORE_WAYS; w++)
@@ -67,6 +68,19 @@ static inline struct hedge_record *scores_find(const struct scores_view *v,
 		    !memcmp(&s->way[w].key, k, sizeof(*k)))
 			return &s->way[w];
 	return NULL;
+}
+
+/* The record of key k, or NULL: in its set of the whole array, or of
+ * any fewer sets the programs may use (hedge.h, score_word). */
+static inline struct hedge_record *scores_find(const struct scores_view *v,
+					const struct hedge_key *k)
+{
+	struct hedge_record *r = NULL;
+	uint32_t sets;
+
+	for (sets = v->n_sets; !r && sets; sets >>= 1)
+		r = scores_find_in(v, k, sets);
+	return r;
 }
 
 /* Key k's entry into e: 0, or -1 (ENOENT). */
@@ -83,8 +97,9 @@ static inline int scores_get(const struct scores_view *v, const struct hedge_key
 	return 0;
 }
 
-/* Key k's entry written, into its record or a free way of its set: 0, or
- * -1 (E2BIG: the set is full). */
+/* Key k's entry written, into its record or a free way of its set of the
+ * whole array (the programs' with score_word 0): 0, or -1 (E2BIG: the set
+ * is full). */
 static inline int scores_put(const struct scores_view *v, const struct hedge_key *k,
 		      const struct hedge_entry *e)
 {
