@@ -231,11 +231,13 @@ struct hedge_entry {
  * past --window (void); never a live one: when every way of its set is
  * live it is not hedged, counted (`evicted`). There are
  * HEDGE_SCORE_PER_REQ records for each request in flight the Scoreboard
- * is sized for (the LRU hash's memory): with requests spread evenly, at
- * that many in flight 1 new request in ~7 finds its set full, at a
- * tenth of them ~1 in 17 000, at 5 000 (the capacity test) ~1 in 50 000.
+ * is sized for (the LRU hash's memory). Sets of 8, not 4: with requests
+ * spread evenly (Poisson, L live a set), a new request finds its set full
+ * with a chance of about L^W / W!; at 50 000 requests/s with 1 500 live
+ * in the whole array, 4 ways left ~30 requests an hour unhedged, 8 ways
+ * none in the age of the universe (tests/score_index.py --spread).
  */
-#define HEDGE_SCORE_WAYS	4
+#define HEDGE_SCORE_WAYS	8
 #define HEDGE_SCORE_PER_REQ	2
 #define HEDGE_SCORE_FREE	0
 #define HEDGE_SCORE_CLAIMED	0x80
@@ -309,12 +311,15 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * shift in use (bits 0-4, new requests' sets), the shift before the last
  * change (bits 5-9; lookups try both while they differ) and the time of
  * the last change or check (bits 10-63, ns, its low 10 bits dropped).
- *   - A new request whose set is full grows it 4 times (or back to the
- *     size a shrink left, while that drains), and takes a way there.
+ *   - A new request whose set holds HEDGE_SCORE_CROWDED records or more
+ *     (before it is full: a set full is a request not hedged) grows the
+ *     sets in use 4 times (or back to the size a shrink left, while that
+ *     drains), and takes a way there.
  *   - Once every --window (and HEDGE_SCORE_MARGIN_NS), the Splitter ends
  *     a drain (a record is void --window after it was written: none is
- *     left where lookups no longer look), or halves the sets in use if
- *     16 sets sampled hold at most 4 live requests (1 in 16 records).
+ *     left where lookups no longer look), or, HEDGE_SCORE_HOLD windows
+ *     after they last grew, halves the sets in use if HEDGE_SCORE_SAMPLE
+ *     sets sampled hold HEDGE_SCORE_SPARSE live requests at most.
  * A record is written anew (renew(), a replica's copy) only in the sets
  * in use; one found where only a drain finds it is freed and inserted.
  * All zero is the whole array (shift 0); `up` writes
@@ -325,10 +330,15 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * anyway, where another lookup, inlined in each of the watcher's
  * lookups, took it past its 512 bytes of stack (clang 14).
  */
-#define HEDGE_SCORE_SETS_MIN	2048
-#define HEDGE_SCORE_SAMPLE	16	/* sets read to decide a shrink */
+#define HEDGE_SCORE_SETS_MIN	1024	/* 512 KiB */
+#define HEDGE_SCORE_CROWDED	6	/* records in a set that grow the sets */
+#define HEDGE_SCORE_SAMPLE	8	/* sets read to decide a shrink */
+#define HEDGE_SCORE_SPARSE	1	/* live records in them, at most: 1 in
+					   64; halved, a set holds 1 in 4 on
+					   average, and 6 with a chance of
+					   ~3e-7 */
+#define HEDGE_SCORE_HOLD	8	/* windows from a growth to a shrink */
 #define HEDGE_SCORE_MARGIN_NS	1000000ULL	/* a drain: --window + 1 ms */
-#define HEDGE_SCORE_SPARSE	4	/* live records in them, at most */
 
 #define HEDGE_SCORE_WORD(t, prev, cur)					\
 	(((__u64)(t) & ~0x3ffULL) | ((__u64)(prev) << 5) | (__u64)(cur))
@@ -606,6 +616,7 @@ struct hedge_config {
 	__u64 score_word;
 	__u64 score_grows;	/* changes to more sets */
 	__u64 score_shrinks;	/* changes to fewer */
+	__u64 score_grown_ns;	/* when they last grew */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -857,9 +868,11 @@ _Static_assert((HEDGE_SCORE_SETS_MIN & (HEDGE_SCORE_SETS_MIN - 1)) == 0 &&
 _Static_assert(sizeof(struct hedge_record) == 64 &&
 	       HEDGE_OFF(struct hedge_record, entry) == 32 &&
 	       sizeof(struct hedge_set) == 64 * HEDGE_SCORE_WAYS &&
-	       HEDGE_SCORE_WAYS == 4 && HEDGE_SCORE_CLAIMED > HEDGE_COPY,
-	       "struct hedge_record: one cache line; a set, 4 of them; "
-	       "the claimed mark no request's state");
+	       HEDGE_SCORE_WAYS == 8 && HEDGE_SCORE_CLAIMED > HEDGE_COPY &&
+	       HEDGE_SCORE_CROWDED < HEDGE_SCORE_WAYS,
+	       "struct hedge_record: one cache line; a set, 8 of them "
+	       "(bpf/scores.h looks at each by name); the claimed mark no "
+	       "request's state; a set crowded before it is full");
 _Static_assert(sizeof(struct hedge_target_key) == 20 &&
 	       HEDGE_OFF(struct hedge_target_key, port) == 16 &&
 	       HEDGE_OFF(struct hedge_target_key, proto) == 18,
@@ -898,7 +911,7 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, match_bytes) +
 	       2 * HEDGE_MATCH_MAX &&
 	       sizeof(struct hedge_config) ==
-	       HEDGE_OFF(struct hedge_config, score_word) + 24 +
+	       HEDGE_OFF(struct hedge_config, score_word) + 32 +
 	       HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,

@@ -87,44 +87,72 @@ static __always_inline __u64 score_miss(const struct hedge_record *r,
 }
 
 /*
- * The way of the set at `base` that holds `key`, or HEDGE_SCORE_WAYS:
- * none (also when the set is out of the map's bounds).
+ * Way n of the set at `base` looked at (in a function with base, key, i,
+ * r, w and m): w becomes n if it holds `key`; the caller returns `none`
+ * if the record is out of the map's bounds. Computed before the next
+ * lookup (barrier_var()): clang 14 otherwise held each record's 5 words
+ * across the calls, spilled, and the watcher, which looks in 3 places
+ * and in 2 sets, went past its 512 bytes of stack. Without a branch
+ * but the bounds' (the ticker's sweep looks up in a loop the verifier
+ * walks).
  */
-static __always_inline __u32 score_way(__u32 base, const struct hedge_key *key)
-{
-	struct hedge_record *r0 = score_at(base), *r1 = score_at(base + 1);
-	struct hedge_record *r2 = score_at(base + 2), *r3 = score_at(base + 3);
-	__u64 w = HEDGE_SCORE_WAYS, m;
+#define SCORE_MATCH(n, none)						\
+	do {								\
+		i = base + (n);						\
+		r = bpf_map_lookup_elem(&hedge_scores, &i);		\
+		if (!r)							\
+			return none;					\
+		m = score_miss(r, key);					\
+		w = (w & -m) | ((n) & (m - 1));				\
+		barrier_var(w);						\
+	} while (0)
 
-	if (!r0 || !r1 || !r2 || !r3)
-		return HEDGE_SCORE_WAYS;
-	m = score_miss(r3, key);
-	w = (w & -m) | (3 & (m - 1));
-	m = score_miss(r2, key);
-	w = (w & -m) | (2 & (m - 1));
-	m = score_miss(r1, key);
-	w = (w & -m) | (1 & (m - 1));
-	m = score_miss(r0, key);
-	w = w & -m;
+/* The same, and `busy` counts the records not free. */
+#define SCORE_COUNT(n, none)						\
+	do {								\
+		SCORE_MATCH(n, none);					\
+		busy += ((__u64)r->entry.state + 0xffffffffULL) >> 32;	\
+	} while (0)
+
+/*
+ * The way of the set at `base` that holds `key`, or HEDGE_SCORE_WAYS:
+ * none; *crowd: its records not free (all of them when the set is out
+ * of the map's bounds, which holds no key).
+ */
+static __always_inline __u32 score_scan(__u32 base,
+					const struct hedge_key *key,
+					__u32 *crowd)
+{
+	__u64 w = HEDGE_SCORE_WAYS, m, busy = 0;
+	struct hedge_record *r;
+	__u32 i;
+
+	*crowd = HEDGE_SCORE_WAYS;
+	SCORE_COUNT(7, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(6, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(5, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(4, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(3, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(2, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(1, HEDGE_SCORE_WAYS);
+	SCORE_COUNT(0, HEDGE_SCORE_WAYS);
+	*crowd = (__u32)busy;
 	return (__u32)w;
 }
 
 /*
  * The record of `key` in the set at `base`, or NULL. Way 0 first: a
  * request takes it when it is free, so it is where most are found, one
- * line read. Each way's match computed before the next lookup
- * (barrier_var()): clang 14 otherwise held the 5 words of each across
- * the calls, spilled, and the watcher, which looks in 3 places and in 2
- * sets, went past its 512 bytes of stack. The found record
- * looked up again by its index: a pointer the verifier knows at a fixed
- * offset, where one into the set at a variable offset made it walk the
- * ticker's loops past its million instructions.
+ * line read. The found record looked up again by its index: a pointer
+ * the verifier knows at a fixed offset, where one into the set at a
+ * variable offset made it walk the ticker's loops past its million
+ * instructions.
  */
 static __always_inline struct hedge_record *
 score_find_in(__u32 base, const struct hedge_key *key)
 {
-	struct hedge_record *r;
 	__u64 w = HEDGE_SCORE_WAYS, m;
+	struct hedge_record *r;
 	__u32 i = base;
 
 	r = bpf_map_lookup_elem(&hedge_scores, &i);
@@ -132,27 +160,13 @@ score_find_in(__u32 base, const struct hedge_key *key)
 		return 0;
 	if (!score_miss(r, key))
 		return r;
-	i = base + 3;
-	r = bpf_map_lookup_elem(&hedge_scores, &i);
-	if (!r)
-		return 0;
-	m = score_miss(r, key);
-	w = (w & -m) | (3 & (m - 1));
-	barrier_var(w);
-	i = base + 2;
-	r = bpf_map_lookup_elem(&hedge_scores, &i);
-	if (!r)
-		return 0;
-	m = score_miss(r, key);
-	w = (w & -m) | (2 & (m - 1));
-	barrier_var(w);
-	i = base + 1;
-	r = bpf_map_lookup_elem(&hedge_scores, &i);
-	if (!r)
-		return 0;
-	m = score_miss(r, key);
-	w = (w & -m) | (1 & (m - 1));
-	barrier_var(w);
+	SCORE_MATCH(7, 0);
+	SCORE_MATCH(6, 0);
+	SCORE_MATCH(5, 0);
+	SCORE_MATCH(4, 0);
+	SCORE_MATCH(3, 0);
+	SCORE_MATCH(2, 0);
+	SCORE_MATCH(1, 0);
 	if (w >= HEDGE_SCORE_WAYS)
 		return 0;
 	i = base + (__u32)w;
@@ -255,28 +269,32 @@ static __always_inline int score_drained(const struct hedge_config *cfg,
 }
 
 /* A free or void record of the set at `base`, claimed; or NULL. */
+#define SCORE_TAKE(n)							\
+	do {								\
+		r = score_at(base + (n));				\
+		if (r && !score_take(r, cfg, now))			\
+			return r;					\
+	} while (0)
+
 static __always_inline struct hedge_record *
 score_take_in(__u32 base, const struct hedge_config *cfg, __u64 now)
 {
-	struct hedge_record *r = score_at(base);
+	struct hedge_record *r;
 
-	if (r && !score_take(r, cfg, now))
-		return r;
-	r = score_at(base + 1);
-	if (r && !score_take(r, cfg, now))
-		return r;
-	r = score_at(base + 2);
-	if (r && !score_take(r, cfg, now))
-		return r;
-	r = score_at(base + 3);
-	if (r && !score_take(r, cfg, now))
-		return r;
+	SCORE_TAKE(0);
+	SCORE_TAKE(1);
+	SCORE_TAKE(2);
+	SCORE_TAKE(3);
+	SCORE_TAKE(4);
+	SCORE_TAKE(5);
+	SCORE_TAKE(6);
+	SCORE_TAKE(7);
 	return 0;
 }
 
 /*
- * A new request found its set full: more sets in use (hedge.h), 4 times
- * as many, or back to those a shrink left while it drains. 0 and `at`
+ * A new request found its set crowded or full: more sets in use (hedge.h),
+ * 4 times as many, or back to those a shrink left while it drains. 0 and `at`
  * read anew if the sets in use changed (here or on another CPU), else -1:
  * the whole array is in use, or a growth drains.
  */
@@ -299,8 +317,10 @@ static __always_inline int score_grow(const struct hedge_config *cfg,
 	if (to == c)
 		return -1;
 	if (__sync_val_compare_and_swap(score_word(cfg), w,
-					HEDGE_SCORE_WORD(now, c, to)) == w)
+					HEDGE_SCORE_WORD(now, c, to)) == w) {
 		__sync_fetch_and_add((__u64 *)&cfg->score_grows, 1);
+		*(__u64 *)&cfg->score_grown_ns = now;
+	}
 	score_masks(cfg, at, *(volatile __u64 *)score_word(cfg));
 	return at->word == w ? -1 : 0;
 }
@@ -317,16 +337,19 @@ static __always_inline int score_insert(const struct hedge_config *cfg,
 {
 	struct score_where at;
 	struct hedge_record *r;
-	__u32 base, again;
+	__u32 base, again, busy, other;
 
 	score_where(cfg, key, &at);
 	base = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
-	if (score_way(base, key) < HEDGE_SCORE_WAYS)
+	if (score_scan(base, key, &busy) < HEDGE_SCORE_WAYS)
 		return 1;
 	if (at.prev != at.cur &&
-	    score_way((at.hash & at.prev) * HEDGE_SCORE_WAYS, key) <
+	    score_scan((at.hash & at.prev) * HEDGE_SCORE_WAYS, key, &other) <
 	    HEDGE_SCORE_WAYS)
 		return 1;
+	/* Crowded: more sets first, and a way of its set there. */
+	if (busy >= HEDGE_SCORE_CROWDED && !score_grow(cfg, &at, now))
+		base = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
 	r = score_take_in(base, cfg, now);
 	if (!r && !score_grow(cfg, &at, now)) {
 		again = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
@@ -362,8 +385,9 @@ static __always_inline int score_sparse(__u32 set)
 
 /*
  * Once every --window (the Splitter, after a new request): a drain over
- * ends; else the sets in use halve if a sample of them is sparse (the
- * new request's set's, a random place). The time in the word is moved
+ * ends; else, HEDGE_SCORE_HOLD windows after they last grew, the sets in
+ * use halve if a sample of them is sparse (around the new request's set:
+ * a random place). The time in the word is moved
  * on either way: one check in a window, whichever CPU wins it.
  */
 static __always_inline void score_tend(const struct hedge_config *cfg,
@@ -379,6 +403,8 @@ static __always_inline void score_tend(const struct hedge_config *cfg,
 	to = HEDGE_SCORE_WORD(now, c, c);
 	if (p == c && c < 31 &&
 	    (cfg->score_mask >> c) >= 2 * HEDGE_SCORE_SETS_MIN - 1 &&
+	    since(now, cfg->score_grown_ns) >=
+	    HEDGE_SCORE_HOLD * cfg->window_ns &&
 	    score_sparse(hedge_score_hash(key) & (cfg->score_mask >> c))) {
 		to = HEDGE_SCORE_WORD(now, c, c + 1);
 		shrink = 1;

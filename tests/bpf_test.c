@@ -2304,18 +2304,42 @@ static int same_small_set(uint32_t first, uint32_t small, uint32_t big,
 	return got;
 }
 
+/* An ID from `id` on whose sample at `mask` (the sets a shrink looks at)
+ * holds none of the n keys of `ids`. */
+static uint32_t lonely_id(uint32_t id, uint32_t mask, const uint32_t *ids,
+			  int n)
+{
+	uint32_t group, other;
+	struct hedge_key k;
+	int i, clash;
+
+	for (;; id++) {
+		k = key_of(id);
+		group = hedge_score_set(&k, mask) / HEDGE_SCORE_SAMPLE;
+		for (clash = 0, i = 0; i < n; i++) {
+			k = key_of(ids[i]);
+			other = hedge_score_set(&k, mask) / HEDGE_SCORE_SAMPLE;
+			clash |= other == group;
+		}
+		if (!clash)
+			return id;
+	}
+}
+
 /*
  * The Scoreboard grows (hedge.h, score_word): `up` starts it on its least
- * sets; a request whose set is full makes 4 times as many sets in use and
- * is hedged there; the requests in the sets before are found while they
- * drain (answered, not hedged twice); a request on a key found only there
- * is written in the sets in use; once --window has passed the drain ends,
- * and once more, with few requests live, the sets in use halve.
+ * sets; a request whose set is crowded makes 4 times as many sets in use
+ * and is hedged there; the requests in the sets before are found while
+ * they drain (answered, not hedged twice); a request on a key found only
+ * there is written in the sets in use; once --window has passed the drain
+ * ends, and HEDGE_SCORE_HOLD windows after the growth, with few requests
+ * live, the sets in use halve.
  */
 static void test_score_grow(void)
 {
-	uint32_t id[HEDGE_SCORE_WAYS + 1], small, big, s;
+	uint32_t id[HEDGE_SCORE_CROWDED + 3], small, big, s, lone;
 	struct timespec ts = { 0, SCORE_WINDOW_NS + 10000000 };
+	struct timespec hold = { 0, (HEDGE_SCORE_HOLD - 1) * SCORE_WINDOW_NS };
 	struct hedge_config c = config_now();
 	struct hedge_record *r;
 	struct hedge_key k;
@@ -2328,32 +2352,40 @@ static void test_score_grow(void)
 	check(s >= 2 && HEDGE_SCORE_PREV(c.score_word) == s &&
 	      small == HEDGE_SCORE_SETS_MIN, "Scoreboard: `up` starts on its "
 	      "least sets in use", "another size");
-	if (same_small_set(1300, small, big, id, HEDGE_SCORE_WAYS + 1) !=
-	    HEDGE_SCORE_WAYS + 1) {
+	if (same_small_set(1300, small, big, id, HEDGE_SCORE_CROWDED + 1) !=
+	    HEDGE_SCORE_CROWDED + 1) {
 		check(0, "Scoreboard grows: IDs sharing a set", "none found");
 		return;
 	}
-	for (i = 0; i <= HEDGE_SCORE_WAYS; i++) {
+	for (i = 0; i < HEDGE_SCORE_CROWDED; i++) {
 		p = request(id[i]);
 		run(HEDGE_PROG_SPLITTER, &p);
 	}
 	c = config_now();
-	for (i = 0; i <= HEDGE_SCORE_WAYS; i++)
+	check(c.score_grows == 0 && HEDGE_SCORE_CUR(c.score_word) == s,
+	      "Scoreboard: a set takes HEDGE_SCORE_CROWDED requests before "
+	      "it grows", "grew sooner");
+	p = request(id[HEDGE_SCORE_CROWDED]);
+	run(HEDGE_PROG_SPLITTER, &p);
+	c = config_now();
+	for (i = 0; i <= HEDGE_SCORE_CROWDED; i++)
 		found += state_of(id[i]) == HEDGE_PENDING;
-	check(found == HEDGE_SCORE_WAYS + 1 && counters().evicted == 0 &&
+	k = key_of(id[HEDGE_SCORE_CROWDED]);
+	check(found == HEDGE_SCORE_CROWDED + 1 && counters().evicted == 0 &&
 	      c.score_grows == 1 && HEDGE_SCORE_CUR(c.score_word) == s - 2 &&
-	      HEDGE_SCORE_PREV(c.score_word) == s,
-	      "Scoreboard: a request whose set is full makes 4 times the sets "
-	      "in use, and is hedged there, none evicted",
+	      HEDGE_SCORE_PREV(c.score_word) == s &&
+	      scores_find_in(&sv, &k, big),
+	      "Scoreboard: a request whose set is crowded makes 4 times the "
+	      "sets in use, and is hedged there, none evicted",
 	      "evicted, or no growth");
 	clones_seen(NULL);
 
-	for (i = 0; i < HEDGE_SCORE_WAYS; i++) {
+	for (i = 0; i < HEDGE_SCORE_CROWDED; i++) {
 		p = response(id[i]);
 		run(HEDGE_PROG_WATCHER, &p);
 		done += state_of(id[i]) == HEDGE_DONE;
 	}
-	check(done == HEDGE_SCORE_WAYS, "Scoreboard: the requests in the "
+	check(done == HEDGE_SCORE_CROWDED, "Scoreboard: the requests in the "
 	      "sets before it grew are found while they drain (answered)",
 	      "an answer not matched to its request");
 
@@ -2377,20 +2409,31 @@ static void test_score_grow(void)
 	      "still draining, or changed");
 
 	nanosleep(&ts, NULL);
-	p = request(5301);
+	id[HEDGE_SCORE_CROWDED + 1] = 5300;	/* the live keys so far */
+	lone = lonely_id(5301, big - 1, id, HEDGE_SCORE_CROWDED + 2);
+	p = request(lone);
+	run(HEDGE_PROG_SPLITTER, &p);
+	c = config_now();
+	check(HEDGE_SCORE_CUR(c.score_word) == s - 2 && c.score_shrinks == 0,
+	      "Scoreboard: within HEDGE_SCORE_HOLD windows of a growth, the "
+	      "sets in use do not shrink", "shrank");
+	nanosleep(&hold, NULL);
+	id[HEDGE_SCORE_CROWDED + 2] = lone;
+	lone = lonely_id(lone + 1, big - 1, id, HEDGE_SCORE_CROWDED + 3);
+	p = request(lone);
 	run(HEDGE_PROG_SPLITTER, &p);
 	c = config_now();
 	check(HEDGE_SCORE_CUR(c.score_word) == s - 1 &&
 	      HEDGE_SCORE_PREV(c.score_word) == s - 2 && c.score_shrinks == 1,
 	      "Scoreboard: with few requests live, the sets in use halve "
 	      "once a --window", "not halved");
-	p = request(5302);	/* in the halved sets; 5301 before */
+	p = request(lone + 1);	/* in the halved sets; `lone` before */
 	run(HEDGE_PROG_SPLITTER, &p);
-	p = response(5301);
+	p = response(lone);
 	run(HEDGE_PROG_WATCHER, &p);
-	p = response(5302);
+	p = response(lone + 1);
 	run(HEDGE_PROG_WATCHER, &p);
-	check(state_of(5301) == HEDGE_DONE && state_of(5302) == HEDGE_DONE,
+	check(state_of(lone) == HEDGE_DONE && state_of(lone + 1) == HEDGE_DONE,
 	      "Scoreboard: requests before and after it shrank are found",
 	      "an answer not matched to its request");
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """tests/score_index.py SADDR SPORT TARGET ID_HEX SETS - the indices of the
-Scoreboard records (hedge.h: struct hedge_record, in sets of 4) where a
+Scoreboard records (hedge.h: struct hedge_record, in sets of 8) where a
 UDP request's key may live, as bpf/scores.h finds it (hedge_score_set()),
 one per line as bpftool's key bytes ("0x.. 0x.. 0x.. 0x.."): in its set
 of SETS, and of each half as many sets the programs may use, down to
 HEDGE_SCORE_SETS_MIN (hedge.h, score_word). ID_HEX: the
 --id bytes as they are on the wire (at most 8).
-tests/score_index.py --spread SETS N...: N keys put into SETS sets of 4
+tests/score_index.py --spread SETS N...: N keys put into SETS sets of 8
 (counter IDs, then random clients and IDs): how many find their set
 full."""
 import random
@@ -15,7 +15,8 @@ import struct
 import sys
 
 M = (1 << 64) - 1
-SETS_MIN = 2048  # hedge.h: HEDGE_SCORE_SETS_MIN
+SETS_MIN = 1024  # hedge.h: HEDGE_SCORE_SETS_MIN
+WAYS = 8  # hedge.h: HEDGE_SCORE_WAYS
 
 
 def score_set(key, mask):
@@ -48,7 +49,7 @@ def spread(sets, counts):
             used, full = [0] * sets, 0
             for i in range(n):
                 s = score_set(key(i), sets - 1)
-                if used[s] >= 4:
+                if used[s] >= WAYS:
                     full += 1
                 else:
                     used[s] += 1
@@ -64,8 +65,8 @@ def main():
     key = key_of(socket.inet_aton(saddr), int(sport), int(target), ident)
     sets = int(sets)
     while True:
-        base = score_set(key, sets - 1) * 4
-        for i in range(base, base + 4):
+        base = score_set(key, sets - 1) * WAYS
+        for i in range(base, base + WAYS):
             print(" ".join("0x%02x" % b for b in struct.pack("<I", i)))
         if sets <= SETS_MIN:
             break
