@@ -136,7 +136,7 @@ void print_prom(const struct snapshot *s)
 		printf("} %llu\n",
 		       (unsigned long long)s->brake[t].brake_episodes);
 	}
-	family("scoreboard_sets", "Scoreboard sets in use (4 requests "
+	family("scoreboard_sets", "Scoreboard sets in use (8 requests "
 	       "each); it grows and shrinks within hedge_scoreboard_sets_max.",
 	       "gauge");
 	printf("hedge_scoreboard_sets %u\n", s->score_sets);

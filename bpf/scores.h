@@ -141,36 +141,35 @@ static __always_inline __u32 score_scan(__u32 base,
 }
 
 /*
- * The record of `key` in the set at `base`, or NULL. Way 0 first: a
- * request takes it when it is free, so it is where most are found, one
- * line read. The found record looked up again by its index: a pointer
- * the verifier knows at a fixed offset, where one into the set at a
- * variable offset made it walk the ticker's loops past its million
- * instructions.
+ * The record of `key` in the set at `base`, or NULL. Way by way from way
+ * 0, where a request goes when it is free: most are found in one line,
+ * the rest in the next few (each read only if the ones before miss).
  */
+#define SCORE_HIT(n)							\
+	do {								\
+		i = base + (n);						\
+		r = bpf_map_lookup_elem(&hedge_scores, &i);		\
+		if (!r)							\
+			return 0;					\
+		if (!score_miss(r, key))				\
+			return r;					\
+	} while (0)
+
 static __always_inline struct hedge_record *
 score_find_in(__u32 base, const struct hedge_key *key)
 {
-	__u64 w = HEDGE_SCORE_WAYS, m;
 	struct hedge_record *r;
-	__u32 i = base;
+	__u32 i;
 
-	r = bpf_map_lookup_elem(&hedge_scores, &i);
-	if (!r)
-		return 0;
-	if (!score_miss(r, key))
-		return r;
-	SCORE_MATCH(7, 0);
-	SCORE_MATCH(6, 0);
-	SCORE_MATCH(5, 0);
-	SCORE_MATCH(4, 0);
-	SCORE_MATCH(3, 0);
-	SCORE_MATCH(2, 0);
-	SCORE_MATCH(1, 0);
-	if (w >= HEDGE_SCORE_WAYS)
-		return 0;
-	i = base + (__u32)w;
-	return bpf_map_lookup_elem(&hedge_scores, &i);
+	SCORE_HIT(0);
+	SCORE_HIT(1);
+	SCORE_HIT(2);
+	SCORE_HIT(3);
+	SCORE_HIT(4);
+	SCORE_HIT(5);
+	SCORE_HIT(6);
+	SCORE_HIT(7);
+	return 0;
 }
 
 /* The record of `key`'s request, or NULL; *stale: 1 if found only in
