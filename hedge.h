@@ -115,6 +115,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_MAP_FRAGS		HEDGE_NAME(hedge_frags)
 #define HEDGE_MAP_RTT_MIN	HEDGE_NAME(hedge_rtt_min)
 #define HEDGE_MAP_NAT		HEDGE_NAME(hedge_nat)
+#define HEDGE_MAP_STASH		HEDGE_NAME(hedge_stash)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -229,13 +230,14 @@ struct hedge_entry {
  * key and entry are written, then the state), or holds a request in an
  * enum hedge_state. A new request takes a free record of its set, or one
  * past --window (void); never a live one: when every way of its set is
- * live it is not hedged, counted (`evicted`). There are
- * HEDGE_SCORE_PER_REQ records for each request in flight the Scoreboard
- * is sized for (the LRU hash's memory). Sets of 8, not 4: with requests
- * spread evenly (Poisson, L live a set), a new request finds its set full
- * with a chance of about L^W / W!; at 50 000 requests/s with 1 500 live
- * in the whole array, 4 ways left ~30 requests an hour unhedged, 8 ways
- * none in the age of the universe (tests/score_index.py --spread).
+ * live, and the sets in use cannot grow, it goes to the stash (below).
+ * There are HEDGE_SCORE_PER_REQ records for each request in flight the
+ * Scoreboard is sized for (the LRU hash's memory). Sets of 8, not 4:
+ * with requests spread evenly (Poisson, L live a set), a new request
+ * finds its set full with a chance of about L^W / W!; at 50 000
+ * requests/s with 1 500 live in the whole array, 4 ways would send ~30
+ * requests an hour to the stash, 8 ways none in the age of the universe
+ * (tests/score_index.py --spread).
  */
 #define HEDGE_SCORE_WAYS	8
 #define HEDGE_SCORE_PER_REQ	2
@@ -339,6 +341,19 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
 					   ~3e-7 */
 #define HEDGE_SCORE_HOLD	8	/* windows from a growth to a shrink */
 #define HEDGE_SCORE_MARGIN_NS	1000000ULL	/* a drain: --window + 1 ms */
+/*
+ * The stash (map hedge_stash, an LRU hash of records by key): where a new
+ * request goes when its set is full and the sets in use cannot grow (the
+ * whole array in use, or a growth drains): hedged all the same, not
+ * turned away. A set is full seldom (L^8/8!), and a burst may fill sets
+ * before they grow; the LRU hash holds any key, as the Scoreboard did
+ * before. Lookups look in it, after the sets, only while
+ * score_stash_ns is set: the last request stashed, cleared by the
+ * Splitter --window (+ HEDGE_SCORE_MARGIN_NS) after it (every record in
+ * it void by then). A record found there is written anew in the sets.
+ * Its LRU evicting a live record is seen as an entry lost (`evicted`).
+ */
+#define HEDGE_STASH_SIZE	8192
 
 #define HEDGE_SCORE_WORD(t, prev, cur)					\
 	(((__u64)(t) & ~0x3ffULL) | ((__u64)(prev) << 5) | (__u64)(cur))
@@ -617,6 +632,9 @@ struct hedge_config {
 	__u64 score_grows;	/* changes to more sets */
 	__u64 score_shrinks;	/* changes to fewer */
 	__u64 score_grown_ns;	/* when they last grew */
+	__u64 score_stash_ns;	/* the last request stashed; 0: none within
+				   --window (hedge_stash) */
+	__u64 score_stashed;	/* requests stashed */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
@@ -911,7 +929,7 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, match_bytes) +
 	       2 * HEDGE_MATCH_MAX &&
 	       sizeof(struct hedge_config) ==
-	       HEDGE_OFF(struct hedge_config, score_word) + 32 +
+	       HEDGE_OFF(struct hedge_config, score_word) + 48 +
 	       HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,

@@ -145,10 +145,12 @@ void print_json(const struct snapshot *s)
 		       s->parking_span[0], s->parking_span[1],
 		       s->parking_slots[0], s->parking_slots[1]);
 	printf(",\"scoreboard\":{\"sets\":%u,\"sets_max\":%u,"
-	       "\"grows\":%llu,\"shrinks\":%llu,\"draining\":%s}",
+	       "\"grows\":%llu,\"shrinks\":%llu,\"stashed\":%llu,"
+	       "\"draining\":%s}",
 	       s->score_sets, s->score_sets_max,
 	       (unsigned long long)s->cfg.score_grows,
 	       (unsigned long long)s->cfg.score_shrinks,
+	       (unsigned long long)s->cfg.score_stashed,
 	       s->score_draining ? "true" : "false");
 	printf(",\"programs\":{");
 	for (i = 0; i < s->n_progs; i++) {

@@ -151,6 +151,10 @@ void print_prom(const struct snapshot *s)
 	       "use halved (few requests live).", "counter");
 	printf("hedge_scoreboard_shrinks_total %llu\n",
 	       (unsigned long long)s->cfg.score_shrinks);
+	family("scoreboard_stashed_total", "Requests put in the Scoreboard's "
+	       "stash, their set full (hedged all the same).", "counter");
+	printf("hedge_scoreboard_stashed_total %llu\n",
+	       (unsigned long long)s->cfg.score_stashed);
 	histogram(s, "response_time_seconds", "Time from a request to its "
 		  "first response.", offsetof(struct hedge_stats, rt),
 		  offsetof(struct hedge_stats, rt_sum_ns));

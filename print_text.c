@@ -122,13 +122,15 @@ void print_text(const struct snapshot *s)
 		       s->parking_span[0], s->parking_slots[0],
 		       s->parking_span[1], s->parking_slots[1]);
 	printf("scoreboard: %u of %u sets in use (%llu KiB of %llu), grown "
-	       "%llu times, shrunk %llu%s\n", s->score_sets, s->score_sets_max,
+	       "%llu times, shrunk %llu; %llu requests stashed (their set "
+	       "full)%s\n", s->score_sets, s->score_sets_max,
 	       (unsigned long long)s->score_sets *
 	       sizeof(struct hedge_set) / 1024,
 	       (unsigned long long)s->score_sets_max *
 	       sizeof(struct hedge_set) / 1024,
 	       (unsigned long long)s->cfg.score_grows,
 	       (unsigned long long)s->cfg.score_shrinks,
+	       (unsigned long long)s->cfg.score_stashed,
 	       s->score_draining ? "; the sets before the last change "
 	       "still looked in" : "");
 	printf("programs (ns per packet while kernel.bpf_stats_enabled=1):");

@@ -20,6 +20,9 @@ MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
  * line; `up` sizes it from --max-inflight (hedge_score_sets()). */
 MAP_FLAGS(hedge_scores, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_record,
 	  HEDGE_SCOREBOARD_SIZE * HEDGE_SCORE_PER_REQ, BPF_F_MMAPABLE);
+/* Requests whose set was full (hedge.h, HEDGE_STASH_SIZE). */
+MAP(hedge_stash, BPF_MAP_TYPE_LRU_HASH, struct hedge_key, struct hedge_record,
+    HEDGE_STASH_SIZE);
 /* The tick line's two rings (hedge.h), at their least; `up` sizes them
  * from --max-inflight, and shrinks them to one entry for netem. */
 MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked_small,
@@ -83,6 +86,7 @@ HEDGE_IS_MAP(HEDGE_MAP_BUDGET);
 HEDGE_IS_MAP(HEDGE_MAP_FRAGS);
 HEDGE_IS_MAP(HEDGE_MAP_RTT_MIN);
 HEDGE_IS_MAP(HEDGE_MAP_NAT);
+HEDGE_IS_MAP(HEDGE_MAP_STASH);
 #undef HEDGE_IS_MAP
 #pragma pop_macro("HEDGE_NAME")
 

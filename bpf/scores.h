@@ -13,9 +13,10 @@
  *     a compare-and-swap of the state (a full barrier), after the key and
  *     the entry's fields;
  *   - a live record (a request within --window) is never claimed: a new
- *     request whose set has no free or void way is not hedged;
+ *     request whose set has no free or void way goes to the stash
+ *     (hedge.h, HEDGE_STASH_SIZE), or more sets are used first;
  *   - a record is freed by compare-and-swap from the state it was seen
- *     in, so a record claimed meanwhile by another key is left alone.
+ *     in, so a record claimed meanwhile by another key is left alone;
  *   - the sets in use grow and shrink (hedge.h, score_word):
  *     a key is looked for in its set of the sets in use, and while the
  *     last change drains, of those before it; a record is written only
@@ -172,9 +173,23 @@ score_find_in(__u32 base, const struct hedge_key *key)
 	return 0;
 }
 
+/* The record of `key` in the stash (hedge.h), while it may hold any. */
+static __always_inline struct hedge_record *
+score_stashed(const struct hedge_config *cfg, const struct hedge_key *key)
+{
+	struct hedge_record *r;
+
+	if (!cfg->score_stash_ns)
+		return 0;
+	r = bpf_map_lookup_elem(&hedge_stash, key);
+	if (!r || score_miss(r, key))
+		return 0;
+	return r;
+}
+
 /* The record of `key`'s request, or NULL; *stale: 1 if found only in
- * the sets a change left (drained within --window: not to be written
- * anew there). */
+ * the sets a change left (drained within --window) or in the stash: not
+ * to be written anew there. */
 static __always_inline struct hedge_record *
 score_find_at(const struct hedge_config *cfg, const struct hedge_key *key,
 	      int *stale)
@@ -189,10 +204,15 @@ score_find_at(const struct hedge_config *cfg, const struct hedge_key *key,
 	prev = hash & (cfg->score_mask >> HEDGE_SCORE_PREV(w));
 	*stale = 0;
 	r = score_find_in(cur * HEDGE_SCORE_WAYS, key);
-	if (r || prev == cur)
+	if (r)
 		return r;
-	*stale = 1;	/* only in the sets the last change left */
-	return score_find_in(prev * HEDGE_SCORE_WAYS, key);
+	*stale = 1;
+	if (prev != cur) {	/* the sets the last change left */
+		r = score_find_in(prev * HEDGE_SCORE_WAYS, key);
+		if (r)
+			return r;
+	}
+	return score_stashed(cfg, key);
 }
 
 static __always_inline struct hedge_record *
@@ -324,10 +344,26 @@ static __always_inline int score_grow(const struct hedge_config *cfg,
 	return at->word == w ? -1 : 0;
 }
 
+/* A new request whose set is full, put in the stash (hedge.h): 0, or -1
+ * (the LRU hash's update failed). */
+static __always_inline int score_stash(const struct hedge_config *cfg,
+				       const struct hedge_key *key,
+				       const struct hedge_entry *fresh,
+				       __u64 now)
+{
+	struct hedge_record rec = { .key = *key, .entry = *fresh };
+
+	if (bpf_map_update_elem(&hedge_stash, key, &rec, BPF_ANY))
+		return -1;
+	*(__u64 *)&cfg->score_stash_ns = now;
+	__sync_fetch_and_add((__u64 *)&cfg->score_stashed, 1);
+	return 0;
+}
+
 /*
- * A new request's record: 0, written; 1, `key` has one already; -1, no
- * room (every way of its set live, or claimed under us, also with more
- * sets in use): the caller counts it (evicted) and does not hedge it.
+ * A new request's record: 0, written (in its set, or the stash); 1, `key`
+ * has one already; -1, no room (the stash refused it): the caller counts
+ * it (evicted) and does not hedge it.
  */
 static __always_inline int score_insert(const struct hedge_config *cfg,
 					const struct hedge_key *key,
@@ -346,6 +382,8 @@ static __always_inline int score_insert(const struct hedge_config *cfg,
 	    score_scan((at.hash & at.prev) * HEDGE_SCORE_WAYS, key, &other) <
 	    HEDGE_SCORE_WAYS)
 		return 1;
+	if (score_stashed(cfg, key))
+		return 1;
 	/* Crowded: more sets first, and a way of its set there. */
 	if (busy >= HEDGE_SCORE_CROWDED && !score_grow(cfg, &at, now))
 		base = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
@@ -355,8 +393,8 @@ static __always_inline int score_insert(const struct hedge_config *cfg,
 		if (again != base)
 			r = score_take_in(again, cfg, now);
 	}
-	if (!r)
-		return -1;
+	if (!r)	/* its set full, and no more sets */
+		return score_stash(cfg, key, fresh, now);
 	score_write(r, key, fresh);
 	return 0;
 }
@@ -393,8 +431,13 @@ static __always_inline void score_tend(const struct hedge_config *cfg,
 				       const struct hedge_key *key, __u64 now)
 {
 	__u64 w = *(volatile __u64 *)score_word(cfg), to;
+	__u64 stash = cfg->score_stash_ns;
 	__u32 c, p, shrink = 0;
 
+	/* The stash: nothing live in it --window after its last request. */
+	if (stash && score_drained(cfg, stash, now))
+		__sync_val_compare_and_swap((__u64 *)&cfg->score_stash_ns,
+					    stash, 0);
 	if (!score_drained(cfg, w, now) || !(cfg->flags & HEDGE_F_UP_DONE))
 		return;
 	c = HEDGE_SCORE_CUR(w);

@@ -2208,15 +2208,31 @@ static int same_set(uint32_t first, uint32_t *ids, int n)
 	return got;
 }
 
+/* The state of the request's record in the stash (hedge.h), 0 if none. */
+static uint32_t stash_state(uint32_t id)
+{
+	struct hedge_key k = key_of(id);
+	struct hedge_record r;
+
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_STASH), &k, &r))
+		return 0;
+	return r.entry.state;
+}
+
+static struct hedge_config config_now(void);
+
 /*
  * The Scoreboard is an array of sets (hedge.h): a request whose set holds
- * HEDGE_SCORE_WAYS live requests is not hedged, and counted; none of them
- * is written over. A record past --window is void, and taken.
+ * HEDGE_SCORE_WAYS live requests (and no more sets to grow into) goes to
+ * the stash, hedged all the same; none of them is written over; its
+ * answer is found there. A record past --window is void, and taken; the
+ * stash is no longer looked in --window after its last request.
  */
 static void test_full_set(void)
 {
 	uint32_t id[HEDGE_SCORE_WAYS + 1];
 	struct timespec ts = { 0, 3000000 };
+	struct hedge_config c;
 	struct hedge_stats st;
 	struct pkt p;
 	int i, live = 0;
@@ -2232,12 +2248,20 @@ static void test_full_set(void)
 	for (i = 0; i < HEDGE_SCORE_WAYS; i++)
 		live += state_of(id[i]) == HEDGE_PENDING;
 	st = counters();
+	c = config_now();
 	check(live == HEDGE_SCORE_WAYS && !state_of(id[HEDGE_SCORE_WAYS]) &&
-	      st.evicted == 1 && st.requests == HEDGE_SCORE_WAYS &&
-	      clones_seen(NULL) == HEDGE_SCORE_WAYS,
-	      "a request whose Scoreboard set is full of live ones is not "
-	      "hedged, counted (evicted); none of them is written over",
-	      "one written over, or the request hedged or not counted");
+	      stash_state(id[HEDGE_SCORE_WAYS]) == HEDGE_PENDING &&
+	      st.evicted == 0 && st.requests == HEDGE_SCORE_WAYS + 1 &&
+	      c.score_stashed == 1 && c.score_stash_ns &&
+	      clones_seen(NULL) == HEDGE_SCORE_WAYS + 1,
+	      "a request whose Scoreboard set is full of live ones goes to "
+	      "the stash, hedged; none of them is written over",
+	      "one written over, or the request not hedged");
+	p = response(id[HEDGE_SCORE_WAYS]);
+	run(HEDGE_PROG_WATCHER, &p);
+	check(stash_state(id[HEDGE_SCORE_WAYS]) == HEDGE_DONE,
+	      "the stashed request's answer is found in the stash",
+	      "not matched");
 
 	set_config(1000000, 0, 4, 0);		/* --window 1ms */
 	nanosleep(&ts, NULL);
@@ -2247,11 +2271,13 @@ static void test_full_set(void)
 	for (i = 0; i < HEDGE_SCORE_WAYS; i++)
 		live += state_of(id[i]) == HEDGE_PENDING;
 	st = counters();
+	c = config_now();
 	check(state_of(id[HEDGE_SCORE_WAYS]) == HEDGE_PENDING &&
-	      live == HEDGE_SCORE_WAYS - 1 && st.evicted == 1 &&
-	      clones_seen(NULL) == 1,
+	      live == HEDGE_SCORE_WAYS - 1 && st.evicted == 0 &&
+	      clones_seen(NULL) == 1 && !c.score_stash_ns,
 	      "past --window, a record in a full set is void: a new request "
-	      "takes it", "not taken, or more than one");
+	      "takes it; the stash is no longer looked in",
+	      "not taken, or more than one, or the stash still looked in");
 	set_config(1000000000, 0, 4, 0);
 }
 
@@ -3703,6 +3729,7 @@ static void fresh_state(void)
 	empty_hash(HEDGE_MAP_TARGETS);
 	empty_hash(HEDGE_MAP_FRAGS);
 	empty_hash(HEDGE_MAP_NAT);
+	empty_hash(HEDGE_MAP_STASH);
 	zero_array(HEDGE_MAP_STATS, sizeof(struct hedge_stats),
 		   HEDGE_MAX_TARGETS, possible_cpus());
 	zero_array(HEDGE_MAP_BUDGET, sizeof(struct hedge_budget),
