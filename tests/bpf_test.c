@@ -2281,17 +2281,25 @@ static void test_full_set(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* Entry 0 of map `name` into out, as the programs left it; the test ends
+ * if it cannot be read. */
+static void read_first(const char *name, void *out, const char *what)
+{
+	uint32_t zero = 0;
+
+	if (map_lookup(obj_map_fd(&obj, name), &zero, out)) {
+		fprintf(stderr, "bpf_test: reading the %s: %s\n", what,
+			strerror(errno));
+		exit(1);
+	}
+}
+
 /* The config as the programs left it. */
 static struct hedge_config config_now(void)
 {
 	struct hedge_config c;
-	uint32_t zero = 0;
 
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &c)) {
-		fprintf(stderr, "bpf_test: reading the config: %s\n",
-			strerror(errno));
-		exit(1);
-	}
+	read_first(HEDGE_MAP_CONFIG, &c, "config");
 	return c;
 }
 
@@ -2636,13 +2644,8 @@ static void test_copy_clash(void)
 static struct hedge_budget budget(void)
 {
 	struct hedge_budget b;
-	uint32_t zero = 0;
 
-	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_BUDGET), &zero, &b)) {
-		fprintf(stderr, "bpf_test: reading the budget: %s\n",
-			strerror(errno));
-		exit(1);
-	}
+	read_first(HEDGE_MAP_BUDGET, &b, "budget");
 	return b;
 }
 
