@@ -172,16 +172,18 @@ static __always_inline int renew(const struct hedge_config *cfg,
 	int stale;
 
 	r = score_find_at(cfg, key, &stale);
-	if (!r)	/* freed since score_insert() looked */
-		return score_insert(cfg, key, fresh, now) ? -1 : 0;
-	state = r->entry.state;
-	if (!expired(&r->entry, cfg, now) && state != HEDGE_DONE &&
-	    state != HEDGE_DONE_HEDGED)
-		return 1;
-	saved_gone(&r->entry);
-	if (!score_renew(cfg, r, stale, state, key, fresh, now))
-		return 0;
-	/* Freed (forget.h) or taken between the look and the claim. */
+	if (r) {
+		state = r->entry.state;
+		if (!expired(&r->entry, cfg, now) && state != HEDGE_DONE &&
+		    state != HEDGE_DONE_HEDGED)
+			return 1;
+		saved_gone(&r->entry);
+		if (!score_renew(r, stale, state, key, fresh))
+			return 0;
+	}
+	/* Freed since score_insert() looked (forget.h), taken between the
+	 * look and the claim, or freed where it is not written anew: one
+	 * insert, inlined once (each copy is verified again). */
 	return score_insert(cfg, key, fresh, now) ? -1 : 0;
 }
 
@@ -501,16 +503,20 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 		return 0;	/* only a replica: its answers are known */
 	key.target = (__u16)*role;	/* as a request to that target */
 	copy.deadline_ns = copy.sent_ns;
-	ret = score_insert(cfg, &key, &copy, copy.sent_ns);
-	if (ret <= 0)
-		return ret;
+	/* A record on the key first: a COPY, or one past its window, is
+	 * written over (where it may be: else freed, and inserted anew); a
+	 * live request of the client's is not. */
 	old = score_find_at(cfg, &key, &stale);
-	if (!old)
-		return -1;
-	state = old->entry.state;
-	if (state != HEDGE_COPY && !expired(&old->entry, cfg, copy.sent_ns))
-		return -1;
-	return score_renew(cfg, old, stale, state, &key, &copy, copy.sent_ns);
+	if (old) {
+		state = old->entry.state;
+		if (state != HEDGE_COPY &&
+		    !expired(&old->entry, cfg, copy.sent_ns))
+			return -1;
+		if (!score_renew(old, stale, state, &key, &copy))
+			return 0;
+	}
+	ret = score_insert(cfg, &key, &copy, copy.sent_ns);
+	return ret ? -1 : 0;
 }
 
 /* The Rescuer took the hedge but does not send it after all: the request

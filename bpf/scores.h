@@ -470,24 +470,20 @@ static __always_inline int score_replace(struct hedge_record *r,
 }
 
 /*
- * Write `fresh` over key's record r, seen in `state`: in place if r is in
- * the sets in use; else (stale: where lookups stop looking once its drain
- * ends) r freed and a record taken anew in them. 0, else -1: r moved
- * meanwhile, or no room.
+ * Write `fresh` over key's record r, seen in `state`, if r is in the sets
+ * in use: 0. Else (stale: where lookups stop looking once its drain ends,
+ * or the stash) r is freed, for the caller to insert anew, and -1; -1
+ * too if r moved meanwhile.
  */
-static __always_inline int score_renew(const struct hedge_config *cfg,
-				       struct hedge_record *r, int stale,
+static __always_inline int score_renew(struct hedge_record *r, int stale,
 				       __u32 state,
 				       const struct hedge_key *key,
-				       const struct hedge_entry *fresh,
-				       __u64 now)
+				       const struct hedge_entry *fresh)
 {
 	if (!stale)
 		return score_replace(r, state, key, fresh);
-	if (__sync_val_compare_and_swap(&r->entry.state, state,
-					HEDGE_SCORE_FREE) != state)
-		return -1;
-	return score_insert(cfg, key, fresh, now) ? -1 : 0;
+	__sync_val_compare_and_swap(&r->entry.state, state, HEDGE_SCORE_FREE);
+	return -1;
 }
 
 /* Free the entry's record if it is still in `state`. */
