@@ -161,7 +161,8 @@ static __always_inline int unhedgeable(struct __sk_buff *skb,
  * before): 0, its record written over. PENDING or HEDGED: the application
  * resending before any answer, not hedged again; COPY: a hedge to this
  * target as another's replica: 1. -1: no room after all (its record
- * taken meanwhile and the set full): not hedged, counted.
+ * taken meanwhile, its set full and the stash refused it): not hedged,
+ * counted.
  */
 static __always_inline int renew(const struct hedge_config *cfg,
 				 const struct hedge_key *key,

@@ -4,9 +4,10 @@
  * can need it any more.
  *
  * Why: kept, answered entries fill the Scoreboard (bpf/scores.h) once
- * rate x their life exceeds its size, and from then on new requests find
- * their set full and go unhedged (counted `evicted`). (With the LRU hash
- * the Scoreboard was before, the LRU evicted pending requests instead:
+ * rate x their life exceeds its size: its sets in use grow to the whole
+ * array, then new requests find their set full and go to the stash, whose
+ * LRU takes the oldest (counted `evicted` at their deadline). (With the
+ * LRU hash the Scoreboard was before, the LRU evicted pending requests:
  * an answered entry, looked up again, stayed on its active list.)
  *
  * When: an entry DONE (answered, no hedge sent) once nothing will look

@@ -21,7 +21,8 @@
  * State: in the request's Scoreboard entry (first_us, saved; hedge.h),
  * which lives until --window or its key's reuse; a record past --window
  * taken by a new request is told as gone (saved_gone(), scores.h). No
- * map of its own but the per-target least RTT: nothing to overflow. Counters are per CPU (hedge_stats).
+ * map of its own but the per-target least RTT: nothing to overflow.
+ * Counters are per CPU (hedge_stats).
  */
 #ifndef HEDGE_BPF_SAVED_H
 #define HEDGE_BPF_SAVED_H

@@ -293,7 +293,7 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 	fresh->state = HEDGE_PENDING;
 	fresh->target = d->target;
 	/* Taken: the client's own retransmission (same ISN). Not again.
-	 * No room in its set: counted, not hedged. */
+	 * No room (its set full, the stash refused it): counted. */
 	ret = score_insert(cfg, &d->key, fresh, now);
 	if (ret) {
 		if (st && ret < 0)
