@@ -144,7 +144,7 @@ void print_prom(const struct snapshot *s)
 	       "gauge");
 	printf("hedge_scoreboard_sets_max %u\n", s->score_sets_max);
 	family("scoreboard_grows_total", "Times the Scoreboard's sets in use "
-	       "grew (a request found its set full).", "counter");
+	       "grew (a request found its set crowded).", "counter");
 	printf("hedge_scoreboard_grows_total %llu\n",
 	       (unsigned long long)s->cfg.score_grows);
 	family("scoreboard_shrinks_total", "Times the Scoreboard's sets in "
