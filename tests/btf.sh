@@ -37,11 +37,11 @@ in_ns bash -c '
 s.bind((\"10.9.9.1\", 40053))
 s.sendto(bytes.fromhex(\"abcd01000001000000000000\"), (\"10.9.9.9\", 53))"
 	d=$(ls -d /sys/fs/bpf/hedge-net* | head -1)
-	# The Scoreboard is an array of sets (hedge.h): the request`s set,
-	# not a dump of every record.
+	# The Scoreboard is an array of sets of 8 (hedge.h): the request`s
+	# set at each size in use, not a dump of every record.
 	n=$(bpftool map show pinned $d/hedge_scores |
 		sed -n "s/.*max_entries \([0-9]*\).*/\1/p")
-	tests/score_index.py 10.9.9.1 40053 0 abcd0100 $((n / 4)) |
+	tests/score_index.py 10.9.9.1 40053 0 abcd0100 $((n / 8)) |
 	while read -r key; do
 		bpftool map lookup pinned $d/hedge_scores key $key
 	done >'$OUT'/scores 2>&1
