@@ -83,12 +83,10 @@ static __always_inline int expired(const struct hedge_entry *e,
 }
 
 /* An entry past --window, void: its time saved told (saved.h), gone. */
-static __always_inline void forget_void(const struct hedge_key *key,
-					struct hedge_entry *e)
+static __always_inline void forget_void(struct hedge_entry *e)
 {
 	__u32 state = e->state;
 
-	(void)key;
 	saved_gone(e);
 	score_free(e, state);
 }
@@ -103,7 +101,7 @@ live_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 	struct hedge_entry *e = score_entry(cfg, key);
 
 	if (e && expired(e, cfg, now)) {
-		forget_void(key, e);
+		forget_void(e);
 		return 0;
 	}
 	return e;
@@ -580,7 +578,7 @@ int hedge_rescuer(struct __sk_buff *skb)
 		if (st && (state == HEDGE_DONE || state == HEDGE_DONE_HEDGED))
 			st->hedges_cancelled++;
 		if (state == HEDGE_DONE)
-			forget_due(&d.key, e, now);
+			forget_due(e, now);
 		return TC_ACT_SHOT;
 	}
 	refused = !withdraw(cfg, e->target, now);

@@ -81,8 +81,7 @@
 static __always_inline struct hedge_stats *stats(__u32 target);
 static __always_inline int expired(const struct hedge_entry *e,
 				   const struct hedge_config *cfg, __u64 now);
-static __always_inline void forget_void(const struct hedge_key *key,
-					struct hedge_entry *e);
+static __always_inline void forget_void(struct hedge_entry *e);
 
 /* The brake's state: the target's budget entry, or NULL (no budget). */
 static __always_inline struct hedge_budget *
@@ -190,7 +189,7 @@ answer_entry(const struct hedge_config *cfg, const struct hedge_key *key,
 		if (st)
 			st->duplicates_passed++;
 	}
-	forget_void(key, e);
+	forget_void(e);
 	return 0;
 }
 

@@ -93,12 +93,10 @@ static __always_inline void forget(struct hedge_due *due,
 }
 
 /* netem: the same, its deadline passed by `now`. */
-static __always_inline void forget_due(const struct hedge_key *key,
-				       struct hedge_entry *e, __u64 now)
+static __always_inline void forget_due(struct hedge_entry *e, __u64 now)
 {
 	__u64 due = e->deadline_ns;
 
-	(void)key;
 	if (e->state == HEDGE_DONE && due <= now)
 		score_free(e, HEDGE_DONE);
 }

@@ -469,6 +469,12 @@ static __always_inline int score_replace(struct hedge_record *r,
 	return 0;
 }
 
+/* Free the entry's record if it is still in `state`. */
+static __always_inline void score_free(struct hedge_entry *e, __u32 state)
+{
+	__sync_val_compare_and_swap(&e->state, state, HEDGE_SCORE_FREE);
+}
+
 /*
  * Write `fresh` over key's record r, seen in `state`, if r is in the sets
  * in use: 0. Else (stale: where lookups stop looking once its drain ends,
@@ -482,14 +488,8 @@ static __always_inline int score_renew(struct hedge_record *r, int stale,
 {
 	if (!stale)
 		return score_replace(r, state, key, fresh);
-	__sync_val_compare_and_swap(&r->entry.state, state, HEDGE_SCORE_FREE);
+	score_free(&r->entry, state);
 	return -1;
-}
-
-/* Free the entry's record if it is still in `state`. */
-static __always_inline void score_free(struct hedge_entry *e, __u32 state)
-{
-	__sync_val_compare_and_swap(&e->state, state, HEDGE_SCORE_FREE);
 }
 
 #endif
