@@ -158,6 +158,7 @@ const struct delay_line delay_line_netem = {
 	.needs = "netem qdisc (sch_netem): load it with 'modprobe sch_netem' "
 		 "(on Ubuntu it is in linux-modules-extra-$(uname -r))",
 	.sizes = netem_sizes,
+	.unused = HEDGE_PROG_TICKER,	/* netem delays the clones */
 	.build = netem_build,
 };
 

@@ -55,7 +55,10 @@ struct map_size {
 					   as built */
 };
 
-int obj_load(struct bpf_obj *obj, const struct map_size *sizes);
+/* skip: a program not to load (one the delay line never runs: each is
+ * verified anew, ~40% of an up's time for the ticker), or NULL for all. */
+int obj_load(struct bpf_obj *obj, const struct map_size *sizes,
+	     const char *skip);
 /* A running map the object takes instead of making its own (by name). */
 struct map_reuse {
 	const char *name;
@@ -64,7 +67,7 @@ struct map_reuse {
 /* obj_load with the maps in `reuse` (NULL-name-ended) dup'd, not made:
  * programs loaded again that share a running hedge's state. */
 int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
-		   const struct map_reuse *reuse);
+		   const struct map_reuse *reuse, const char *skip);
 void obj_close(struct bpf_obj *obj);
 int obj_map_fd(const struct bpf_obj *obj, const char *name);
 int obj_prog_fd(const struct bpf_obj *obj, const char *name);
@@ -301,6 +304,8 @@ struct delay_line {
 	const char *needs;		/* said when the kernel lacks its qdisc */
 	const struct map_size *sizes;	/* map sizes it wants; may be NULL */
 	const char *program;		/* on DL_IN's ingress, or NULL */
+	const char *unused;		/* a program it never runs: not
+					   loaded (obj_load()), or NULL */
 	/* Its qdisc on the pair: 0, -ENOENT (silently) if the kernel lacks
 	 * it, else -1 having said why. */
 	int (*build)(struct nl *nl, struct hedge_config *cfg);

@@ -219,7 +219,7 @@ static int build_line(struct run *r)
 		hedge_score_shift_min(r->cfg.score_mask),
 		hedge_score_shift_min(r->cfg.score_mask));
 	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets,
-				    r->o->max_inflight)))
+				    r->o->max_inflight), r->line->unused))
 		return -1;
 	return dl_attach(r->nl, &r->cfg, r->line, &r->obj);
 }

@@ -273,7 +273,7 @@ static int prog_load(const char *name, const struct bpf_insn *insns,
 
 static int load_progs(const struct elf *e, int maps_shndx,
 		      const char *license, struct bpf_obj *obj,
-		      const size_t *offsets)
+		      const size_t *offsets, const char *skip)
 {
 	size_t i;
 
@@ -291,6 +291,8 @@ static int load_progs(const struct elf *e, int maps_shndx,
 		if (!name || !code || !n || obj->n_progs == OBJ_MAX_PROGS)
 			return fail("embedded BPF object: bad program %s",
 				    section_name(e, s));
+		if (skip && !strcmp(name, skip))
+			continue;
 		/* The object is read-only: relocate a copy. */
 		insns = malloc(s->sh_size);
 		if (!insns)
@@ -310,13 +312,14 @@ static int load_progs(const struct elf *e, int maps_shndx,
 	return 0;
 }
 
-int obj_load(struct bpf_obj *obj, const struct map_size *sizes)
+int obj_load(struct bpf_obj *obj, const struct map_size *sizes,
+	     const char *skip)
 {
-	return obj_load_reuse(obj, sizes, NULL);
+	return obj_load_reuse(obj, sizes, NULL, skip);
 }
 
 int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
-		   const struct map_reuse *reuse)
+		   const struct map_reuse *reuse, const char *skip)
 {
 	size_t offsets[OBJ_MAX_MAPS];
 	struct hedge_btf btf;
@@ -339,7 +342,7 @@ int obj_load_reuse(struct bpf_obj *obj, const struct map_size *sizes,
 	err = maps >= 0 && create_maps(&e, maps, obj, offsets, sizes, reuse,
 				       &btf);
 	btf_free(&btf);	/* the maps hold their own reference */
-	if (err || load_progs(&e, maps, license, obj, offsets)) {
+	if (err || load_progs(&e, maps, license, obj, offsets, skip)) {
 		obj_close(obj);
 		return -1;
 	}

@@ -119,7 +119,8 @@ static void running_maps(struct nl *nl, struct instance *in,
 
 /* The programs again, sharing the running maps; then the missing ones on
  * their hooks. A targets map made anew (not found) is filled again. */
-static int reattach(struct nl *nl, struct instance *in, int m)
+static int reattach(struct nl *nl, struct instance *in,
+		    const struct delay_line *line, int m)
 {
 	struct map_reuse reuse[N_MAPS + 1];
 	struct hedge_config cfg = in->cfg;
@@ -129,7 +130,7 @@ static int reattach(struct nl *nl, struct instance *in, int m)
 
 	running_maps(nl, in, reuse);
 	memset(&obj, 0, sizeof(obj));
-	if (obj_load_reuse(&obj, NULL, reuse))
+	if (obj_load_reuse(&obj, NULL, reuse, line->unused))
 		err = -1;
 	for (i = 0; !err && reuse[1].fd < 0 && i < cfg.n_targets; i++)
 		err = map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS),
@@ -160,7 +161,7 @@ static int mend(struct nl *nl, struct instance *in,
 	int err, q = line_qdisc_dev(line, &cfg);
 	char kind[16];
 
-	if ((m & (M_WATCHER | M_SPLITTER | M_TICKER)) && reattach(nl, in, m))
+	if ((m & (M_WATCHER | M_SPLITTER | M_TICKER)) && reattach(nl, in, line, m))
 		return -1;
 	/* Another qdisc in the line's place (a TBF not the tick line's,
 	 * say) goes first: a root qdisc is made only where none is. */

@@ -457,7 +457,7 @@ int main(void)
 	_Static_assert(PARK_SLOTS >= RUNS, "a slot for every run");
 	_Static_assert(2 * WARM_RUNS + 2 * RUNS <= DUE_ROOM,
 		       "room in the deadline queue for every park");
-	if (obj_load(&obj, sizes))
+	if (obj_load(&obj, sizes, NULL))
 		return 1;
 	if (scores_open(obj_map_fd(&obj, HEDGE_MAP_SCORES), &sv)) {
 		fprintf(stderr, "bpf_cost: mapping the Scoreboard: %s\n",

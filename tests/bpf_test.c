@@ -4638,7 +4638,7 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "bpf_test: shuffled with seed %u\n", seed);
 	}
-	if (obj_load(&obj, NULL)) {
+	if (obj_load(&obj, NULL, NULL)) {
 		printf("FAIL programs load through the verifier: see above\n");
 		return 1;
 	}

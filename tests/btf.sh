@@ -15,8 +15,8 @@ OUT=tests/out/btf
 kernel=$(uname -r)
 rm -rf $OUT; mkdir -p $OUT
 trap ns_test_cleanup EXIT
-if ! command -v bpftool >/dev/null; then
-	fail "btf [$kernel]: bpftool" "not installed (tests/install-deps installs it)"
+if ! command -v bpftool >/dev/null || ! command -v strace >/dev/null; then
+	fail "btf [$kernel]: bpftool, strace" "not installed (tests/install-deps installs them)"
 	finish
 	exit 1
 fi
@@ -31,8 +31,12 @@ in_ns ip neigh add 10.9.9.9 lladdr "$(in_ns cat /sys/class/net/btf1/address)" \
 
 # One session: the pins live in the bpffs that `up` finds or mounts there.
 in_ns bash -c '
-	'"$HEDGE"' up --dev btf0 --target 10.9.9.9:53 >/dev/null 2>'$OUT'/up.err
+	strace -f -qq -e trace=bpf -e signal=none -o '$OUT'/up.strace \
+		'"$HEDGE"' up --dev btf0 --target 10.9.9.9:53 >/dev/null 2>'$OUT'/up.err
 	echo $? >'$OUT'/up.rc
+	# The programs up verified, by name.
+	sed -n "s/.*BPF_PROG_LOAD.*prog_name=\"\([a-z_]*\)\".*/\1/p" '$OUT'/up.strace |
+		sort -u | tr "\n" " " | sed "s/ $//" >'$OUT'/loaded
 	python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((\"10.9.9.1\", 40053))
 s.sendto(bytes.fromhex(\"abcd01000001000000000000\"), (\"10.9.9.9\", 53))"
@@ -49,6 +53,8 @@ s.sendto(bytes.fromhex(\"abcd01000001000000000000\"), (\"10.9.9.9\", 53))"
 	bpftool prog show pinned $d/hedge_splitter >'$OUT'/progs 2>&1
 	bpftool prog show pinned $d/hedge_watcher >>'$OUT'/progs 2>&1
 	bpftool map show pinned $d/hedge_scores >'$OUT'/scores.show 2>&1
+	'"$HEDGE"' status --json | python3 -c "import json, sys
+print(json.load(sys.stdin)[\"delay_line\"])" >'$OUT'/line 2>&1
 '
 check "btf [$kernel]: up works, and says nothing of BTF" \
 	"exit $(cat $OUT/up.rc): $(head -2 $OUT/up.err)" \
@@ -66,6 +72,16 @@ check "btf [$kernel]: bpftool dumps the config with its fields" \
 check "btf [$kernel]: bpftool prog show names the Splitter and the watcher" \
 	"$(cat $OUT/progs)" \
 	sh -c "grep -q 'name hedge_splitter' $OUT/progs && grep -q 'name hedge_watcher' $OUT/progs"
+# A delay line's programs only: netem delays the clones, no ticker (each
+# program loaded is verified anew: ~40% of an up's time for the ticker;
+# one it does not run is closed at the end of up, so strace tells).
+line=$(cat $OUT/line)
+case $line in
+netem) want="hedge_rescuer hedge_splitter hedge_watcher" ;;
+*) want="hedge_rescuer hedge_splitter hedge_ticker hedge_watcher" ;;
+esac
+check "btf [$kernel]: the $line line loads its programs only ($want)" \
+	"loaded: $(head -c 300 $OUT/loaded)" [ "$(cat $OUT/loaded)" = "$want" ]
 in_ns $HEDGE down >/dev/null
 
 # The types refused: up works, one line says so, the maps go without.

@@ -71,7 +71,7 @@ static int add(struct nl *nl, int ifindex, long loss, long dup)
 		return fail("LOSS%% + DUP%% is over 100%%");
 	if ((err = find(nl, ifindex, &f)))
 		return err < 0 ? -1 : fail("a lossy filter is there already");
-	if (obj_load(&obj, NULL))
+	if (obj_load(&obj, NULL, NULL))
 		return -1;
 	err = map_update(obj_map_fd(&obj, "lossy_config"), &zero, &cfg);
 	if (err) {

@@ -123,7 +123,7 @@ int main(void)
 	struct nl nl;
 	int a, b, total, err;
 
-	if (nl_open(&nl) || obj_load(&obj, NULL)) {
+	if (nl_open(&nl) || obj_load(&obj, NULL, NULL)) {
 		printf("FAIL netlink and bpf set-up: see above\n");
 		return 1;
 	}
