@@ -116,6 +116,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_MAP_RTT_MIN	HEDGE_NAME(hedge_rtt_min)
 #define HEDGE_MAP_NAT		HEDGE_NAME(hedge_nat)
 #define HEDGE_MAP_STASH		HEDGE_NAME(hedge_stash)
+#define HEDGE_MAP_SCORE_TAGS	HEDGE_NAME(hedge_score_tags)
 
 /*
  * The layout of the maps user space reads (hedge_config, hedge_stats):
@@ -129,7 +130,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	12	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	13	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -142,7 +143,9 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   so no repair across it);
 					   11: the rings' spans (hedge_ticker);
 					   12: the Scoreboard an array of
-					   struct hedge_record, in sets) */
+					   struct hedge_record, in sets;
+					   13: the sets' tags,
+					   hedge_score_tags) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -255,6 +258,18 @@ struct hedge_set {
 	struct hedge_record way[HEDGE_SCORE_WAYS];
 };
 
+/*
+ * A set's tags (the map hedge_score_tags, one per set): way w's is the
+ * hash of the key last written there, written before the record is
+ * published, never cleared. A new request reads this one line to know
+ * whether its key has a record already, where it read every way's: a
+ * way whose tag is not the key's hash does not hold the key; one whose
+ * tag is, is read to be sure (bpf/scores.h, score_known()).
+ */
+struct hedge_score_tags {
+	__u32 tag[HEDGE_SCORE_WAYS];
+};
+
 /* The Scoreboard's sets for `inflight` requests in flight: a power of 2. */
 static inline __u32 hedge_score_sets(__u32 inflight)
 {
@@ -313,7 +328,7 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * shift in use (bits 0-4, new requests' sets), the shift before the last
  * change (bits 5-9; lookups try both while they differ) and the time of
  * the last change or check (bits 10-63, ns, its low 10 bits dropped).
- *   - A new request whose set holds HEDGE_SCORE_CROWDED records or more
+ *   - A new request whose set's first HEDGE_SCORE_CROWDED ways are taken
  *     (before it is full: a set full is a request not hedged) grows the
  *     sets in use 4 times (or back to the size a shrink left, while that
  *     drains), and takes a way there.
@@ -333,7 +348,9 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * lookups, took it past its 512 bytes of stack (clang 14).
  */
 #define HEDGE_SCORE_SETS_MIN	1024	/* 512 KiB */
-#define HEDGE_SCORE_CROWDED	6	/* records in a set that grow the sets */
+#define HEDGE_SCORE_CROWDED	6	/* ways of a set, taken from way 0 on,
+					   not free nor void, that grow the
+					   sets */
 #define HEDGE_SCORE_SAMPLE	8	/* sets read to decide a shrink */
 #define HEDGE_SCORE_SPARSE	1	/* live records in them, at most: 1 in
 					   64; halved, a set holds 1 in 4 on
@@ -886,6 +903,7 @@ _Static_assert((HEDGE_SCORE_SETS_MIN & (HEDGE_SCORE_SETS_MIN - 1)) == 0 &&
 _Static_assert(sizeof(struct hedge_record) == 64 &&
 	       HEDGE_OFF(struct hedge_record, entry) == 32 &&
 	       sizeof(struct hedge_set) == 64 * HEDGE_SCORE_WAYS &&
+	       sizeof(struct hedge_score_tags) == 4 * HEDGE_SCORE_WAYS &&
 	       HEDGE_SCORE_WAYS == 8 && HEDGE_SCORE_CLAIMED > HEDGE_COPY &&
 	       HEDGE_SCORE_CROWDED < HEDGE_SCORE_WAYS,
 	       "struct hedge_record: one cache line; a set, 8 of them "

@@ -137,6 +137,8 @@ static const struct map_size *map_sizes(struct map_size *sizes,
 	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORES,
 					hedge_score_sets(inflight) *
 					HEDGE_SCORE_WAYS, 0 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORE_TAGS,
+					hedge_score_sets(inflight), 0 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
 					inflight + inflight / HEDGE_BIG_SHARE };
 	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)

@@ -32,7 +32,7 @@ static const char *const missing_names[] = {
 static const char *const map_names[] = {
 	HEDGE_MAP_CONFIG, HEDGE_MAP_TARGETS, HEDGE_MAP_STATS, HEDGE_MAP_SCORES,
 	HEDGE_MAP_PARKED, HEDGE_MAP_TICK, HEDGE_MAP_DUE, HEDGE_MAP_ADAPT,
-	HEDGE_MAP_BUDGET, HEDGE_MAP_STASH,
+	HEDGE_MAP_BUDGET, HEDGE_MAP_STASH, HEDGE_MAP_SCORE_TAGS,
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 

@@ -20,6 +20,9 @@ MAP(hedge_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_stats,
  * line; `up` sizes it from --max-inflight (hedge_score_sets()). */
 MAP_FLAGS(hedge_scores, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_record,
 	  HEDGE_SCOREBOARD_SIZE * HEDGE_SCORE_PER_REQ, BPF_F_MMAPABLE);
+/* Each set's tags (hedge.h), as many as the sets; `up` sizes it too. */
+MAP(hedge_score_tags, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_score_tags,
+    HEDGE_SCOREBOARD_SIZE * HEDGE_SCORE_PER_REQ / HEDGE_SCORE_WAYS);
 /* Requests whose set was full (hedge.h, HEDGE_STASH_SIZE). */
 MAP(hedge_stash, BPF_MAP_TYPE_LRU_HASH, struct hedge_key, struct hedge_record,
     HEDGE_STASH_SIZE);
@@ -87,6 +90,7 @@ HEDGE_IS_MAP(HEDGE_MAP_FRAGS);
 HEDGE_IS_MAP(HEDGE_MAP_RTT_MIN);
 HEDGE_IS_MAP(HEDGE_MAP_NAT);
 HEDGE_IS_MAP(HEDGE_MAP_STASH);
+HEDGE_IS_MAP(HEDGE_MAP_SCORE_TAGS);
 #undef HEDGE_IS_MAP
 #pragma pop_macro("HEDGE_NAME")
 

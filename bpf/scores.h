@@ -108,39 +108,6 @@ static __always_inline __u64 score_miss(const struct hedge_record *r,
 		barrier_var(w);						\
 	} while (0)
 
-/* The same, and `busy` counts the records not free. */
-#define SCORE_COUNT(n, none)						\
-	do {								\
-		SCORE_MATCH(n, none);					\
-		busy += ((__u64)r->entry.state + 0xffffffffULL) >> 32;	\
-	} while (0)
-
-/*
- * The way of the set at `base` that holds `key`, or HEDGE_SCORE_WAYS:
- * none; *crowd: its records not free (all of them when the set is out
- * of the map's bounds, which holds no key).
- */
-static __always_inline __u32 score_scan(__u32 base,
-					const struct hedge_key *key,
-					__u32 *crowd)
-{
-	__u64 w = HEDGE_SCORE_WAYS, m, busy = 0;
-	struct hedge_record *r;
-	__u32 i;
-
-	*crowd = HEDGE_SCORE_WAYS;
-	SCORE_COUNT(7, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(6, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(5, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(4, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(3, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(2, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(1, HEDGE_SCORE_WAYS);
-	SCORE_COUNT(0, HEDGE_SCORE_WAYS);
-	*crowd = (__u32)busy;
-	return (__u32)w;
-}
-
 /*
  * The record of `key` in the set at `base`, or NULL. Way by way from way
  * 0, where a request goes when it is free: most are found in one line,
@@ -242,6 +209,12 @@ static __always_inline int score_claim(struct hedge_record *r, __u32 state)
 					   HEDGE_SCORE_CLAIMED) == state ? 0 : -1;
 }
 
+/* Free the entry's record if it is still in `state`. */
+static __always_inline void score_free(struct hedge_entry *e, __u32 state)
+{
+	__sync_val_compare_and_swap(&e->state, state, HEDGE_SCORE_FREE);
+}
+
 /* Write the claimed record r: the key, the entry, its state last. */
 static __always_inline void score_write(struct hedge_record *r,
 					const struct hedge_key *key,
@@ -287,16 +260,22 @@ static __always_inline int score_drained(const struct hedge_config *cfg,
 	       cfg->window_ns + HEDGE_SCORE_MARGIN_NS;
 }
 
-/* A free or void record of the set at `base`, claimed; or NULL. */
+/* A free or void record of the set at `base`, claimed (its way into
+ * *way); or NULL. Ways `from` to `to` - 1 (constants), in that order. */
 #define SCORE_TAKE(n)							\
 	do {								\
-		r = score_at(base + (n));				\
-		if (r && !score_take(r, cfg, now))			\
-			return r;					\
+		if ((n) >= from && (n) < to) {				\
+			r = score_at(base + (n));			\
+			if (r && !score_take(r, cfg, now)) {		\
+				*way = (n);				\
+				return r;				\
+			}						\
+		}							\
 	} while (0)
 
 static __always_inline struct hedge_record *
-score_take_in(__u32 base, const struct hedge_config *cfg, __u64 now)
+score_take_in(__u32 base, const struct hedge_config *cfg, __u64 now,
+	      const int from, const int to, __u32 *way)
 {
 	struct hedge_record *r;
 
@@ -308,6 +287,55 @@ score_take_in(__u32 base, const struct hedge_config *cfg, __u64 now)
 	SCORE_TAKE(5);
 	SCORE_TAKE(6);
 	SCORE_TAKE(7);
+	return 0;
+}
+
+/*
+ * Whether `key` may have a record in `set`: a way whose tag is `hash`
+ * holds it, read to be sure. 1, it does; 0, it does not; -1, the set has
+ * no tags (out of the map's bounds: the caller does not insert).
+ */
+#define SCORE_TAGGED(n)							\
+	do {								\
+		if (t->tag[n] == hash) {				\
+			i = set * HEDGE_SCORE_WAYS + (n);		\
+			r = bpf_map_lookup_elem(&hedge_scores, &i);	\
+			if (r && !score_miss(r, key))			\
+				return 1;				\
+		}							\
+	} while (0)
+
+static __always_inline int score_known(__u32 set, __u32 hash,
+				       const struct hedge_key *key)
+{
+	struct hedge_score_tags *t;
+	struct hedge_record *r;
+	__u32 i;
+
+	t = bpf_map_lookup_elem(&hedge_score_tags, &set);
+	if (!t)
+		return -1;
+	SCORE_TAGGED(0);
+	SCORE_TAGGED(1);
+	SCORE_TAGGED(2);
+	SCORE_TAGGED(3);
+	SCORE_TAGGED(4);
+	SCORE_TAGGED(5);
+	SCORE_TAGGED(6);
+	SCORE_TAGGED(7);
+	return 0;
+}
+
+/* Record r, claimed at way `way` of `set`, tagged with `hash` (before
+ * score_write() publishes it): 0, or -1 if the set has no tags. */
+static __always_inline int score_tag(__u32 set, __u32 way, __u32 hash)
+{
+	struct hedge_score_tags *t;
+
+	t = bpf_map_lookup_elem(&hedge_score_tags, &set);
+	if (!t)
+		return -1;
+	t->tag[way & (HEDGE_SCORE_WAYS - 1)] = hash;
 	return 0;
 }
 
@@ -372,29 +400,45 @@ static __always_inline int score_insert(const struct hedge_config *cfg,
 {
 	struct score_where at;
 	struct hedge_record *r;
-	__u32 base, again, busy, other;
+	__u32 set, grown, way = 0;
+	int known;
 
 	score_where(cfg, key, &at);
-	base = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
-	if (score_scan(base, key, &busy) < HEDGE_SCORE_WAYS)
-		return 1;
-	if (at.prev != at.cur &&
-	    score_scan((at.hash & at.prev) * HEDGE_SCORE_WAYS, key, &other) <
-	    HEDGE_SCORE_WAYS)
-		return 1;
+	set = at.hash & at.cur;
+	/* Its set's tags, and while a change drains the set before it. */
+	known = score_known(set, at.hash, key);
+	if (!known && at.prev != at.cur)
+		known = score_known(at.hash & at.prev, at.hash, key);
+	if (known)
+		return known;	/* 1: it has a record; -1: no tags, counted */
 	if (score_stashed(cfg, key))
 		return 1;
-	/* Crowded: more sets first, and a way of its set there. */
-	if (busy >= HEDGE_SCORE_CROWDED && !score_grow(cfg, &at, now))
-		base = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
-	r = score_take_in(base, cfg, now);
-	if (!r && !score_grow(cfg, &at, now)) {
-		again = (at.hash & at.cur) * HEDGE_SCORE_WAYS;
-		if (again != base)
-			r = score_take_in(again, cfg, now);
+	/* Ways 0 .. HEDGE_SCORE_CROWDED - 1 taken: more sets first, and a
+	 * way of its set there; else (or that set is full too) the rest
+	 * of its own. */
+	r = score_take_in(set * HEDGE_SCORE_WAYS, cfg, now, 0,
+			  HEDGE_SCORE_CROWDED, &way);
+	if (!r) {
+		if (!score_grow(cfg, &at, now)) {
+			grown = at.hash & at.cur;
+			if (grown != set)
+				r = score_take_in(grown * HEDGE_SCORE_WAYS,
+						  cfg, now, 0,
+						  HEDGE_SCORE_WAYS, &way);
+			if (r)
+				set = grown;
+		}
+		if (!r)
+			r = score_take_in(set * HEDGE_SCORE_WAYS, cfg, now,
+					  HEDGE_SCORE_CROWDED,
+					  HEDGE_SCORE_WAYS, &way);
 	}
 	if (!r)	/* its set full, and no more sets */
 		return score_stash(cfg, key, fresh, now);
+	if (score_tag(set, way, at.hash)) {
+		score_free(&r->entry, HEDGE_SCORE_CLAIMED);
+		return -1;
+	}
 	score_write(r, key, fresh);
 	return 0;
 }
@@ -467,12 +511,6 @@ static __always_inline int score_replace(struct hedge_record *r,
 		return -1;
 	score_write(r, key, fresh);
 	return 0;
-}
-
-/* Free the entry's record if it is still in `state`. */
-static __always_inline void score_free(struct hedge_entry *e, __u32 state)
-{
-	__sync_val_compare_and_swap(&e->state, state, HEDGE_SCORE_FREE);
 }
 
 /*
