@@ -17,6 +17,11 @@
  *     (hedge.h, HEDGE_STASH_SIZE), or more sets are used first;
  *   - a record is freed by compare-and-swap from the state it was seen
  *     in, so a record claimed meanwhile by another key is left alone;
+ *   - a live record's way has its key's hash as its tag (hedge.h, struct
+ *     hedge_score_tags): the inserter writes it before it publishes the
+ *     record, and only a record's inserter writes it. A tag is never
+ *     cleared: a way tagged with a key's hash may hold another key, or
+ *     none, and is read to be sure; one tagged otherwise never holds it;
  *   - the sets in use grow and shrink (hedge.h, score_word):
  *     a key is looked for in its set of the sets in use, and while the
  *     last change drains, of those before it; a record is written only

@@ -99,7 +99,10 @@ static inline int scores_get(const struct scores_view *v, const struct hedge_key
 
 /* Key k's entry written, into its record or a free way of its set of the
  * whole array (the programs' with score_word 0): 0, or -1 (E2BIG: the set
- * is full). */
+ * is full). A key written into a free way has no tag (hedge.h, struct
+ * hedge_score_tags): the programs find it, but a new request on it would
+ * not know it, and take a way of its own; the tests put only keys the
+ * programs wrote. */
 static inline int scores_put(const struct scores_view *v, const struct hedge_key *k,
 		      const struct hedge_entry *e)
 {
