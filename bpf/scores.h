@@ -395,8 +395,9 @@ static __always_inline int score_stash(const struct hedge_config *cfg,
 
 /*
  * A new request's record: 0, written (in its set, or the stash); 1, `key`
- * has one already; -1, no room (the stash refused it): the caller counts
- * it (evicted) and does not hedge it.
+ * has one already; -1, no room (the stash refused it, or its set has no
+ * tags: never, the two maps are sized together): the caller counts it
+ * (evicted) and does not hedge it.
  */
 static __always_inline int score_insert(const struct hedge_config *cfg,
 					const struct hedge_key *key,
