@@ -93,27 +93,6 @@ static __always_inline __u64 score_miss(const struct hedge_record *r,
 }
 
 /*
- * Way n of the set at `base` looked at (in a function with base, key, i,
- * r, w and m): w becomes n if it holds `key`; the caller returns `none`
- * if the record is out of the map's bounds. Computed before the next
- * lookup (barrier_var()): clang 14 otherwise held each record's 5 words
- * across the calls, spilled, and the watcher, which looks in 3 places
- * and in 2 sets, went past its 512 bytes of stack. Without a branch
- * but the bounds' (the ticker's sweep looks up in a loop the verifier
- * walks).
- */
-#define SCORE_MATCH(n, none)						\
-	do {								\
-		i = base + (n);						\
-		r = bpf_map_lookup_elem(&hedge_scores, &i);		\
-		if (!r)							\
-			return none;					\
-		m = score_miss(r, key);					\
-		w = (w & -m) | ((n) & (m - 1));				\
-		barrier_var(w);						\
-	} while (0)
-
-/*
  * The record of `key` in the set at `base`, or NULL. Way by way from way
  * 0, where a request goes when it is free: most are found in one line,
  * the rest in the next few (each read only if the ones before miss).
