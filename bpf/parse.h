@@ -347,25 +347,25 @@ static __always_inline int ipv4_csum_ok(struct __sk_buff *skb, __u32 hlen)
 	return sum >= 0 && csum_fold32((__u64)sum) == 0xffff;
 }
 
-/* The sum of UDP's pseudo-header for a datagram of `ulen` bytes. */
+/*
+ * The sum of UDP's pseudo-header for a datagram of `ulen` bytes, in
+ * 32-bit words of the addresses as they lie in the packet (a one's
+ * complement sum does not care where each 16-bit word lies), folded to
+ * under 2^32: the watcher's every response sums it, and a helper call
+ * over a copy cost more than the sum. Never negative (the caller's error
+ * test stays for the helper's sums).
+ */
 static __always_inline __s64 pseudo_sum(const struct headers *h, __u32 ulen)
 {
-	struct {
-		__u8 saddr[HEDGE_ADDR_LEN], daddr[HEDGE_ADDR_LEN];
-		__be32 len, proto;
-	} ph = {};
+	const __u32 *s = (const __u32 *)h->src, *d = (const __u32 *)h->dst;
+	__u64 sum = (__u64)htonl(ulen) + htonl(IPPROTO_UDP) + s[3] + d[3];
 
-	if (h->v6) {
-		__builtin_memcpy(ph.saddr, h->src, 16);
-		__builtin_memcpy(ph.daddr, h->dst, 16);
-	} else {
-		__builtin_memcpy(ph.saddr, h->src + 12, 4);
-		__builtin_memcpy(ph.saddr + 4, h->dst + 12, 4);
-	}
-	/* Summed in 16-bit words, where each lies does not matter. */
-	ph.len = htonl(ulen);
-	ph.proto = htonl(IPPROTO_UDP);
-	return bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	if (h->v6)
+		sum += (__u64)s[0] + s[1] + s[2] + d[0] + d[1] + d[2];
+	/* < 2^36: two folds bring it under 2^32. */
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return (__s64)sum;
 }
 
 /* Chunks the UDP checksum is summed in: up to a 9000-byte jumbo frame. */

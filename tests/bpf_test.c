@@ -1587,6 +1587,36 @@ static void test_validation(void)
 		check(r.ret == TC_ACT_UNSPEC && state6_of(1360) == HEDGE_DONE,
 		      "validation: the good IPv6 answer commits", "not committed");
 	}
+	/* IPv6's pseudo-header (pseudo_sum(): the addresses' 8 words more
+	 * than IPv4's): a field holding its sum only, as a locally sent
+	 * CHECKSUM_PARTIAL skb's does, commits; a byte flipped under a
+	 * right checksum does not. */
+	{
+		struct pkt req = request6(1361), resp = response6(1361), bad;
+		unsigned char *udp = resp.b + 14 + 40;
+		uint32_t sum = IPPROTO_UDP;
+		uint16_t v;
+		int k;
+
+		for (k = 0; k < 32; k += 2)	/* source and destination */
+			sum += resp.b[14 + 8 + k] << 8 | resp.b[14 + 9 + k];
+		sum += udp[4] << 8 | udp[5];	/* the UDP length */
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		v = htons((uint16_t)sum);
+		bad = resp;
+		bad.b[bad.len - 1] ^= 0x10;	/* under the right checksum */
+		run(HEDGE_PROG_SPLITTER, &req);
+		r = run(HEDGE_PROG_WATCHER, &bad);
+		check(r.ret == TC_ACT_UNSPEC && state6_of(1361) == HEDGE_PENDING,
+		      "validation: an IPv6 answer with a byte flipped does not "
+		      "commit", "committed");
+		memcpy(udp + 6, &v, 2);
+		r = run(HEDGE_PROG_WATCHER, &resp);
+		check(r.ret == TC_ACT_UNSPEC && state6_of(1361) == HEDGE_DONE,
+		      "validation: an IPv6 CHECKSUM_PARTIAL answer (pseudo-header "
+		      "sum only) commits", "not committed");
+	}
 }
 
 /* ::ffff:a.b.c.d in an IPv6 header is not the IPv4 target. */
