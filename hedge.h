@@ -320,9 +320,12 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * The Scoreboard grows and shrinks within its array (hedge_config's
  * score_word; bpf/scores.h). The array holds
  * hedge_config.score_mask + 1 sets; the programs use the first
- * (score_mask >> shift) + 1 of them, at least HEDGE_SCORE_SETS_MIN (512
+ * (score_mask >> shift) + 1 of them, at least HEDGE_SCORE_SETS_MIN (64
  * KiB): a small region stays in the caches and the TLB where a request at
- * a random place of 8 MiB paid a page walk (BENCHMARKS.md, issue 12).
+ * a random place of 8 MiB paid a page walk, and at a low rate, where a
+ * request finds the lines the one before it touched, one that fits a
+ * core's L2 cache with the rest keeps them there (BENCHMARKS.md, issue
+ * 12, "The least Scoreboard: 64 KiB").
  *
  * score_word holds, in one 64-bit word moved only by compare-and-swap: the
  * shift in use (bits 0-4, new requests' sets), the shift before the last
@@ -330,8 +333,9 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * the last change or check (bits 10-63, ns, its low 10 bits dropped).
  *   - A new request whose set's first HEDGE_SCORE_CROWDED ways are taken
  *     (before it is full: a set full is a request not hedged) grows the
- *     sets in use 4 times (or back to the size a shrink left, while that
- *     drains), and takes a way there.
+ *     sets in use 4 times, and to HEDGE_SCORE_SETS_JUMP at least
+ *     (hedge_score_grow_to(); or back to the size a shrink left, while
+ *     that drains), and takes a way there.
  *   - Once every --window (and HEDGE_SCORE_MARGIN_NS), the Splitter ends
  *     a drain (a record is void --window after it was written: none is
  *     left where lookups no longer look), or, HEDGE_SCORE_HOLD windows
@@ -347,7 +351,12 @@ static inline __u32 hedge_score_set(const struct hedge_key *k, __u32 mask)
  * anyway, where another lookup, inlined in each of the watcher's
  * lookups, took it past its 512 bytes of stack (clang 14).
  */
-#define HEDGE_SCORE_SETS_MIN	1024	/* 512 KiB */
+#define HEDGE_SCORE_SETS_MIN	128	/* 64 KiB */
+/* The least sets a growth makes: a flood from idle finds this much room
+ * after the first growth (sets cannot grow again while it drains, a
+ * --window: tests/capacity.sh's 20 000/s, every request stalled, a 1 s
+ * window, left 9 462 requests unhedged from 128 sets grown 4 times). */
+#define HEDGE_SCORE_SETS_JUMP	4096
 #define HEDGE_SCORE_CROWDED	6	/* ways of a set, taken from way 0 on,
 					   not free nor void, that grow the
 					   sets */
@@ -387,6 +396,23 @@ static inline __u32 hedge_score_shift_min(__u32 score_mask)
 	while (s < 31 && (score_mask >> s) + 1 > HEDGE_SCORE_SETS_MIN)
 		s++;
 	return s;
+}
+
+/* The shift a growth from shift c (sets in use: (score_mask >> c) + 1)
+ * goes to: 4 times the sets, and HEDGE_SCORE_SETS_JUMP at least (from
+ * HEDGE_SCORE_SETS_MIN, 3 more doublings: unrolled, for the verifier);
+ * never more than the whole array (shift 0). */
+static inline __u32 hedge_score_grow_to(__u32 score_mask, __u32 c)
+{
+	__u32 to = c > 2 ? c - 2 : 0;
+
+	if (to && (score_mask >> to) + 1 < HEDGE_SCORE_SETS_JUMP)
+		to--;
+	if (to && (score_mask >> to) + 1 < HEDGE_SCORE_SETS_JUMP)
+		to--;
+	if (to && (score_mask >> to) + 1 < HEDGE_SCORE_SETS_JUMP)
+		to--;
+	return to;
 }
 
 /* proto: 0 for UDP (the default), HEDGE_PROTO_TCP for a TCP target, whose
@@ -897,6 +923,9 @@ _Static_assert(sizeof(struct hedge_entry) == 32 &&
 	       HEDGE_OFF(struct hedge_entry, target) == 20 &&
 	       HEDGE_OFF(struct hedge_entry, saved) == 28,
 	       "struct hedge_entry: 32 bytes, no holes");
+_Static_assert(HEDGE_SCORE_SETS_JUMP / HEDGE_SCORE_SETS_MIN <= 4 << 3,
+	       "hedge_score_grow_to(): a growth from the least sets reaches "
+	       "HEDGE_SCORE_SETS_JUMP in its 3 more doublings");
 _Static_assert((HEDGE_SCORE_SETS_MIN & (HEDGE_SCORE_SETS_MIN - 1)) == 0 &&
 	       HEDGE_SCORE_SETS_MIN % HEDGE_SCORE_SAMPLE == 0,
 	       "the least sets a power of 2, in whole samples");

@@ -325,7 +325,8 @@ static __always_inline int score_tag(__u32 set, __u32 way, __u32 hash)
 
 /*
  * A new request found its set crowded or full: more sets in use (hedge.h),
- * 4 times as many, or back to those a shrink left while it drains. 0 and `at`
+ * 4 times as many and HEDGE_SCORE_SETS_JUMP at least (hedge_score_grow_to()),
+ * or back to those a shrink left while it drains. 0 and `at`
  * read anew if the sets in use changed (here or on another CPU), else -1:
  * the whole array is in use, or a growth drains.
  */
@@ -340,7 +341,7 @@ static __always_inline int score_grow(const struct hedge_config *cfg,
 	if (p != c && score_drained(cfg, w, now))
 		p = c;		/* its drain is over */
 	if (p == c)
-		to = c > 2 ? c - 2 : 0;
+		to = hedge_score_grow_to(cfg->score_mask, c);
 	else if (p < c)
 		to = p;
 	else

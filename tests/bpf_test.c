@@ -2392,8 +2392,8 @@ static uint32_t lonely_id(uint32_t id, uint32_t mask, const uint32_t *ids,
 
 /*
  * The Scoreboard grows (hedge.h, score_word): `up` starts it on its least
- * sets; a request whose set is crowded makes 4 times as many sets in use
- * and is hedged there; the requests in the sets before are found while
+ * sets; a request whose set is crowded makes 4 times as many sets in use,
+ * HEDGE_SCORE_SETS_JUMP at least, and is hedged there; the requests in the sets before are found while
  * they drain (answered, not hedged twice); a request on a key found only
  * there is written in the sets in use; once --window has passed the drain
  * ends, and HEDGE_SCORE_HOLD windows after the growth, with few requests
@@ -2401,7 +2401,7 @@ static uint32_t lonely_id(uint32_t id, uint32_t mask, const uint32_t *ids,
  */
 static void test_score_grow(void)
 {
-	uint32_t id[HEDGE_SCORE_CROWDED + 3], small, big, s, lone;
+	uint32_t id[HEDGE_SCORE_CROWDED + 3], small, big, s, g, lone;
 	struct timespec ts = { 0, SCORE_WINDOW_NS + 10000000 };
 	struct timespec hold = { 0, (HEDGE_SCORE_HOLD - 1) * SCORE_WINDOW_NS };
 	struct hedge_config c = config_now();
@@ -2412,10 +2412,18 @@ static void test_score_grow(void)
 
 	s = HEDGE_SCORE_CUR(c.score_word);
 	small = (c.score_mask >> s) + 1;
-	big = (c.score_mask >> (s - 2)) + 1;
+	g = hedge_score_grow_to(c.score_mask, s);	/* the first growth's */
+	big = (c.score_mask >> g) + 1;
 	check(s >= 2 && HEDGE_SCORE_PREV(c.score_word) == s &&
 	      small == HEDGE_SCORE_SETS_MIN, "Scoreboard: `up` starts on its "
 	      "least sets in use", "another size");
+	/* From the least sets, a flood finds as much room after the first
+	 * growth as it did from 1 024 sets grown 4 times (capacity.sh). */
+	check(g < s && big == HEDGE_SCORE_SETS_JUMP &&
+	      hedge_score_grow_to(c.score_mask, g) == g - 2,
+	      "Scoreboard: a growth from the least sets makes "
+	      "HEDGE_SCORE_SETS_JUMP sets in use, the next 4 times as many",
+	      "another size");
 	if (same_small_set(1300, small, big, id, HEDGE_SCORE_CROWDED + 1) !=
 	    HEDGE_SCORE_CROWDED + 1) {
 		check(0, "Scoreboard grows: IDs sharing a set", "none found");
@@ -2436,11 +2444,12 @@ static void test_score_grow(void)
 		found += state_of(id[i]) == HEDGE_PENDING;
 	k = key_of(id[HEDGE_SCORE_CROWDED]);
 	check(found == HEDGE_SCORE_CROWDED + 1 && counters().evicted == 0 &&
-	      c.score_grows == 1 && HEDGE_SCORE_CUR(c.score_word) == s - 2 &&
+	      c.score_grows == 1 && HEDGE_SCORE_CUR(c.score_word) == g &&
 	      HEDGE_SCORE_PREV(c.score_word) == s &&
 	      scores_find_in(&sv, &k, big),
-	      "Scoreboard: a request whose set is crowded makes 4 times the "
-	      "sets in use, and is hedged there, none evicted",
+	      "Scoreboard: a request whose set is crowded makes more sets "
+	      "in use (hedge_score_grow_to()), and is hedged there, none "
+	      "evicted",
 	      "evicted, or no growth");
 	clones_seen(NULL);
 
@@ -2492,8 +2501,8 @@ static void test_score_grow(void)
 	p = request(5300);
 	run(HEDGE_PROG_SPLITTER, &p);
 	c = config_now();
-	check(HEDGE_SCORE_CUR(c.score_word) == s - 2 &&
-	      HEDGE_SCORE_PREV(c.score_word) == s - 2 && c.score_shrinks == 0,
+	check(HEDGE_SCORE_CUR(c.score_word) == g &&
+	      HEDGE_SCORE_PREV(c.score_word) == g && c.score_shrinks == 0,
 	      "Scoreboard: --window after it grew, the drain ends",
 	      "still draining, or changed");
 
@@ -2503,7 +2512,7 @@ static void test_score_grow(void)
 	p = request(lone);
 	run(HEDGE_PROG_SPLITTER, &p);
 	c = config_now();
-	check(HEDGE_SCORE_CUR(c.score_word) == s - 2 && c.score_shrinks == 0,
+	check(HEDGE_SCORE_CUR(c.score_word) == g && c.score_shrinks == 0,
 	      "Scoreboard: within HEDGE_SCORE_HOLD windows of a growth, the "
 	      "sets in use do not shrink", "shrank");
 	nanosleep(&hold, NULL);
@@ -2512,8 +2521,8 @@ static void test_score_grow(void)
 	p = request(lone);
 	run(HEDGE_PROG_SPLITTER, &p);
 	c = config_now();
-	check(HEDGE_SCORE_CUR(c.score_word) == s - 1 &&
-	      HEDGE_SCORE_PREV(c.score_word) == s - 2 && c.score_shrinks == 1,
+	check(HEDGE_SCORE_CUR(c.score_word) == g + 1 &&
+	      HEDGE_SCORE_PREV(c.score_word) == g && c.score_shrinks == 1,
 	      "Scoreboard: with few requests live, the sets in use halve "
 	      "once a --window", "not halved");
 	p = request(lone + 1);	/* in the halved sets; `lone` before */

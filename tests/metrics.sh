@@ -74,9 +74,9 @@ check "metrics: status --json parses" "" python3 -c "import json,sys; json.load(
 check "metrics: status shows response times" "$(cat $OUT/status.txt)" \
 	grep -q "response time: p50 <= [0-9]* us, p99 <= [0-9]* us" $OUT/status.txt
 ssets=$(field $OUT/status.json sets)
-check "metrics: the Scoreboard's sets in use ($ssets, 1024 at least), the same in each format" \
+check "metrics: the Scoreboard's sets in use ($ssets, 128 at least), the same in each format" \
 	"$(grep scoreboard $OUT/status.txt; grep scoreboard_sets $OUT/status.prom)" \
-	sh -c "[ ${ssets:-0} -ge 1024 ] && grep -q '^scoreboard: $ssets of [0-9]* sets in use' $OUT/status.txt &&
+	sh -c "[ ${ssets:-0} -ge 128 ] && grep -q '^scoreboard: $ssets of [0-9]* sets in use' $OUT/status.txt &&
 		grep -qx 'hedge_scoreboard_sets $ssets' $OUT/status.prom"
 in_ns $HEDGE down >/dev/null
 in_ns $HEDGE status --prometheus >$OUT/down.prom

@@ -15,7 +15,7 @@ import struct
 import sys
 
 M = (1 << 64) - 1
-SETS_MIN = 1024  # hedge.h: HEDGE_SCORE_SETS_MIN
+SETS_MIN = 128  # hedge.h: HEDGE_SCORE_SETS_MIN
 WAYS = 8  # hedge.h: HEDGE_SCORE_WAYS
 
 
