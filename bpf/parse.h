@@ -351,9 +351,9 @@ static __always_inline int ipv4_csum_ok(struct __sk_buff *skb, __u32 hlen)
  * The sum of UDP's pseudo-header for a datagram of `ulen` bytes, in
  * 32-bit words of the addresses as they lie in the packet (a one's
  * complement sum does not care where each 16-bit word lies), folded to
- * under 2^32: the watcher's every response sums it, and a helper call
- * over a copy cost more than the sum. Never negative (the caller's error
- * test stays for the helper's sums).
+ * under 2^32 (udp_csum_ok() seeds bpf_csum_diff() with it): the watcher's
+ * every response sums it, where a helper call over a copy cost more than
+ * the sum. Never negative: no error to test.
  */
 static __always_inline __s64 pseudo_sum(const struct headers *h, __u32 ulen)
 {
@@ -446,8 +446,6 @@ static __always_inline int deliverable(struct __sk_buff *skb,
 	if (!h->udp.check)
 		return !h->v6;
 	ph = pseudo_sum(h, ulen);
-	if (ph < 0)
-		return 0;
 	if (csum_fold32((__u64)ph) == h->udp.check)
 		return 1;
 	return udp_csum_ok(skb, h, ulen, ph);
