@@ -348,19 +348,21 @@ static __always_inline int ipv4_csum_ok(struct __sk_buff *skb, __u32 hlen)
 }
 
 /*
- * The sum of UDP's pseudo-header for a datagram of `ulen` bytes, in
- * 32-bit words of the addresses as they lie in the packet (a one's
- * complement sum does not care where each 16-bit word lies), folded to
- * under 2^32 (udp_csum_ok() seeds bpf_csum_diff() with it): the watcher's
- * every response sums it, where a helper call over a copy cost more than
- * the sum. Never negative: no error to test.
+ * The sum of UDP's or TCP's pseudo-header (protocol `proto`, `len` bytes
+ * of L4) for addresses as hedge keeps them (IPv4 mapped: its address the
+ * last word), 4-byte aligned (the verifier wants a stack word aligned), in
+ * 32-bit words (a one's complement sum does not care where each 16-bit
+ * word lies), folded to under 2^32 (it seeds bpf_csum_diff()): the
+ * watcher's every response sums it, where a helper call over a copy cost
+ * more than the sum. Never negative: no error to test.
  */
-static __always_inline __s64 pseudo_sum(const struct headers *h, __u32 ulen)
+static __always_inline __s64 pseudo_sum(const __u8 *src, const __u8 *dst,
+					__u32 v6, __u32 len, __u32 proto)
 {
-	const __u32 *s = (const __u32 *)h->src, *d = (const __u32 *)h->dst;
-	__u64 sum = (__u64)htonl(ulen) + htonl(IPPROTO_UDP) + s[3] + d[3];
+	const __u32 *s = (const __u32 *)src, *d = (const __u32 *)dst;
+	__u64 sum = (__u64)htonl(len) + htonl(proto) + s[3] + d[3];
 
-	if (h->v6)
+	if (v6)
 		sum += (__u64)s[0] + s[1] + s[2] + d[0] + d[1] + d[2];
 	/* < 2^36: two folds bring it under 2^32. */
 	sum = (sum & 0xffffffff) + (sum >> 32);
@@ -445,7 +447,7 @@ static __always_inline int deliverable(struct __sk_buff *skb,
 		return 1;
 	if (!h->udp.check)
 		return !h->v6;
-	ph = pseudo_sum(h, ulen);
+	ph = pseudo_sum(h->src, h->dst, h->v6, ulen, IPPROTO_UDP);
 	if (csum_fold32((__u64)ph) == h->udp.check)
 		return 1;
 	return udp_csum_ok(skb, h, ulen, ph);

@@ -309,33 +309,6 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 	return TC_ACT_UNSPEC;
 }
 
-/* The pseudo-header TCP's checksum covers (IPv4's in its first 12 bytes). */
-struct tcp_pseudo {
-	__u8 saddr[HEDGE_ADDR_LEN], daddr[HEDGE_ADDR_LEN];
-	__be32 len, proto;
-};
-
-static __always_inline __s64 tcp_pseudo_sum(const __u8 *src, const __u8 *dst,
-					     __u32 v6, __u32 tcp_len)
-{
-	struct tcp_pseudo ph = {};
-	struct { __be32 saddr, daddr; __u8 zero, proto; __be16 len; } *v4;
-
-	if (v6) {
-		__builtin_memcpy(ph.saddr, src, 16);
-		__builtin_memcpy(ph.daddr, dst, 16);
-		ph.len = htonl(tcp_len);
-		ph.proto = htonl(IPPROTO_TCP);
-		return bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
-	}
-	v4 = (void *)&ph;
-	__builtin_memcpy(&v4->saddr, src + 12, 4);
-	__builtin_memcpy(&v4->daddr, dst + 12, 4);
-	v4->proto = IPPROTO_TCP;
-	v4->len = htons(tcp_len);
-	return bpf_csum_diff(0, 0, (__be32 *)&ph, 12, 0);
-}
-
 /*
  * Would the stack take this SYN-ACK (no data)? For this host, IPv4's
  * header checksum right, and TCP's: verified by the kernel or device,
@@ -356,9 +329,7 @@ static __always_inline int tcp_deliverable(struct __sk_buff *skb,
 		return 0;
 	if (bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) >= 0)
 		return 1;
-	sum = tcp_pseudo_sum(src, dst, s->v6, s->tcp_len);
-	if (sum < 0)
-		return 0;
+	sum = pseudo_sum(src, dst, s->v6, s->tcp_len, IPPROTO_TCP);
 	if (csum_fold32((__u64)sum) == s->check)
 		return 1;
 	len = bounded_len(s->tcp_len, sizeof(seg));
@@ -381,7 +352,7 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 {
 	struct hedge_stats *st;
 	struct hedge_entry *e;
-	__u8 server[HEDGE_ADDR_LEN];
+	__u8 server[HEDGE_ADDR_LEN] __attribute__((aligned(4)));	/* pseudo_sum() */
 	struct hedge_key key;
 	struct segment s;
 	__u32 state, done;

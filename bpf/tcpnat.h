@@ -232,11 +232,9 @@ static __always_inline void rst_header(__u8 *th, const struct segment *s)
  * a veth from another namespace), that sum, for the device to finish. */
 static __always_inline int rst_csum(__u8 *th, __s64 pseudo, int partial)
 {
-	__s64 sum = pseudo;
+	__s64 sum = pseudo;	/* pseudo_sum()'s: never negative */
 	__u16 check;
 
-	if (sum < 0)
-		return -1;
 	if (partial) {
 		check = (__u16)csum_fold32((__u64)sum);
 	} else {
@@ -260,8 +258,9 @@ static __always_inline int tcp_reset(struct __sk_buff *skb,
 				     const __u8 *server, const __u8 *client,
 				     struct hedge_stats *st)
 {
-	__s64 pseudo = tcp_pseudo_sum(server, client, s->v6, s->tcp_len);
-	int partial = pseudo >= 0 && csum_fold32((__u64)pseudo) == s->check;
+	__s64 pseudo = pseudo_sum(server, client, s->v6, s->tcp_len,
+				  IPPROTO_TCP);
+	int partial = csum_fold32((__u64)pseudo) == s->check;
 	struct hedge_scratch *scratch;
 	__u32 len, zero = 0;
 	__u8 *b, mac[6];
@@ -278,7 +277,7 @@ static __always_inline int tcp_reset(struct __sk_buff *skb,
 	__builtin_memcpy(mac, b, 6);
 	__builtin_memcpy(b, b + 6, 6);
 	__builtin_memcpy(b + 6, mac, 6);
-	pseudo = tcp_pseudo_sum(client, server, s->v6, 20);
+	pseudo = pseudo_sum(client, server, s->v6, 20, IPPROTO_TCP);
 	if (s->v6) {
 		__builtin_memcpy(b + 14 + 8, client, 16);
 		__builtin_memcpy(b + 14 + 24, server, 16);

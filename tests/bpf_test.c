@@ -2393,11 +2393,11 @@ static uint32_t lonely_id(uint32_t id, uint32_t mask, const uint32_t *ids,
 /*
  * The Scoreboard grows (hedge.h, score_word): `up` starts it on its least
  * sets; a request whose set is crowded makes 4 times as many sets in use,
- * HEDGE_SCORE_SETS_JUMP at least, and is hedged there; the requests in the sets before are found while
- * they drain (answered, not hedged twice); a request on a key found only
- * there is written in the sets in use; once --window has passed the drain
- * ends, and HEDGE_SCORE_HOLD windows after the growth, with few requests
- * live, the sets in use halve.
+ * HEDGE_SCORE_SETS_JUMP at least, and is hedged there; the requests in
+ * the sets before are found while they drain (answered, not hedged
+ * twice); a request on a key found only there is written in the sets in
+ * use; once --window has passed the drain ends, and HEDGE_SCORE_HOLD
+ * windows after the growth, with few requests live, the sets in use halve.
  */
 static void test_score_grow(void)
 {
