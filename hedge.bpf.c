@@ -493,7 +493,7 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 	};
 	struct hedge_target_key tk = *replica;
 	struct hedge_key key = d->key;
-	__u32 *role = bpf_map_lookup_elem(&hedge_targets, &tk);
+	const __u32 *role = target_role(cfg, &tk);
 	struct hedge_record *old;
 	__u32 state;
 	int ret, stale;

@@ -130,7 +130,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	13	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	14	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -145,7 +145,9 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   12: the Scoreboard an array of
 					   struct hedge_record, in sets;
 					   13: the sets' tags,
-					   hedge_score_tags) */
+					   hedge_score_tags);
+					   14: the targets' ports
+					   (hedge_config.port_bits) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -437,6 +439,26 @@ struct hedge_target {
 #define HEDGE_TARGET_REPLICA	(1U << 31)
 
 /*
+ * The targets' ports, as bits in the config (hedge_config.port_bits): the
+ * programs look a packet's server up in hedge_targets only if its port's
+ * bit is set. Most traffic is to no target, and the hash lookup was ~20 of
+ * the ~55 ns such a packet cost (BENCHMARKS.md, "Other traffic"). A bit
+ * set for a port of no target only costs that lookup; a target's port
+ * whose bit is not set would never be hedged: every primary's and
+ * replica's is, by hedge_ports_set(), which `up` runs on the config it
+ * writes. The bit of a port is a multiplicative hash of its 16 bits as
+ * stored (network order, the same on both sides).
+ */
+#define HEDGE_PORT_SHIFT	23
+#define HEDGE_PORT_BITS		(1U << (32 - HEDGE_PORT_SHIFT))	/* 512 */
+#define HEDGE_PORT_WORDS	(HEDGE_PORT_BITS / 64)
+
+static inline __u32 hedge_port_bit(__be16 port)
+{
+	return ((__u32)port * 0x9e3779b1U) >> HEDGE_PORT_SHIFT;
+}
+
+/*
  * Hedge lateness: how long after its deadline (request sent + delay) the
  * Rescuer sent a hedge, in buckets of HEDGE_LATE_STEP_NS; the last bucket
  * holds everything later. A hedge before its deadline counts as early.
@@ -678,8 +700,27 @@ struct hedge_config {
 	__u64 score_stash_ns;	/* the last request stashed; 0: none within
 				   --window (hedge_stash) */
 	__u64 score_stashed;	/* requests stashed */
+	__u64 port_bits[HEDGE_PORT_WORDS];	/* hedge_port_bit() of every
+						   target's and replica's port */
 	HEDGE_LAYOUT_TEST_PAD
 };
+
+/* Set cfg's port bits from its targets (see hedge_port_bit()). */
+static inline void hedge_ports_set(struct hedge_config *cfg)
+{
+	__u32 i, b;
+
+	for (i = 0; i < HEDGE_PORT_WORDS; i++)
+		cfg->port_bits[i] = 0;
+	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
+		b = hedge_port_bit(cfg->targets[i].primary.port);
+		cfg->port_bits[b / 64] |= 1ULL << (b % 64);
+		if (!cfg->targets[i].replica.port)
+			continue;
+		b = hedge_port_bit(cfg->targets[i].replica.port);
+		cfg->port_bits[b / 64] |= 1ULL << (b % 64);
+	}
+}
 
 /*
  * Legacy-style map definitions (section "maps"), read by hedge's own ELF
@@ -975,9 +1016,11 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, score_word) ==
 	       HEDGE_OFF(struct hedge_config, match_bytes) +
 	       2 * HEDGE_MATCH_MAX &&
+	       HEDGE_OFF(struct hedge_config, port_bits) ==
+	       HEDGE_OFF(struct hedge_config, score_word) + 48 &&
 	       sizeof(struct hedge_config) ==
-	       HEDGE_OFF(struct hedge_config, score_word) + 48 +
-	       HEDGE_LAYOUT_TEST_BYTES,
+	       HEDGE_OFF(struct hedge_config, port_bits) +
+	       8 * HEDGE_PORT_WORDS + HEDGE_LAYOUT_TEST_BYTES,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");

@@ -288,29 +288,39 @@ static int unpin_maps(struct run *r)
 	return ret;
 }
 
+int fill_targets(int fd, const struct hedge_config *cfg)
+{
+	uint32_t i, replica;
+	int err = 0;
+
+	for (i = 0; i < cfg->n_targets && !err; i++) {
+		replica = i | HEDGE_TARGET_REPLICA;
+		err = map_update(fd, &cfg->targets[i].primary, &i);
+		/* A replica that is a target too is known as that (its
+		 * answers to hedges are told apart by the Scoreboard). */
+		if (!err && cfg->targets[i].replica.port &&
+		    !is_primary(cfg, &cfg->targets[i].replica))
+			err = map_update(fd, &cfg->targets[i].replica,
+					 &replica);
+	}
+	return err;
+}
+
 static int fill_maps(struct run *r)
 {
 	const struct hedge_config *cfg = &r->cfg;
-	int targets = obj_map_fd(&r->obj, HEDGE_MAP_TARGETS);
 	int adapt = obj_map_fd(&r->obj, HEDGE_MAP_ADAPT);
 	int budget = obj_map_fd(&r->obj, HEDGE_MAP_BUDGET);
 	struct hedge_adapt first = { .delay_ns = cfg->delay_ns };
 	struct hedge_budget full = { .tokens = (int64_t)cfg->budget_cap };
 	uint32_t i, zero = 0;
-	int err = 0;
+	int err;
 
+	/* The programs look up only the ports whose bits are set. */
+	hedge_ports_set(&r->cfg);
+	err = fill_targets(obj_map_fd(&r->obj, HEDGE_MAP_TARGETS), cfg);
 	for (i = 0; i < cfg->n_targets && !err; i++) {
-		uint32_t replica = i | HEDGE_TARGET_REPLICA;
-
-		err = map_update(targets, &cfg->targets[i].primary, &i);
-		/* A replica that is a target too is known as that (its
-		 * answers to hedges are told apart by the Scoreboard). */
-		if (!err && cfg->targets[i].replica.port &&
-		    !is_primary(cfg, &cfg->targets[i].replica))
-			err = map_update(targets, &cfg->targets[i].replica,
-					 &replica);
-		if (!err)
-			err = map_update(adapt, &i, &first);
+		err = map_update(adapt, &i, &first);
 		if (!err)
 			err = map_update(budget, &i, &full);
 	}

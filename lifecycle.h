@@ -12,5 +12,8 @@ int cmd_down(struct nl *nl, struct instance *in);
 /* up on a hedge that is up (repair.c): says what is missing, and with
  * --repair puts it back, keeping its maps. */
 int cmd_repair(struct nl *nl, struct instance *in, struct options *o);
+/* The targets map filled from cfg: each primary, and each replica that is
+ * no primary; 0 or a negative errno. */
+int fill_targets(int fd, const struct hedge_config *cfg);
 
 #endif

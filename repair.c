@@ -132,10 +132,9 @@ static int reattach(struct nl *nl, struct instance *in,
 	memset(&obj, 0, sizeof(obj));
 	if (obj_load_reuse(&obj, NULL, reuse, line->unused))
 		err = -1;
-	for (i = 0; !err && reuse[1].fd < 0 && i < cfg.n_targets; i++)
-		err = map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS),
-				 &cfg.targets[i].primary, &i) ?
-		      fail("filling the targets map") : 0;
+	if (!err && reuse[1].fd < 0 &&
+	    (err = fill_targets(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &cfg)))
+		err = fail("filling the targets map: %s", strerror(-err));
 	if (!err && (m & M_WATCHER))
 		err = attach_one(nl, &cfg, 1, obj_prog_fd(&obj,
 				 HEDGE_PROG_WATCHER));

@@ -103,6 +103,18 @@ static void tcp_packet(unsigned char *b, int response)
 }
 
 static uint64_t run(const char *prog, const unsigned char *pkt, uint32_t repeat);
+
+/* The config into its map, its port bits set from its targets as `up`
+ * sets them (hedge_ports_set()): 0, or a negative errno. */
+static int write_config(const struct hedge_config *c)
+{
+	struct hedge_config w = *c;
+	uint32_t zero = 0;
+
+	hedge_ports_set(&w);
+	return map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &w);
+}
+
 static void print_cost(const char *name, double ns);
 
 /* RUNS single runs (a program that rewrites the packet would see its own
@@ -131,13 +143,13 @@ static void tcp_nat(struct hedge_config *cfg)
 	struct hedge_nat n;
 	struct timespec now;
 	unsigned char pkt[64];
-	uint32_t zero = 0, role = 1 | HEDGE_TARGET_REPLICA;
+	uint32_t role = 1 | HEDGE_TARGET_REPLICA;
 
 	rk.addr[15] = 3;
 	cfg->targets[1].replica = rk;
 	cfg->flags |= HEDGE_F_TCP_NAT;
 	map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &rk, &role);
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, cfg);
+	write_config(cfg);
 	tcp_packet(pkt, 0);
 	print_cost("splitter: TCP+replica, no NAT entry",
 		   (double)run(HEDGE_PROG_SPLITTER, pkt, RUNS));
@@ -351,7 +363,7 @@ static void measure_steady(const char *name, struct hedge_config *cfg,
 		exit(1);
 	}
 	cfg->delay_ns = 1000000;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, cfg);
+	write_config(cfg);
 	/* The ring as `up` leaves it: every slot free (the cases before
 	 * left theirs busy), the ticker's state new. */
 	memset(&none, 0, sizeof(none));
@@ -388,7 +400,7 @@ static void measure_steady(const char *name, struct hedge_config *cfg,
 	}
 	close(q);
 	cfg->delay_ns = delay;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, cfg);
+	write_config(cfg);
 	print_cost(name, (double)total / RUNS);
 }
 
@@ -538,7 +550,7 @@ int main(int argc, char **argv)
 	cfg.budget_cap = 10 * HEDGE_MILLI;
 	if (!cfg.delay_ifindex ||
 	    map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
-	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
+	    write_config(&cfg)) {
 		fprintf(stderr, "bpf_cost: set-up failed (veth tdl0/tdl1?)\n");
 		return 1;
 	}
@@ -546,7 +558,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--cold")) {
 		/* On the tick line, as bench/cost runs it. */
 		cfg.delay_line = HEDGE_DL_TICK;
-		map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+		write_config(&cfg);
 		printf("mean per packet over %d runs, caches flushed before "
 		       "each:\n", COLD_RUNS);
 		measure_cold("cold: splitter: not a target",
@@ -565,13 +577,13 @@ int main(int argc, char **argv)
 	/* Warm first, on an empty Scoreboard (see forget_entry()). */
 	cfg.delay_line = HEDGE_DL_TICK;
 	cfg.ring_mask = WARM_SLOTS - 1;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_warm("warm: splitter: new request, tick", HEDGE_PROG_SPLITTER,
 		     0);
 	measure_warm("warm: watcher: first response", HEDGE_PROG_WATCHER, 1);
 	cfg.delay_line = HEDGE_DL_NETEM;
 	cfg.ring_mask = PARK_SLOTS - 1;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_same("splitter: not a target", HEDGE_PROG_SPLITTER, 0, 9001, 0);
 	measure_same("watcher: not from a target", HEDGE_PROG_WATCHER, 1, 9001,
 		     0);
@@ -581,26 +593,26 @@ int main(int argc, char **argv)
 		     9000, 1000000);
 	/* The tick line parks the request's bytes instead of cloning. */
 	cfg.delay_line = HEDGE_DL_TICK;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_fresh("splitter: new request, tick (parks)",
 		      HEDGE_PROG_SPLITTER, 0, 5000000);
 	cfg.ring_mask = WARM_SLOTS - 1;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_fresh_warm_slots("splitter: new request, tick, 8 slots",
 				 6000000);
 	cfg.ring_mask = PARK_SLOTS - 1;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_steady("splitter: new request, tick, 100 in flight", &cfg,
 		       7000000);
 	cfg.delay_line = HEDGE_DL_NETEM;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	/* The clone's share: the same with a delay line that refuses it. */
 	cfg.delay_ifindex = 0x7fffffff;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_fresh("splitter: new request, clone refused",
 		      HEDGE_PROG_SPLITTER, 0, 3000000);
 	cfg.delay_ifindex = if_nametoindex("tdl0");
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	measure_fresh("watcher: first response", HEDGE_PROG_WATCHER, 1,
 		      3000000);
 	measure_same("watcher: duplicate (dropped)", HEDGE_PROG_WATCHER, 1,
@@ -630,7 +642,7 @@ int main(int argc, char **argv)
 		cfg.n_targets = 2;
 		cfg.flags |= HEDGE_F_TCP;
 		map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &tk, &one);
-		map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+		write_config(&cfg);
 		tcp_packet(pkt, 0);
 		print_cost("splitter: TCP target, established",
 			   (double)run(HEDGE_PROG_SPLITTER, pkt, RUNS));

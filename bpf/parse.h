@@ -214,6 +214,22 @@ target_of(const struct hedge_config *cfg, __u32 t)
 	return &cfg->targets[t];
 }
 
+/*
+ * The role of a server (address, port, protocol) among the targets: its
+ * index, flagged HEDGE_TARGET_REPLICA for a replica; NULL for none. Only
+ * a port whose bit is set in the config is looked up (hedge_port_bit()):
+ * most traffic is to no target.
+ */
+static __always_inline const __u32 *
+target_role(const struct hedge_config *cfg, const struct hedge_target_key *tk)
+{
+	__u32 b = hedge_port_bit(tk->port);
+
+	if (!((cfg->port_bits[b / 64] >> (b % 64)) & 1))
+		return 0;
+	return bpf_map_lookup_elem(&hedge_targets, tk);
+}
+
 /* Key the datagram as an answer from target t's replica: to t's primary. */
 static __always_inline int as_replica_of(const struct hedge_config *cfg,
 					 struct datagram *d, __u32 t)
@@ -243,14 +259,15 @@ static __always_inline int parse_found(struct __sk_buff *skb,
 				       struct datagram *d)
 {
 	struct hedge_target_key tk = {};
-	__u32 *target, id_len, id_end;
+	const __u32 *target;
+	__u32 id_len, id_end;
 
 	/* The target end, looked up before anything else is copied: most
 	 * traffic is not to (or from) a target. */
 	__builtin_memcpy(tk.addr, dir == REQUEST ? h->dst : h->src,
 			 HEDGE_ADDR_LEN);
 	tk.port = dir == REQUEST ? h->udp.dest : h->udp.source;
-	target = bpf_map_lookup_elem(&hedge_targets, &tk);
+	target = target_role(cfg, &tk);
 	if (!target)
 		return -1;
 	d->replica = !!(*target & HEDGE_TARGET_REPLICA);

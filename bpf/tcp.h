@@ -42,7 +42,8 @@ static __always_inline int tcp_nat_in(struct __sk_buff *skb,
 				      const struct hedge_config *cfg,
 				      const struct segment *s,
 				      const __u8 *server, const __u8 *client);
-static __always_inline __s64 tcp_role(const __u8 *addr, __be16 port);
+static __always_inline __s64 tcp_role(const struct hedge_config *cfg,
+				       const __u8 *addr, __be16 port);
 static __always_inline void nat_forget(const struct hedge_config *cfg,
 				       const struct hedge_key *key);
 static __always_inline int tcp_replica_synack(struct __sk_buff *skb,
@@ -185,13 +186,14 @@ static __always_inline int segment(struct __sk_buff *skb, struct segment *s,
 }
 
 /* The TCP target `end` (its address and port) is, or -1. */
-static __always_inline int tcp_target(const __u8 *addr, __be16 port)
+static __always_inline int tcp_target(const struct hedge_config *cfg,
+				      const __u8 *addr, __be16 port)
 {
 	struct hedge_target_key tk = { .port = port, .proto = HEDGE_PROTO_TCP };
-	__u32 *t;
+	const __u32 *t;
 
 	__builtin_memcpy(tk.addr, addr, HEDGE_ADDR_LEN);
-	t = bpf_map_lookup_elem(&hedge_targets, &tk);
+	t = target_role(cfg, &tk);
 	if (!t || (*t & HEDGE_TARGET_REPLICA))
 		return -1;
 	return (int)(*t & (HEDGE_MAX_TARGETS - 1));
@@ -199,14 +201,15 @@ static __always_inline int tcp_target(const __u8 *addr, __be16 port)
 
 /* A SYN to a TCP target (its segment *s read, its destination daddr),
  * reduced to its key (oriented client -> target) in *d. */
-static __always_inline int syn_of(const struct segment *s, const __u8 *daddr,
+static __always_inline int syn_of(const struct hedge_config *cfg,
+				  const struct segment *s, const __u8 *daddr,
 				  struct datagram *d)
 {
 	int t;
 
 	if ((s->flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
 		return -1;
-	t = tcp_target(daddr, s->dport);
+	t = tcp_target(cfg, daddr, s->dport);
 	if (t < 0 || (s->v6 && (is_mapped(d->key.saddr) ||
 				is_mapped(daddr))))
 		return -1;
@@ -234,7 +237,7 @@ static __always_inline int syn_key(struct __sk_buff *skb,
 	if (!(cfg->flags & HEDGE_F_TCP) ||
 	    segment(skb, s, d->key.saddr, daddr))
 		return -1;
-	return syn_of(s, daddr, d);
+	return syn_of(cfg, s, daddr, d);
 }
 
 /* The Rescuer's parse, for a TCP target's SYN: 0 and *d, or -1. */
@@ -269,11 +272,11 @@ static __always_inline int tcp_splitter(struct __sk_buff *skb,
 	if (!(cfg->flags & HEDGE_F_TCP) ||
 	    segment(skb, &s, d->key.saddr, daddr))
 		return TC_ACT_UNSPEC;
-	if (syn_of(&s, daddr, d)) {
+	if (syn_of(cfg, &s, daddr, d)) {
 		/* Any other segment: through a replica? (tcpnat.h) */
 		if (!(cfg->flags & HEDGE_F_TCP_NAT) ||
 		    (s.flags & TCPF_SYN) ||
-		    (t = tcp_target(daddr, s.dport)) < 0)
+		    (t = tcp_target(cfg, daddr, s.dport)) < 0)
 			return TC_ACT_UNSPEC;
 		return tcp_nat_out(skb, cfg, &s, d->key.saddr, (__u32)t);
 	}
@@ -368,7 +371,7 @@ static __always_inline int tcp_watcher(struct __sk_buff *skb,
 		return cfg->flags & HEDGE_F_TCP_NAT && !(s.flags & TCPF_SYN) ?
 		       tcp_nat_in(skb, cfg, &s, server, key.saddr) :
 		       TC_ACT_UNSPEC;
-	role = tcp_role(server, s.sport);
+	role = tcp_role(cfg, server, s.sport);
 	t = (int)(role & (HEDGE_MAX_TARGETS - 1));
 	if (role < 0 || s.data || s.odd)
 		return TC_ACT_UNSPEC;

@@ -144,13 +144,14 @@ static __always_inline int tcp_nat_out(struct __sk_buff *skb,
 
 /* The role of server:port among TCP targets: its index, flagged
  * HEDGE_TARGET_REPLICA for a replica; -1 if none. */
-static __always_inline __s64 tcp_role(const __u8 *addr, __be16 port)
+static __always_inline __s64 tcp_role(const struct hedge_config *cfg,
+				       const __u8 *addr, __be16 port)
 {
 	struct hedge_target_key tk = { .port = port, .proto = HEDGE_PROTO_TCP };
-	__u32 *role;
+	const __u32 *role;
 
 	__builtin_memcpy(tk.addr, addr, HEDGE_ADDR_LEN);
-	role = bpf_map_lookup_elem(&hedge_targets, &tk);
+	role = target_role(cfg, &tk);
 	return role ? (__s64)*role : -1;
 }
 
@@ -189,7 +190,7 @@ static __always_inline int tcp_nat_in(struct __sk_buff *skb,
 				      const struct segment *s,
 				      const __u8 *server, const __u8 *client)
 {
-	__s64 role = tcp_role(server, s->sport);
+	__s64 role = tcp_role(cfg, server, s->sport);
 
 	if (role < 0 || !(role & HEDGE_TARGET_REPLICA))
 		return TC_ACT_UNSPEC;

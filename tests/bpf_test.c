@@ -340,6 +340,18 @@ static uint64_t delay_ns = 10000000;
  */
 static void (*case_config)(struct hedge_config *cfg);
 
+/* The config into its map, its port bits set from its targets as `up`
+ * sets them (hedge_ports_set()): 0, or a negative errno. */
+static int write_config(const struct hedge_config *c)
+{
+	struct hedge_config w = *c;
+	uint32_t zero = 0;
+
+	hedge_ports_set(&w);
+	return map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &w);
+}
+
+
 static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 		       uint32_t flags)
 {
@@ -370,7 +382,7 @@ static void set_config(uint64_t window_ns, uint16_t id_off, uint16_t id_len,
 	if (case_config)
 		case_config(&cfg);
 	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &t.primary, &zero) ||
-	    map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
+	    write_config(&cfg)) {
 		fprintf(stderr, "bpf_test: filling maps: %s\n", strerror(errno));
 		exit(1);
 	}
@@ -1046,7 +1058,7 @@ static void set_replicas(void)
 	map_update(targets, &cfg.targets[1].primary, &one);
 	flagged = 1 | HEDGE_TARGET_REPLICA;
 	map_update(targets, &cfg.targets[1].replica, &flagged);
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 }
 
 /* Address `len` bytes at `at` of the packet, and port at `pat`, equal
@@ -1165,7 +1177,7 @@ static void test_mutual_replicas(void)
 	endpoint(&cfg.targets[2].replica, SERVER, SPORT);
 	cfg.n_targets = 3;
 	map_update(targets, &cfg.targets[2].primary, &two);	/* not flagged */
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 
 	run(HEDGE_PROG_SPLITTER, &req);
 	clones_seen(NULL);
@@ -1322,7 +1334,7 @@ static void set_target6(void)
 	cfg.n_targets = 2;
 	k = cfg.targets[1].primary;
 	map_update(obj_map_fd(&obj, HEDGE_MAP_TARGETS), &k, &one);
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 }
 
 /* Sent, hedged, answered: DONE_HEDGED. The hedge's cb back in *hedge. */
@@ -1641,6 +1653,66 @@ static void test_mapped(void)
 	      clones_seen(NULL) == 0,
 	      "mapped: an IPv6 request to ::ffff:SERVER is not tracked",
 	      "tracked");
+}
+
+/*
+ * The port filter (hedge.h, hedge_port_bit()): 16 targets on 16 ports,
+ * each request tracked as its own target's; a port of no target whose
+ * bit is a target's (looked up, not found) and one whose bit is not set
+ * pass untouched, untracked.
+ */
+static struct hedge_config config_now(void);
+
+static void test_port_filter(void)
+{
+	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
+	struct hedge_config cfg = config_now();
+	struct hedge_stats st;
+	uint32_t t, bit, port, clash = 0, clear = 0, ok = 1;
+	struct pkt req;
+	struct run r;
+
+	for (t = 0; t < HEDGE_MAX_TARGETS; t++) {
+		memset(&cfg.targets[t], 0, sizeof(cfg.targets[t]));
+		endpoint(&cfg.targets[t].primary, SERVER, SPORT + t * 7);
+		map_update(targets, &cfg.targets[t].primary, &t);
+	}
+	cfg.n_targets = HEDGE_MAX_TARGETS;
+	write_config(&cfg);
+	for (t = 0; t < HEDGE_MAX_TARGETS; t++) {
+		req = udp_pkt(CLIENT, CPORT, SERVER, SPORT + t * 7, 1500 + t,
+			      16);
+		r = run(HEDGE_PROG_SPLITTER, &req);
+		st = counters_of(t);
+		ok &= r.ret == TC_ACT_UNSPEC && st.requests == 1;
+	}
+	check(ok, "port filter: 16 targets on 16 ports, each request tracked "
+	      "as its target's", "a target's request not tracked");
+	/* Another port with a target's bit, and one with no bit set (the
+	 * bits as write_config() set them, read back). */
+	cfg = config_now();
+	for (port = 1; port < 65536 && (!clash || !clear); port++) {
+		if (port >= SPORT && port < SPORT + HEDGE_MAX_TARGETS * 7 &&
+		    (port - SPORT) % 7 == 0)
+			continue;
+		bit = hedge_port_bit(htons((uint16_t)port));
+		if ((cfg.port_bits[bit / 64] >> (bit % 64)) & 1)
+			clash = clash ? clash : port;
+		else
+			clear = clear ? clear : port;
+	}
+	ok = clash && clear;
+	for (port = clash; ok && port; port = port == clash ? clear : 0) {
+		req = udp_pkt(CLIENT, CPORT, SERVER, (uint16_t)port, 1600, 16);
+		r = run(HEDGE_PROG_SPLITTER, &req);
+		ok &= r.ret == TC_ACT_UNSPEC && r.unchanged &&
+		      state_of(1600) == 0;
+	}
+	for (t = 0; ok && t < HEDGE_MAX_TARGETS; t++)
+		ok &= counters_of(t).requests == 1;
+	check(ok, "port filter: a port of no target, its bit a target's or "
+	      "not set, passes untracked", clash && clear ?
+	      "tracked or changed" : "no such ports found");
 }
 
 static void test_odd_headers(void)
@@ -2683,7 +2755,7 @@ static void test_copy_clash(void)
 	endpoint(&cfg.targets[2].replica, SERVER, SPORT);
 	cfg.n_targets = 3;
 	map_update(targets, &cfg.targets[2].primary, &two);
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 
 	run(HEDGE_PROG_SPLITTER, &own);		/* the client's own */
 	run(HEDGE_PROG_SPLITTER, &req);
@@ -3576,7 +3648,7 @@ static void test_match(void)
 	for (i = 0; i < HEDGE_MATCH_MAX; i++)
 		cfg.match_bytes[i] = (uint8_t)(0xa0 + i);
 	memset(cfg.match_mask, 0xff, sizeof(cfg.match_mask));
-	map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	write_config(&cfg);
 	p = udp_pkt(CLIENT, CPORT, SERVER, SPORT, 1203, 24);
 	memcpy(p.b + 14 + 28 + 4, cfg.match_bytes, HEDGE_MATCH_MAX);
 	run(HEDGE_PROG_SPLITTER, &p);
@@ -4547,6 +4619,7 @@ static const struct test_case cases[] = {
 	{ "tick_two_tickers", test_tick_two_tickers, NULL },
 	{ "tick_concurrent_sweeps", test_tick_concurrent_sweeps, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
+	{ "port_filter", test_port_filter, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
 	{ "btf_maps", test_btf_maps, NULL },
