@@ -493,14 +493,14 @@ static __always_inline int mark_copy(const struct hedge_config *cfg,
 	};
 	struct hedge_target_key tk = *replica;
 	struct hedge_key key = d->key;
-	const __u32 *role = target_role(cfg, &tk);
+	__s64 role = target_role(cfg, &tk);
 	struct hedge_record *old;
 	__u32 state;
 	int ret, stale;
 
-	if (!role || (*role & HEDGE_TARGET_REPLICA))
+	if (role < 0 || (role & HEDGE_TARGET_REPLICA))
 		return 0;	/* only a replica: its answers are known */
-	key.target = (__u16)*role;	/* as a request to that target */
+	key.target = (__u16)role;	/* as a request to that target */
 	copy.deadline_ns = copy.sent_ns;
 	/* A record on the key first: a COPY, or one past its window, is
 	 * written over (where it may be: else freed, and inserted anew); a

@@ -146,8 +146,8 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   struct hedge_record, in sets;
 					   13: the sets' tags,
 					   hedge_score_tags);
-					   14: the targets' ports
-					   (hedge_config.port_bits) */
+					   14: the targets' servers
+					   (hedge_config.servers) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -439,23 +439,32 @@ struct hedge_target {
 #define HEDGE_TARGET_REPLICA	(1U << 31)
 
 /*
- * The targets' ports, as bits in the config (hedge_config.port_bits): the
- * programs look a packet's server up in hedge_targets only if its port's
- * bit is set. Most traffic is to no target, and the hash lookup was ~20 of
- * the ~55 ns such a packet cost (BENCHMARKS.md, "Other traffic"). A bit
- * set for a port of no target only costs that lookup; a target's port
- * whose bit is not set would never be hedged: every primary's and
- * replica's is, by hedge_ports_set(), which `up` runs on the config it
- * writes. The bit of a port is a multiplicative hash of its 16 bits as
- * stored (network order, the same on both sides).
+ * The targets' servers, indexed in the config (hedge_config.servers), so
+ * that the programs find a packet's server without a map lookup. A slot,
+ * chosen by a hash of the server's address (its last 4 bytes), port and
+ * protocol (hedge_server_slot()), is empty (HEDGE_SERVER_NONE: most
+ * traffic, passed at once), names one server (HEDGE_SERVER_PRIMARY + t:
+ * target t's primary; HEDGE_SERVER_REPLICA + t: its replica), compared
+ * whole, or holds several (HEDGE_SERVER_MANY: looked up in hedge_targets,
+ * which has them all). hedge_servers_set() builds it from the targets as
+ * `up` fills hedge_targets: a replica that is some target's primary is
+ * known as that primary. The hash is of bytes as stored (the port in
+ * network order), the same on both sides.
  */
-#define HEDGE_PORT_SHIFT	23
-#define HEDGE_PORT_BITS		(1U << (32 - HEDGE_PORT_SHIFT))	/* 512 */
-#define HEDGE_PORT_WORDS	(HEDGE_PORT_BITS / 64)
+#define HEDGE_SERVER_SHIFT	23
+#define HEDGE_SERVER_SLOTS	(1U << (32 - HEDGE_SERVER_SHIFT))	/* 512 */
+#define HEDGE_SERVER_NONE	0
+#define HEDGE_SERVER_PRIMARY	1			/* + t */
+#define HEDGE_SERVER_REPLICA	(1 + HEDGE_MAX_TARGETS)	/* + t */
+#define HEDGE_SERVER_MANY	0xff
 
-static inline __u32 hedge_port_bit(__be16 port)
+static inline __u32 hedge_server_slot(const struct hedge_target_key *k)
 {
-	return ((__u32)port * 0x9e3779b1U) >> HEDGE_PORT_SHIFT;
+	__u32 a = (__u32)k->addr[12] << 24 | (__u32)k->addr[13] << 16 |
+		  (__u32)k->addr[14] << 8 | k->addr[15];
+
+	return ((a ^ ((__u32)k->port << 8) ^ k->proto) * 0x9e3779b1U) >>
+	       HEDGE_SERVER_SHIFT;
 }
 
 /*
@@ -700,25 +709,41 @@ struct hedge_config {
 	__u64 score_stash_ns;	/* the last request stashed; 0: none within
 				   --window (hedge_stash) */
 	__u64 score_stashed;	/* requests stashed */
-	__u64 port_bits[HEDGE_PORT_WORDS];	/* hedge_port_bit() of every
-						   target's and replica's port */
+	__u8 servers[HEDGE_SERVER_SLOTS];	/* HEDGE_SERVER_*, by
+						   hedge_server_slot() */
 	HEDGE_LAYOUT_TEST_PAD
 };
 
-/* Set cfg's port bits from its targets (see hedge_port_bit()). */
-static inline void hedge_ports_set(struct hedge_config *cfg)
+/* One server into its slot: v, or HEDGE_SERVER_MANY if taken. */
+static inline void hedge_server_put(struct hedge_config *cfg,
+				    const struct hedge_target_key *k, __u8 v)
 {
-	__u32 i, b;
+	__u8 *slot = &cfg->servers[hedge_server_slot(k)];
 
-	for (i = 0; i < HEDGE_PORT_WORDS; i++)
-		cfg->port_bits[i] = 0;
-	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++) {
-		b = hedge_port_bit(cfg->targets[i].primary.port);
-		cfg->port_bits[b / 64] |= 1ULL << (b % 64);
-		if (!cfg->targets[i].replica.port)
-			continue;
-		b = hedge_port_bit(cfg->targets[i].replica.port);
-		cfg->port_bits[b / 64] |= 1ULL << (b % 64);
+	*slot = *slot == HEDGE_SERVER_NONE ? v : HEDGE_SERVER_MANY;
+}
+
+/* cfg's server index from its targets (see hedge_server_slot()). */
+static inline void hedge_servers_set(struct hedge_config *cfg)
+{
+	__u32 n = cfg->n_targets < HEDGE_MAX_TARGETS ? cfg->n_targets :
+		  HEDGE_MAX_TARGETS, i, j;
+	const struct hedge_target_key *r;
+	int primary;
+
+	__builtin_memset(cfg->servers, HEDGE_SERVER_NONE,
+			 sizeof(cfg->servers));
+	for (i = 0; i < n; i++)
+		hedge_server_put(cfg, &cfg->targets[i].primary,
+				 (__u8)(HEDGE_SERVER_PRIMARY + i));
+	for (i = 0; i < n; i++) {
+		r = &cfg->targets[i].replica;
+		for (j = 0, primary = 0; j < n; j++)
+			primary |= !__builtin_memcmp(r, &cfg->targets[j].primary,
+						     sizeof(*r));
+		if (r->port && !primary)
+			hedge_server_put(cfg, r,
+					 (__u8)(HEDGE_SERVER_REPLICA + i));
 	}
 }
 
@@ -1016,11 +1041,12 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_OFF(struct hedge_config, score_word) ==
 	       HEDGE_OFF(struct hedge_config, match_bytes) +
 	       2 * HEDGE_MATCH_MAX &&
-	       HEDGE_OFF(struct hedge_config, port_bits) ==
+	       HEDGE_OFF(struct hedge_config, servers) ==
 	       HEDGE_OFF(struct hedge_config, score_word) + 48 &&
 	       sizeof(struct hedge_config) ==
-	       HEDGE_OFF(struct hedge_config, port_bits) +
-	       8 * HEDGE_PORT_WORDS + HEDGE_LAYOUT_TEST_BYTES,
+	       HEDGE_OFF(struct hedge_config, servers) +
+	       HEDGE_SERVER_SLOTS + HEDGE_LAYOUT_TEST_BYTES &&
+	       HEDGE_SERVER_REPLICA + HEDGE_MAX_TARGETS <= HEDGE_SERVER_MANY,
 	       "struct hedge_config: no holes");
 _Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
 	       "struct hedge_map_def: eight __u32s, as the loader reads them");

@@ -316,8 +316,8 @@ static int fill_maps(struct run *r)
 	uint32_t i, zero = 0;
 	int err;
 
-	/* The programs look up only the ports whose bits are set. */
-	hedge_ports_set(&r->cfg);
+	/* The programs find the targets' servers in the config first. */
+	hedge_servers_set(&r->cfg);
 	err = fill_targets(obj_map_fd(&r->obj, HEDGE_MAP_TARGETS), cfg);
 	for (i = 0; i < cfg->n_targets && !err; i++) {
 		err = map_update(adapt, &i, &first);

@@ -104,14 +104,14 @@ static void tcp_packet(unsigned char *b, int response)
 
 static uint64_t run(const char *prog, const unsigned char *pkt, uint32_t repeat);
 
-/* The config into its map, its port bits set from its targets as `up`
- * sets them (hedge_ports_set()): 0, or a negative errno. */
+/* The config into its map, its server index made from its targets as
+ * `up` makes it (hedge_servers_set()): 0, or a negative errno. */
 static int write_config(const struct hedge_config *c)
 {
 	struct hedge_config w = *c;
 	uint32_t zero = 0;
 
-	hedge_ports_set(&w);
+	hedge_servers_set(&w);
 	return map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &w);
 }
 
@@ -466,8 +466,9 @@ static void measure_warm(const char *name, const char *prog, int response)
  * code, maps and page-table entries) between them; the packet itself is
  * warm, just written, as the stack's is. Fresh IDs; a response's request
  * is recorded (untimed) before the flush. Fewer runs: each flush writes
- * 64 MiB. Steadier than a load at 1 000/s on a shared host, so that a
- * cache line more or less on a program's path shows.
+ * 64 MiB. The median of one invocation is steady; between invocations
+ * (the programs and maps loaded anew, elsewhere in memory) it spreads by
+ * as much as a cache line or two costs (BENCHMARKS.md, "The floor").
  */
 static int cmp_u64(const void *a, const void *b)
 {

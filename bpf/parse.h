@@ -214,20 +214,47 @@ target_of(const struct hedge_config *cfg, __u32 t)
 	return &cfg->targets[t];
 }
 
+/* Two servers the same: 20 bytes, in 16-bit words (a key on the stack
+ * is 2-byte aligned). */
+static __always_inline int same_server(const struct hedge_target_key *a,
+				       const struct hedge_target_key *b)
+{
+	const __u16 *x = (const void *)a, *y = (const void *)b;
+	__u32 d = 0, i;
+
+#pragma unroll
+	for (i = 0; i < sizeof(*a) / 2; i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
 /*
  * The role of a server (address, port, protocol) among the targets: its
- * index, flagged HEDGE_TARGET_REPLICA for a replica; NULL for none. Only
- * a port whose bit is set in the config is looked up (hedge_port_bit()):
- * most traffic is to no target.
+ * index, flagged HEDGE_TARGET_REPLICA for a replica; -1 for none. Found
+ * in the config's index (hedge_server_slot(), hedge.h): most traffic's
+ * slot is empty; one that names a server is compared whole; only one
+ * that several share is looked up in hedge_targets.
  */
-static __always_inline const __u32 *
-target_role(const struct hedge_config *cfg, const struct hedge_target_key *tk)
+static __always_inline __s64 target_role(const struct hedge_config *cfg,
+					 const struct hedge_target_key *tk)
 {
-	__u32 b = hedge_port_bit(tk->port);
+	__u32 v = cfg->servers[hedge_server_slot(tk)], t;
+	const struct hedge_target_key *k;
+	const __u32 *role;
 
-	if (!((cfg->port_bits[b / 64] >> (b % 64)) & 1))
-		return 0;
-	return bpf_map_lookup_elem(&hedge_targets, tk);
+	if (v == HEDGE_SERVER_NONE)
+		return -1;
+	if (v >= HEDGE_SERVER_REPLICA + HEDGE_MAX_TARGETS) {
+		role = bpf_map_lookup_elem(&hedge_targets, tk);
+		return role ? (__s64)*role : -1;
+	}
+	t = (v - HEDGE_SERVER_PRIMARY) & (HEDGE_MAX_TARGETS - 1);
+	k = v >= HEDGE_SERVER_REPLICA ? &cfg->targets[t].replica :
+					&cfg->targets[t].primary;
+	if (!same_server(k, tk))
+		return -1;
+	return v >= HEDGE_SERVER_REPLICA ? (__s64)(t | HEDGE_TARGET_REPLICA) :
+					   (__s64)t;
 }
 
 /* Key the datagram as an answer from target t's replica: to t's primary. */
@@ -259,19 +286,19 @@ static __always_inline int parse_found(struct __sk_buff *skb,
 				       struct datagram *d)
 {
 	struct hedge_target_key tk = {};
-	const __u32 *target;
 	__u32 id_len, id_end;
+	__s64 role;
 
 	/* The target end, looked up before anything else is copied: most
 	 * traffic is not to (or from) a target. */
 	__builtin_memcpy(tk.addr, dir == REQUEST ? h->dst : h->src,
 			 HEDGE_ADDR_LEN);
 	tk.port = dir == REQUEST ? h->udp.dest : h->udp.source;
-	target = target_role(cfg, &tk);
-	if (!target)
+	role = target_role(cfg, &tk);
+	if (role < 0)
 		return -1;
-	d->replica = !!(*target & HEDGE_TARGET_REPLICA);
-	d->target = *target & ~HEDGE_TARGET_REPLICA;
+	d->replica = !!(role & HEDGE_TARGET_REPLICA);
+	d->target = (__u32)role & ~HEDGE_TARGET_REPLICA;
 	d->udp_at = h->udp_at;
 	d->v6 = h->v6;
 	d->odd = h->odd;

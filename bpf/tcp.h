@@ -190,13 +190,13 @@ static __always_inline int tcp_target(const struct hedge_config *cfg,
 				      const __u8 *addr, __be16 port)
 {
 	struct hedge_target_key tk = { .port = port, .proto = HEDGE_PROTO_TCP };
-	const __u32 *t;
+	__s64 t;
 
 	__builtin_memcpy(tk.addr, addr, HEDGE_ADDR_LEN);
 	t = target_role(cfg, &tk);
-	if (!t || (*t & HEDGE_TARGET_REPLICA))
+	if (t < 0 || (t & HEDGE_TARGET_REPLICA))
 		return -1;
-	return (int)(*t & (HEDGE_MAX_TARGETS - 1));
+	return (int)(t & (HEDGE_MAX_TARGETS - 1));
 }
 
 /* A SYN to a TCP target (its segment *s read, its destination daddr),

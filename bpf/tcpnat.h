@@ -148,11 +148,9 @@ static __always_inline __s64 tcp_role(const struct hedge_config *cfg,
 				       const __u8 *addr, __be16 port)
 {
 	struct hedge_target_key tk = { .port = port, .proto = HEDGE_PROTO_TCP };
-	const __u32 *role;
 
 	__builtin_memcpy(tk.addr, addr, HEDGE_ADDR_LEN);
-	role = target_role(cfg, &tk);
-	return role ? (__s64)*role : -1;
+	return target_role(cfg, &tk);
 }
 
 /*

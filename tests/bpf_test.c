@@ -340,14 +340,14 @@ static uint64_t delay_ns = 10000000;
  */
 static void (*case_config)(struct hedge_config *cfg);
 
-/* The config into its map, its port bits set from its targets as `up`
- * sets them (hedge_ports_set()): 0, or a negative errno. */
+/* The config into its map, its server index made from its targets as
+ * `up` makes it (hedge_servers_set()): 0, or a negative errno. */
 static int write_config(const struct hedge_config *c)
 {
 	struct hedge_config w = *c;
 	uint32_t zero = 0;
 
-	hedge_ports_set(&w);
+	hedge_servers_set(&w);
 	return map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &w);
 }
 
@@ -1655,22 +1655,59 @@ static void test_mapped(void)
 	      "tracked");
 }
 
-/*
- * The port filter (hedge.h, hedge_port_bit()): 16 targets on 16 ports,
- * each request tracked as its own target's; a port of no target whose
- * bit is a target's (looked up, not found) and one whose bit is not set
- * pass untouched, untracked.
- */
 static struct hedge_config config_now(void);
 
-static void test_port_filter(void)
+/* A request from CLIENT to SERVER:port passes untouched and untracked by
+ * any of the first n targets. */
+static int untracked(uint16_t port, uint32_t id, uint32_t n)
+{
+	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, port, id, 16);
+	uint64_t before[HEDGE_MAX_TARGETS];
+	struct run r;
+	uint32_t t;
+	int ok;
+
+	for (t = 0; t < n; t++)
+		before[t] = counters_of(t).requests;
+	r = run(HEDGE_PROG_SPLITTER, &req);
+	ok = r.ret == TC_ACT_UNSPEC && r.unchanged;
+	for (t = 0; t < n; t++)
+		ok &= counters_of(t).requests == before[t];
+	return ok;
+}
+
+/* A request to SERVER:port is tracked as target t's. */
+static int tracked_as(uint16_t port, uint32_t id, uint32_t t)
+{
+	struct pkt req = udp_pkt(CLIENT, CPORT, SERVER, port, id, 16);
+	uint64_t before = counters_of(t).requests;
+	struct run r = run(HEDGE_PROG_SPLITTER, &req);
+
+	return r.ret == TC_ACT_UNSPEC && counters_of(t).requests == before + 1;
+}
+
+/* The slot of SERVER:port in the server index (hedge_server_slot()). */
+static uint32_t slot_of(uint16_t port)
+{
+	struct hedge_target_key k;
+
+	endpoint(&k, SERVER, port);
+	return hedge_server_slot(&k);
+}
+
+/*
+ * The server index (hedge.h, hedge_server_slot()): 16 targets on 16
+ * ports, each request tracked as its own target's; a server of no target
+ * in an empty slot, in a slot naming a target, and in a slot two targets
+ * share (looked up in hedge_targets) passes untouched; two targets in one
+ * slot are each found.
+ */
+static void test_server_index(void)
 {
 	int targets = obj_map_fd(&obj, HEDGE_MAP_TARGETS);
 	struct hedge_config cfg = config_now();
-	struct hedge_stats st;
-	uint32_t t, bit, port, clash = 0, clear = 0, ok = 1;
-	struct pkt req;
-	struct run r;
+	uint32_t t, port, none = 0, named = 0, q1 = 0, q2 = 0, ok = 1;
+	uint8_t v;
 
 	for (t = 0; t < HEDGE_MAX_TARGETS; t++) {
 		memset(&cfg.targets[t], 0, sizeof(cfg.targets[t]));
@@ -1679,40 +1716,58 @@ static void test_port_filter(void)
 	}
 	cfg.n_targets = HEDGE_MAX_TARGETS;
 	write_config(&cfg);
-	for (t = 0; t < HEDGE_MAX_TARGETS; t++) {
-		req = udp_pkt(CLIENT, CPORT, SERVER, SPORT + t * 7, 1500 + t,
-			      16);
-		r = run(HEDGE_PROG_SPLITTER, &req);
-		st = counters_of(t);
-		ok &= r.ret == TC_ACT_UNSPEC && st.requests == 1;
-	}
-	check(ok, "port filter: 16 targets on 16 ports, each request tracked "
-	      "as its target's", "a target's request not tracked");
-	/* Another port with a target's bit, and one with no bit set (the
-	 * bits as write_config() set them, read back). */
+	for (t = 0; t < HEDGE_MAX_TARGETS; t++)
+		ok &= tracked_as((uint16_t)(SPORT + t * 7), 1500 + t, t);
+	check(ok, "server index: 16 targets on 16 ports, each request "
+	      "tracked as its target's", "a target's request not tracked");
+	/* Ports of no target: one in an empty slot, one in a slot that
+	 * names a target (the index as write_config() made it). */
 	cfg = config_now();
-	for (port = 1; port < 65536 && (!clash || !clear); port++) {
+	for (port = 1; port < 65536 && (!none || !named); port++) {
 		if (port >= SPORT && port < SPORT + HEDGE_MAX_TARGETS * 7 &&
 		    (port - SPORT) % 7 == 0)
 			continue;
-		bit = hedge_port_bit(htons((uint16_t)port));
-		if ((cfg.port_bits[bit / 64] >> (bit % 64)) & 1)
-			clash = clash ? clash : port;
-		else
-			clear = clear ? clear : port;
+		v = cfg.servers[slot_of((uint16_t)port)];
+		if (v == HEDGE_SERVER_NONE && !none)
+			none = port;
+		else if (v != HEDGE_SERVER_NONE && v != HEDGE_SERVER_MANY &&
+			 !named)
+			named = port;
 	}
-	ok = clash && clear;
-	for (port = clash; ok && port; port = port == clash ? clear : 0) {
-		req = udp_pkt(CLIENT, CPORT, SERVER, (uint16_t)port, 1600, 16);
-		r = run(HEDGE_PROG_SPLITTER, &req);
-		ok &= r.ret == TC_ACT_UNSPEC && r.unchanged &&
-		      state_of(1600) == 0;
-	}
-	for (t = 0; ok && t < HEDGE_MAX_TARGETS; t++)
-		ok &= counters_of(t).requests == 1;
-	check(ok, "port filter: a port of no target, its bit a target's or "
-	      "not set, passes untracked", clash && clear ?
+	check(none && named && untracked((uint16_t)none, 1600,
+					 HEDGE_MAX_TARGETS) &&
+	      untracked((uint16_t)named, 1601, HEDGE_MAX_TARGETS),
+	      "server index: a server of no target, in an empty slot or in "
+	      "a target's, passes untracked", none && named ?
 	      "tracked or changed" : "no such ports found");
+	/* Two targets whose servers share a slot, and a third server there. */
+	for (q1 = 1024; q1 < 65536 && !q2; q1++)
+		for (port = q1 + 1; port < 65536 && !q2; port++)
+			if (slot_of((uint16_t)q1) == slot_of((uint16_t)port))
+				q2 = port;
+	q1--;
+	for (port = q2 + 1; port < 65536 &&
+	     slot_of((uint16_t)port) != slot_of((uint16_t)q1); port++)
+		;
+	cfg = config_now();
+	for (t = 0; t < HEDGE_MAX_TARGETS; t++)
+		map_delete(targets, &cfg.targets[t].primary);
+	for (t = 0; t < 2; t++) {
+		memset(&cfg.targets[t], 0, sizeof(cfg.targets[t]));
+		endpoint(&cfg.targets[t].primary, SERVER, t ? q2 : q1);
+		map_update(targets, &cfg.targets[t].primary, &t);
+	}
+	cfg.n_targets = 2;
+	write_config(&cfg);
+	cfg = config_now();
+	check(q2 && port < 65536 &&
+	      cfg.servers[slot_of((uint16_t)q1)] == HEDGE_SERVER_MANY &&
+	      tracked_as((uint16_t)q1, 1700, 0) &&
+	      tracked_as((uint16_t)q2, 1701, 1) &&
+	      untracked((uint16_t)port, 1702, 2),
+	      "server index: two targets in one slot each found (in "
+	      "hedge_targets), a third server there passes untracked",
+	      q2 ? "not found, or tracked" : "no such ports found");
 }
 
 static void test_odd_headers(void)
@@ -4619,7 +4674,7 @@ static const struct test_case cases[] = {
 	{ "tick_two_tickers", test_tick_two_tickers, NULL },
 	{ "tick_concurrent_sweeps", test_tick_concurrent_sweeps, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
-	{ "port_filter", test_port_filter, NULL },
+	{ "server_index", test_server_index, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
 	{ "lru_bound", test_lru_bound, NULL },
 	{ "btf_maps", test_btf_maps, NULL },
