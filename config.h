@@ -87,8 +87,6 @@ const struct delay_line *line_of(unsigned int kind);
 int is_v4(const struct hedge_target_key *t);
 int same_endpoint(const struct hedge_target_key *a,
 		  const struct hedge_target_key *b);
-int is_primary(const struct hedge_config *cfg,
-	       const struct hedge_target_key *k);
 int has_replica(const struct hedge_config *cfg);
 /* Some target is TCP (--target IP:PORT/tcp). */
 int has_tcp(const struct hedge_config *cfg);

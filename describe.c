@@ -24,17 +24,6 @@ const struct delay_line *line_of(unsigned int kind)
 	return NULL;
 }
 
-int is_primary(const struct hedge_config *cfg,
-		      const struct hedge_target_key *k)
-{
-	uint32_t i;
-
-	for (i = 0; i < cfg->n_targets; i++)
-		if (same_endpoint(k, &cfg->targets[i].primary))
-			return 1;
-	return 0;
-}
-
 int has_replica(const struct hedge_config *cfg)
 {
 	uint32_t i;

@@ -723,28 +723,38 @@ static inline void hedge_server_put(struct hedge_config *cfg,
 	*slot = *slot == HEDGE_SERVER_NONE ? v : HEDGE_SERVER_MANY;
 }
 
+/* Target t's replica, as user space keys it: none (NULL), or a replica
+ * that is some target's primary (NULL: known as that primary), or it. */
+static inline const struct hedge_target_key *
+hedge_replica_key(const struct hedge_config *cfg, __u32 t)
+{
+	const struct hedge_target_key *r = &cfg->targets[t].replica;
+	__u32 i;
+
+	if (!r->port)
+		return 0;
+	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++)
+		if (!__builtin_memcmp(r, &cfg->targets[i].primary,
+				      sizeof(*r)))
+			return 0;
+	return r;
+}
+
 /* cfg's server index from its targets (see hedge_server_slot()). */
 static inline void hedge_servers_set(struct hedge_config *cfg)
 {
-	__u32 n = cfg->n_targets < HEDGE_MAX_TARGETS ? cfg->n_targets :
-		  HEDGE_MAX_TARGETS, i, j;
 	const struct hedge_target_key *r;
-	int primary;
+	__u32 i;
 
 	__builtin_memset(cfg->servers, HEDGE_SERVER_NONE,
 			 sizeof(cfg->servers));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++)
 		hedge_server_put(cfg, &cfg->targets[i].primary,
 				 (__u8)(HEDGE_SERVER_PRIMARY + i));
-	for (i = 0; i < n; i++) {
-		r = &cfg->targets[i].replica;
-		for (j = 0, primary = 0; j < n; j++)
-			primary |= !__builtin_memcmp(r, &cfg->targets[j].primary,
-						     sizeof(*r));
-		if (r->port && !primary)
+	for (i = 0; i < cfg->n_targets && i < HEDGE_MAX_TARGETS; i++)
+		if ((r = hedge_replica_key(cfg, i)))
 			hedge_server_put(cfg, r,
 					 (__u8)(HEDGE_SERVER_REPLICA + i));
-	}
 }
 
 /*

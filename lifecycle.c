@@ -290,6 +290,7 @@ static int unpin_maps(struct run *r)
 
 int fill_targets(int fd, const struct hedge_config *cfg)
 {
+	const struct hedge_target_key *r;
 	uint32_t i, replica;
 	int err = 0;
 
@@ -298,10 +299,8 @@ int fill_targets(int fd, const struct hedge_config *cfg)
 		err = map_update(fd, &cfg->targets[i].primary, &i);
 		/* A replica that is a target too is known as that (its
 		 * answers to hedges are told apart by the Scoreboard). */
-		if (!err && cfg->targets[i].replica.port &&
-		    !is_primary(cfg, &cfg->targets[i].replica))
-			err = map_update(fd, &cfg->targets[i].replica,
-					 &replica);
+		if (!err && (r = hedge_replica_key(cfg, i)))
+			err = map_update(fd, r, &replica);
 	}
 	return err;
 }
