@@ -145,6 +145,10 @@ int map_lookup(int fd, const void *key, void *value);
 /* The key after `key` (NULL: the first) into next; -ENOENT past the last. */
 int map_next_key(int fd, const void *key, void *next);
 int map_delete(int fd, const void *key);
+/* The config into the config map `fd`, its server index made from its
+ * targets: 0 or -errno. Every config the programs read is written so. */
+struct hedge_config;
+int config_write(int fd, const struct hedge_config *cfg);
 /* A hash map's entries from bucket *in_batch (NULL: the first) on, up to
  * *count of them (set to how many came), *out_batch where to go on: 0,
  * -ENOENT with the last ones, or -errno. Unlike a get-next-key walk, a

@@ -312,11 +312,9 @@ static int fill_maps(struct run *r)
 	int budget = obj_map_fd(&r->obj, HEDGE_MAP_BUDGET);
 	struct hedge_adapt first = { .delay_ns = cfg->delay_ns };
 	struct hedge_budget full = { .tokens = (int64_t)cfg->budget_cap };
-	uint32_t i, zero = 0;
+	uint32_t i;
 	int err;
 
-	/* The programs find the targets' servers in the config first. */
-	hedge_servers_set(&r->cfg);
 	err = fill_targets(obj_map_fd(&r->obj, HEDGE_MAP_TARGETS), cfg);
 	for (i = 0; i < cfg->n_targets && !err; i++) {
 		err = map_update(adapt, &i, &first);
@@ -324,8 +322,7 @@ static int fill_maps(struct run *r)
 			err = map_update(budget, &i, &full);
 	}
 	if (!err)
-		err = map_update(obj_map_fd(&r->obj, HEDGE_MAP_CONFIG), &zero,
-				 cfg);
+		err = config_write(obj_map_fd(&r->obj, HEDGE_MAP_CONFIG), cfg);
 	return err ? fail("filling the BPF maps: %s", strerror(-err)) : 0;
 }
 
@@ -380,11 +377,10 @@ static int start_line(struct run *r)
 /* The last step: the config says `up` finished. */
 static int mark_done(struct run *r)
 {
-	uint32_t zero = 0;
 	int err;
 
 	r->cfg.flags |= HEDGE_F_UP_DONE;
-	err = map_update(obj_map_fd(&r->obj, HEDGE_MAP_CONFIG), &zero, &r->cfg);
+	err = config_write(obj_map_fd(&r->obj, HEDGE_MAP_CONFIG), &r->cfg);
 	return err ? fail("writing the config map: %s", strerror(-err)) : 0;
 }
 

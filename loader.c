@@ -434,6 +434,17 @@ int map_lookup_batch(int fd, uint32_t *in_batch, uint32_t *out_batch,
 	return err;
 }
 
+/* The index of its servers is derived from the targets here, at the one
+ * place a config is written (hedge_servers_set()). */
+int config_write(int fd, const struct hedge_config *cfg)
+{
+	struct hedge_config w = *cfg;
+	uint32_t zero = 0;
+
+	hedge_servers_set(&w);
+	return map_update(fd, &zero, &w);
+}
+
 int map_delete(int fd, const void *key)
 {
 	union bpf_attr attr;

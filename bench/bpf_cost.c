@@ -104,15 +104,10 @@ static void tcp_packet(unsigned char *b, int response)
 
 static uint64_t run(const char *prog, const unsigned char *pkt, uint32_t repeat);
 
-/* The config into its map, its server index made from its targets as
- * `up` makes it (hedge_servers_set()): 0, or a negative errno. */
+/* The config into its map as `up` writes it (config_write()). */
 static int write_config(const struct hedge_config *c)
 {
-	struct hedge_config w = *c;
-	uint32_t zero = 0;
-
-	hedge_servers_set(&w);
-	return map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &w);
+	return config_write(obj_map_fd(&obj, HEDGE_MAP_CONFIG), c);
 }
 
 static void print_cost(const char *name, double ns);

@@ -340,15 +340,10 @@ static uint64_t delay_ns = 10000000;
  */
 static void (*case_config)(struct hedge_config *cfg);
 
-/* The config into its map, its server index made from its targets as
- * `up` makes it (hedge_servers_set()): 0, or a negative errno. */
+/* The config into its map as `up` writes it (config_write()). */
 static int write_config(const struct hedge_config *c)
 {
-	struct hedge_config w = *c;
-	uint32_t zero = 0;
-
-	hedge_servers_set(&w);
-	return map_update(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &w);
+	return config_write(obj_map_fd(&obj, HEDGE_MAP_CONFIG), c);
 }
 
 
