@@ -25,8 +25,12 @@ trap ns_test_cleanup EXIT
 # 2000 requests/s for 2 s, open loop, many in flight. A fault in the tick
 # makes most hedges late; a stall of this shared host made 1% of them late
 # once (a CI-like run: 46 of 4000 hedges past 0.5 ms, at most 6 ms; 12
-# runs of two builds after it: 0-12). So a p99 past the bound is measured
-# once more, said (INFO), and the second run decides.
+# runs of two builds after it: 0-12), and once two runs in a row (ci19:
+# 64 of 4000 past 0.5 ms, p99 10 ms then 7 ms; the tick went idle and
+# started 6 times in a run at 2000/s, so the load itself had gaps; alone
+# 80-112 us, 3 runs). So a p99 past the bound is measured again, up to 3
+# runs, each said (INFO), and the last run decides: a faulty tick is late
+# in every run.
 lateness_run() {
 	: >$OUT/server.out	# no "ready" left from an earlier run
 	# ip netns exec execs the server: $! is the server, which kill must reach.
@@ -44,17 +48,16 @@ lateness_run() {
 # early hedges, requests lost or answered twice (the first run's, when
 # there are two).
 wrong=""
-lateness_run
-p99=$(field $OUT/status.json late_p99_us)
-if [ "${p99:-999999}" -gt "$LATE_P99_US" ]; then
-	echo "INFO tick: hedge lateness p99 ${p99:-none} us (max $(field $OUT/status.json late_max_us) us) past ${LATE_P99_US} us: measured once more"
+for run in 1 2 3; do
+	lateness_run
+	p99=$(field $OUT/status.json late_p99_us)
+	[ "${p99:-999999}" -gt "$LATE_P99_US" -a $run -lt 3 ] || break
+	echo "INFO tick: run $run: hedge lateness p99 ${p99:-none} us (max $(field $OUT/status.json late_max_us) us, the tick started $(field $OUT/status.json starts) times) past ${LATE_P99_US} us: measured again"
 	sent=$(field $OUT/status.json hedges_sent)
 	[ "${sent:-0}" -ge 3900 ] &&
 		[ "$(field $OUT/status.json early)$(field $OUT/load.json lost)$(field $OUT/load.json duplicates)" = 000 ] ||
-		wrong="first run: ${sent:-no} hedges, $(field $OUT/status.json early) early, $(field $OUT/load.json lost) lost, $(field $OUT/load.json duplicates) duplicates"
-	lateness_run
-	p99=$(field $OUT/status.json late_p99_us)
-fi
+		wrong="$wrong run $run: ${sent:-no} hedges, $(field $OUT/status.json early) early, $(field $OUT/load.json lost) lost, $(field $OUT/load.json duplicates) duplicates;"
+done
 sent=$(field $OUT/status.json hedges_sent)
 check "tick: 4000 requests at 2000/s, each hedged ($sent hedges)" "$(cat $OUT/load.json); $wrong" \
 	[ "${sent:-0}" -ge 3900 -a -z "$wrong" ]
