@@ -148,8 +148,8 @@ static int netem_build(struct nl *nl, struct hedge_config *cfg)
  * shrunk to nothing much (so is the ring, whose slots the Splitter then
  * never finds). */
 static const struct map_size netem_sizes[] = {
-	{ HEDGE_MAP_PARKED, 1, 0 }, { HEDGE_MAP_FRAMES, 1, 0 },
-	{ HEDGE_MAP_DUE, 1, 1 }, { NULL, 0, 0 },
+	{ HEDGE_MAP_PARKED, 1 }, { HEDGE_MAP_FRAMES, 1 },
+	{ HEDGE_MAP_DUE, 1 }, { NULL, 0 },
 };
 
 const struct delay_line delay_line_netem = {

@@ -640,10 +640,9 @@ int hedge_ticker(struct __sk_buff *skb)
 {
 	struct hedge_config *cfg = config();
 	struct hedge_ticker *t;
-	struct hedge_due due;
-	__u32 zero = 0, target, gen, arrived;
-	void *queue;
-	__u64 now;
+	struct hedge_due *due;
+	__u32 zero = 0, gen, arrived;
+	__u64 now, when;
 	int i, first, lingered;
 
 	t = bpf_map_lookup_elem(&hedge_tick, &zero);
@@ -669,20 +668,23 @@ int hedge_ticker(struct __sk_buff *skb)
 	if (!tick_own(t))
 		goto sleep;
 	for (i = 0; i < HEDGE_TICK_BATCH; i++) {
-		first = earliest(cfg, &due);
-		if (first < 0 || due.deadline_ns > now)
+		first = earliest(cfg, t, &when);
+		/* (A head still being written, deadline 0: the tick comes
+		 * back at once for it.) */
+		if (first < 0 || !when || when > now)
 			break;
-		/* Only the owner pops: the head is still the one peeked. */
-		target = (__u32)first;
-		queue = bpf_map_lookup_elem(&hedge_due, &target);
-		if (!queue || bpf_map_pop_elem(queue, &due))
+		/* Only the owner pops: the head is still the one found. */
+		due = due_head_entry(t, cfg, (__u32)first);
+		if (!due)
 			break;
-		send_due(skb, cfg, &due, target, now);
+		send_due(skb, cfg, due, (__u32)first, now);
+		if (due_pop(t, cfg, (__u32)first))
+			break;
 	}
 	/* After the hedges due: they go first. Up to HEDGE_TICK_SWEEP
 	 * answered requests a wake-up: at high rates, the tick wakes about
 	 * rate / HEDGE_TICK_SWEEP times a second to keep up. */
-	sweep(cfg, earliest(cfg, &due), now);
+	sweep(cfg, t, earliest(cfg, t, &when), now);
 	/* One target's delay per tick, in turn. */
 	if ((cfg->flags & HEDGE_F_ADAPTIVE) && cfg->n_targets)
 		adapt(cfg, (__u32)(t->ticks % cfg->n_targets), now);
@@ -690,7 +692,7 @@ int hedge_ticker(struct __sk_buff *skb)
 sleep:
 	/* Nothing queued for a whole sleep: idle; the next request
 	 * restarts it. */
-	if (earliest(cfg, &due) < 0 && lingered && go_idle(cfg, t, gen))
+	if (earliest(cfg, t, &when) < 0 && lingered && go_idle(cfg, t, gen))
 		return TC_ACT_SHOT;
 	rearm(skb, cfg, t, now, arrived, gen);
 	return bpf_redirect(cfg->tick_ifindex, 0);

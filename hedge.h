@@ -130,7 +130,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	14	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	15	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -147,7 +147,10 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   13: the sets' tags,
 					   hedge_score_tags);
 					   14: the targets' servers
-					   (hedge_config.servers) */
+					   (hedge_config.servers);
+					   15: the deadline rings (hedge_due
+					   an array, its positions in
+					   hedge_ticker) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -767,11 +770,6 @@ struct hedge_map_def {
 	__u32 value_size;
 	__u32 max_entries;
 	__u32 flags;
-	/* BPF_MAP_TYPE_ARRAY_OF_MAPS: the loader fills every slot with a
-	 * map of this kind (keyless: a queue). */
-	__u32 inner_type;
-	__u32 inner_value_size;
-	__u32 inner_max_entries;
 };
 
 enum hedge_delay_line {
@@ -847,12 +845,17 @@ struct hedge_tick_head {
 				   hedge_ticker.run); `up`'s first tick: 0 */
 } __attribute__((packed));
 
-/* The tick line's deadlines, in the order requests left: one BPF queue per
- * target, whose deadlines never go backwards (see struct hedge_adapt). */
+/*
+ * The tick line's deadlines, in the order requests left: a ring per
+ * target, whose deadlines never go backwards (see struct hedge_adapt), in
+ * the array hedge_due: target t's at t * cap .. (t + 1) * cap - 1, its
+ * positions in struct hedge_ticker (due_tail, due_head; bpf/tick.h).
+ */
 #define HEDGE_SEQ_BIG	(1U << 31)	/* in hedge_due.seq: the full-frame ring */
 
 struct hedge_due {
-	__u64 deadline_ns;
+	__u64 deadline_ns;	/* its publication: 0 until the rest is
+				   written, and once popped (bpf/tick.h) */
 	struct hedge_key key;
 	__u32 seq;		/* the slot is seq & mask of its ring */
 	__u32 delay_us;		/* deadline - sent: an entry gone before
@@ -979,7 +982,21 @@ struct hedge_ticker {
 				   span[i] (a power of 2; 0: HEDGE_SPAN_MIN).
 				   See tick.h, ring_next() */
 	__u64 pass_ns[2];	/* when the pass over them began */
+	/* Each target's deadline ring (hedge_due, bpf/tick.h): positions
+	 * taken by the Splitters (compare-and-swap), and the next to pop,
+	 * moved by the ticker that owns the rings only. 128 bytes apart:
+	 * every request writes the one, ticks the other (where an array's
+	 * value starts, its 64-byte alignment here is not kept). */
+	__u64 due_tail[HEDGE_MAX_TARGETS] __attribute__((aligned(64)));
+	__u64 due_head[HEDGE_MAX_TARGETS] __attribute__((aligned(64)));
 };
+
+/* A target's deadline ring: an entry for each parking slot of both rings
+ * (a parked request holds its entry until the ticker pops it). */
+static inline __u32 hedge_due_cap(__u32 ring_mask, __u32 big_mask)
+{
+	return ring_mask + 1 + big_mask + 1;
+}
 
 /*
  * The layouts both sides rely on: sizes, the offsets the BPF code and the
@@ -1058,8 +1075,8 @@ _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&
 	       HEDGE_SERVER_SLOTS + HEDGE_LAYOUT_TEST_BYTES &&
 	       HEDGE_SERVER_REPLICA + HEDGE_MAX_TARGETS <= HEDGE_SERVER_MANY,
 	       "struct hedge_config: no holes");
-_Static_assert(sizeof(struct hedge_map_def) == 8 * 4,
-	       "struct hedge_map_def: eight __u32s, as the loader reads them");
+_Static_assert(sizeof(struct hedge_map_def) == 5 * 4,
+	       "struct hedge_map_def: five __u32s, as the loader reads them");
 _Static_assert(sizeof(struct hedge_meta) == 12 &&
 	       sizeof(struct hedge_slot_head) == 24,
 	       "struct hedge_slot_head: 24 bytes, no holes");
@@ -1088,13 +1105,18 @@ _Static_assert(sizeof(struct hedge_frag_key) == 40 &&
 _Static_assert(HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE >= HEDGE_SPAN_MIN &&
 	       (HEDGE_SPAN_MIN & (HEDGE_SPAN_MIN - 1)) == 0,
 	       "a ring's span: a power of 2, never more than its slots");
-_Static_assert(sizeof(struct hedge_ticker) == 104 &&
+_Static_assert(sizeof(struct hedge_ticker) ==
+		       128 + 2 * 8 * ((HEDGE_MAX_TARGETS + 7) / 8 * 8) &&
+	       HEDGE_OFF(struct hedge_ticker, due_tail) == 128 &&
+	       HEDGE_OFF(struct hedge_ticker, due_head) ==
+		       128 + 8 * ((HEDGE_MAX_TARGETS + 7) / 8 * 8) &&
 	       HEDGE_OFF(struct hedge_ticker, next_seq) == 24 &&
 	       HEDGE_OFF(struct hedge_ticker, next_big) == 32 &&
 	       HEDGE_OFF(struct hedge_ticker, run) == 40 &&
 	       HEDGE_OFF(struct hedge_ticker, old_ticks) == 72 &&
 	       HEDGE_OFF(struct hedge_ticker, pass_ns) == 88,
-	       "struct hedge_ticker: 104 bytes, no holes, run 8-aligned");
+	       "struct hedge_ticker: its fields in 104 bytes, no holes, run "
+	       "8-aligned; the rings' positions on lines of their own");
 _Static_assert(sizeof(struct hedge_nat_key) == 24 &&
 	       HEDGE_OFF(struct hedge_nat_key, cport) == 16 &&
 	       sizeof(struct hedge_nat) == 32 &&

@@ -51,8 +51,6 @@ long sys_bpf(int cmd, union bpf_attr *attr);
 struct map_size {
 	const char *name;
 	uint32_t max_entries;
-	uint32_t inner_max_entries;	/* an array of maps' inner maps; 0:
-					   as built */
 };
 
 /* skip: a program not to load (one the delay line never runs: each is

@@ -118,32 +118,31 @@ static int check_device(struct run *r)
 	return 0;
 }
 
-/* The map sizes for this run: a deadline queue per target, and whatever
- * the delay line wants (which may shrink them further). */
+/* The map sizes for this run, from its config: the rings (--max-inflight)
+ * and a deadline ring per target, and whatever the delay line wants
+ * (which may shrink them further). */
 #define MAX_SIZES 12
 static const struct map_size *map_sizes(struct map_size *sizes,
 					const struct delay_line *line,
-					uint32_t n_targets, uint32_t inflight)
+					const struct hedge_config *cfg)
 {
+	uint32_t sets = cfg->score_mask + 1;
 	const struct map_size *l;
 	size_t n = 0;
 
-	/* The rings from --max-inflight; each target's deadline queue has
-	 * room for both; the Scoreboard HEDGE_SCORE_PER_REQ records for
-	 * each (hedge.h), for HEDGE_SCOREBOARD_SIZE at least. */
-	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, inflight, 0 };
-	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES,
-					inflight / HEDGE_BIG_SHARE, 0 };
+	/* Each target's deadline ring has room for both parking rings;
+	 * the Scoreboard HEDGE_SCORE_WAYS records a set (hedge.h). */
+	sizes[n++] = (struct map_size){ HEDGE_MAP_PARKED, cfg->ring_mask + 1 };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_FRAMES, cfg->big_mask + 1 };
 	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORES,
-					hedge_score_sets(inflight) *
-					HEDGE_SCORE_WAYS, 0 };
-	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORE_TAGS,
-					hedge_score_sets(inflight), 0 };
-	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, n_targets,
-					inflight + inflight / HEDGE_BIG_SHARE };
+					sets * HEDGE_SCORE_WAYS };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_SCORE_TAGS, sets };
+	sizes[n++] = (struct map_size){ HEDGE_MAP_DUE, cfg->n_targets *
+					hedge_due_cap(cfg->ring_mask,
+						      cfg->big_mask) };
 	for (l = line->sizes; l && l->name && n < MAX_SIZES - 1; l++)
 		sizes[n++] = *l;
-	sizes[n] = (struct map_size){ NULL, 0, 0 };
+	sizes[n] = (struct map_size){ NULL, 0 };
 	return sizes;
 }
 
@@ -168,23 +167,15 @@ static int map_memory(int fd, uint64_t *bytes)
 	return 0;
 }
 
-/*
- * The memory hedge's maps take: each map's as the kernel counts it, and
- * the deadline queues inside hedge_due (not in the object: their value
- * size times their entries + 1, as the kernel allocates a queue).
- */
-static int maps_memory(const struct bpf_obj *obj,
-		       const struct hedge_config *cfg, uint64_t *bytes)
+/* The memory hedge's maps take: each map's as the kernel counts it. */
+static int maps_memory(const struct bpf_obj *obj, uint64_t *bytes)
 {
-	uint64_t entries = cfg->ring_mask + 1 + cfg->big_mask + 1 + 1;
 	int i;
 
 	*bytes = 0;
 	for (i = 0; i < obj->n_maps; i++)
 		if (map_memory(obj->maps[i].fd, bytes))
 			return -1;
-	if (cfg->delay_line == HEDGE_DL_TICK)
-		*bytes += cfg->n_targets * entries * sizeof(struct hedge_due);
 	return 0;
 }
 
@@ -220,8 +211,8 @@ static int build_line(struct run *r)
 	r->cfg.score_word = HEDGE_SCORE_WORD(0,
 		hedge_score_shift_min(r->cfg.score_mask),
 		hedge_score_shift_min(r->cfg.score_mask));
-	if (obj_load(&r->obj, map_sizes(sizes, r->line, r->cfg.n_targets,
-				    r->o->max_inflight), r->line->unused))
+	if (obj_load(&r->obj, map_sizes(sizes, r->line, &r->cfg),
+		     r->line->unused))
 		return -1;
 	return dl_attach(r->nl, &r->cfg, r->line, &r->obj);
 }
@@ -480,7 +471,7 @@ int cmd_up(struct nl *nl, struct instance *in, struct options *o)
 			obj_close(&r.obj);
 			return EXIT_ERROR;
 		}
-	if (maps_memory(&r.obj, &r.cfg, &mem)) {
+	if (maps_memory(&r.obj, &mem)) {
 		undo(&r, N_STEPS);
 		obj_close(&r.obj);
 		return EXIT_ERROR;

@@ -59,7 +59,7 @@ void btf_note(const char *what, const char *why)
 
 static int map_create(const char *name, uint32_t type, uint32_t key_size,
 		      uint32_t value_size, uint32_t max_entries, uint32_t flags,
-		      int inner_fd, const struct map_btf *btf)
+		      const struct map_btf *btf)
 {
 	union bpf_attr attr;
 	int fd, btf_err = 0;
@@ -71,7 +71,6 @@ static int map_create(const char *name, uint32_t type, uint32_t key_size,
 	attr.value_size = value_size;
 	attr.max_entries = max_entries;
 	attr.map_flags = flags;
-	attr.inner_map_fd = inner_fd >= 0 ? (uint32_t)inner_fd : 0;
 	/* The kernel wants a NUL within BPF_OBJ_NAME_LEN: truncate. */
 	strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
 	if (btf && btf->fd >= 0) {
@@ -96,56 +95,15 @@ static int map_create(const char *name, uint32_t type, uint32_t key_size,
 	return fd;
 }
 
-static int inner_create(const char *name, const struct hedge_map_def *def)
-{
-	return map_create(name, def->inner_type, 0, def->inner_value_size,
-			  def->inner_max_entries, 0, -1, NULL);
-}
-
-/*
- * An array of maps, every slot filled with an inner map as the def says.
- * The kernel takes the inner maps' layout from a template map, and each
- * slot holds its own reference: the fds here are closed again.
- */
-static int outer_create(const char *name, const struct hedge_map_def *def)
-{
-	int tmpl = inner_create(name, def), fd, inner, err = 0;
-	uint32_t i;
-
-	if (tmpl < 0)
-		return -1;
-	fd = map_create(name, def->type, sizeof(uint32_t), sizeof(uint32_t),
-			def->max_entries, def->flags, tmpl, NULL);
-	close(tmpl);
-	for (i = 0; fd >= 0 && i < def->max_entries && !err; i++) {
-		inner = inner_create(name, def);
-		if (inner < 0) {
-			err = -1;
-			break;
-		}
-		err = map_update(fd, &i, &inner);
-		if (err)
-			fail("filling BPF map %s: %s", name, strerror(-err));
-		close(inner);
-	}
-	if (fd >= 0 && err) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int map_create_def(const char *name, const struct hedge_map_def *def,
 			  const struct hedge_btf *btf)
 {
 	struct map_btf types = { .fd = -1 };
 
-	if (def->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
-		return outer_create(name, def);
 	if (btf && !btf_map_types(btf, name, &types.key, &types.value))
 		types.fd = btf->fd;
 	return map_create(name, def->type, def->key_size, def->value_size,
-			  def->max_entries, def->flags, -1, &types);
+			  def->max_entries, def->flags, &types);
 }
 
 /* The last size given for a map wins. */
@@ -156,8 +114,6 @@ static void resize(struct hedge_map_def *def, const char *name,
 		if (strcmp(sizes->name, name))
 			continue;
 		def->max_entries = sizes->max_entries;
-		if (sizes->inner_max_entries)
-			def->inner_max_entries = sizes->inner_max_entries;
 	}
 }
 

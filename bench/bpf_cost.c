@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include "../hedge.h"
 #include "../hedge_user.h"
+#include "../tests/due.h"
 #include "../tests/scores.h"
 
 #define PARK_SLOTS	32768	/* a power of 2, >= RUNS */
@@ -40,11 +41,11 @@
 #define WARM_RUNS 5000		/* queued on top of RUNS: within its room */
 #define WARM_SLOTS 8		/* the warm cases' ring */
 #define COLD_RUNS 300		/* `--cold`: each after a flush of the caches */
-/* The deadline queue: nothing pops it here, every park stays queued. */
-#define DUE_ROOM (2 * (PARK_SLOTS + PARK_SLOTS / HEDGE_BIG_SHARE))
 
 static struct bpf_obj obj;
 static struct scores_view sv;	/* obj's Scoreboard (tests/scores.h) */
+static struct due_view dv;	/* obj's deadline rings (tests/due.h): each
+				   case that parks starts them empty */
 
 static void ip_checksum(unsigned char *ip)
 {
@@ -221,6 +222,7 @@ static void measure_fresh(const char *name, const char *prog, int response,
 	 * fill its sets. A response's finds the last one's requests. */
 	if (!response)
 		scores_clear(&sv);
+	due_clear(&dv);
 	for (i = 0; i < RUNS; i++) {
 		packet(pkt, response, 9000, first_id + i);
 		total += run(prog, pkt, 1);
@@ -290,6 +292,21 @@ static uint64_t delayed(void)
 	return sum;
 }
 
+/* Target 0's deadline ring popped empty (as the ticker pops it). */
+static void pop_due(void)
+{
+	struct hedge_config cfg;
+	struct hedge_due d;
+	uint32_t zero = 0;
+
+	if (map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg)) {
+		fprintf(stderr, "bpf_cost: reading the config failed\n");
+		exit(1);
+	}
+	while (!due_pop(&dv, &cfg, 0, &d))
+		;
+}
+
 /* The warm ring's slots free again (as the ticker frees them). */
 static void free_slots(void)
 {
@@ -332,31 +349,19 @@ static void flush_caches(void)
  * tick line's span holds them in a few hundred slots, where the programs
  * before the span passed over the whole ring. In this tight loop the two
  * cost the same (BENCHMARKS.md, "The parking rings' span"): the gain
- * shows under real load only. Target 0's deadline queue is replaced by
- * one this process pops.
+ * shows under real load only. This process pops target 0's deadline
+ * ring.
  */
 #define STEADY_INFLIGHT 100
 static void measure_steady(const char *name, struct hedge_config *cfg,
 			   uint32_t first_id)
 {
-	int due = obj_map_fd(&obj, HEDGE_MAP_DUE), q;
 	struct hedge_parked_small none;
 	struct hedge_due d;
 	unsigned char pkt[64];
-	union bpf_attr attr;
 	uint64_t total = 0, parked = delayed(), delay = cfg->delay_ns;
 	uint32_t i, zero = 0, slot;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.map_type = BPF_MAP_TYPE_QUEUE;
-	attr.value_size = sizeof(struct hedge_due);
-	attr.max_entries = 2 * STEADY_INFLIGHT;
-	q = sys_bpf(BPF_MAP_CREATE, &attr);
-	if (q < 0 || map_update(due, &zero, &q)) {
-		fprintf(stderr, "bpf_cost: %s: a queue of its own: %s\n", name,
-			strerror(errno));
-		exit(1);
-	}
 	cfg->delay_ns = 1000000;
 	write_config(cfg);
 	/* The ring as `up` leaves it: every slot free (the cases before
@@ -370,6 +375,7 @@ static void measure_steady(const char *name, struct hedge_config *cfg,
 		memset(&t, 0, sizeof(t));
 		map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
 	}
+	due_clear(&dv);
 	/* Freeing them brought the slots into the caches: out again, as
 	 * the requests of the ring's last pass left them, long ago. */
 	flush_caches();
@@ -378,10 +384,7 @@ static void measure_steady(const char *name, struct hedge_config *cfg,
 		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
 		if (i < STEADY_INFLIGHT)
 			continue;
-		memset(&attr, 0, sizeof(attr));
-		attr.map_fd = (uint32_t)q;
-		attr.value = (uint64_t)(uintptr_t)&d;
-		if (sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &attr)) {
+		if (due_pop(&dv, cfg, 0, &d)) {
 			fprintf(stderr, "bpf_cost: %s: popping: %s\n", name,
 				strerror(errno));
 			exit(1);
@@ -393,7 +396,6 @@ static void measure_steady(const char *name, struct hedge_config *cfg,
 		fprintf(stderr, "bpf_cost: %s: not every run parked\n", name);
 		exit(1);
 	}
-	close(q);
 	cfg->delay_ns = delay;
 	write_config(cfg);
 	print_cost(name, (double)total / RUNS);
@@ -412,10 +414,12 @@ static void measure_fresh_warm_slots(const char *name, uint32_t first_id)
 
 	free_slots();	/* the cases before may have left them busy */
 	scores_clear(&sv);	/* as measure_fresh() */
+	due_clear(&dv);
 	for (i = 0; i < RUNS; i++) {
 		packet(pkt, 0, 9000, first_id + i);
 		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
 		free_slots();
+		pop_due();
 	}
 	if (delayed() - parked != RUNS) {
 		fprintf(stderr, "bpf_cost: %s: not every run parked\n", name);
@@ -437,6 +441,7 @@ static void measure_warm(const char *name, const char *prog, int response)
 
 	packet(req, 0, 9000, 7);
 	packet(resp, 1, 9000, 7);
+	due_clear(&dv);
 	for (i = 0; i < WARM_RUNS; i++) {
 		if (response) {
 			run(HEDGE_PROG_SPLITTER, req, 1);
@@ -446,6 +451,7 @@ static void measure_warm(const char *name, const char *prog, int response)
 		}
 		forget_entry();
 		free_slots();
+		pop_due();
 	}
 	/* Each run must have parked (ring_full, say, would be cheaper). */
 	if (delayed() - parked != WARM_RUNS) {
@@ -486,6 +492,7 @@ static void measure_cold(const char *name, const char *prog, int response,
 	t.run = HEDGE_TICK_RUN(1, HEDGE_TICK_RUNNING);
 	t.release_ns = UINT64_MAX / 2;
 	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
+	due_clear(&dv);
 	for (i = 0; i < COLD_RUNS; i++) {
 		packet(req, 0, port, first_id + i);
 		packet(resp, 1, port, first_id + i);
@@ -509,22 +516,29 @@ int main(int argc, char **argv)
 	uint32_t zero = 0, i;
 	uint64_t total = 0;
 
-	/* A tick ring (and queue) with a free slot for every run: the
-	 * parking case then measures parking, not a full ring. */
+	/* A tick ring (and deadline ring) with a free slot for every run:
+	 * the parking case then measures parking, not a full ring. */
 	const struct map_size sizes[] = {
-		{ HEDGE_MAP_PARKED, PARK_SLOTS, 0 },
-		{ HEDGE_MAP_FRAMES, PARK_SLOTS / HEDGE_BIG_SHARE, 0 },
-		{ HEDGE_MAP_DUE, HEDGE_MAX_TARGETS, DUE_ROOM },
-		{ NULL, 0, 0 },
+		{ HEDGE_MAP_PARKED, PARK_SLOTS },
+		{ HEDGE_MAP_FRAMES, PARK_SLOTS / HEDGE_BIG_SHARE },
+		{ HEDGE_MAP_DUE, HEDGE_MAX_TARGETS *
+				 hedge_due_cap(PARK_SLOTS - 1,
+					       PARK_SLOTS / HEDGE_BIG_SHARE - 1) },
+		{ NULL, 0 },
 	};
 
-	_Static_assert(PARK_SLOTS >= RUNS, "a slot for every run");
-	_Static_assert(2 * WARM_RUNS + 2 * RUNS <= DUE_ROOM,
-		       "room in the deadline queue for every park");
+	_Static_assert(PARK_SLOTS >= RUNS && PARK_SLOTS >= 2 * WARM_RUNS,
+		       "a slot (and a deadline entry) for every run of a case");
 	if (obj_load(&obj, sizes, NULL))
 		return 1;
 	if (scores_open(obj_map_fd(&obj, HEDGE_MAP_SCORES), &sv)) {
 		fprintf(stderr, "bpf_cost: mapping the Scoreboard: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	if (due_open(obj_map_fd(&obj, HEDGE_MAP_DUE),
+		     obj_map_fd(&obj, HEDGE_MAP_TICK), &dv)) {
+		fprintf(stderr, "bpf_cost: mapping the deadline rings: %s\n",
 			strerror(errno));
 		return 1;
 	}

@@ -33,15 +33,13 @@ MAP(hedge_parked, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked_small,
 MAP(hedge_frames, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_parked,
     HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE);
 MAP(hedge_tick, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_ticker, 1);
-/* Per target, a queue of deadlines; `up` sizes it to the targets. */
-struct hedge_map_def hedge_due SEC("maps") = {
-	.type = BPF_MAP_TYPE_ARRAY_OF_MAPS,
-	.max_entries = HEDGE_MAX_TARGETS,
-	.inner_type = BPF_MAP_TYPE_QUEUE,
-	.inner_value_size = sizeof(struct hedge_due),
-	.inner_max_entries = HEDGE_INFLIGHT_MIN +
-			     HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE,
-};
+/* Per target, a ring of deadlines (hedge.h, struct hedge_due); `up` sizes
+ * it to the targets and the rings, one entry for netem. Mappable: tests
+ * clear it whole. */
+MAP_FLAGS(hedge_due, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_due,
+	  HEDGE_MAX_TARGETS *
+	  (HEDGE_INFLIGHT_MIN + HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE),
+	  BPF_F_MMAPABLE);
 MAP(hedge_adapt, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_adapt,
     HEDGE_MAX_TARGETS);
 MAP(hedge_budget, BPF_MAP_TYPE_ARRAY, __u32, struct hedge_budget,
@@ -56,12 +54,13 @@ MAP(hedge_rtt_min, BPF_MAP_TYPE_ARRAY, __u32, __u64, HEDGE_MAX_TARGETS);
 MAP(hedge_nat, BPF_MAP_TYPE_HASH, struct hedge_nat_key, struct hedge_nat,
     HEDGE_NAT_SIZE);
 /* Per CPU: a chunk of a datagram being checksummed (parse.h), with room
- * for the zeros that pad it to 4 bytes; and a word the ticker hides
- * values from the verifier in (tick.h, opaque()). */
+ * for the zeros that pad it to 4 bytes; and where the ticker keeps what
+ * it hides from the verifier (tick.h, earliest()). */
 #define HEDGE_CSUM_CHUNK	512
 struct hedge_scratch {
 	__u8 b[HEDGE_CSUM_CHUNK + 8];
-	__s64 opaque;
+	__u64 when;
+	__s64 best;
 };
 MAP(hedge_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hedge_scratch, 1);
 

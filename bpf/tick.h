@@ -25,7 +25,7 @@ static __always_inline __u32 busy_mark(__u64 ns)
 
 /*
  * Claim a slot for a request due at `mark`: a free one, or one left busy
- * a --window past its deadline (whatever lost its queue entry). A slot
+ * a --window past its deadline (whatever lost its deadline entry). A slot
  * still waiting is never written over: the caller counts ring_full.
  */
 static __always_inline int claim(struct hedge_slot_head *h,
@@ -144,9 +144,145 @@ park_slot(struct hedge_ticker *t, const struct hedge_config *cfg,
 	return 0;
 }
 
+/* ---- the deadline rings (hedge.h, struct hedge_due) ------------------
+ *
+ * Target t's ring: entries t * cap .. (t + 1) * cap - 1 of hedge_due, for
+ * positions due_head[t] .. due_tail[t] - 1 (struct hedge_ticker) taken
+ * in turn, entry pos % cap. The Splitters take a position by
+ * compare-and-swap of due_tail (never more than cap ahead of due_head),
+ * write the entry, and publish it: its deadline_ns, 0 until then, by an
+ * exchange (ordered after the rest). Only the ticker that owns the rings
+ * (tick_own()) reads and pops them: a pop zeroes the entry's deadline_ns,
+ * then moves due_head on by an exchange (ordered after the zero), so a
+ * position taken again reads 0 until its new entry is written. A position
+ * taken and not yet published (its Splitter a few instructions from the
+ * exchange: a program runs to its end) is waited for: the ring is empty
+ * only when head == tail (go_idle() relies on it).
+ * No lock: a BPF queue's push, a spin lock with interrupts off, took ~100
+ * of a parked request's ~350 ns here (BENCHMARKS.md).
+ */
+#define HEDGE_DUE_TRIES	4	/* compare-and-swaps lost to other CPUs */
+_Static_assert((HEDGE_MAX_TARGETS & (HEDGE_MAX_TARGETS - 1)) == 0,
+	       "due_index(): a mask of the targets");
+
+/* Target's index into due_tail and due_head, the target tested <
+ * HEDGE_MAX_TARGETS already: masked too, as 6.1's verifier loses the
+ * test's bound on a copy the compiler reloads from the stack. */
+static __always_inline __u32 due_index(__u32 target)
+{
+	barrier_var(target);	/* or the compiler drops the mask */
+	return target & (HEDGE_MAX_TARGETS - 1);
+}
+
+/* Target's entry for position pos, or NULL (the map is smaller). */
+static __always_inline struct hedge_due *due_at(const struct hedge_config *cfg,
+						__u32 target, __u64 pos)
+{
+	__u64 cap = hedge_due_cap(cfg->ring_mask, cfg->big_mask);
+	__u32 i = (__u32)(target * cap + pos % cap);
+
+	return bpf_map_lookup_elem(&hedge_due, &i);
+}
+
+/* Splitter: `due` onto target's ring: 0, or -1 if it is full. */
+static __always_inline int due_push(struct hedge_ticker *t,
+				    const struct hedge_config *cfg,
+				    __u32 target, const struct hedge_due *due)
+{
+	__u64 cap = hedge_due_cap(cfg->ring_mask, cfg->big_mask), tail, head;
+	struct hedge_due *d;
+	__u32 k;
+	int i;
+
+	if (target >= HEDGE_MAX_TARGETS)
+		return -1;
+	k = due_index(target);
+	/* Unrolled: 6.1 refuses the loop (as park_slot()'s). */
+#pragma unroll
+	for (i = 0; i < HEDGE_DUE_TRIES; i++) {
+		tail = *(volatile __u64 *)&t->due_tail[k];
+		head = *(volatile __u64 *)&t->due_head[k];
+		if (tail - head >= cap)
+			return -1;
+		/* Looked up before the position is taken: one taken is
+		 * always published. */
+		d = due_at(cfg, target, tail);
+		if (!d)
+			return -1;
+		if (__sync_val_compare_and_swap(&t->due_tail[k], tail,
+						tail + 1) != tail)
+			continue;
+		d->key = due->key;
+		d->seq = due->seq;
+		d->delay_us = due->delay_us;
+		__sync_lock_test_and_set(&d->deadline_ns, due->deadline_ns);
+		return 0;
+	}
+	return -1;
+}
+
+/* The entry at the head of target's ring, published or not; NULL if the
+ * ring is empty (the ticker that owns the rings). */
+static __always_inline struct hedge_due *
+due_head_at(struct hedge_ticker *t, const struct hedge_config *cfg,
+	    __u32 target)
+{
+	__u64 head, tail;
+	__u32 k;
+
+	if (target >= HEDGE_MAX_TARGETS)
+		return 0;
+	k = due_index(target);
+	head = t->due_head[k];
+	tail = *(volatile __u64 *)&t->due_tail[k];
+	return head == tail ? 0 : due_at(cfg, target, head);
+}
+
+/* Its deadline as published, 0 while its Splitter is still writing it.
+ * A fetch: ordered before the reads of the entry that follow. */
+static __always_inline __u64 due_published(struct hedge_due *d)
+{
+	return __sync_fetch_and_add(&d->deadline_ns, 0);
+}
+
+/* The head of target's ring, published; NULL if the ring is empty or its
+ * head is still being written. Read in place, never copied: the sweep's
+ * loop is walked HEDGE_TICK_SWEEP times by the verifier, and a copy's
+ * stack slots, each its own value, kept it from pruning paths. */
+static __always_inline struct hedge_due *
+due_head_entry(struct hedge_ticker *t, const struct hedge_config *cfg,
+	       __u32 target)
+{
+	struct hedge_due *d = due_head_at(t, cfg, target);
+
+	return d && due_published(d) ? d : 0;
+}
+
+/* Pop the head of target's ring (due_head_entry() found it): 0, or
+ * -1 if it is not there after all (nothing popped). */
+static __always_inline int due_pop(struct hedge_ticker *t,
+				   const struct hedge_config *cfg,
+				   __u32 target)
+{
+	struct hedge_due *d;
+	__u64 head;
+	__u32 k;
+
+	if (target >= HEDGE_MAX_TARGETS)
+		return -1;
+	k = due_index(target);
+	head = t->due_head[k];
+	d = due_at(cfg, target, head);
+	if (!d)
+		return -1;
+	d->deadline_ns = 0;
+	__sync_lock_test_and_set(&t->due_head[k], head + 1);
+	return 0;
+}
+
 /*
  * Tick line: keep the request's bytes in a slot of the ring for its size
- * (hedge.h), and its deadline in its target's queue, for the ticker.
+ * (hedge.h), and its deadline in its target's deadline ring, for the ticker.
  * Every way this fails is counted against the request's target. `tcp`
  * (a constant): a TCP target's SYN, parked as tcp_park() says.
  */
@@ -159,10 +295,9 @@ static __always_inline void park_frame(struct __sk_buff *skb,
 	struct hedge_due due = { .deadline_ns = e->deadline_ns };
 	__u32 zero = 0, target = e->target, len;
 	struct hedge_ticker *t = bpf_map_lookup_elem(&hedge_tick, &zero);
-	void *queue = bpf_map_lookup_elem(&hedge_due, &target);
 	struct hedge_slot_head *h;
 
-	if (!t || !queue)
+	if (!t)
 		return;
 	if (skb->len <= HEDGE_SMALL_FRAME) {
 		h = park_slot(t, cfg, e, 0, &due.seq);
@@ -188,7 +323,7 @@ static __always_inline void park_frame(struct __sk_buff *skb,
 	}
 	due.key = *key;
 	due.delay_us = (__u32)((e->deadline_ns - e->sent_ns) / 1000);
-	if (bpf_map_push_elem(queue, &due, 0)) {
+	if (due_push(t, cfg, target, &due)) {
 		h->busy = 0;
 		if (st)
 			st->queue_full++;
@@ -463,47 +598,50 @@ static __always_inline void send_due(struct __sk_buff *skb,
 }
 
 /*
- * v, as the verifier sees a value read from memory: any. Through a word
- * of this CPU's scratch, written and read back with no helper call
- * between (nothing else runs on this CPU meanwhile). The verifier walks
- * a path per value a constant may hold, and cannot merge them once a test
- * on it makes it precise: earliest()'s target, a constant on each of its
- * 17 paths out, took the ticker from ~340 000 insns to ~990 000.
- * A per-CPU array's key 0 is always there: the -1 is for the verifier.
+ * The target whose ring's head is due first, its deadline into *when; -1
+ * if all are empty. A head still being written comes first, *when 0.
+ * The least so far is kept in this CPU's scratch, not in registers or on
+ * the stack: read from a map, a value is any to the verifier, which walks
+ * a path per value a constant or a range may hold, and cannot merge them
+ * once a test on it makes it precise. A target kept as a constant on
+ * each of the loop's 17 paths out took the ticker from ~340 000 insns to
+ * ~990 000; a deadline whose range each test narrows, past 1 000 000
+ * (a BPF queue's peek, before the rings, had left it none). Nothing else
+ * runs on this CPU meanwhile. A per-CPU array's key 0 is always there:
+ * the -1 is for the verifier.
  */
-static __always_inline int opaque(int v)
+static __always_inline int earliest(const struct hedge_config *cfg,
+				    struct hedge_ticker *tk, __u64 *when)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, t;
 	struct hedge_scratch *s = bpf_map_lookup_elem(&hedge_scratch, &zero);
+	volatile __u64 *least;
+	volatile __s64 *best;
+	struct hedge_due *d;
+	__u64 w;
 
+	*when = ~0ULL;
 	if (!s)
 		return -1;
-	*(volatile __s64 *)&s->opaque = v;
-	return (int)*(volatile __s64 *)&s->opaque;
-}
-
-/* The earliest head of the targets' deadline queues into *first: its
- * target, or -1 if all are empty. */
-static __always_inline int earliest(const struct hedge_config *cfg,
-				    struct hedge_due *first)
-{
-	struct hedge_due head;
-	__u32 t, key;
-	void *queue;
-	int best = -1;
-
-	first->deadline_ns = ~0ULL;
+	least = &s->when;
+	best = &s->best;
+	*least = ~0ULL;
+	*best = -1;
 	for (t = 0; t < HEDGE_MAX_TARGETS && t < cfg->n_targets; t++) {
-		key = t;	/* the counter itself stays in a register */
-		queue = bpf_map_lookup_elem(&hedge_due, &key);
-		if (queue && !bpf_map_peek_elem(queue, &head) &&
-		    head.deadline_ns < first->deadline_ns) {
-			*first = head;
-			best = (int)t;
+		d = due_head_at(tk, cfg, t);
+		if (!d)
+			continue;
+		w = due_published(d);
+		if (w < *least) {
+			*least = w;
+			*best = t;
 		}
 	}
-	best = opaque(best);
-	return best < HEDGE_MAX_TARGETS ? best : -1;
+	*when = *least;
+	/* Tested on reads of its own, returned from another: the same
+	 * value (nothing else runs here), but to the verifier one in
+	 * range and no more (the read tested: 489 000 insns, not 394 000). */
+	return *best >= 0 && *best < HEDGE_MAX_TARGETS ? (int)*best : -1;
 }
 
 /*
@@ -547,8 +685,7 @@ static __always_inline void rearm(struct __sk_buff *skb,
 				  __u64 arrived_len, __u32 gen)
 {
 	struct hedge_tick_head h = {};
-	struct hedge_due next;
-	__u64 base = t->release_ns, floor, wake, us, max_us, len;
+	__u64 base = t->release_ns, floor, wake, us, max_us, len, next;
 
 	/* The tick we hold was released at base; it cannot be later than
 	 * now, nor earlier than what a full bucket allows (it took
@@ -569,10 +706,10 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	if (max_us < HEDGE_TICK_MIN)
 		max_us = HEDGE_TICK_MIN;
 	wake = base + max_us * 1000;
-	if (earliest(cfg, &next) < 0)
+	if (earliest(cfg, t, &next) < 0)
 		h.udp[0] = HEDGE_TICK_LINGER;	/* nothing queued */
-	else if (next.deadline_ns < wake)
-		wake = next.deadline_ns;
+	else if (next < wake)
+		wake = next;
 	us = wake > base ? (wake - base + 999) / 1000 : 0;
 	if (us < HEDGE_TICK_MIN)
 		us = HEDGE_TICK_MIN;
@@ -595,7 +732,7 @@ static __always_inline void rearm(struct __sk_buff *skb,
 /*
  * Whether the tick we got left with nothing queued (rearm() marks it
  * HEDGE_TICK_LINGER): if nothing is queued still, the tick stops. So a
- * tick that emptied the queues sleeps once more before it stops, and the
+ * tick that emptied the rings sleeps once more before it stops, and the
  * requests of a steady low rate find it running instead of each starting
  * one. Read before a hedge is written over the tick. (A start's byte
  * there is its request's: after a start its own request is queued.)
@@ -689,43 +826,43 @@ static __always_inline int tick_accept(struct __sk_buff *skb,
 }
 
 /*
- * The lazy tick: drop the heads of `target`'s queue whose request needs no
+ * The lazy tick: drop the heads of `target`'s ring whose request needs no
  * hedge any more (answered, void, or superseded), however far their
  * deadline, at most HEDGE_TICK_SWEEP a tick; the tick then sleeps until
  * the first one still pending. One answered within its grace (forget.h)
- * stops the sweep too: a later wake-up takes it. The ticker sweeps the
- * queue whose head would wake it (one loop over one queue: what the
- * verifier can walk).
- * Only the ticker that owns the queues pops (tick_own()): the head popped
+ * stops the sweep too: a later wake-up takes it, as does a head still
+ * being written. The ticker sweeps the ring whose head would wake it (one
+ * loop over one ring: what the verifier can walk).
+ * Only the ticker that owns the rings pops (tick_own()): the head popped
  * is the one peeked.
  */
-static __always_inline void sweep(const struct hedge_config *cfg, int target,
-				  __u64 now)
+static __always_inline void sweep(const struct hedge_config *cfg,
+				  struct hedge_ticker *t, int target, __u64 now)
 {
-	struct hedge_due head;
 	struct hedge_entry *e;
+	struct hedge_due *d;
 	__u32 key = (__u32)target, i;
-	void *queue;
 
-	if (target < 0)
+	if (target < 0 || key >= HEDGE_MAX_TARGETS)
 		return;
-	queue = bpf_map_lookup_elem(&hedge_due, &key);
-	if (!queue)
-		return;
+	/* On the entry in the ring, not a copy: the verifier walks this
+	 * loop HEDGE_TICK_SWEEP times, and a copy's stack slots, each
+	 * with its own value, would not let it prune the paths. */
 	for (i = 0; i < HEDGE_TICK_SWEEP; i++) {
-		if (bpf_map_peek_elem(queue, &head))
+		d = due_head_entry(t, cfg, key);
+		if (!d)
 			return;
-		e = live_entry(cfg, &head.key, now);
-		if (still_pending(e, &head) ||
-		    answered_in_grace(e, &head, now) ||
-		    bpf_map_pop_elem(queue, &head))
+		e = live_entry(cfg, &d->key, now);
+		if (still_pending(e, d) || answered_in_grace(e, d, now))
 			return;
-		retire(cfg, &head, key, e, now);
+		retire(cfg, d, key, e, now);
+		if (due_pop(t, cfg, key))
+			return;
 	}
 }
 
 /*
- * Whether this ticker may pop the deadline queues; then 1, and it calls
+ * Whether this ticker may pop the deadline rings; then 1, and it calls
  * tick_disown() after. Two tickers can run at once: the Splitter starts a
  * new tick once the last one is HEDGE_TICK_STALE_NS past its release, and
  * the old one may just then be inside hedge_ticker on another CPU (taken
@@ -745,21 +882,21 @@ static __always_inline void tick_disown(struct hedge_ticker *t)
 }
 
 /*
- * Every queue empty: let the tick die, IDLE. A request parked meanwhile
- * either saw RUNNING (and started nothing: it is in a queue, seen here
- * after the swap, and the tick goes on) or sees IDLE and starts a tick.
+ * Every ring empty: let the tick die, IDLE. A request parked meanwhile
+ * either saw RUNNING (and started nothing: its ring's tail moved before,
+ * seen here after the swap, and the tick goes on) or sees IDLE and starts
+ * a tick.
  * Returns 1 if the tick must die.
  */
 static __always_inline int go_idle(const struct hedge_config *cfg,
 				   struct hedge_ticker *t, __u32 gen)
 {
 	__u64 running = HEDGE_TICK_RUN(gen, HEDGE_TICK_RUNNING),
-	      idle = HEDGE_TICK_RUN(gen, HEDGE_TICK_IDLE);
-	struct hedge_due head;
+	      idle = HEDGE_TICK_RUN(gen, HEDGE_TICK_IDLE), when;
 
 	if (__sync_val_compare_and_swap(&t->run, running, idle) != running)
 		return 1;	/* no longer the tick: a newer one is coming */
-	if (earliest(cfg, &head) < 0)
+	if (earliest(cfg, t, &when) < 0)
 		return 1;
 	return __sync_val_compare_and_swap(&t->run, idle, running) != idle;
 }

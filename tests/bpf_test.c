@@ -28,6 +28,7 @@
 #include "../hedge.h"
 #include "../hedge_user.h"
 #include "../snapshot.h"
+#include "due.h"
 #include "scores.h"
 
 #define CLIENT	"10.0.0.1"
@@ -37,6 +38,7 @@
 
 static struct bpf_obj obj;
 static struct scores_view sv;	/* obj's Scoreboard (tests/scores.h) */
+static struct due_view dv;	/* obj's deadline rings (tests/due.h) */
 static int failures;
 static int clone_sock = -1;	/* what reaches tdl1: clones, hedges */
 static int start_sock = -1;	/* what tdl0 takes in: the ticks' starts */
@@ -3887,24 +3889,11 @@ static int possible_cpus(void)
 	return (b < 0 ? a : b) + 1;
 }
 
-/* Every target's deadline queue replaced by an empty one. */
+/* Every target's deadline ring empty. */
 static void empty_queues(void)
 {
-	int fd = obj_map_fd(&obj, HEDGE_MAP_DUE), q;
-	union bpf_attr attr;
-	uint32_t i;
-
-	for (i = 0; i < HEDGE_MAX_TARGETS; i++) {
-		memset(&attr, 0, sizeof(attr));
-		attr.map_type = BPF_MAP_TYPE_QUEUE;
-		attr.value_size = sizeof(struct hedge_due);
-		attr.max_entries = HEDGE_INFLIGHT_MIN +
-				   HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE;
-		q = sys_bpf(BPF_MAP_CREATE, &attr);
-		if (q < 0 || map_update(fd, &i, &q))
-			fail_reset(HEDGE_MAP_DUE);
-		close(q);
-	}
+	if (due_clear(&dv))
+		fail_reset(HEDGE_MAP_DUE);
 }
 
 /*
@@ -4290,26 +4279,6 @@ static void test_reused_key_netem(void)
 	clones_seen(NULL);
 }
 
-/* Target 0's deadline queue, a descriptor of its own (to be closed). */
-static int due_queue(void)
-{
-	uint32_t zero = 0, id;
-	union bpf_attr attr;
-	int fd = -1;
-
-	memset(&attr, 0, sizeof(attr));
-	if (!map_lookup(obj_map_fd(&obj, HEDGE_MAP_DUE), &zero, &id)) {
-		attr.map_id = id;
-		fd = (int)sys_bpf(BPF_MAP_GET_FD_BY_ID, &attr);
-	}
-	if (fd < 0) {
-		fprintf(stderr, "bpf_test: target 0's deadline queue: %s\n",
-			strerror(errno));
-		exit(1);
-	}
-	return fd;
-}
-
 /* The tick going round, request `id` sent and answered (unhedged). */
 static void tick_answered(uint32_t id)
 {
@@ -4318,17 +4287,6 @@ static void tick_answered(uint32_t id)
 	tick_alive();
 	run(HEDGE_PROG_SPLITTER, &req);
 	run(HEDGE_PROG_WATCHER, &resp);
-}
-
-/* Pop the head of queue q into *d: 0, or -1 if empty. */
-static int due_pop(int q, struct hedge_due *d)
-{
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)q;
-	attr.value = (uint64_t)(uintptr_t)d;
-	return sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &attr) ? -1 : 0;
 }
 
 /*
@@ -4368,9 +4326,12 @@ static void test_reused_key_due(void)
 	struct pkt stall = request(958), req = request(960),
 		   resp = response(960), t = tick(), out;
 	struct hedge_stats before = counters(), after;
-	struct hedge_due d[3];
-	uint64_t due;
-	int q, n, i;
+	struct hedge_config cfg;
+	uint64_t due, head = 0;
+	uint32_t zero = 0;
+	struct hedge_due *e;
+	int64_t n;
+	int i;
 
 	tick_alive();
 	run(HEDGE_PROG_SPLITTER, &stall);
@@ -4381,13 +4342,13 @@ static void test_reused_key_due(void)
 	 * newer 960 (as if its delay were longer: adaptive). */
 	due = mono_ns() - MS;
 	age_entry(958, 0, entry_of(958).deadline_ns - due);
-	q = due_queue();
-	for (n = 0; n < 3 && !due_pop(q, &d[n]); n++)
-		;
-	d[0].deadline_ns = d[1].deadline_ns = due;
-	for (i = 0; i < n; i++)
-		map_update(q, NULL, &d[i]);
-	close(q);
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	n = due_count(&dv, 0, &head);
+	for (i = 0; i < 2 && n == 3; i++) {
+		e = due_entry(&dv, &cfg, 0, head + (uint64_t)i);
+		if (e)
+			e->deadline_ns = due;
+	}
 	run(HEDGE_PROG_TICKER, &t);
 	after = counters();
 	check(n == 3 && next_clone(&out) == (int)stall.len &&
@@ -4836,6 +4797,12 @@ int main(int argc, char **argv)
 	      "programs load through the verifier", "a program is missing");
 	if (scores_open(obj_map_fd(&obj, HEDGE_MAP_SCORES), &sv)) {
 		printf("FAIL the Scoreboard maps into memory: %s\n",
+		       strerror(errno));
+		return 1;
+	}
+	if (due_open(obj_map_fd(&obj, HEDGE_MAP_DUE),
+		     obj_map_fd(&obj, HEDGE_MAP_TICK), &dv)) {
+		printf("FAIL the deadline rings map into memory: %s\n",
 		       strerror(errno));
 		return 1;
 	}
