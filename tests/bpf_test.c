@@ -9,11 +9,13 @@
  * Splitter's clones are read back from tdl1 with a packet socket.
  * Prints "PASS name" or "FAIL name: why" per check.
  */
+#define _GNU_SOURCE	/* sched_setaffinity(): the two Splitters race on two CPUs */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -807,6 +809,13 @@ static void tick_line_tdl(struct hedge_config *c)
 	c->delay_ns = 2000000000;
 	c->window_ns = 10000000000ULL;
 	c->tick_ifindex = if_nametoindex("tdl0");
+}
+
+/* The tick line, every request due at once. */
+static void tick_line_now(struct hedge_config *c)
+{
+	tick_line_tdl(c);
+	c->delay_ns = 0;
 }
 
 static int is_tick_of(const struct run *r, uint32_t gen)
@@ -4485,6 +4494,270 @@ static void test_tick_concurrent_sweeps(void)
 	      "deadline entry with its own request's entry", why);
 }
 
+/* ---- the deadline rings (bpf/tick.h, due_push() .. due_pop()) ---- */
+
+/* The small-slot ring's slots still busy. */
+static int slots_busy(void)
+{
+	int fd = obj_map_fd(&obj, HEDGE_MAP_PARKED), n = 0;
+	struct hedge_parked_small v;
+	uint32_t i;
+
+	for (i = 0; i < HEDGE_INFLIGHT_MIN; i++) {
+		memset(&v, 0, sizeof(v));
+		if (map_lookup(fd, &i, &v))
+			return -1;
+		n += v.h.busy != 0;
+	}
+	return n;
+}
+
+/* Target 0's ring: its positions set (head, tail), its capacity. */
+static uint64_t due_cap(void)
+{
+	struct hedge_config cfg;
+	uint32_t zero = 0;
+
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	return hedge_due_cap(cfg.ring_mask, cfg.big_mask);
+}
+
+static void due_positions(uint64_t head, uint64_t tail)
+{
+	struct hedge_ticker tk;
+
+	if (due_ticker(&dv, &tk) ||
+	    (tk.due_head[0] = head, tk.due_tail[0] = tail,
+	     due_set_ticker(&dv, &tk))) {
+		fprintf(stderr, "bpf_test: setting the ring's positions: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+}
+
+static struct hedge_due *due_at0(uint64_t pos)
+{
+	struct hedge_config cfg;
+	uint32_t zero = 0;
+
+	map_lookup(obj_map_fd(&obj, HEDGE_MAP_CONFIG), &zero, &cfg);
+	return due_entry(&dv, &cfg, 0, pos);
+}
+
+/*
+ * A ring full (its ticker stalled: the requests' slots reclaimed a
+ * --window on, their entries never popped): a new request is not
+ * parked, counted queue_full, its slot freed; one position short of
+ * full, it is parked, its entry published at the last position.
+ */
+static void test_due_ring_full(void)
+{
+	struct pkt req = request(1100), req2 = request(1101);
+	struct hedge_stats before, after;
+	uint64_t cap = due_cap(), head;
+	struct hedge_key k = key_of(1101);
+	struct hedge_due *e;
+	int64_t n;
+
+	tick_alive();
+	due_positions(5, 5 + cap);
+	before = counters();
+	run(HEDGE_PROG_SPLITTER, &req);
+	after = counters();
+	n = due_count(&dv, 0, &head);
+	check(after.queue_full == before.queue_full + 1 &&
+	      after.delayed == before.delayed && n == (int64_t)cap &&
+	      head == 5 && slots_busy() == 0 && !due_at0(5)->deadline_ns,
+	      "tick line: a full deadline ring: the request is not parked, "
+	      "counted queue_full, its slot freed, the ring untouched",
+	      "parked, not counted, or the ring written");
+	due_positions(5, 5 + cap - 1);
+	run(HEDGE_PROG_SPLITTER, &req2);
+	after = counters();
+	e = due_at0(5 + cap - 1);
+	n = due_count(&dv, 0, &head);
+	check(after.delayed == before.delayed + 1 && n == (int64_t)cap &&
+	      e && e->deadline_ns == entry_of(1101).deadline_ns &&
+	      !memcmp(&e->key, &k, sizeof(k)),
+	      "one position short of full: parked, its entry published at "
+	      "the last position", "not parked, or the entry wrong");
+}
+
+/*
+ * A position taken whose entry is not yet written (its Splitter between
+ * the compare-and-swap and the publishing exchange, on another CPU): the
+ * ticker neither sends nor pops it, nor lets the tick die; it comes back
+ * at the shortest sleep. Published, it is sent as due.
+ */
+static void test_due_unpublished(void)
+{
+	struct pkt req = request(1200), t = tick(), out;
+	uint64_t head, due;
+	struct hedge_due *e;
+	struct run r;
+	int64_t n;
+
+	tick_alive();
+	run(HEDGE_PROG_SPLITTER, &req);
+	e = due_at0(0);
+	due = e->deadline_ns;
+	e->deadline_ns = 0;		/* its Splitter still writing it */
+	r = run(HEDGE_PROG_TICKER, &t);
+	n = due_count(&dv, 0, &head);
+	check(is_tick_of(&r, 0) && clones_seen(NULL) == 0 && !lingering(&r) &&
+	      r.out_len == HEDGE_TICK_MIN && n == 1 && head == 0,
+	      "tick line: a deadline entry still being written: nothing sent "
+	      "nor popped, the tick back at its shortest sleep, not idle",
+	      "sent, popped, idle or asleep long");
+	/* Written now, and due: the Scoreboard's deadline with it. */
+	due = mono_ns() - MS;
+	age_entry(1200, 0, entry_of(1200).deadline_ns - due);
+	e->deadline_ns = due;
+	t = came_back(&r);
+	r = run(HEDGE_PROG_TICKER, &t);
+	n = due_count(&dv, 0, &head);
+	check(next_clone(&out) == (int)req.len && clones_seen(NULL) == 0 &&
+	      n == 0 && head == 1,
+	      "published, it is sent at the next tick, once, and popped",
+	      "not sent, or not popped");
+}
+
+/*
+ * The positions run on past the ring's end: entries at its last index
+ * and its first are sent in turn. A pop zeroes its entry: a position
+ * taken later at that index reads as not yet written, not as the old
+ * entry (which would be sent again).
+ */
+static void test_due_ring_wrap(void)
+{
+	struct pkt a = request(1210), b = request(1211), t = tick(), out;
+	uint64_t cap = due_cap(), head;
+	struct hedge_key ka = key_of(1210), kb = key_of(1211);
+	int sent = 0;
+	struct run r;
+	int64_t n;
+
+	tick_alive();
+	due_positions(cap - 1, cap - 1);
+	run(HEDGE_PROG_SPLITTER, &a);
+	run(HEDGE_PROG_SPLITTER, &b);
+	check(!memcmp(&due_at0(cap - 1)->key, &ka, sizeof(ka)) &&
+	      !memcmp(&due_at0(cap)->key, &kb, sizeof(kb)) &&
+	      due_at0(cap) == due_at0(0),
+	      "tick line: a deadline ring's positions wrap: its last entry, "
+	      "then its first", "written elsewhere");
+	r = run(HEDGE_PROG_TICKER, &t);
+	while (next_clone(&out) == (int)a.len)
+		sent++;
+	n = due_count(&dv, 0, &head);
+	check(is_tick_of(&r, 0) && sent == 2 && n == 0 && head == cap + 1,
+	      "both sent at their deadline, and popped", "not sent, or kept");
+	due_positions(2 * cap, 2 * cap + 1);	/* index 0 taken again */
+	t = came_back(&r);
+	r = run(HEDGE_PROG_TICKER, &t);
+	n = due_count(&dv, 0, &head);
+	check(is_tick_of(&r, 0) && clones_seen(NULL) == 0 && n == 1 &&
+	      head == 2 * cap && !lingering(&r),
+	      "a popped entry reads as not yet written when its index is "
+	      "taken again: not sent again, not popped", "the old one sent");
+}
+
+#define PUSH_N		500U	/* per CPU, within the ring's 1088 */
+#define PUSH_BASE	0x300000U
+#define PUSH_ROUNDS	4
+
+/* A Splitter of its own on CPU `cpu`, from `start` on: PUSH_N requests. */
+static void race_splitter(int cpu, uint32_t base, uint64_t start)
+{
+	cpu_set_t set;
+	struct pkt req;
+	uint32_t i;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (mono_ns() < start)
+		;
+	for (i = 0; i < PUSH_N; i++) {
+		req = request(base + i);
+		run(HEDGE_PROG_SPLITTER, &req);
+	}
+	_exit(0);
+}
+
+/*
+ * Two Splitters at once for real, one per CPU, parking onto one ring:
+ * every request gets a position of its own, its entry published whole
+ * (its key and its deadline, as its Scoreboard entry has it), none lost
+ * nor written over.
+ */
+static void test_due_concurrent_pushes(void)
+{
+	uint32_t i, wrong = 0, short_of = 0;
+	struct hedge_stats before, after;
+	struct hedge_entry en;
+	struct hedge_due *e;
+	struct hedge_key k;
+	uint64_t head, start;
+	int round, status;
+	int64_t n;
+	pid_t a, b;
+	char why[128];
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("SKIP tick line: two Splitters at once: one CPU\n");
+		return;
+	}
+	for (round = 0; round < PUSH_ROUNDS; round++) {
+		tick_alive();
+		before = counters();
+		start = mono_ns() + 20 * MS;
+		a = fork();
+		if (!a)
+			race_splitter(0, PUSH_BASE, start);
+		b = fork();
+		if (!b)
+			race_splitter(1, PUSH_BASE + PUSH_N, start);
+		if (a > 0)
+			waitpid(a, &status, 0);
+		if (b > 0)
+			waitpid(b, &status, 0);
+		after = counters();
+		n = due_count(&dv, 0, &head);
+		short_of += after.delayed - before.delayed != 2 * PUSH_N ||
+			    n != 2 * PUSH_N;
+		for (i = 0; i < 2 * PUSH_N; i++) {
+			k = key_of(PUSH_BASE + i);
+			memset(&en, 0, sizeof(en));
+			if (scores_get(&sv, &k, &en)) {
+				wrong++;
+				continue;
+			}
+			/* Its entry: somewhere in the ring, once. */
+			e = NULL;
+			for (int64_t p = 0; p < n; p++) {
+				struct hedge_due *d = due_at0(head + (uint64_t)p);
+
+				if (d && !memcmp(&d->key, &k, sizeof(k))) {
+					wrong += e != NULL;
+					e = d;
+				}
+			}
+			wrong += !e || e->deadline_ns != en.deadline_ns;
+		}
+		scores_clear(&sv);
+		empty_queues();
+		zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
+			   HEDGE_INFLIGHT_MIN, 0);
+		clones_seen(NULL);
+	}
+	snprintf(why, sizeof(why), "%u rounds short of %u entries, %u "
+		 "requests without their entry (or with two), of %d rounds",
+		 short_of, 2 * PUSH_N, wrong, PUSH_ROUNDS);
+	check(!short_of && !wrong, "tick line: two Splitters at once: every "
+	      "request's deadline entry in the ring, once, whole", why);
+}
+
 /*
  * A network duplicate of an unhedged answer, right behind it (a link
  * that duplicates: dns.sh's lossy link, a bond), is dropped even if the
@@ -4629,6 +4902,10 @@ static const struct test_case cases[] = {
 	{ "reused_key_due", test_reused_key_due, tick_line_tdl },
 	{ "tick_two_tickers", test_tick_two_tickers, NULL },
 	{ "tick_concurrent_sweeps", test_tick_concurrent_sweeps, tick_line_tdl },
+	{ "due_ring_full", test_due_ring_full, tick_line_tdl },
+	{ "due_unpublished", test_due_unpublished, tick_line_tdl },
+	{ "due_ring_wrap", test_due_ring_wrap, tick_line_now },
+	{ "due_concurrent_pushes", test_due_concurrent_pushes, tick_line_tdl },
 	{ "ipv6_and_replicas", test_ipv6_and_replicas, NULL },
 	{ "server_index", test_server_index, NULL },
 	{ "mutual_replicas", test_mutual_replicas, NULL },
