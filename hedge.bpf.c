@@ -678,8 +678,7 @@ int hedge_ticker(struct __sk_buff *skb)
 		if (!due)
 			break;
 		send_due(skb, cfg, due, (__u32)first, now);
-		if (due_pop(t, cfg, (__u32)first))
-			break;
+		due_pop(t, (__u32)first, due);
 	}
 	/* After the hedges due: they go first. Up to HEDGE_TICK_SWEEP
 	 * answered requests a wake-up: at high rates, the tick wakes about

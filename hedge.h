@@ -69,7 +69,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 /*
  * Requests parked on the tick line at once (`up --max-inflight N`): the
  * small-slot ring has N slots, the full-frame ring N / HEDGE_BIG_SHARE,
- * each target's deadline queue room for both. Powers of 2: the rings are
+ * each target's deadline ring room for both. Powers of 2: the rings are
  * indexed by seq & mask (hedge_config.ring_mask, big_mask). The object's
  * own sizes are the least (bpf_test runs on them); `up` resizes.
  */
@@ -516,7 +516,7 @@ struct hedge_stats {
 	/* Requests not hedged for lack of room (never silent): */
 	__u64 too_big;		/* tick line: bigger than a parking slot */
 	__u64 ring_full;	/* tick line: no free slot in its ring */
-	__u64 queue_full;	/* tick line: its deadline queue was full */
+	__u64 queue_full;	/* tick line: its deadline ring was full */
 	__u64 evicted;		/* no room in the Scoreboard (its set full
 				   of live requests), or its entry lost
 				   before its deadline */
@@ -930,7 +930,7 @@ struct hedge_frag {
 
 /*
  * The tick's life (the low half of struct hedge_ticker.run). `up` sends
- * the first tick (generation 0, RUNNING). When every deadline queue is
+ * the first tick (generation 0, RUNNING). When every deadline ring is
  * empty the ticker lets the tick die and says IDLE. The Splitter, having
  * parked a request, starts a new tick when the state is IDLE, or RUNNING
  * but the tick is lost (not back HEDGE_TICK_STALE_NS after release_ns: a
@@ -955,7 +955,7 @@ enum hedge_tick_state {
  * (now = CLOCK_MONOTONIC, as bpf_ktime_get_ns()):
  *   alive: RUNNING and now <= release_ns + HEDGE_TICK_STALE_NS, or
  *          STARTING and now <= restart_ns + HEDGE_TICK_STALE_NS;
- *   idle by design: IDLE (the ticker saw every deadline queue empty);
+ *   idle by design: IDLE (the ticker saw every deadline ring empty);
  *   dead:  otherwise. The next request restarts it (restarts + 1), so a
  *          dead tick with requests parked and none coming is the one
  *          failure left: their hedges wait for the next request.

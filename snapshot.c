@@ -36,7 +36,7 @@ const struct counter hedge_counters[] = {
 	COUNTER(responses_gro, "GRO-coalesced responses (passed, not judged)", "responses_gro", "responses_gro_total", "GRO-coalesced response skbs, passed without judging them.", 0),
 	COUNTER(too_big, "too big to park", "too_big", "too_big_total", "Requests not hedged: bigger than a parking slot (tick line).", COUNTER_DROP),
 	COUNTER(ring_full, "ring full", "ring_full", "ring_full_total", "Requests not hedged: no free slot on the tick line (see --max-inflight).", COUNTER_DROP),
-	COUNTER(queue_full, "queue full", "queue_full", "queue_full_total", "Requests not hedged: the deadline queue was full.", COUNTER_DROP),
+	COUNTER(queue_full, "queue full", "queue_full", "queue_full_total", "Requests not hedged: the deadline ring was full.", COUNTER_DROP),
 	COUNTER(evicted, "evicted", "evicted", "evicted_total", "Requests not hedged: no room in the Scoreboard (their set full, and its stash refused them), or their entry lost before the deadline (the stash's LRU took it).", COUNTER_DROP),
 	COUNTER(clone_failed, "clone failed", "clone_failed", "clone_failed_total", "Requests not hedged: a clone, copy or redirect failed.", COUNTER_DROP),
 	COUNTER(copy_clash, "copy clash", "copy_clash", "copy_clash_total", "Hedges not sent: the replica's key held the client's own live request.", 0),

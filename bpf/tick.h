@@ -246,9 +246,8 @@ static __always_inline __u64 due_published(struct hedge_due *d)
 }
 
 /* The head of target's ring, published; NULL if the ring is empty or its
- * head is still being written. Read in place, never copied: the sweep's
- * loop is walked HEDGE_TICK_SWEEP times by the verifier, and a copy's
- * stack slots, each its own value, kept it from pruning paths. */
+ * head is still being written. Read in place: it stays as it is until
+ * the ticker that owns the rings pops it. */
 static __always_inline struct hedge_due *
 due_head_entry(struct hedge_ticker *t, const struct hedge_config *cfg,
 	       __u32 target)
@@ -258,26 +257,17 @@ due_head_entry(struct hedge_ticker *t, const struct hedge_config *cfg,
 	return d && due_published(d) ? d : 0;
 }
 
-/* Pop the head of target's ring (due_head_entry() found it): 0, or
- * -1 if it is not there after all (nothing popped). */
-static __always_inline int due_pop(struct hedge_ticker *t,
-				   const struct hedge_config *cfg,
-				   __u32 target)
+/* Pop d, the head of target's ring (due_head_entry() found it). */
+static __always_inline void due_pop(struct hedge_ticker *t, __u32 target,
+				    struct hedge_due *d)
 {
-	struct hedge_due *d;
-	__u64 head;
 	__u32 k;
 
 	if (target >= HEDGE_MAX_TARGETS)
-		return -1;
+		return;
 	k = due_index(target);
-	head = t->due_head[k];
-	d = due_at(cfg, target, head);
-	if (!d)
-		return -1;
 	d->deadline_ns = 0;
-	__sync_lock_test_and_set(&t->due_head[k], head + 1);
-	return 0;
+	__sync_lock_test_and_set(&t->due_head[k], t->due_head[k] + 1);
 }
 
 /*
@@ -845,9 +835,6 @@ static __always_inline void sweep(const struct hedge_config *cfg,
 
 	if (target < 0 || key >= HEDGE_MAX_TARGETS)
 		return;
-	/* On the entry in the ring, not a copy: the verifier walks this
-	 * loop HEDGE_TICK_SWEEP times, and a copy's stack slots, each
-	 * with its own value, would not let it prune the paths. */
 	for (i = 0; i < HEDGE_TICK_SWEEP; i++) {
 		d = due_head_entry(t, cfg, key);
 		if (!d)
@@ -856,8 +843,7 @@ static __always_inline void sweep(const struct hedge_config *cfg,
 		if (still_pending(e, d) || answered_in_grace(e, d, now))
 			return;
 		retire(cfg, d, key, e, now);
-		if (due_pop(t, cfg, key))
-			return;
+		due_pop(t, key, d);
 	}
 }
 

@@ -885,7 +885,7 @@ static void test_tick_restart(void)
 }
 
 /* Nothing parked: the tick dies; the next request starts it. */
-static void empty_queues(void);
+static void empty_rings(void);
 
 static void test_tick_idle(void)
 {
@@ -904,7 +904,7 @@ static void test_tick_idle(void)
 	check(is_tick_of(&r, 0) && !lingering(&r) && clones_seen(NULL) == 0,
 	      "a request parked while it lingered: the tick goes on, unmarked",
 	      "died, or still marked");
-	empty_queues();
+	empty_rings();
 	t = came_back(&r);
 	r = run(HEDGE_PROG_TICKER, &t);
 	check(lingering(&r), "the queue emptied: marked lingering again",
@@ -3899,7 +3899,7 @@ static int possible_cpus(void)
 }
 
 /* Every target's deadline ring empty. */
-static void empty_queues(void)
+static void empty_rings(void)
 {
 	if (due_clear(&dv))
 		fail_reset(HEDGE_MAP_DUE);
@@ -3908,7 +3908,7 @@ static void empty_queues(void)
 /*
  * What one case leaves cannot reach the next: an empty Scoreboard and
  * target table, zero counters, budgets, adaptive state and ticker, empty
- * deadline queues, no clone waiting, the default delay line and config.
+ * deadline rings, no clone waiting, the default delay line and config.
  */
 static void fresh_state(void)
 {
@@ -3929,7 +3929,7 @@ static void fresh_state(void)
 		   HEDGE_INFLIGHT_MIN, 0);
 	zero_array(HEDGE_MAP_FRAMES, sizeof(struct hedge_parked),
 		   HEDGE_INFLIGHT_MIN / HEDGE_BIG_SHARE, 0);
-	empty_queues();
+	empty_rings();
 	clones_seen(NULL);
 	delay_line = HEDGE_DL_NETEM;
 	delay_ns = 10000000;
@@ -4415,16 +4415,52 @@ static void test_tick_two_tickers(void)
 	set_config(1000000000, 0, 4, 0);
 }
 
+/* child(cpu, start) in two processes at once, on CPUs 0 and 1, from
+ * `start` (20 ms on); both waited for. */
+static void race_two(void (*child)(int cpu, uint64_t start))
+{
+	uint64_t start = mono_ns() + 20 * MS;
+	cpu_set_t set;
+	pid_t pid[2];
+	int cpu, status;
+
+	for (cpu = 0; cpu < 2; cpu++) {
+		pid[cpu] = fork();
+		if (pid[cpu])
+			continue;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		child(cpu, start);
+		_exit(0);
+	}
+	for (cpu = 0; cpu < 2; cpu++)
+		if (pid[cpu] > 0)
+			waitpid(pid[cpu], &status, 0);
+}
+
+/* What a race's round leaves, gone: the Scoreboard, the rings, the
+ * slots, the clones. */
+static void race_reset(void)
+{
+	scores_clear(&sv);
+	empty_rings();
+	zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
+		   HEDGE_INFLIGHT_MIN, 0);
+	clones_seen(NULL);
+}
+
 #define RACE_N		1000U	/* answered requests, within a ring */
 #define RACE_BASE	0x200000U
 #define RACE_ROUNDS	8
 
 /* A ticker of its own, from `start` on, until the tick dies (idle). */
-static void race_ticker(uint64_t start)
+static void race_ticker(int cpu, uint64_t start)
 {
 	struct pkt t = tick();
 	int i;
 
+	(void)cpu;
 	while (mono_ns() < start)
 		;
 	for (i = 0; i < 400; i++) {
@@ -4432,7 +4468,6 @@ static void race_ticker(uint64_t start)
 		if (run(HEDGE_PROG_TICKER, &t).ret == TC_ACT_SHOT)
 			break;
 	}
-	_exit(0);
 }
 
 /*
@@ -4448,10 +4483,8 @@ static void test_tick_concurrent_sweeps(void)
 	struct hedge_stats before, after;
 	struct pkt req, resp;
 	uint32_t i, kept = 0, wrong = 0;
-	int round, status;
-	uint64_t start;
-	pid_t a, b;
 	char why[96];
+	int round;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		printf("SKIP tick line: two tickers at once: one CPU\n");
@@ -4466,26 +4499,12 @@ static void test_tick_concurrent_sweeps(void)
 			run(HEDGE_PROG_WATCHER, &resp);
 		}
 		tick_alive();
-		start = mono_ns() + 20 * MS;
-		a = fork();
-		if (!a)
-			race_ticker(start);
-		b = fork();
-		if (!b)
-			race_ticker(start);
-		if (a > 0)
-			waitpid(a, &status, 0);
-		if (b > 0)
-			waitpid(b, &status, 0);
+		race_two(race_ticker);
 		after = counters();
 		kept += scores_count(&sv);
 		wrong += after.hedges_cancelled - before.hedges_cancelled !=
 			 RACE_N;
-		scores_clear(&sv);
-		empty_queues();
-		zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
-			   HEDGE_INFLIGHT_MIN, 0);
-		clones_seen(NULL);
+		race_reset();
 	}
 	snprintf(why, sizeof(why), "%u answered entries kept, %u rounds "
 		 "counted wrong, of %d rounds of %u", kept, wrong,
@@ -4666,23 +4685,19 @@ static void test_due_ring_wrap(void)
 #define PUSH_BASE	0x300000U
 #define PUSH_ROUNDS	4
 
-/* A Splitter of its own on CPU `cpu`, from `start` on: PUSH_N requests. */
-static void race_splitter(int cpu, uint32_t base, uint64_t start)
+/* A Splitter of its own, from `start` on: PUSH_N requests, IDs of its
+ * CPU's. */
+static void race_splitter(int cpu, uint64_t start)
 {
-	cpu_set_t set;
 	struct pkt req;
 	uint32_t i;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 	while (mono_ns() < start)
 		;
 	for (i = 0; i < PUSH_N; i++) {
-		req = request(base + i);
+		req = request(PUSH_BASE + (uint32_t)cpu * PUSH_N + i);
 		run(HEDGE_PROG_SPLITTER, &req);
 	}
-	_exit(0);
 }
 
 /*
@@ -4698,11 +4713,10 @@ static void test_due_concurrent_pushes(void)
 	struct hedge_entry en;
 	struct hedge_due *e;
 	struct hedge_key k;
-	uint64_t head, start;
-	int round, status;
-	int64_t n;
-	pid_t a, b;
+	uint64_t head;
 	char why[128];
+	int round;
+	int64_t n;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		printf("SKIP tick line: two Splitters at once: one CPU\n");
@@ -4711,17 +4725,7 @@ static void test_due_concurrent_pushes(void)
 	for (round = 0; round < PUSH_ROUNDS; round++) {
 		tick_alive();
 		before = counters();
-		start = mono_ns() + 20 * MS;
-		a = fork();
-		if (!a)
-			race_splitter(0, PUSH_BASE, start);
-		b = fork();
-		if (!b)
-			race_splitter(1, PUSH_BASE + PUSH_N, start);
-		if (a > 0)
-			waitpid(a, &status, 0);
-		if (b > 0)
-			waitpid(b, &status, 0);
+		race_two(race_splitter);
 		after = counters();
 		n = due_count(&dv, 0, &head);
 		short_of += after.delayed - before.delayed != 2 * PUSH_N ||
@@ -4745,11 +4749,7 @@ static void test_due_concurrent_pushes(void)
 			}
 			wrong += !e || e->deadline_ns != en.deadline_ns;
 		}
-		scores_clear(&sv);
-		empty_queues();
-		zero_array(HEDGE_MAP_PARKED, sizeof(struct hedge_parked_small),
-			   HEDGE_INFLIGHT_MIN, 0);
-		clones_seen(NULL);
+		race_reset();
 	}
 	snprintf(why, sizeof(why), "%u rounds short of %u entries, %u "
 		 "requests without their entry (or with two), of %d rounds",
