@@ -2051,8 +2051,8 @@ static int btf_struct_has(const struct hedge_btf *b, uint32_t id,
 	return 0;
 }
 
-/* Every map (but an array of maps, which takes no BTF) has its key and
- * value types; the Scoreboard's and the config's are hedge.h's structs. */
+/* Every map has its key and value types; the Scoreboard's and the
+ * config's are hedge.h's structs. */
 static void test_btf_maps(void)
 {
 	struct bpf_map_info info;
@@ -2061,10 +2061,8 @@ static void test_btf_maps(void)
 	int i, ok;
 
 	for (i = 0; i < obj.n_maps; i++)
-		if (map_info(obj.maps[i].fd, &info) ||
-		    (info.type != BPF_MAP_TYPE_ARRAY_OF_MAPS &&
-		     (!info.btf_id || !info.btf_key_type_id ||
-		      !info.btf_value_type_id)))
+		if (map_info(obj.maps[i].fd, &info) || !info.btf_id ||
+		    !info.btf_key_type_id || !info.btf_value_type_id)
 			snprintf(bad, sizeof(bad), "%s", obj.maps[i].name);
 	check(!*bad, "btf: every map is created with its key and value types",
 	      bad);
