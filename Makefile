@@ -111,7 +111,10 @@ clean:
 	rm -rf build hedge
 	$(MAKE) -C bench clean
 
-build/bpf_test: tests/bpf_test.c tests/bpf_tcp.c tests/bpf_tcp6.c tests/bpf_tcpnat.c $(LIB_SRCS) $(HDRS) $(BPF_OBJ)
+# The tests' and benches' views of hedge's arrays (mapped into memory).
+VIEW_HDRS := tests/mapped.h tests/scores.h tests/due.h
+
+build/bpf_test: tests/bpf_test.c tests/bpf_tcp.c tests/bpf_tcp6.c tests/bpf_tcpnat.c $(LIB_SRCS) $(HDRS) $(VIEW_HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ tests/bpf_test.c $(LIB_SRCS)
 
 # Unit tests of pure functions (the CPU list parser).
@@ -151,7 +154,7 @@ build/broken.bpf.o: tests/broken.bpf.c $(UAPI)/.stamp
 build/hedge-broken: $(SRCS) $(HDRS) build/broken.bpf.o
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/build/broken.bpf.o"' -o $@ $(SRCS)
 
-build/bpf_cost: bench/bpf_cost.c loader.c elf.c btf.c $(HDRS) $(BPF_OBJ)
+build/bpf_cost: bench/bpf_cost.c loader.c elf.c btf.c $(HDRS) $(VIEW_HDRS) $(BPF_OBJ)
 	$(CC) -static $(CFLAGS) -I$(UAPI) -DHEDGE_BPF_OBJECT='"$(CURDIR)/$(BPF_OBJ)"' -o $@ bench/bpf_cost.c loader.c elf.c btf.c
 
 # tests/dns.sh's lossy link (no netem here): a TC program that drops and

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include "../hedge.h"
 #include "../hedge_user.h"
+#include "mapped.h"
 
 struct due_view {
 	struct hedge_due *e;
@@ -25,29 +26,9 @@ struct due_view {
 /* Map the rings of due_fd, their positions in tick_fd: 0, or -1 (errno). */
 static inline int due_open(int due_fd, int tick_fd, struct due_view *v)
 {
-	struct bpf_map_info info;
-	union bpf_attr attr;
-	void *p;
-
-	memset(&info, 0, sizeof(info));
-	memset(&attr, 0, sizeof(attr));
-	attr.info.bpf_fd = (uint32_t)due_fd;
-	attr.info.info_len = sizeof(info);
-	attr.info.info = (uint64_t)(uintptr_t)&info;
-	if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr))
-		return -1;
-	if (info.value_size != sizeof(struct hedge_due) || !info.max_entries) {
-		errno = EINVAL;
-		return -1;
-	}
-	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct hedge_due),
-		 PROT_READ | PROT_WRITE, MAP_SHARED, due_fd, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	v->e = p;
-	v->n = info.max_entries;
+	v->e = map_mmap(due_fd, sizeof(struct hedge_due), &v->n);
 	v->tick_fd = tick_fd;
-	return 0;
+	return v->e ? 0 : -1;
 }
 
 static inline int due_ticker(const struct due_view *v, struct hedge_ticker *t)

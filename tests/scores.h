@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include "../hedge.h"
 #include "../hedge_user.h"
+#include "mapped.h"
 
 struct scores_view {
 	struct hedge_set *set;
@@ -24,29 +25,18 @@ struct scores_view {
 /* Map the Scoreboard of fd: 0, or -1 (errno). */
 static inline int scores_open(int fd, struct scores_view *v)
 {
-	struct bpf_map_info info;
-	union bpf_attr attr;
-	void *p;
+	uint32_t n;
+	void *p = map_mmap(fd, sizeof(struct hedge_record), &n);
 
-	memset(&info, 0, sizeof(info));
-	memset(&attr, 0, sizeof(attr));
-	attr.info.bpf_fd = (uint32_t)fd;
-	attr.info.info_len = sizeof(info);
-	attr.info.info = (uint64_t)(uintptr_t)&info;
-	if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr))
+	if (!p)
 		return -1;
-	if (info.value_size != sizeof(struct hedge_record) ||
-	    info.max_entries < HEDGE_SCORE_WAYS ||
-	    (info.max_entries & (info.max_entries - 1))) {
+	if (n < HEDGE_SCORE_WAYS || (n & (n - 1))) {
+		munmap(p, (size_t)n * sizeof(struct hedge_record));
 		errno = EINVAL;
 		return -1;
 	}
-	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct hedge_record),
-		 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return -1;
 	v->set = p;
-	v->n_sets = info.max_entries / HEDGE_SCORE_WAYS;
+	v->n_sets = n / HEDGE_SCORE_WAYS;
 	return 0;
 }
 
