@@ -998,6 +998,15 @@ static inline __u32 hedge_due_cap(__u32 ring_mask, __u32 big_mask)
 	return ring_mask + 1 + big_mask + 1;
 }
 
+/* The index in hedge_due of target's ring position pos. */
+static inline __u64 hedge_due_index(__u32 ring_mask, __u32 big_mask,
+				    __u32 target, __u64 pos)
+{
+	__u64 cap = hedge_due_cap(ring_mask, big_mask);
+
+	return target * cap + pos % cap;
+}
+
 /*
  * The layouts both sides rely on: sizes, the offsets the BPF code and the
  * loader use, and no holes (a hole in a hashed key would hash garbage; in

@@ -178,8 +178,8 @@ static __always_inline __u32 due_index(__u32 target)
 static __always_inline struct hedge_due *due_at(const struct hedge_config *cfg,
 						__u32 target, __u64 pos)
 {
-	__u64 cap = hedge_due_cap(cfg->ring_mask, cfg->big_mask);
-	__u32 i = (__u32)(target * cap + pos % cap);
+	__u32 i = (__u32)hedge_due_index(cfg->ring_mask, cfg->big_mask,
+					 target, pos);
 
 	return bpf_map_lookup_elem(&hedge_due, &i);
 }

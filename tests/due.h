@@ -59,14 +59,13 @@ static inline int due_clear(const struct due_view *v)
 	return due_set_ticker(v, &t);
 }
 
-/* The entry of target's ring at position pos (as bpf/tick.h, due_at()),
- * or NULL past the map. */
+/* The entry of target's ring at position pos, or NULL past the map. */
 static inline struct hedge_due *due_entry(const struct due_view *v,
 					  const struct hedge_config *cfg,
 					  uint32_t target, uint64_t pos)
 {
-	uint64_t cap = hedge_due_cap(cfg->ring_mask, cfg->big_mask);
-	uint64_t i = target * cap + pos % cap;
+	uint64_t i = hedge_due_index(cfg->ring_mask, cfg->big_mask, target,
+				     pos);
 
 	return i < v->n ? &v->e[i] : NULL;
 }
