@@ -19,16 +19,22 @@
  * between runs, untimed), as a burst of requests does: what the code
  * costs with its memory in cache. Both are the program's, on this host.
  *
+ * --pair: two Splitters at once on two CPUs against one alone
+ * (measure_pair()).
+ *
  * Run as root in a namespace with the veth pair (bench/bpf-cost does it).
  * Prints one line per case: "case  ns_per_packet  runs".
  */
+#define _GNU_SOURCE	/* sched_setaffinity(): --pair's Splitters on two CPUs */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "../hedge.h"
@@ -508,6 +514,128 @@ static void measure_cold(const char *name, const char *prog, int response,
 	       (unsigned long long)ns[COLD_RUNS / 2]);
 }
 
+/*
+ * Two Splitters at once, one per CPU, each parking fresh requests to one
+ * target on the tick line, as two threads of a client would: the mean ns
+ * of a run on CPU 0, alone and with CPU 1 doing the same meanwhile,
+ * PAIR_ROUNDS rounds of each in turn. What the second CPU adds is what
+ * the lines every request writes and all CPUs share cost (the budget, the
+ * parking ring's and the deadline ring's positions, the Scoreboard's sets
+ * both use). Each round starts on an empty Scoreboard, free slots and a
+ * tick running, due long after (no run starts one).
+ */
+#define PAIR_RUNS	4000	/* per CPU and round: 2 x within PARK_SLOTS */
+#define PAIR_ROUNDS	5
+
+static void pair_reset(void)
+{
+	struct hedge_parked_small none;
+	struct hedge_ticker t;
+	uint32_t i, zero = 0;
+
+	memset(&none, 0, sizeof(none));
+	for (i = 0; i < PARK_SLOTS; i++)
+		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &i, &none);
+	memset(&t, 0, sizeof(t));
+	t.run = HEDGE_TICK_RUN(1, HEDGE_TICK_RUNNING);
+	t.release_ns = UINT64_MAX / 2;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
+	scores_clear(&sv);
+	due_clear(&dv);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* In a child pinned to `cpu`, from `start` on: PAIR_RUNS fresh requests;
+ * their total ns written to fd. */
+static void pair_child(int cpu, uint32_t first_id, uint64_t start, int fd)
+{
+	unsigned char pkt[64];
+	uint64_t total = 0;
+	cpu_set_t set;
+	uint32_t i;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		_exit(1);
+	while (mono_ns() < start)
+		;
+	for (i = 0; i < PAIR_RUNS; i++) {
+		packet(pkt, 0, 9000, first_id + i);
+		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
+	}
+	_exit(write(fd, &total, sizeof(total)) == sizeof(total) ? 0 : 1);
+}
+
+/* One round on CPU 0, with CPU 1 too if `both`: CPU 0's mean ns a run. */
+static double pair_round(int both, uint32_t first_id)
+{
+	uint64_t start = mono_ns() + 20000000, total[2] = { 0, 0 },
+		 parked = delayed();
+	int cpu, n = both ? 2 : 1, p[2], status, bad = 0;
+	pid_t pid[2];
+
+	pair_reset();
+	for (cpu = 0; cpu < n; cpu++) {
+		if (pipe(p)) {
+			fprintf(stderr, "bpf_cost: pipe: %s\n", strerror(errno));
+			exit(1);
+		}
+		pid[cpu] = fork();
+		if (pid[cpu] < 0) {
+			fprintf(stderr, "bpf_cost: fork: %s\n", strerror(errno));
+			exit(1);
+		}
+		if (!pid[cpu]) {
+			close(p[0]);
+			pair_child(cpu, first_id + (uint32_t)cpu * PAIR_RUNS,
+				   start, p[1]);
+		}
+		close(p[1]);
+		if (read(p[0], &total[cpu], sizeof(total[cpu])) !=
+		    sizeof(total[cpu]))
+			bad = 1;
+		close(p[0]);
+	}
+	for (cpu = 0; cpu < n; cpu++)
+		if (waitpid(pid[cpu], &status, 0) != pid[cpu] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			bad = 1;
+	if (bad || delayed() - parked != (uint64_t)n * PAIR_RUNS) {
+		fprintf(stderr, "bpf_cost: --pair: a Splitter failed, or not "
+			"every run parked\n");
+		exit(1);
+	}
+	return (double)total[0] / PAIR_RUNS;
+}
+
+static int measure_pair(void)
+{
+	double alone[PAIR_ROUNDS], with[PAIR_ROUNDS];
+	int r;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		fprintf(stderr, "bpf_cost: --pair needs 2 CPUs\n");
+		return 1;
+	}
+	printf("splitter, new request, tick: mean ns a run on CPU 0, %d runs "
+	       "a round:\n", PAIR_RUNS);
+	for (r = 0; r < PAIR_ROUNDS; r++) {
+		alone[r] = pair_round(0, 10000000 + (uint32_t)r * 3 * PAIR_RUNS);
+		with[r] = pair_round(1, 20000000 + (uint32_t)r * 3 * PAIR_RUNS);
+		printf("round %d: alone %6.0f ns, CPU 1 parking too %6.0f ns\n",
+		       r + 1, alone[r], with[r]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct hedge_config cfg;
@@ -579,8 +707,14 @@ int main(int argc, char **argv)
 			     HEDGE_PROG_WATCHER, 1, 9000, 9000000);
 		obj_close(&obj);
 		return 0;
+	} else if (argc > 1 && !strcmp(argv[1], "--pair")) {
+		cfg.delay_line = HEDGE_DL_TICK;
+		write_config(&cfg);
+		i = (uint32_t)measure_pair();
+		obj_close(&obj);
+		return (int)i;
 	} else if (argc > 1) {
-		fprintf(stderr, "usage: bpf_cost [--cold]\n");
+		fprintf(stderr, "usage: bpf_cost [--cold | --pair]\n");
 		return 2;
 	}
 	printf("mean per packet over %d runs (warm: %d):\n", RUNS, WARM_RUNS);
