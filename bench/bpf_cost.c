@@ -552,12 +552,17 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* What a child reports: its runs' total ns, and when it began and ended. */
+struct pair_report {
+	uint64_t total, begin, end;
+};
+
 /* In a child pinned to `cpu`, from `start` on: PAIR_RUNS fresh requests;
- * their total ns written to fd. */
+ * its report written to fd. */
 static void pair_child(int cpu, uint32_t first_id, uint64_t start, int fd)
 {
+	struct pair_report rep = { 0, 0, 0 };
 	unsigned char pkt[64];
-	uint64_t total = 0;
 	cpu_set_t set;
 	uint32_t i;
 
@@ -567,22 +572,29 @@ static void pair_child(int cpu, uint32_t first_id, uint64_t start, int fd)
 		_exit(1);
 	while (mono_ns() < start)
 		;
+	rep.begin = mono_ns();
 	for (i = 0; i < PAIR_RUNS; i++) {
 		packet(pkt, 0, 9000, first_id + i);
-		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
+		rep.total += run(HEDGE_PROG_SPLITTER, pkt, 1);
 	}
-	_exit(write(fd, &total, sizeof(total)) == sizeof(total) ? 0 : 1);
+	rep.end = mono_ns();
+	_exit(write(fd, &rep, sizeof(rep)) == sizeof(rep) ? 0 : 1);
 }
 
-/* One round on CPU 0, with CPU 1 too if `both`: CPU 0's mean ns a run. */
-static double pair_round(int both, uint32_t first_id)
+/*
+ * One round on CPU 0, with CPU 1 too if `both` (both children forked
+ * before either is read, so that they run at once): CPU 0's mean ns a
+ * run; *overlap, the share of CPU 0's time CPU 1 was running too.
+ */
+static double pair_round(int both, uint32_t first_id, double *overlap)
 {
-	uint64_t start = mono_ns() + 20000000, total[2] = { 0, 0 },
-		 parked = delayed();
-	int cpu, n = both ? 2 : 1, p[2], status, bad = 0;
+	uint64_t start = mono_ns() + 20000000, parked = delayed(), lo, hi;
+	struct pair_report rep[2];
+	int cpu, n = both ? 2 : 1, p[2], fd[2], status, bad = 0;
 	pid_t pid[2];
 
 	pair_reset();
+	memset(rep, 0, sizeof(rep));
 	for (cpu = 0; cpu < n; cpu++) {
 		if (pipe(p)) {
 			fprintf(stderr, "bpf_cost: pipe: %s\n", strerror(errno));
@@ -599,26 +611,36 @@ static double pair_round(int both, uint32_t first_id)
 				   start, p[1]);
 		}
 		close(p[1]);
-		if (read(p[0], &total[cpu], sizeof(total[cpu])) !=
-		    sizeof(total[cpu]))
-			bad = 1;
-		close(p[0]);
+		fd[cpu] = p[0];
 	}
-	for (cpu = 0; cpu < n; cpu++)
+	for (cpu = 0; cpu < n; cpu++) {
+		if (read(fd[cpu], &rep[cpu], sizeof(rep[cpu])) !=
+		    sizeof(rep[cpu]))
+			bad = 1;
+		close(fd[cpu]);
 		if (waitpid(pid[cpu], &status, 0) != pid[cpu] ||
 		    !WIFEXITED(status) || WEXITSTATUS(status))
 			bad = 1;
+	}
 	if (bad || delayed() - parked != (uint64_t)n * PAIR_RUNS) {
 		fprintf(stderr, "bpf_cost: --pair: a Splitter failed, or not "
 			"every run parked\n");
 		exit(1);
 	}
-	return (double)total[0] / PAIR_RUNS;
+	*overlap = 0;
+	if (both && rep[0].end > rep[0].begin) {
+		lo = rep[0].begin > rep[1].begin ? rep[0].begin : rep[1].begin;
+		hi = rep[0].end < rep[1].end ? rep[0].end : rep[1].end;
+		if (hi > lo)
+			*overlap = (double)(hi - lo) /
+				   (double)(rep[0].end - rep[0].begin);
+	}
+	return (double)rep[0].total / PAIR_RUNS;
 }
 
 static int measure_pair(void)
 {
-	double alone[PAIR_ROUNDS], with[PAIR_ROUNDS];
+	double alone[PAIR_ROUNDS], with[PAIR_ROUNDS], overlap;
 	int r;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
@@ -628,10 +650,13 @@ static int measure_pair(void)
 	printf("splitter, new request, tick: mean ns a run on CPU 0, %d runs "
 	       "a round:\n", PAIR_RUNS);
 	for (r = 0; r < PAIR_ROUNDS; r++) {
-		alone[r] = pair_round(0, 10000000 + (uint32_t)r * 3 * PAIR_RUNS);
-		with[r] = pair_round(1, 20000000 + (uint32_t)r * 3 * PAIR_RUNS);
-		printf("round %d: alone %6.0f ns, CPU 1 parking too %6.0f ns\n",
-		       r + 1, alone[r], with[r]);
+		alone[r] = pair_round(0, 10000000 + (uint32_t)r * 3 * PAIR_RUNS,
+				      &overlap);
+		with[r] = pair_round(1, 20000000 + (uint32_t)r * 3 * PAIR_RUNS,
+				     &overlap);
+		printf("round %d: alone %6.0f ns, CPU 1 parking too %6.0f ns "
+		       "(at once for %.0f%% of CPU 0's time)\n", r + 1,
+		       alone[r], with[r], 100.0 * overlap);
 	}
 	return 0;
 }
