@@ -595,6 +595,7 @@ static double pair_round(int both, uint32_t first_id, double *overlap)
 
 	pair_reset();
 	memset(rep, 0, sizeof(rep));
+	fflush(stdout);	/* a child that exits on an error flushes no copy */
 	for (cpu = 0; cpu < n; cpu++) {
 		if (pipe(p)) {
 			fprintf(stderr, "bpf_cost: pipe: %s\n", strerror(errno));
