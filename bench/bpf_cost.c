@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,8 +281,8 @@ static int possible_cpus(void)
 	return (hi > lo ? hi : lo) + 1;
 }
 
-/* Target 0's `delayed` count, over all CPUs: what was really parked. */
-static uint64_t delayed(void)
+/* Target 0's count at `off` in struct hedge_stats, over all CPUs. */
+static uint64_t stat_sum(size_t off)
 {
 	int n = possible_cpus(), i;
 	struct hedge_stats *st = calloc((size_t)n, sizeof(*st));
@@ -293,9 +294,15 @@ static uint64_t delayed(void)
 		exit(1);
 	}
 	for (i = 0; i < n; i++)
-		sum += st[i].delayed;
+		sum += *(const uint64_t *)((const char *)&st[i] + off);
 	free(st);
 	return sum;
+}
+
+/* Target 0's `delayed` count, over all CPUs: what was really parked. */
+static uint64_t delayed(void)
+{
+	return stat_sum(offsetof(struct hedge_stats, delayed));
 }
 
 /* Target 0's deadline ring popped empty (as the ticker pops it). */
@@ -588,7 +595,9 @@ static void pair_child(int cpu, uint32_t first_id, uint64_t start, int fd)
  */
 static double pair_round(int both, uint32_t first_id, double *overlap)
 {
-	uint64_t start = mono_ns() + 20000000, parked = delayed(), lo, hi;
+	uint64_t start, parked = delayed(), lo, hi,
+		 ring_full = stat_sum(offsetof(struct hedge_stats, ring_full)),
+		 queue_full = stat_sum(offsetof(struct hedge_stats, queue_full));
 	struct pair_report rep[2];
 	int cpu, n = both ? 2 : 1, p[2], fd[2], status, bad = 0;
 	pid_t pid[2];
@@ -596,6 +605,7 @@ static double pair_round(int both, uint32_t first_id, double *overlap)
 	pair_reset();
 	memset(rep, 0, sizeof(rep));
 	fflush(stdout);	/* a child that exits on an error flushes no copy */
+	start = mono_ns() + 20000000;	/* both forked by then */
 	for (cpu = 0; cpu < n; cpu++) {
 		if (pipe(p)) {
 			fprintf(stderr, "bpf_cost: pipe: %s\n", strerror(errno));
@@ -625,7 +635,14 @@ static double pair_round(int both, uint32_t first_id, double *overlap)
 	}
 	if (bad || delayed() - parked != (uint64_t)n * PAIR_RUNS) {
 		fprintf(stderr, "bpf_cost: --pair: a Splitter failed, or not "
-			"every run parked\n");
+			"every run parked (%llu of %u; ring_full %llu, "
+			"queue_full %llu)\n",
+			(unsigned long long)(delayed() - parked),
+			n * PAIR_RUNS,
+			(unsigned long long)(stat_sum(offsetof(struct
+				hedge_stats, ring_full)) - ring_full),
+			(unsigned long long)(stat_sum(offsetof(struct
+				hedge_stats, queue_full)) - queue_full));
 		exit(1);
 	}
 	*overlap = 0;

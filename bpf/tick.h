@@ -65,7 +65,11 @@ static __always_inline __u32 ring_next(__u32 *next, __u32 *span,
 	cur = HEDGE_SPAN(raw, mask);
 	if ((seq & mask) + 1 < cur)
 		return seq;
-	/* The span's last slot (or past it): the pass ends here. */
+	/* The span's last slot (or past it): the pass ends here. None
+	 * timed yet (a ticker as `up` leaves it): this one began now, not
+	 * long ago, or it would end and go round onto its own busy slots. */
+	if (!*pass_ns)
+		*pass_ns = now;
 	took = since(now, *pass_ns);
 	if (took < 2 * hold && cur <= mask) {
 		__sync_val_compare_and_swap(span, raw, cur * 2);
