@@ -320,15 +320,27 @@ static void pop_due(void)
 		;
 }
 
-/* The warm ring's slots free again (as the ticker frees them). */
-static void free_slots(void)
+/* The small ring's first n slots free again (as the ticker frees them). */
+static void free_slots(uint32_t n)
 {
 	struct hedge_parked_small slot;
 	uint32_t i;
 
 	memset(&slot, 0, sizeof(slot));
-	for (i = 0; i < WARM_SLOTS; i++)
+	for (i = 0; i < n; i++)
 		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &i, &slot);
+}
+
+/* A tick running, due long after: a request does not start one. */
+static void tick_far(void)
+{
+	struct hedge_ticker t;
+	uint32_t zero = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.run = HEDGE_TICK_RUN(1, HEDGE_TICK_RUNNING);
+	t.release_ns = UINT64_MAX / 2;
+	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
 }
 
 /*
@@ -379,9 +391,8 @@ static void measure_steady(const char *name, struct hedge_config *cfg,
 	write_config(cfg);
 	/* The ring as `up` leaves it: every slot free (the cases before
 	 * left theirs busy), the ticker's state new. */
+	free_slots(cfg->ring_mask + 1);
 	memset(&none, 0, sizeof(none));
-	for (i = 0; i <= cfg->ring_mask; i++)
-		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &i, &none);
 	{
 		struct hedge_ticker t;
 
@@ -425,13 +436,13 @@ static void measure_fresh_warm_slots(const char *name, uint32_t first_id)
 	uint64_t total = 0, parked = delayed();
 	uint32_t i;
 
-	free_slots();	/* the cases before may have left them busy */
+	free_slots(WARM_SLOTS);	/* the cases before may have left them busy */
 	scores_clear(&sv);	/* as measure_fresh() */
 	due_clear(&dv);
 	for (i = 0; i < RUNS; i++) {
 		packet(pkt, 0, 9000, first_id + i);
 		total += run(HEDGE_PROG_SPLITTER, pkt, 1);
-		free_slots();
+		free_slots(WARM_SLOTS);
 		pop_due();
 	}
 	if (delayed() - parked != RUNS) {
@@ -463,7 +474,7 @@ static void measure_warm(const char *name, const char *prog, int response)
 			total += run(prog, req, 1);
 		}
 		forget_entry();
-		free_slots();
+		free_slots(WARM_SLOTS);
 		pop_due();
 	}
 	/* Each run must have parked (ring_full, say, would be cheaper). */
@@ -496,15 +507,10 @@ static void measure_cold(const char *name, const char *prog, int response,
 {
 	unsigned char req[64], resp[64];
 	uint64_t ns[COLD_RUNS], total = 0;
-	struct hedge_ticker t;
-	uint32_t i, zero = 0;
+	uint32_t i;
 
-	/* A tick running, due long after: a request does not start one
-	 * (at 1 000/s the tick runs; here nothing would take it). */
-	memset(&t, 0, sizeof(t));
-	t.run = HEDGE_TICK_RUN(1, HEDGE_TICK_RUNNING);
-	t.release_ns = UINT64_MAX / 2;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
+	/* At 1 000/s the tick runs; here nothing would take it. */
+	tick_far();
 	due_clear(&dv);
 	for (i = 0; i < COLD_RUNS; i++) {
 		packet(req, 0, port, first_id + i);
@@ -536,17 +542,8 @@ static void measure_cold(const char *name, const char *prog, int response,
 
 static void pair_reset(void)
 {
-	struct hedge_parked_small none;
-	struct hedge_ticker t;
-	uint32_t i, zero = 0;
-
-	memset(&none, 0, sizeof(none));
-	for (i = 0; i < PARK_SLOTS; i++)
-		map_update(obj_map_fd(&obj, HEDGE_MAP_PARKED), &i, &none);
-	memset(&t, 0, sizeof(t));
-	t.run = HEDGE_TICK_RUN(1, HEDGE_TICK_RUNNING);
-	t.release_ns = UINT64_MAX / 2;
-	map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t);
+	free_slots(PARK_SLOTS);
+	tick_far();
 	scores_clear(&sv);
 	due_clear(&dv);
 }
@@ -658,7 +655,7 @@ static double pair_round(int both, uint32_t first_id, double *overlap)
 
 static int measure_pair(void)
 {
-	double alone[PAIR_ROUNDS], with[PAIR_ROUNDS], overlap;
+	double alone, with, overlap;
 	int r;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
@@ -668,13 +665,13 @@ static int measure_pair(void)
 	printf("splitter, new request, tick: mean ns a run on CPU 0, %d runs "
 	       "a round:\n", PAIR_RUNS);
 	for (r = 0; r < PAIR_ROUNDS; r++) {
-		alone[r] = pair_round(0, 10000000 + (uint32_t)r * 3 * PAIR_RUNS,
+		alone = pair_round(0, 10000000 + (uint32_t)r * 3 * PAIR_RUNS,
 				      &overlap);
-		with[r] = pair_round(1, 20000000 + (uint32_t)r * 3 * PAIR_RUNS,
+		with = pair_round(1, 20000000 + (uint32_t)r * 3 * PAIR_RUNS,
 				     &overlap);
 		printf("round %d: alone %6.0f ns, CPU 1 parking too %6.0f ns "
 		       "(at once for %.0f%% of CPU 0's time)\n", r + 1,
-		       alone[r], with[r], 100.0 * overlap);
+		       alone, with, 100.0 * overlap);
 	}
 	return 0;
 }
