@@ -130,7 +130,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	15	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	16	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -150,7 +150,9 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   (hedge_config.servers);
 					   15: the deadline rings (hedge_due
 					   an array, its positions in
-					   hedge_ticker) */
+					   hedge_ticker);
+					   16: the brake's overloaded epochs
+					   in a row (hedge_budget) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -633,13 +635,15 @@ struct hedge_budget {
 	__u64 brake_seen;	/* requests the Splitter saw while braking
 				   (not atomic): 1 in HEDGE_BRAKE_PROBE is
 				   tracked anyway, a probe */
+	__u64 brake_hot_ns;	/* the last epoch judged overloaded ended
+				   here (the next one began); 0: none */
 };
 
 /*
  * The overload brake (bpf/brake.h): a target whose due, unanswered
- * requests the budget refuses persistently (in an epoch of
- * HEDGE_BRAKE_EPOCH_NS, at least HEDGE_BRAKE_MIN_REFUSED refusals and
- * 3 in 4 of them refused) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
+ * requests the budget refuses persistently (in two epochs of
+ * HEDGE_BRAKE_EPOCH_NS in a row, at least HEDGE_BRAKE_MIN_REFUSED
+ * refusals and 3 in 4 of them refused) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
  * doubling to HEDGE_BRAKE_HOLD_MAX while it persists; 1 request in
  * HEDGE_BRAKE_PROBE is tracked meanwhile, to measure.
  */
@@ -1059,7 +1063,7 @@ _Static_assert(sizeof(struct hedge_stats) ==
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
 	       "struct hedge_adapt: __u64s only, no holes");
-_Static_assert(sizeof(struct hedge_budget) == 80 &&
+_Static_assert(sizeof(struct hedge_budget) == 88 &&
 	       HEDGE_OFF(struct hedge_budget, brake_until_ns) == 16,
 	       "struct hedge_budget: __u64s only, no holes");
 _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&

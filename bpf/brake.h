@@ -24,12 +24,17 @@
  * the path of a request answered in time, and nothing to the ticker
  * (at its verifier limit). Counted in epochs of HEDGE_BRAKE_EPOCH_NS:
  * the first Rescuer after an epoch's end (compare-and-swap) judges it:
- * at least HEDGE_BRAKE_MIN_REFUSED refusals and >= 3/4 of the due
- * requests refused; an epoch first judged two epochs or more after it
- * began (no due request meanwhile) is not judged, only reset. So a target answering late at a low rate (under
- * ~800 refusals a second, 16 an epoch) is never braked: there hedge's
- * own work is small, and the budget alone bounds the hedges (the budget
- * tests, tests/metrics.sh at 500/s, stay as they were). Not used:
+ * overloaded if at least HEDGE_BRAKE_MIN_REFUSED refusals and >= 3/4 of
+ * the due requests refused; an epoch first judged two epochs or more
+ * after it began (no due request meanwhile) is not judged, only reset.
+ * A new episode takes two overloaded epochs in a row: a stall (of the
+ * tick, or of a client that then sends what it owes at once) puts a
+ * backlog into one epoch, which alone is a clump, not a rate (CI saw a
+ * target slow at 500/s braked for 100 ms after a host stall). So a
+ * target answering late at a low rate (under ~800 refusals a second,
+ * 16 an epoch) is never braked: there hedge's own work is small, and
+ * the budget alone bounds the hedges (the budget tests,
+ * tests/metrics.sh at 500/s, stay as they were). Not used:
  * ring_full/queue_full (they come far later, at --max-inflight), the
  * tick's lateness (the ticker is at its limit),
  * answers past their deadline (the watcher's path is every response's).
@@ -44,7 +49,7 @@
  * refused as before. One in HEDGE_BRAKE_PROBE is tracked all the same,
  * a probe, so that the Rescuer can still measure while braking.
  *
- * Hold and backoff: engaged for HEDGE_BRAKE_HOLD_MIN (100 ms). An epoch
+ * Hold and backoff: engaged for HEDGE_BRAKE_HOLD_MIN (100 ms). One epoch
  * judged overloaded near its end (the last two epochs: the probes' view)
  * or within one hold after it (once fully tracked again) engages it
  * again for twice the last hold, up to HEDGE_BRAKE_HOLD_MAX (800 ms: a
@@ -112,14 +117,23 @@ static __always_inline int braked(const struct hedge_config *cfg,
 	return 1;
 }
 
+/* 1 if b's episode goes on at `now`: braking, or released less than a
+ * hold ago. */
+static __always_inline int brake_episode_on(const struct hedge_budget *b,
+					    __u64 now)
+{
+	__u64 until = b->brake_until_ns;
+
+	return until && now < until + b->brake_hold_ns;
+}
+
 /* Engage (or extend) the brake of b at `now`: twice the last hold if
- * the last one ended less than a hold ago (or has not ended), else a new
- * episode at the least hold. */
+ * its episode goes on, else a new episode at the least hold. */
 static __always_inline void brake_engage(struct hedge_budget *b, __u64 now)
 {
-	__u64 until = b->brake_until_ns, hold = b->brake_hold_ns;
+	__u64 hold = b->brake_hold_ns;
 
-	if (until && now < until + hold) {
+	if (brake_episode_on(b, now)) {
 		hold *= 2;
 		if (hold > HEDGE_BRAKE_HOLD_MAX)
 			hold = HEDGE_BRAKE_HOLD_MAX;
@@ -141,7 +155,7 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 				       __u32 target, int refused, __u64 now)
 {
 	struct hedge_budget *b = brake_of(cfg, target);
-	__u64 start, missed, nrefused;
+	__u64 start, missed, nrefused, hot;
 
 	if (!b)
 		return;
@@ -163,8 +177,17 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 		return;
 	if (nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3)
 		return;
+	/* Overloaded. Only this judge (the compare-and-swap's winner)
+	 * writes brake_hot_ns: where the next epoch will see it began. */
+	hot = b->brake_hot_ns;
+	b->brake_hot_ns = now;
 	/* Braking, and not near the end: the hold stands. */
 	if (now + 2 * HEDGE_BRAKE_EPOCH_NS < b->brake_until_ns)
+		return;
+	/* A new episode wants the epoch before overloaded too: one alone
+	 * is a clump (a stalled tick's backlog rescued at once, a client's
+	 * burst after a stall of its own), not a rate. */
+	if (!brake_episode_on(b, now) && (!hot || hot != start))
 		return;
 	brake_engage(b, now);
 }
