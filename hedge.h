@@ -641,14 +641,16 @@ struct hedge_budget {
 
 /*
  * The overload brake (bpf/brake.h): a target whose due, unanswered
- * requests the budget refuses persistently (in two epochs of
- * HEDGE_BRAKE_EPOCH_NS in a row, at least HEDGE_BRAKE_MIN_REFUSED
- * refusals and 3 in 4 of them refused) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
+ * requests the budget refuses persistently (in an epoch of
+ * HEDGE_BRAKE_EPOCH_NS, at least HEDGE_BRAKE_MIN_REFUSED refusals and 3
+ * in 4 of them refused: two such epochs in a row, or one with at least
+ * HEDGE_BRAKE_SURE_REFUSED) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
  * doubling to HEDGE_BRAKE_HOLD_MAX while it persists; 1 request in
  * HEDGE_BRAKE_PROBE is tracked meanwhile, to measure.
  */
 #define HEDGE_BRAKE_EPOCH_NS	20000000ULL	/* 20 ms */
 #define HEDGE_BRAKE_MIN_REFUSED	16
+#define HEDGE_BRAKE_SURE_REFUSED 256	/* half a second's backlog at 500/s */
 #define HEDGE_BRAKE_HOLD_MIN	100000000ULL	/* 100 ms */
 #define HEDGE_BRAKE_HOLD_MAX	800000000ULL	/* 800 ms: under a 1 s --window */
 #define HEDGE_BRAKE_PROBE	64

@@ -27,14 +27,19 @@
  * overloaded if at least HEDGE_BRAKE_MIN_REFUSED refusals and >= 3/4 of
  * the due requests refused; an epoch first judged two epochs or more
  * after it began (no due request meanwhile) is not judged, only reset.
- * A new episode takes two overloaded epochs in a row: a stall (of the
- * tick, or of a client that then sends what it owes at once) puts a
- * backlog into one epoch, which alone is a clump, not a rate (CI saw a
- * target slow at 500/s braked for 100 ms after a host stall). So a
- * target answering late at a low rate (under ~800 refusals a second,
- * 16 an epoch) is never braked: there hedge's own work is small, and
- * the budget alone bounds the hedges (the budget tests,
- * tests/metrics.sh at 500/s, stay as they were). Not used:
+ * A new episode takes two overloaded epochs in a row, or one with at
+ * least HEDGE_BRAKE_SURE_REFUSED refusals. A stall (of the tick, or of a
+ * client that then sends what it owes at once) puts a backlog into one
+ * epoch: a clump, not a rate (CI saw a target slow at 500/s braked for
+ * 100 ms after a host stall). But an overload's refusals come by the
+ * thousand an epoch, and each epoch it waits lets the server's queue
+ * grow (the standing queue of BENCHMARKS.md's brake-timeline runs forms
+ * before the brake engages). So a target answering late at a low rate
+ * (under ~800 refusals a second, 16 an epoch) is never braked, nor for
+ * a backlog of fewer than 256 (a client's stall of half a second at
+ * 500/s): there hedge's own work is
+ * small, and the budget alone bounds the hedges (the budget tests,
+ * tests/metrics.sh at 500/s with a 60 ms stall, stay as they were). Not used:
  * ring_full/queue_full (they come far later, at --max-inflight), the
  * tick's lateness (the ticker is at its limit),
  * answers past their deadline (the watcher's path is every response's).
@@ -184,10 +189,12 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	/* Braking, and not near the end: the hold stands. */
 	if (now + 2 * HEDGE_BRAKE_EPOCH_NS < b->brake_until_ns)
 		return;
-	/* A new episode wants the epoch before overloaded too: one alone
-	 * is a clump (a stalled tick's backlog rescued at once, a client's
-	 * burst after a stall of its own), not a rate. */
-	if (!brake_episode_on(b, now) && (!hot || hot != start))
+	/* A new episode wants the epoch before overloaded too, unless
+	 * this one is sure: one alone may be a clump (a stalled tick's
+	 * backlog rescued at once, a client's burst after a stall of its
+	 * own), not a rate. */
+	if (!brake_episode_on(b, now) && (!hot || hot != start) &&
+	    nrefused < HEDGE_BRAKE_SURE_REFUSED)
 		return;
 	brake_engage(b, now);
 }

@@ -4127,6 +4127,29 @@ static void test_brake_engage(void)
 	      "not engaged, or hold/since/counts wrong");
 }
 
+/* An overload's refusals come by the thousand: one epoch of
+ * HEDGE_BRAKE_SURE_REFUSED or more is not a clump, and engages it at
+ * once (each epoch waited lets the server's queue grow). */
+static void test_brake_sure(void)
+{
+	struct hedge_budget b;
+	uint32_t id;
+
+	id = overload_epoch(8000, HEDGE_BRAKE_SURE_REFUSED - 2, 0);
+	check(!brake_on() && budget().brake_episodes == 0,
+	      "brake: one epoch of 255 refusals (a clump: half a second's "
+	      "backlog at 500/s) does not start an episode", "engaged");
+	b = budget();
+	b.brake_hot_ns = 0;	/* not in a row */
+	set_brake(&b);
+	overload_epoch(id, HEDGE_BRAKE_SURE_REFUSED - 1, 0);
+	b = budget();
+	check(brake_on() && b.brake_episodes == 1 &&
+	      b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN,
+	      "brake: one epoch of 256 refusals, the one before not "
+	      "overloaded, engages it at once", "not engaged");
+}
+
 static void test_brake_passes(void)
 {
 	struct pkt req = request(6200), resp = response(6200);
@@ -5000,6 +5023,7 @@ static const struct test_case cases[] = {
 	{ "match", test_match, match_get },
 	{ "dscp", test_dscp, dressed },
 	{ "brake_engage", test_brake_engage, budget_brake },
+	{ "brake_sure", test_brake_sure, budget_brake },
 	{ "brake_passes", test_brake_passes, budget_brake },
 	{ "brake_release", test_brake_release, budget_brake },
 	{ "brake_off", test_brake_off, NULL },
