@@ -637,20 +637,22 @@ struct hedge_budget {
 				   tracked anyway, a probe */
 	__u64 brake_hot_ns;	/* the last epoch judged overloaded ended
 				   here (the next one began); 0: none */
+	__u64 brake_streak;	/* overloaded epochs in a row, to then */
 };
 
 /*
  * The overload brake (bpf/brake.h): a target whose due, unanswered
  * requests the budget refuses persistently (in an epoch of
  * HEDGE_BRAKE_EPOCH_NS, at least HEDGE_BRAKE_MIN_REFUSED refusals and 3
- * in 4 of them refused: two such epochs in a row, or one with at least
- * HEDGE_BRAKE_SURE_REFUSED) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
+ * in 4 of them refused: HEDGE_BRAKE_IN_ROW such epochs in a row, or one
+ * with at least HEDGE_BRAKE_SURE_REFUSED) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
  * doubling to HEDGE_BRAKE_HOLD_MAX while it persists; 1 request in
  * HEDGE_BRAKE_PROBE is tracked meanwhile, to measure.
  */
 #define HEDGE_BRAKE_EPOCH_NS	20000000ULL	/* 20 ms */
 #define HEDGE_BRAKE_MIN_REFUSED	16
 #define HEDGE_BRAKE_SURE_REFUSED 256	/* half a second's backlog at 500/s */
+#define HEDGE_BRAKE_IN_ROW	3	/* a backlog spans two at most */
 #define HEDGE_BRAKE_HOLD_MIN	100000000ULL	/* 100 ms */
 #define HEDGE_BRAKE_HOLD_MAX	800000000ULL	/* 800 ms: under a 1 s --window */
 #define HEDGE_BRAKE_PROBE	64
@@ -1065,7 +1067,7 @@ _Static_assert(sizeof(struct hedge_stats) ==
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
 	       "struct hedge_adapt: __u64s only, no holes");
-_Static_assert(sizeof(struct hedge_budget) == 88 &&
+_Static_assert(sizeof(struct hedge_budget) == 96 &&
 	       HEDGE_OFF(struct hedge_budget, brake_until_ns) == 16,
 	       "struct hedge_budget: __u64s only, no holes");
 _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&

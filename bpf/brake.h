@@ -27,11 +27,13 @@
  * overloaded if at least HEDGE_BRAKE_MIN_REFUSED refusals and >= 3/4 of
  * the due requests refused; an epoch first judged two epochs or more
  * after it began (no due request meanwhile) is not judged, only reset.
- * A new episode takes two overloaded epochs in a row, or one with at
- * least HEDGE_BRAKE_SURE_REFUSED refusals. A stall (of the tick, or of a
- * client that then sends what it owes at once) puts a backlog into one
- * epoch: a clump, not a rate (CI saw a target slow at 500/s braked for
- * 100 ms after a host stall). But an overload's refusals come by the
+ * A new episode takes HEDGE_BRAKE_IN_ROW (3) overloaded epochs in a
+ * row, or one with at least HEDGE_BRAKE_SURE_REFUSED refusals. A stall
+ * (of the tick, or of a client that then sends what it owes at once)
+ * puts a backlog into one epoch, or two where it straddles an epoch's
+ * end (the tick sends HEDGE_TICK_BATCH a wake-up, so a backlog of 30
+ * goes out over ~250 us): a clump, not a rate (CI saw a target slow at
+ * 500/s braked for 100 ms after a host stall). But an overload's refusals come by the
  * thousand an epoch, and each epoch it waits lets the server's queue
  * grow (the standing queue of BENCHMARKS.md's brake-timeline runs forms
  * before the brake engages). So a target answering late at a low rate
@@ -160,7 +162,7 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 				       __u32 target, int refused, __u64 now)
 {
 	struct hedge_budget *b = brake_of(cfg, target);
-	__u64 start, missed, nrefused, hot;
+	__u64 start, missed, nrefused, hot, streak;
 
 	if (!b)
 		return;
@@ -183,17 +185,21 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	if (nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3)
 		return;
 	/* Overloaded. Only this judge (the compare-and-swap's winner)
-	 * writes brake_hot_ns: where the next epoch will see it began. */
+	 * writes the streak, and brake_hot_ns: where the next epoch will
+	 * see it began (the one before was overloaded too if it ended
+	 * where this one began). */
 	hot = b->brake_hot_ns;
+	streak = hot && hot == start ? b->brake_streak + 1 : 1;
+	b->brake_streak = streak;
 	b->brake_hot_ns = now;
 	/* Braking, and not near the end: the hold stands. */
 	if (now + 2 * HEDGE_BRAKE_EPOCH_NS < b->brake_until_ns)
 		return;
-	/* A new episode wants the epoch before overloaded too, unless
-	 * this one is sure: one alone may be a clump (a stalled tick's
-	 * backlog rescued at once, a client's burst after a stall of its
-	 * own), not a rate. */
-	if (!brake_episode_on(b, now) && (!hot || hot != start) &&
+	/* A new episode wants HEDGE_BRAKE_IN_ROW in a row, unless this
+	 * one is sure: one or two may be a clump (a stalled tick's backlog
+	 * rescued at once, a client's burst after a stall of its own),
+	 * not a rate. */
+	if (!brake_episode_on(b, now) && streak < HEDGE_BRAKE_IN_ROW &&
 	    nrefused < HEDGE_BRAKE_SURE_REFUSED)
 		return;
 	brake_engage(b, now);

@@ -4018,8 +4018,9 @@ static void brake_dump(const char *at)
 		(long long)(b.brake_epoch_ns - now) / 1000000,
 		(unsigned long long)b.brake_missed, (unsigned long long)b.brake_refused,
 		(unsigned long long)b.brake_episodes, (unsigned long long)b.brake_seen);
-	fprintf(stderr, "%s: hot %+lld ms\n", at,
-		b.brake_hot_ns ? (long long)(b.brake_hot_ns - now) / 1000000 : 0);
+	fprintf(stderr, "%s: hot %+lld ms streak %llu\n", at,
+		b.brake_hot_ns ? (long long)(b.brake_hot_ns - now) / 1000000 : 0,
+		(unsigned long long)b.brake_streak);
 }
 
 /* How long before the judging request its epoch began: just over one
@@ -4067,6 +4068,15 @@ static uint32_t overload_epoch(uint32_t id, unsigned int n, unsigned int sent)
 	return id + n + 1;
 }
 
+/* `k` overloaded epochs in a row, of 40 due requests each, all refused,
+ * from `id` on. Returns the next id. */
+static uint32_t overload_epochs(uint32_t id, unsigned int k)
+{
+	while (k--)
+		id = overload_epoch(id, 39, 0);
+	return id;
+}
+
 static int brake_on(void)
 {
 	return mono_ns() < budget().brake_until_ns;
@@ -4112,7 +4122,14 @@ static void test_brake_engage(void)
 	      "brake: one epoch of 40 due requests all refused (a clump) "
 	      "does not start an episode",
 	      "engaged");
-	/* Another such epoch right after it. */
+	/* Another such epoch right after it: as a backlog that straddles
+	 * an epoch's end looks (the tick sends 8 a wake-up). */
+	id = overload_epoch(id, 39, 0);
+	b = budget();
+	check(!brake_on() && b.brake_episodes == 0 && b.brake_streak == 2,
+	      "brake: a second such epoch right after it (a clump across an "
+	      "epoch's end) does not either", "engaged");
+	/* A third in a row. */
 	id = overload_epoch(id, 39, 0);
 	b = budget();
 	check(brake_on() && b.brake_episodes == 1 &&
@@ -4121,9 +4138,8 @@ static void test_brake_engage(void)
 	      b.brake_until_ns <= mono_ns() + HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_since_ns >= before && b.brake_missed == 0 &&
 	      b.brake_refused == 0,
-	      "brake: a second epoch of 40 due requests all refused, right "
-	      "after the first, engages it for 100 ms, a new episode, its "
-	      "counts reset",
+	      "brake: a third epoch of 40 due requests all refused in a row "
+	      "engages it for 100 ms, a new episode, its counts reset",
 	      "not engaged, or hold/since/counts wrong");
 }
 
@@ -4161,7 +4177,7 @@ static void test_brake_passes(void)
 	/* In flight before the brake: judged as before. */
 	run(HEDGE_PROG_SPLITTER, &req);
 	clones_seen(NULL);
-	overload_epoch(overload_epoch(6300, 39, 0), 39, 0);
+	overload_epochs(6250, HEDGE_BRAKE_IN_ROW);
 	before = counters();
 	for (id = 6400; id < 6400 + 2 * HEDGE_BRAKE_PROBE; id++) {
 		struct pkt q = request(id);
@@ -4192,7 +4208,7 @@ static void test_brake_release(void)
 	struct pkt req = request(6600);
 	uint64_t since;
 
-	overload_epoch(overload_epoch(6450, 39, 0), 39, 0);
+	overload_epochs(6450, HEDGE_BRAKE_IN_ROW);
 	b = budget();
 	since = b.brake_since_ns;
 	/* The hold over. */
@@ -4237,16 +4253,17 @@ static void test_brake_release(void)
 	b.brake_hold_ns = 400 * MS;
 	b.brake_hot_ns = 0;	/* nothing overloaded since */
 	set_brake(&b);
-	overload_epoch(7000, 39, 0);
+	overload_epochs(7000, HEDGE_BRAKE_IN_ROW - 1);
 	check(!brake_on() && budget().brake_episodes == 1,
-	      "brake: long after the last hold, one overloaded epoch (a clump) "
-	      "engages nothing", "engaged");
-	overload_epoch(7040, 39, 0);
+	      "brake: long after the last hold, two overloaded epochs (a "
+	      "clump) engage nothing", "engaged");
+	overload_epoch(7080, 39, 0);
 	b = budget();
 	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_episodes == 2 && b.brake_since_ns > since,
-	      "brake: overload long after the last hold, two epochs in a row, "
-	      "starts a new episode at 100 ms", "backoff kept, or no new episode");
+	      "brake: overload long after the last hold, three epochs in a "
+	      "row, starts a new episode at 100 ms", "backoff kept, or no new "
+	      "episode");
 }
 
 /* Without a budget (--budget 100) nothing is refused: never brakes. */
