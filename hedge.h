@@ -637,7 +637,8 @@ struct hedge_budget {
 				   tracked anyway, a probe */
 	__u64 brake_hot_ns;	/* the last epoch judged overloaded ended
 				   here (the next one began); 0: none */
-	__u64 brake_streak;	/* overloaded epochs in a row, to then */
+	__u64 brake_streak;	/* overloaded epochs in a row, the last
+				   ending at brake_hot_ns */
 };
 
 /*
@@ -645,9 +646,10 @@ struct hedge_budget {
  * requests the budget refuses persistently (in an epoch of
  * HEDGE_BRAKE_EPOCH_NS, at least HEDGE_BRAKE_MIN_REFUSED refusals and 3
  * in 4 of them refused: HEDGE_BRAKE_IN_ROW such epochs in a row, or one
- * with at least HEDGE_BRAKE_SURE_REFUSED) is not hedged for a hold of HEDGE_BRAKE_HOLD_MIN
- * doubling to HEDGE_BRAKE_HOLD_MAX while it persists; 1 request in
- * HEDGE_BRAKE_PROBE is tracked meanwhile, to measure.
+ * with at least HEDGE_BRAKE_SURE_REFUSED) is not hedged for a hold of
+ * HEDGE_BRAKE_HOLD_MIN doubling to HEDGE_BRAKE_HOLD_MAX while it
+ * persists; 1 request in HEDGE_BRAKE_PROBE is tracked meanwhile, to
+ * measure.
  */
 #define HEDGE_BRAKE_EPOCH_NS	20000000ULL	/* 20 ms */
 #define HEDGE_BRAKE_MIN_REFUSED	16

@@ -33,15 +33,16 @@
  * puts a backlog into one epoch, or two where it straddles an epoch's
  * end (the tick sends HEDGE_TICK_BATCH a wake-up, so a backlog of 30
  * goes out over ~250 us): a clump, not a rate (CI saw a target slow at
- * 500/s braked for 100 ms after a host stall). But an overload's refusals come by the
- * thousand an epoch, and each epoch it waits lets the server's queue
- * grow (the standing queue of BENCHMARKS.md's brake-timeline runs forms
- * before the brake engages). So a target answering late at a low rate
- * (under ~800 refusals a second, 16 an epoch) is never braked, nor for
- * a backlog of fewer than 256 (a client's stall of half a second at
- * 500/s): there hedge's own work is
- * small, and the budget alone bounds the hedges (the budget tests,
- * tests/metrics.sh at 500/s with a 60 ms stall, stay as they were). Not used:
+ * 500/s braked for 100 ms after a host stall). An overload's refusals
+ * come by the thousand an epoch, and each epoch it waits lets the
+ * server's queue grow (the standing queue of BENCHMARKS.md's
+ * brake-timeline runs forms before the brake engages): one sure epoch
+ * engages it at once. So a target answering late at a low rate (under
+ * ~800 refusals a second, 16 an epoch) is never braked, nor for a
+ * backlog of fewer than 256 (a client's stall of half a second at
+ * 500/s): there hedge's own work is small, and the budget alone bounds
+ * the hedges (the budget tests, tests/metrics.sh at 500/s with a 60 ms
+ * stall, stay as they were). Not used:
  * ring_full/queue_full (they come far later, at --max-inflight), the
  * tick's lateness (the ticker is at its limit),
  * answers past their deadline (the watcher's path is every response's).

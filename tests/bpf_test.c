@@ -4082,6 +4082,15 @@ static int brake_on(void)
 	return mono_ns() < budget().brake_until_ns;
 }
 
+/* Off, never engaged, the last epoch's counts reset by its judge. */
+static int brake_never_judged_on(void)
+{
+	struct hedge_budget b = budget();
+
+	return !brake_on() && b.brake_episodes == 0 && b.brake_missed == 0 &&
+	       b.brake_refused == 0;
+}
+
 static void test_brake_engage(void)
 {
 	struct hedge_budget b;
@@ -4105,9 +4114,7 @@ static void test_brake_engage(void)
 	judged_after = 1000 * MS;
 	id = overload_epoch(id, 39, 0);
 	judged_after = HEDGE_BRAKE_EPOCH_NS + MS;
-	b = budget();
-	check(!brake_on() && b.brake_episodes == 0 && b.brake_missed == 0 &&
-	      b.brake_refused == 0,
+	check(brake_never_judged_on(),
 	      "brake: 40 refusals judged a second after their epoch began (a "
 	      "quiet gap) do not engage it, and are reset",
 	      "engaged, or the counts kept");
@@ -4116,9 +4123,7 @@ static void test_brake_engage(void)
 	 * client's burst after a stall of its own), not a rate: CI saw a
 	 * target slow at 500/s braked for 100 ms after a host stall. */
 	id = overload_epoch(id, 39, 0);
-	b = budget();
-	check(!brake_on() && b.brake_episodes == 0 && b.brake_missed == 0 &&
-	      b.brake_refused == 0,
+	check(brake_never_judged_on(),
 	      "brake: one epoch of 40 due requests all refused (a clump) "
 	      "does not start an episode",
 	      "engaged");
