@@ -4212,6 +4212,7 @@ static void test_brake_release(void)
 	struct hedge_budget b;
 	struct pkt req = request(6600);
 	uint64_t since;
+	uint32_t id;
 
 	overload_epochs(6450, HEDGE_BRAKE_IN_ROW);
 	b = budget();
@@ -4258,11 +4259,11 @@ static void test_brake_release(void)
 	b.brake_hold_ns = 400 * MS;
 	b.brake_hot_ns = 0;	/* nothing overloaded since */
 	set_brake(&b);
-	overload_epochs(7000, HEDGE_BRAKE_IN_ROW - 1);
+	id = overload_epochs(7000, HEDGE_BRAKE_IN_ROW - 1);
 	check(!brake_on() && budget().brake_episodes == 1,
 	      "brake: long after the last hold, two overloaded epochs (a "
 	      "clump) engage nothing", "engaged");
-	overload_epoch(7080, 39, 0);
+	overload_epoch(id, 39, 0);
 	b = budget();
 	check(brake_on() && b.brake_hold_ns == HEDGE_BRAKE_HOLD_MIN &&
 	      b.brake_episodes == 2 && b.brake_since_ns > since,
