@@ -635,10 +635,8 @@ struct hedge_budget {
 	__u64 brake_seen;	/* requests the Splitter saw while braking
 				   (not atomic): 1 in HEDGE_BRAKE_PROBE is
 				   tracked anyway, a probe */
-	__u64 brake_hot_ns;	/* the last epoch judged overloaded ended
-				   here (the next one began); 0: none */
-	__u64 brake_streak;	/* overloaded epochs in a row, the last
-				   ending at brake_hot_ns */
+	__u64 brake_streak;	/* epochs judged overloaded in a row, up
+				   to the last one judged */
 };
 
 /*
@@ -1069,7 +1067,7 @@ _Static_assert(sizeof(struct hedge_stats) ==
 _Static_assert(sizeof(struct hedge_adapt) == (5 + HEDGE_HIST_BUCKETS) * 8 &&
 	       HEDGE_OFF(struct hedge_adapt, hist) == 40,
 	       "struct hedge_adapt: __u64s only, no holes");
-_Static_assert(sizeof(struct hedge_budget) == 96 &&
+_Static_assert(sizeof(struct hedge_budget) == 88 &&
 	       HEDGE_OFF(struct hedge_budget, brake_until_ns) == 16,
 	       "struct hedge_budget: __u64s only, no holes");
 _Static_assert(HEDGE_OFF(struct hedge_config, layout) == 0 &&

@@ -163,7 +163,7 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 				       __u32 target, int refused, __u64 now)
 {
 	struct hedge_budget *b = brake_of(cfg, target);
-	__u64 start, missed, nrefused, hot, streak;
+	__u64 start, missed, nrefused, streak;
 
 	if (!b)
 		return;
@@ -181,18 +181,16 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	/* An epoch judged two or more epochs after it began spans a quiet
 	 * gap (no due request came): its counts are not an epoch's rate (a
 	 * flood's last refusals, then nothing), and engage nothing. */
-	if (since(now, start) >= 2 * HEDGE_BRAKE_EPOCH_NS)
+	/* Only this judge (the compare-and-swap's winner) writes the
+	 * streak: every epoch ends here, so it counts the overloaded ones
+	 * in a row up to this one. */
+	if (since(now, start) >= 2 * HEDGE_BRAKE_EPOCH_NS ||
+	    nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3) {
+		b->brake_streak = 0;
 		return;
-	if (nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3)
-		return;
-	/* Overloaded. Only this judge (the compare-and-swap's winner)
-	 * writes the streak, and brake_hot_ns: where the next epoch will
-	 * see it began (the one before was overloaded too if it ended
-	 * where this one began). */
-	hot = b->brake_hot_ns;
-	streak = hot && hot == start ? b->brake_streak + 1 : 1;
+	}
+	streak = b->brake_streak + 1;	/* overloaded */
 	b->brake_streak = streak;
-	b->brake_hot_ns = now;
 	/* Braking, and not near the end: the hold stands. */
 	if (now + 2 * HEDGE_BRAKE_EPOCH_NS < b->brake_until_ns)
 		return;

@@ -4018,8 +4018,7 @@ static void brake_dump(const char *at)
 		(long long)(b.brake_epoch_ns - now) / 1000000,
 		(unsigned long long)b.brake_missed, (unsigned long long)b.brake_refused,
 		(unsigned long long)b.brake_episodes, (unsigned long long)b.brake_seen);
-	fprintf(stderr, "%s: hot %+lld ms streak %llu\n", at,
-		b.brake_hot_ns ? (long long)(b.brake_hot_ns - now) / 1000000 : 0,
+	fprintf(stderr, "%s: streak %llu\n", at,
 		(unsigned long long)b.brake_streak);
 }
 
@@ -4031,14 +4030,11 @@ static uint64_t judged_after = HEDGE_BRAKE_EPOCH_NS + MS;
  * still pending, and the empty budget refuses it; then one more whose
  * due copy finds the epoch over (it began EPOCH + 1 ms ago): it judges
  * the epoch, of n + 1 due requests. `sent` of them hedged first (budget
- * for them). The epoch follows the last one judged, as calls in a row
- * do. Returns the next id. */
+ * for them). Returns the next id. */
 static uint32_t overload_epoch(uint32_t id, unsigned int n, unsigned int sent)
 {
 	struct hedge_budget b = budget();
 	uint64_t until = b.brake_until_ns;
-	/* The epoch before overloaded: kept so, though its start moves. */
-	int in_row = b.brake_hot_ns && b.brake_hot_ns == b.brake_epoch_ns;
 	unsigned int i;
 
 	/* Tracked, all of them (as the probes are, braking). */
@@ -4059,8 +4055,6 @@ static uint32_t overload_epoch(uint32_t id, unsigned int n, unsigned int sent)
 		rescue(id + i);
 	b = budget();
 	b.brake_epoch_ns = mono_ns() - judged_after;
-	if (in_row)
-		b.brake_hot_ns = b.brake_epoch_ns;
 	set_brake(&b);
 	brake_dump("before judge");
 	rescue(id + n);
@@ -4160,9 +4154,11 @@ static void test_brake_sure(void)
 	check(!brake_on() && budget().brake_episodes == 0,
 	      "brake: one epoch of 255 refusals (a clump: half a second's "
 	      "backlog at 500/s) does not start an episode", "engaged");
-	b = budget();
-	b.brake_hot_ns = 0;	/* not in a row */
-	set_brake(&b);
+	/* 15 refused: not overloaded, the streak ends. */
+	id = overload_epoch(id, 14, 0);
+	check(!brake_on() && budget().brake_streak == 0,
+	      "brake: an epoch not overloaded ends the streak of overloaded "
+	      "ones", "streak kept");
 	overload_epoch(id, HEDGE_BRAKE_SURE_REFUSED - 1, 0);
 	b = budget();
 	check(brake_on() && b.brake_episodes == 1 &&
@@ -4257,7 +4253,7 @@ static void test_brake_release(void)
 	b = budget();
 	b.brake_until_ns = mono_ns() - 10000 * MS;
 	b.brake_hold_ns = 400 * MS;
-	b.brake_hot_ns = 0;	/* nothing overloaded since */
+	b.brake_streak = 0;	/* nothing overloaded since */
 	set_brake(&b);
 	id = overload_epochs(7000, HEDGE_BRAKE_IN_ROW - 1);
 	check(!brake_on() && budget().brake_episodes == 1,
