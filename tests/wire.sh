@@ -121,7 +121,10 @@ ip netns exec $S bench/chaos_server --quiet --addr $SA --port 9000 --rate 50 \
 	--stall 30 --fast 0 >$OUT/chaos.out 2>$OUT/chaos.err &
 CHAOS=$!
 PIDS="$PIDS $CHAOS"
-check "idnone: chaos server up (half the IDs stall 30 ms)" "$(cat $OUT/chaos.err)" wait_ready $OUT/chaos.out
+# Its stderr read once it is ready or not: read at once, it is not there yet.
+wait_ready $OUT/chaos.out
+rc=$?
+check "idnone: chaos server up (half the IDs stall 30 ms)" "$(cat $OUT/chaos.err)" [ $rc = 0 ]
 
 seq_client() {	# seq_client NAME ID_BASE
 	timeout -k 2 $((N_SEQ * 3 + 20)) ip netns exec $C $TOOL client $SA 9000 $N_SEQ \
@@ -326,8 +329,10 @@ ip netns exec $S bench/chaos_server --quiet --addr 10.98.42.2 --port 9000 --rate
 	--stall 400 --fast 0 >$OUT/vlan-chaos.out 2>$OUT/vlan-chaos.err &
 CHAOS=$!
 PIDS="$PIDS $CHAOS"
+wait_ready $OUT/vlan-chaos.out
+rc=$?
 check "vlan: chaos server up on $SDEV.42 (every ID stalls 400 ms)" "$(cat $OUT/vlan-chaos.err)" \
-	wait_ready $OUT/vlan-chaos.out
+	[ $rc = 0 ]
 hedge_up vlan --target 10.98.42.2:9000 --delay 10ms
 timeout -k 2 $((N_VLAN * 2 + 20)) ip netns exec $C $TOOL client 10.98.42.2 9000 $N_VLAN \
 	--id-base 300000 --timeout 1 --quiet 450 >$OUT/vlan.json 2>$OUT/vlan.err
