@@ -178,12 +178,13 @@ static __always_inline void brake_note(const struct hedge_config *cfg,
 	nrefused = b->brake_refused;
 	__sync_fetch_and_add(&b->brake_missed, -missed);
 	__sync_fetch_and_add(&b->brake_refused, -nrefused);
-	/* An epoch judged two or more epochs after it began spans a quiet
-	 * gap (no due request came): its counts are not an epoch's rate (a
-	 * flood's last refusals, then nothing), and engage nothing. */
-	/* Only this judge (the compare-and-swap's winner) writes the
-	 * streak: every epoch ends here, so it counts the overloaded ones
-	 * in a row up to this one. */
+	/* Not overloaded: too few refusals, or too small a share, or an
+	 * epoch judged two or more epochs after it began, which spans a
+	 * quiet gap (no due request came): its counts are not an epoch's
+	 * rate (a flood's last refusals, then nothing). Any of these ends
+	 * the streak. Only this judge (the compare-and-swap's winner)
+	 * writes it: every epoch ends here, so it counts the overloaded
+	 * ones in a row up to this one. */
 	if (since(now, start) >= 2 * HEDGE_BRAKE_EPOCH_NS ||
 	    nrefused < HEDGE_BRAKE_MIN_REFUSED || nrefused * 4 < missed * 3) {
 		b->brake_streak = 0;
