@@ -660,11 +660,6 @@ int hedge_ticker(struct __sk_buff *skb)
 	arrived = skb->len;
 	lingered = tick_lingered(skb);
 	now = bpf_ktime_get_ns();
-	/* Its own clock read: `now` tested there would be narrowed on each
-	 * path, which the verifier then walks apart (ticker: 501 126 ->
-	 * 794 030 insns on 6.18). */
-	if (is_tick(skb))
-		tick_learn(t, bpf_ktime_get_ns());
 	t->ticks++;
 	t->last_ns = now;
 	t->cpu = bpf_get_smp_processor_id();

@@ -61,12 +61,6 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 /* A tick not back this long after its planned release is taken for lost:
  * the next request starts another (see struct hedge_ticker). */
 #define HEDGE_TICK_STALE_NS	4000000ULL
-/* The tick's lead (tick.h, tick_learn()), in ns: a step up for a tick
- * later than it, 15 down for one sooner (it settles at the 1/16 quantile
- * of how late ticks come), at most the shortest sleep. */
-#define HEDGE_TICK_LEAD_UP	64ULL
-#define HEDGE_TICK_LEAD_DOWN	(15 * HEDGE_TICK_LEAD_UP)
-#define HEDGE_TICK_LEAD_MAX	(HEDGE_TICK_MIN * 1000ULL)
 /* skb->mark of a request the Splitter sends round as a new tick: this in
  * the high half, the tick's generation (low 16 bits) in the low half. */
 #define HEDGE_TICK_MARK		0x48440000U	/* "HD" */
@@ -136,7 +130,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 #define HEDGE_LAYOUT_TEST_PAD	__u64 layout_test_pad[3];
 #define HEDGE_LAYOUT_TEST_BYTES	24
 #else
-#define HEDGE_LAYOUT_VERSION	17	/* 5: a 32-byte Scoreboard key; --match,
+#define HEDGE_LAYOUT_VERSION	16	/* 5: a 32-byte Scoreboard key; --match,
 					   --hedge-dscp/-priority; 6: time saved
 					   (hedge_stats, the Scoreboard's entry);
 					   7: TCP targets (proto, handshakes);
@@ -158,9 +152,7 @@ _Static_assert(HEDGE_TICK_MIN <= HEDGE_TICK_FINE &&
 					   an array, its positions in
 					   hedge_ticker);
 					   16: the brake's overloaded epochs
-					   in a row (hedge_budget);
-					   17: the tick's lead
-					   (hedge_ticker.lead_ns) */
+					   in a row (hedge_budget) */
 #define HEDGE_LAYOUT_TEST_PAD
 #define HEDGE_LAYOUT_TEST_BYTES	0
 #endif
@@ -998,8 +990,6 @@ struct hedge_ticker {
 				   span[i] (a power of 2; 0: HEDGE_SPAN_MIN).
 				   See tick.h, ring_next() */
 	__u64 pass_ns[2];	/* when the pass over them began */
-	__u64 lead_ns;		/* how long before a deadline the tick is
-				   aimed (tick.h, tick_learn()) */
 	/* Each target's deadline ring (hedge_due, bpf/tick.h): positions
 	 * taken by the Splitters (compare-and-swap), and the next to pop,
 	 * moved by the ticker that owns the rings only. 128 bytes apart:
@@ -1141,9 +1131,8 @@ _Static_assert(sizeof(struct hedge_ticker) ==
 	       HEDGE_OFF(struct hedge_ticker, next_big) == 32 &&
 	       HEDGE_OFF(struct hedge_ticker, run) == 40 &&
 	       HEDGE_OFF(struct hedge_ticker, old_ticks) == 72 &&
-	       HEDGE_OFF(struct hedge_ticker, pass_ns) == 88 &&
-	       HEDGE_OFF(struct hedge_ticker, lead_ns) == 104,
-	       "struct hedge_ticker: its fields in 112 bytes, no holes, run "
+	       HEDGE_OFF(struct hedge_ticker, pass_ns) == 88,
+	       "struct hedge_ticker: its fields in 104 bytes, no holes, run "
 	       "8-aligned; the rings' positions on lines of their own");
 _Static_assert(sizeof(struct hedge_nat_key) == 24 &&
 	       HEDGE_OFF(struct hedge_nat_key, cport) == 16 &&

@@ -131,14 +131,12 @@ void print_json(const struct snapshot *s)
 	printf("]");
 	if (s->has_ticker)
 		printf(",\"ticker\":{\"ticks\":%llu,\"cpu\":%u,"
-		       "\"last_tick_ago_us\":%llu,\"lead_ns\":%llu,"
-		       "\"state\":\"%s\","
+		       "\"last_tick_ago_us\":%llu,\"state\":\"%s\","
 		       "\"generation\":%u,\"starts\":%llu,\"restarts\":%llu,"
 		       "\"old_ticks\":%llu,\"parking_span\":[%u,%u],"
 		       "\"parking_slots\":[%u,%u]}",
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
 		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
-		       (unsigned long long)s->ticker.lead_ns,
 		       tick_state_name(s->ticker.run),
 		       (unsigned)HEDGE_TICK_GEN(s->ticker.run),
 		       (unsigned long long)s->ticker.starts,

@@ -112,14 +112,11 @@ void print_text(const struct snapshot *s)
 	}
 	if (s->has_ticker)
 		printf("ticker: %s, %llu ticks on CPU %u, the last %llu us "
-		       "ago, aimed %llu us before deadlines; %llu starts after "
-		       "idle, %llu restarts of a lost tick; parking in the "
-		       "first %u of %u slots (full frames: %u of %u)\n",
-		       tick_state_name(s->ticker.run),
+		       "ago; %llu starts after idle, %llu restarts of a lost "
+		       "tick; parking in the first %u of %u slots (full "
+		       "frames: %u of %u)\n", tick_state_name(s->ticker.run),
 		       (unsigned long long)s->ticker.ticks, s->ticker.cpu,
 		       (unsigned long long)(s->tick_ago_ns / NS_PER_US),
-		       (unsigned long long)((s->ticker.lead_ns + NS_PER_US / 2) /
-					    NS_PER_US),
 		       (unsigned long long)s->ticker.starts,
 		       (unsigned long long)s->ticker.restarts,
 		       s->parking_span[0], s->parking_slots[0],

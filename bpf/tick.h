@@ -666,44 +666,13 @@ static __always_inline __u64 tick_us(__u64 len)
 }
 
 /*
- * The tick's lead. A tick reaches the ticker some time after TBF was to
- * release it (release_ns): TBF's timer, its softirq and the veth, its
- * path (here, on a 2-vCPU guest, 1 in 16 within ~10 us, half past 33-49;
- * BENCHMARKS.md, "The tick's lead"). rearm() aims the tick lead_ns before
- * the deadline it sleeps for, so that hedges leave nearer their deadline.
- * Never early: the send loop sends only what is due (deadline <= now); a
- * tick that comes before its deadline sends nothing and sleeps the rest.
- * lead_ns follows the path's 1/16 quantile (HEDGE_TICK_LEAD_UP, _DOWN):
- * a step up for a tick later than it, 15 down for a sooner one. At most
- * HEDGE_TICK_LEAD_MAX, the shortest sleep: a tick that comes sooner
- * sleeps at least that, so it wakes once more for its deadline, never
- * twice; and a guest stalled for milliseconds does not teach every tick
- * to come that much early. Learned from ticks only (is_tick): a start
- * comes straight, not through TBF. Two tickers at once (a tick restarted
- * while the old one is in here) may lose a step: harmless.
- */
-static __always_inline void tick_learn(struct hedge_ticker *t, __u64 now)
-{
-	__u64 lead = t->lead_ns;
-
-	if (now > t->release_ns && now - t->release_ns >= lead) {
-		if (lead < HEDGE_TICK_LEAD_MAX)
-			t->lead_ns = lead + HEDGE_TICK_LEAD_UP;
-	} else {
-		t->lead_ns = lead > HEDGE_TICK_LEAD_DOWN ?
-			     lead - HEDGE_TICK_LEAD_DOWN : 0;
-	}
-}
-
-/*
- * Size the tick to sleep until the next deadline less the lead (or as long
- * as it may), and make it a tick again. TBF, 1 us a byte by its size
- * table, releases a tick of L bytes HEDGE_TICK_US(L) us after it released
- * the last one -- counting from that release's due time, not its actual
- * one, since tokens carry over; only a bucket full to its burst forgets.
- * The length is rounded up: the tick is never planned sooner than its aim,
- * the deadline less the lead (tick_learn()). `arrived_len`: the length of
- * the tick we hold when it came (it took tick_us() of it in tokens).
+ * Size the tick to sleep until the next deadline (or as long as it may)
+ * and make it a tick again. TBF, 1 us a byte by its size table, releases
+ * a tick of L bytes HEDGE_TICK_US(L) us after it released the last one --
+ * counting from that release's due time, not its actual one, since tokens
+ * carry over; only a bucket full to its burst forgets. Never early: the
+ * length is rounded up. `arrived_len`: the length of the tick we hold
+ * when it came (it took tick_us() of it in tokens).
  */
 static __always_inline void rearm(struct __sk_buff *skb,
 				  const struct hedge_config *cfg,
@@ -734,8 +703,8 @@ static __always_inline void rearm(struct __sk_buff *skb,
 	wake = base + max_us * 1000;
 	if (earliest(cfg, t, &next) < 0)
 		h.udp[0] = HEDGE_TICK_LINGER;	/* nothing queued */
-	else if (next < wake + t->lead_ns)	/* aimed lead_ns early */
-		wake = next > base + t->lead_ns ? next - t->lead_ns : base;
+	else if (next < wake)
+		wake = next;
 	us = wake > base ? (wake - base + 999) / 1000 : 0;
 	if (us < HEDGE_TICK_MIN)
 		us = HEDGE_TICK_MIN;

@@ -4904,35 +4904,16 @@ static void tick_line_sleep(struct hedge_config *c)
 	c->delay_ns = sleep_delay_ns;
 }
 
-/* The tick's lead (tick.h, tick_learn()) set to `lead_ns`, and the tick
- * now circling due back at release_ns (generation 0, running). */
-static void set_lead(uint64_t lead_ns, uint64_t release_ns)
-{
-	struct hedge_ticker t = ticker();
-	uint32_t zero = 0;
-
-	t.run = HEDGE_TICK_RUN(0, HEDGE_TICK_RUNNING);
-	t.release_ns = release_ns;
-	t.lead_ns = lead_ns;
-	if (map_update(obj_map_fd(&obj, HEDGE_MAP_TICK), &zero, &t)) {
-		fprintf(stderr, "bpf_test: setting the ticker: %s\n",
-			strerror(errno));
-		exit(1);
-	}
-}
-
 /*
  * One request parked with a delay of `park_us`, then the delay set to
  * `delay_us` (the longest a tick may sleep), the last tick released when
- * the request was sent, the tick's lead `lead_ns`: the tick the ticker
- * makes of the next one (its length, 0 if none), how long the ticker's
- * model says it sleeps (*sleep_ns), and when it wakes against the
- * request's deadline less the lead the ticker then had, its aim (*over_ns,
- * negative if before).
+ * the request was sent: the tick the ticker makes of the next one (its
+ * length, 0 if none), how long the ticker's model says it sleeps
+ * (*sleep_ns), and when it wakes against the request's deadline
+ * (*over_ns, negative if before).
  */
 static unsigned int sleep_for(uint64_t park_us, uint64_t delay_us,
-			      uint64_t lead_ns, int64_t *over_ns,
-			      uint64_t *sleep_ns)
+			      int64_t *over_ns, uint64_t *sleep_ns)
 {
 	struct pkt req = request(960), t = tick();
 	struct run r;
@@ -4947,10 +4928,9 @@ static unsigned int sleep_for(uint64_t park_us, uint64_t delay_us,
 	/* Released when the request was sent: a base that does not depend
 	 * on how long this took (a slow VM's syscalls). */
 	base = entry_of(960).sent_ns;
-	set_lead(lead_ns, base);
+	set_ticker(HEDGE_TICK_RUN(0, HEDGE_TICK_RUNNING), base);
 	r = run(HEDGE_PROG_TICKER, &t);
-	*over_ns = (int64_t)(ticker().release_ns + ticker().lead_ns -
-			     entry_of(960).deadline_ns);
+	*over_ns = (int64_t)(ticker().release_ns - entry_of(960).deadline_ns);
 	*sleep_ns = ticker().release_ns - base;
 	clones_seen(NULL);
 	return is_tick_of(&r, 0) ? r.out_len : 0;
@@ -4969,93 +4949,27 @@ static void test_tick_sleeps(void)
 	uint64_t sleep;
 	int64_t over;
 
-	len = sleep_for(20000, 150, 0, &over, &sleep);
+	len = sleep_for(20000, 150, &over, &sleep);
 	check(len == 150 && sleep == 150000, "a 150 us delay: the tick is "
 	      "150 bytes and sleeps 150 us, to the us", "other length or sleep");
-	len = sleep_for(20000, 3333, 0, &over, &sleep);
+	len = sleep_for(20000, 3333, &over, &sleep);
 	check(len > HEDGE_TICK_FINE && len <= HEDGE_TICK_LONGEST &&
 	      sleep <= 3333000 && sleep > (3333 - HEDGE_TICK_STEP) * 1000ULL,
 	      "a 3.333 ms delay: the tick sleeps within a step of it, never "
 	      "past it", "too long a frame, or past the delay");
-	len = sleep_for(20000, 20000, 0, &over, &sleep);
+	len = sleep_for(20000, 20000, &over, &sleep);
 	check(len == HEDGE_TICK_LONGEST &&
 	      sleep == HEDGE_TICK_LONGEST_US * 1000ULL && sleep >= 10000000,
 	      "a 20 ms delay: the tick, a frame long (1500 bytes), sleeps "
 	      "10 ms or more", "shorter sleep, or longer frame");
-	len = sleep_for(9500, 20000, 0, &over, &sleep);
+	len = sleep_for(9500, 20000, &over, &sleep);
 	snprintf(why, sizeof(why), "%u bytes, %lld ns past the deadline", len,
 		 (long long)over);
 	check(len > HEDGE_TICK_FINE && len <= HEDGE_TICK_LONGEST &&
 	      over >= 0 && over < HEDGE_TICK_STEP * 1000,
 	      "a request due 9.5 ms after the last tick's release: the tick "
-	      "wakes at its deadline (less its lead, learned: 0 or 64 ns "
-	      "here), rounded up to the size table's step, never before", why);
-}
-
-/*
- * The tick's lead: learned from how late ticks come after TBF was to
- * release them (a low quantile: a step up for a later one, 15 down for a
- * sooner one, at most the shortest sleep), the tick aimed that much before
- * the deadline; and a tick that comes before the deadline, however far it
- * was aimed ahead, sends nothing (tick.h, tick_learn()).
- */
-static void test_tick_lead(void)
-{
-	struct pkt t, req;
-	struct run r;
-	uint64_t sleep, lead;
-	unsigned int len;
-	int64_t over;
-	char why[96];
-
-	fresh_state();
-	sleep_delay_ns = 2000000000ULL;
-	set_config(10000000000ULL, 0, 4, 0);
-	set_lead(0, mono_ns() - 50000);
-	t = tick();
-	run(HEDGE_PROG_TICKER, &t);
-	check(ticker().lead_ns == HEDGE_TICK_LEAD_UP, "a tick 50 us "
-	      "late: the lead grows a step (64 ns)", "other lead");
-	set_lead(10000, mono_ns() + 1000000000);
-	t = tick();
-	run(HEDGE_PROG_TICKER, &t);
-	check(ticker().lead_ns == 10000 - HEDGE_TICK_LEAD_DOWN,
-	      "a tick sooner than its release: the lead falls 15 steps",
-	      "other lead");
-	set_lead(500, mono_ns() + 1000000000);
-	t = tick();
-	run(HEDGE_PROG_TICKER, &t);
-	check(ticker().lead_ns == 0, "... never below 0", "other lead");
-	set_lead(HEDGE_TICK_LEAD_MAX, mono_ns() - 1000000);
-	t = tick();
-	run(HEDGE_PROG_TICKER, &t);
-	check(ticker().lead_ns == HEDGE_TICK_LEAD_MAX, "a tick 1 ms late: "
-	      "the lead stays at most the shortest sleep (64 us)", "past it");
-
-	len = sleep_for(9500, 20000, 40000, &over, &sleep);
-	lead = ticker().lead_ns;
-	snprintf(why, sizeof(why), "%u bytes, lead %llu ns, %lld ns past the "
-		 "aim", len, (unsigned long long)lead, (long long)over);
-	check(len > HEDGE_TICK_FINE && lead >= 39000 && lead <= 40064 &&
-	      over >= 0 && over < HEDGE_TICK_STEP * 1000,
-	      "a request due 9.5 ms on, the lead 40 us: the tick is aimed "
-	      "40 us before its deadline, rounded up to a step", why);
-
-	/* Due in 2 s, the tick aimed 3 s early: it comes, sends nothing. */
-	fresh_state();
-	sleep_delay_ns = 2000000000ULL;
-	set_config(10000000000ULL, 0, 4, 0);
-	req = request(961);
-	run(HEDGE_PROG_SPLITTER, &req);
-	clones_seen(NULL);
-	set_lead(3000000000ULL, mono_ns() + 1000000000);
-	t = tick();
-	r = run(HEDGE_PROG_TICKER, &t);
-	check(is_tick_of(&r, 0) && clones_seen(NULL) == 0 &&
-	      state_of(961) == HEDGE_PENDING && r.out_len == HEDGE_TICK_MIN,
-	      "a tick aimed far before a deadline sends nothing early, and "
-	      "sleeps the shortest sleep again", "sent early, or slept long");
-	clones_seen(NULL);
+	      "wakes at its deadline, rounded up to the size table's step, "
+	      "never before", why);
 }
 
 static const struct test_case cases[] = {
@@ -5071,7 +4985,6 @@ static const struct test_case cases[] = {
 	{ "tick_restart", test_tick_restart, tick_line_tdl },
 	{ "tick_idle", test_tick_idle, tick_line_tdl },
 	{ "tick_sleeps", test_tick_sleeps, tick_line_sleep },
-	{ "tick_lead", test_tick_lead, tick_line_sleep },
 	{ "tick_sweep", test_tick_sweep, tick_line_tdl },
 	{ "tick_forget", test_tick_forget, tick_line_tdl },
 	{ "tick_forget_due", test_tick_forget_due, NULL },
