@@ -3177,7 +3177,10 @@ static void test_adapt_percentile(void)
 	a = adapt_of();
 	a.hist[40] = 0;
 	a.hist[120] = 100 * HEDGE_HIST_ONE;	/* ~134 ms */
-	a.updated_ns = mono_ns();	/* just now: too soon */
+	/* Computed "in a second": too soon, however long this host then
+	 * takes to tick (HEDGE_ADAPT_NS is 10 ms; the 6.1 VM runs under
+	 * TCG). */
+	a.updated_ns = mono_ns() + 1000000000;
 	set_adapt(&a);
 	tick_once(&before, &after);
 	check(adapt_of().delay_ns == ADAPT_MIN_NS,
