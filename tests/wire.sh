@@ -87,6 +87,15 @@ echo "INFO wire: line $LINE, kernel $(uname -r)"
 
 # wait_ready FILE: a server wrote "ready" to FILE, within 10 s
 wait_ready() { for _ in $(seq 100); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+# chaos_up NAME OUT ERR: check NAME passes once the chaos server wrote
+# "ready" to OUT; else it fails with the server's stderr, ERR (read after
+# the wait: at once, it is not there yet).
+chaos_up() {
+	local rc
+	wait_ready "$2"
+	rc=$?
+	check "$1" "$(cat "$3")" [ $rc = 0 ]
+}
 # jnum FILE KEY: the first number after "KEY": in one-line JSON
 jnum() { grep -o "\"$2\": *[0-9.]*" "$1" | head -1 | sed 's/.*: *//'; }
 status() { ip netns exec $C "$HEDGE" status --json >"$1" 2>&1; }
@@ -121,10 +130,7 @@ ip netns exec $S bench/chaos_server --quiet --addr $SA --port 9000 --rate 50 \
 	--stall 30 --fast 0 >$OUT/chaos.out 2>$OUT/chaos.err &
 CHAOS=$!
 PIDS="$PIDS $CHAOS"
-# Its stderr read once it is ready or not: read at once, it is not there yet.
-wait_ready $OUT/chaos.out
-rc=$?
-check "idnone: chaos server up (half the IDs stall 30 ms)" "$(cat $OUT/chaos.err)" [ $rc = 0 ]
+chaos_up "idnone: chaos server up (half the IDs stall 30 ms)" $OUT/chaos.out $OUT/chaos.err
 
 seq_client() {	# seq_client NAME ID_BASE
 	timeout -k 2 $((N_SEQ * 3 + 20)) ip netns exec $C $TOOL client $SA 9000 $N_SEQ \
@@ -329,10 +335,8 @@ ip netns exec $S bench/chaos_server --quiet --addr 10.98.42.2 --port 9000 --rate
 	--stall 400 --fast 0 >$OUT/vlan-chaos.out 2>$OUT/vlan-chaos.err &
 CHAOS=$!
 PIDS="$PIDS $CHAOS"
-wait_ready $OUT/vlan-chaos.out
-rc=$?
-check "vlan: chaos server up on $SDEV.42 (every ID stalls 400 ms)" "$(cat $OUT/vlan-chaos.err)" \
-	[ $rc = 0 ]
+chaos_up "vlan: chaos server up on $SDEV.42 (every ID stalls 400 ms)" \
+	$OUT/vlan-chaos.out $OUT/vlan-chaos.err
 hedge_up vlan --target 10.98.42.2:9000 --delay 10ms
 timeout -k 2 $((N_VLAN * 2 + 20)) ip netns exec $C $TOOL client 10.98.42.2 9000 $N_VLAN \
 	--id-base 300000 --timeout 1 --quiet 450 >$OUT/vlan.json 2>$OUT/vlan.err
